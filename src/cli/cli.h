@@ -1,0 +1,31 @@
+/* cli.h - what every subcommand shares (git's builtin.h). */
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
+
+#include "util/err.h"
+
+/* Global options, parsed by main() before the subcommand. */
+struct cli_globals {
+	const char *state_path;   /* --state or $IMAPMIG_STATE, may be NULL */
+	int verbose;              /* -v count */
+	int quiet;
+};
+extern struct cli_globals cli_globals;
+
+/* Each subcommand: argv[0] is its own name; returns the exit code
+ * (0 ok, 1 an operation failed, 2 bad usage or input). */
+int cmd_test_server(int argc, char **argv);
+
+/* Print "imapmig: <msg>" on stderr; returns 2. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the error's one line on stderr; returns its exit code. */
+int cli_fail(const char *cmd, const struct err *err);
+/* Read a password: from file (first line, trailing CR/LF removed; "-"
+ * means stdin) or, when path is NULL, one line from stdin.  The result is
+ * owned by the caller and should be wiped with cli_password_free(). */
+char *cli_read_password(const char *path, struct err *err);
+void cli_password_free(char **pw);
+/* Parse a port; -1 if not 1..65535. */
+int cli_parse_port(const char *s);
+
+#endif

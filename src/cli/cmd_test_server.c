@@ -1,0 +1,262 @@
+/* cmd_test_server.c - `imapmig test-server`: the procedure's Step 1
+ * ("verify that you can connect to your IMAP server"), printing what a
+ * person needs to fix a connection that does not work. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/cli.h"
+#include "imap/client.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+struct ts_opts {
+	const char *host;
+	int port;
+	enum conn_security security;
+	const char *user;
+	const char *password_file;
+	const char *authzid;
+	int auth_plain;
+	struct conn_tls_opts tls;
+	int timeout_ms;
+};
+
+static const char *security_name(enum conn_security s)
+{
+	switch (s) {
+	case CONN_SEC_NONE: return "none";
+	case CONN_SEC_SSL: return "ssl";
+	case CONN_SEC_TLS: return "tls (STARTTLS)";
+	}
+	return "?";
+}
+
+static void row(const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void row(const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%-13s ", what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void count_list(void *ctx, const struct imap_resp *r)
+{
+	unsigned *n = ctx;
+
+	if (r->status == IMAP_STATUS_NONE && r->arg_count > 0 &&
+	    imap_arg_is_atom(&r->args[0], "LIST"))
+		(*n)++;
+}
+
+static void print_tls(const struct conn_info *ci, const struct ts_opts *o)
+{
+	if (!ci->tls)
+		return;
+	row("TLS", "ok: %s, %s", ci->tls_version, ci->cipher);
+	row("Certificate", "subject %s", ci->cert_subject);
+	row("", "issuer  %s", ci->cert_issuer);
+	row("", "expires %s", ci->cert_not_after);
+	if (ci->cert_verified)
+		row("", "verified: yes (%s)",
+		    o->tls.ca_file ? o->tls.ca_file : "system CA store");
+	else
+		row("", "verified: NO (%s) - accepted only because of "
+		    "--accept-untrusted-certificates", ci->cert_verify_msg);
+}
+
+static int run(const struct ts_opts *o, const char *password)
+{
+	struct imap_client_settings set = {
+		.host = o->host,
+		.port = (unsigned)o->port,
+		.security = o->security,
+		.tls = o->tls,
+		.timeout_ms = o->timeout_ms,
+		.label = "test",
+	};
+	struct imap_client *c;
+	struct err err = ERR_INIT;
+	unsigned folders = 0;
+	int ret;
+
+	row("Server", "%s:%d, security %s", o->host, o->port,
+	    security_name(o->security));
+	c = imap_client_connect(&set, &err);
+	if (c == NULL)
+		return cli_fail("test-server", &err);
+	{
+		const struct conn_info *ci = imap_client_conn_info(c);
+		row("Connect", "ok: %s in %.1f ms", ci->addr, ci->connect_ms);
+		print_tls(ci, o);
+	}
+	row("Greeting", "%s", imap_client_greeting(c));
+	row("Capabilities", "%s", imap_client_capabilities(c));
+	if (o->security == CONN_SEC_NONE)
+		fprintf(stderr, "imapmig: warning: --security none: the "
+			"connection is not encrypted; use it only on a "
+			"trusted network\n");
+	if (o->user == NULL) {
+		imap_client_logout(&c);
+		row("Result", "all checks passed (no login tried: give --user "
+		    "to test one)");
+		return 0;
+	}
+	if (o->auth_plain)
+		ret = imap_client_auth_plain(c, o->authzid, o->user, password,
+					     &err);
+	else
+		ret = imap_client_login(c, o->user, password, &err);
+	if (ret < 0) {
+		imap_client_destroy(&c);
+		return cli_fail("test-server", &err);
+	}
+	if (o->auth_plain && o->authzid)
+		row("Login", "ok: %s as %s (AUTHENTICATE PLAIN)", o->user,
+		    o->authzid);
+	else
+		row("Login", "ok: %s (%s)", o->user,
+		    o->auth_plain ? "AUTHENTICATE PLAIN" : "LOGIN");
+	imap_client_set_untagged(c, count_list, &folders);
+	if (imap_client_simple(c, "LIST \"\" \"*\"", &err) < 0) {
+		imap_client_destroy(&c);
+		return cli_fail("test-server", &err);
+	}
+	imap_client_set_untagged(c, NULL, NULL);
+	row("Folders", "%u", folders);
+	imap_client_logout(&c);
+	row("Result", "all checks passed");
+	return 0;
+}
+
+static void help(void)
+{
+	puts("usage: imapmig test-server --remote-server HOST [--port N]\n"
+	     "         [--security none|ssl|tls] [--user USER "
+	     "[--password-file F]]\n"
+	     "         [--authentication basic|plain [--authzid ID]]\n"
+	     "         [--ca-file F] [--accept-untrusted-certificates] "
+	     "[--timeout SECONDS]\n\n"
+	     "Without --password-file the password is read from standard "
+	     "input.\n--port defaults to 993 for ssl, 143 otherwise.");
+}
+
+int cmd_test_server(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "remote-server", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "security", required_argument, NULL, 's' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "password-file", required_argument, NULL, 'P' },
+		{ "authentication", required_argument, NULL, 'a' },
+		{ "authzid", required_argument, NULL, 'z' },
+		{ "ca-file", required_argument, NULL, 'c' },
+		{ "accept-untrusted-certificates", no_argument, NULL, 'k' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "endpoint", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ts_opts o = { .security = CONN_SEC_SSL, .timeout_ms = 30000 };
+	char *password = NULL;
+	struct err err = ERR_INIT;
+	int ch, ret;
+
+	o.port = 0;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'H': o.host = optarg; break;
+		case 'p':
+			o.port = cli_parse_port(optarg);
+			if (o.port < 0)
+				return cli_usage_error("test-server: --port "
+						       "%s is not a port "
+						       "number (1-65535)",
+						       optarg);
+			break;
+		case 's':
+			if (strcasecmp(optarg, "none") == 0)
+				o.security = CONN_SEC_NONE;
+			else if (strcasecmp(optarg, "ssl") == 0)
+				o.security = CONN_SEC_SSL;
+			else if (strcasecmp(optarg, "tls") == 0)
+				o.security = CONN_SEC_TLS;
+			else
+				return cli_usage_error("test-server: "
+						       "--security %s: use "
+						       "none, ssl or tls",
+						       optarg);
+			break;
+		case 'u': o.user = optarg; break;
+		case 'P': o.password_file = optarg; break;
+		case 'a':
+			if (strcasecmp(optarg, "plain") == 0)
+				o.auth_plain = 1;
+			else if (strcasecmp(optarg, "basic") != 0)
+				return cli_usage_error("test-server: "
+						       "--authentication %s: "
+						       "use basic or plain",
+						       optarg);
+			break;
+		case 'z': o.authzid = optarg; break;
+		case 'c': o.tls.ca_file = optarg; break;
+		case 'k': o.tls.accept_untrusted = 1; break;
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 3600)
+				return cli_usage_error("test-server: "
+						       "--timeout %s: give "
+						       "seconds, 1-3600",
+						       optarg);
+			o.timeout_ms = (int)v * 1000;
+			break;
+		}
+		case 'e':
+			return cli_usage_error("test-server: --endpoint needs "
+					       "saved endpoints, which this "
+					       "build does not have yet: give "
+					       "--remote-server");
+		case 'h': help(); return 0;
+		default:
+			return cli_usage_error("test-server: unknown option "
+					       "%s: see 'imapmig test-server "
+					       "--help'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("test-server: unexpected argument '%s'",
+				       argv[optind]);
+	if (o.host == NULL)
+		return cli_usage_error("test-server: --remote-server HOST is "
+				       "required");
+	if (o.port == 0)
+		o.port = o.security == CONN_SEC_SSL ? 993 : 143;
+	if (o.authzid && !o.auth_plain)
+		return cli_usage_error("test-server: --authzid needs "
+				       "--authentication plain");
+	if (o.tls.accept_untrusted)
+		fprintf(stderr, "imapmig: warning: "
+			"--accept-untrusted-certificates: the server's "
+			"identity is not checked\n");
+	if (o.user != NULL) {
+		password = cli_read_password(o.password_file, &err);
+		if (password == NULL)
+			return cli_fail("test-server", &err);
+	}
+	ret = run(&o, password);
+	cli_password_free(&password);
+	return ret;
+}

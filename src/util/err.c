@@ -1,0 +1,71 @@
+#include "util/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void err_clear(struct err *e)
+{
+	e->cls = ERR_NONE;
+	e->code = EC_NONE;
+	e->retry_after_ms = 0;
+	e->msg[0] = '\0';
+}
+
+int err_vset(struct err *e, enum err_class cls, enum err_code code,
+	     const char *fmt, va_list ap)
+{
+	size_t i;
+
+	e->cls = cls;
+	e->code = code;
+	e->retry_after_ms = 0;
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	/* One line, always: a server's text may carry CR/LF or controls. */
+	for (i = 0; e->msg[i]; i++)
+		if ((unsigned char)e->msg[i] < 0x20)
+			e->msg[i] = ' ';
+	return -1;
+}
+
+int err_set(struct err *e, enum err_class cls, enum err_code code,
+	    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vset(e, cls, code, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void err_prefix(struct err *e, const char *fmt, ...)
+{
+	char pre[256], old[sizeof(e->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof(pre), fmt, ap);
+	va_end(ap);
+	memcpy(old, e->msg, sizeof(old));
+	snprintf(e->msg, sizeof(e->msg), "%s%s", pre, old);
+}
+
+const char *err_class_name(enum err_class cls)
+{
+	switch (cls) {
+	case ERR_NONE: return "none";
+	case ERR_MESSAGE: return "message";
+	case ERR_FOLDER: return "folder";
+	case ERR_TRANSIENT: return "transient";
+	case ERR_AUTH: return "auth";
+	case ERR_CONNECT: return "connect";
+	case ERR_USAGE: return "usage";
+	case ERR_LOCAL: return "local";
+	}
+	return "unknown";
+}
+
+int err_exit_code(const struct err *e)
+{
+	return e->cls == ERR_USAGE ? 2 : 1;
+}

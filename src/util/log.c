@@ -1,0 +1,58 @@
+#include "util/log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static enum log_level cur_level = LOG_WARN;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void log_set_level(enum log_level level)
+{
+	cur_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return cur_level;
+}
+
+static void vlog(enum log_level level, const char *fmt, va_list ap)
+{
+	static const char *const names[] = { "", "error: ", "warning: ", "",
+					     "debug: ", "trace: " };
+	if (level > cur_level)
+		return;
+	pthread_mutex_lock(&log_lock);
+	fprintf(stderr, "imapmig: %s", names[level]);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	pthread_mutex_unlock(&log_lock);
+}
+
+#define LOGFN(name, level)                        \
+	void name(const char *fmt, ...)           \
+	{                                         \
+		va_list ap;                       \
+		va_start(ap, fmt);                \
+		vlog(level, fmt, ap);             \
+		va_end(ap);                       \
+	}
+LOGFN(log_error, LOG_ERROR)
+LOGFN(log_warn, LOG_WARN)
+LOGFN(log_info, LOG_INFO)
+LOGFN(log_debug, LOG_DEBUG)
+LOGFN(log_trace, LOG_TRACE)
+
+void fatalx(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "imapmig: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(code);
+}
