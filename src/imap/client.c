@@ -429,8 +429,6 @@ static void store_result(void *ctx, const struct imap_result *res)
 int imap_client_run(struct imap_client *c, const struct imap_cmdbuf *cmd,
 		    struct imap_result *res_r, struct err *err)
 {
-	unsigned before = c->inflight;
-
 	memset(res_r, 0, sizeof(*res_r));
 	res_r->status = IMAP_STATUS_NONE;
 	if (imap_client_submit(c, cmd, store_result, res_r, err) < 0)
@@ -438,10 +436,15 @@ int imap_client_run(struct imap_client *c, const struct imap_cmdbuf *cmd,
 	/* Commands complete in order, so once in-flight drops back to what
 	 * it was, ours has its answer. */
 	while (res_r->status == IMAP_STATUS_NONE) {
-		if (imap_client_drain(c, c->inflight - 1, err) < 0)
+		if (imap_client_drain(c, c->inflight - 1, err) < 0) {
+			/* res_r lives on the caller's stack: the command
+			 * must never call back into it later. */
+			struct imap_cmd *ic;
+			for (ic = c->head; ic != NULL; ic = ic->next)
+				if (ic->ctx == res_r)
+					ic->cb = NULL;
 			return -1;
-		if (c->inflight < before)
-			before = c->inflight;
+		}
 	}
 	return 0;
 }
@@ -632,8 +635,19 @@ void imap_client_destroy(struct imap_client **cp)
 	if (c == NULL)
 		return;
 	*cp = NULL;
+	/* Every command still in flight gets its callback once, with
+	 * status NONE: cancelled, its outcome unknown. */
 	for (cmd = c->head; cmd != NULL; cmd = next) {
+		struct imap_result res;
 		next = cmd->next;
+		if (cmd->cb != NULL) {
+			memset(&res, 0, sizeof(res));
+			res.status = IMAP_STATUS_NONE;
+			snprintf(res.text, sizeof(res.text),
+				 "connection to %s:%u lost before the answer",
+				 c->host, c->port);
+			cmd->cb(cmd->ctx, &res);
+		}
 		free(cmd);
 	}
 	conn_destroy(&c->conn);

@@ -40,14 +40,22 @@ int err_set(struct err *e, enum err_class cls, enum err_code code,
 
 void err_prefix(struct err *e, const char *fmt, ...)
 {
-	char pre[256], old[sizeof(e->msg)];
+	char old[sizeof(e->msg)];
+	size_t n;
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(pre, sizeof(pre), fmt, ap);
-	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s%s", pre, old);
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	n = strlen(e->msg);
+	if (n < sizeof(e->msg) - 1) {
+		size_t room = sizeof(e->msg) - 1 - n, ol = strlen(old);
+		if (ol > room)
+			ol = room;
+		memcpy(e->msg + n, old, ol);
+		e->msg[n + ol] = '\0';
+	}
 }
 
 const char *err_class_name(enum err_class cls)

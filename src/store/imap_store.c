@@ -1,0 +1,1371 @@
+/* imap_store.c - IMAP as a source and as a target store (store.h).
+ *
+ * Source: folders from LIST (SPECIAL-USE when offered) limited to the
+ * personal namespace or to the user's root; metadata from one pipelined
+ * UID FETCH per folder; bodies from one UID FETCH per batch of messages,
+ * streamed literal chunk by literal chunk into the caller's sink.  Bodies
+ * are fetched with BINARY.PEEK[] (true bytes, NUL included) when the
+ * server has BINARY and the message's top-level Content-Transfer-Encoding
+ * is not base64 or quoted-printable -- for those, BINARY[] would decode
+ * the body, so BODY.PEEK[] gives the stored bytes instead.
+ *
+ * Target: CREATE, and APPEND with flags and INTERNALDATE, pipelined with
+ * LITERAL+ (literal8 when the server has BINARY); APPENDUID (UIDPLUS)
+ * names the copy. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "imap/client.h"
+#include "imap/seqset.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* ---- names ---- */
+
+struct imap_ns {
+	char *prefix;                /* e.g. "" or "INBOX." */
+	char delim;
+};
+
+struct imap_names {
+	struct imap_ns personal;
+	struct imap_ns *others;      /* other users' and shared prefixes */
+	size_t n_others;
+	char delim;                  /* hierarchy delimiter of the root */
+};
+
+static void names_release(struct imap_names *nm)
+{
+	size_t i;
+
+	free(nm->personal.prefix);
+	for (i = 0; i < nm->n_others; i++)
+		free(nm->others[i].prefix);
+	free(nm->others);
+	memset(nm, 0, sizeof(*nm));
+}
+
+/* "* NAMESPACE (("" "/")) (("Other Users/" "/")) NIL" */
+static void ns_collect(struct imap_names *nm, const struct imap_arg *a,
+		       int personal)
+{
+	size_t i;
+
+	if (a->type != IMAP_ARG_LIST)
+		return;
+	for (i = 0; i < a->list_count; i++) {
+		const struct imap_arg *d = &a->list[i];
+		const char *pfx, *del;
+		if (d->type != IMAP_ARG_LIST || d->list_count < 2)
+			continue;
+		pfx = imap_arg_str(&d->list[0]);
+		del = imap_arg_str(&d->list[1]);
+		if (pfx == NULL)
+			continue;
+		if (personal && nm->personal.prefix == NULL) {
+			nm->personal.prefix = xstrdup(pfx);
+			nm->personal.delim = del ? del[0] : '/';
+		} else if (!personal && pfx[0]) {
+			nm->others = xrealloc(nm->others, (nm->n_others + 1) *
+					      sizeof(*nm->others));
+			nm->others[nm->n_others].prefix = xstrdup(pfx);
+			nm->others[nm->n_others].delim = del ? del[0] : '/';
+			nm->n_others++;
+		}
+	}
+}
+
+static void ns_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct imap_names *nm = ctx;
+
+	if (r->status != IMAP_STATUS_NONE || r->arg_count < 4 ||
+	    !imap_arg_is_atom(&r->args[0], "NAMESPACE"))
+		return;
+	ns_collect(nm, &r->args[1], 1);
+	ns_collect(nm, &r->args[2], 0);
+	ns_collect(nm, &r->args[3], 0);
+}
+
+static void delim_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct imap_names *nm = ctx;
+	const char *d;
+
+	if (r->status != IMAP_STATUS_NONE || r->arg_count < 4 ||
+	    !imap_arg_is_atom(&r->args[0], "LIST"))
+		return;
+	d = imap_arg_str(&r->args[2]);
+	if (d != NULL && d[0])
+		nm->delim = d[0];
+}
+
+static int names_load(struct imap_client *c, struct imap_names *nm,
+		      struct err *err)
+{
+	int ret = 0;
+
+	nm->delim = '/';
+	if (imap_client_has_cap(c, "NAMESPACE")) {
+		imap_client_set_untagged(c, ns_untagged, nm);
+		ret = imap_client_simple(c, "NAMESPACE", err);
+	}
+	if (ret == 0) {
+		imap_client_set_untagged(c, delim_untagged, nm);
+		ret = imap_client_simple(c, "LIST \"\" \"\"", err);
+	}
+	imap_client_set_untagged(c, NULL, NULL);
+	if (nm->personal.prefix == NULL) {
+		nm->personal.prefix = xstrdup("");
+		nm->personal.delim = nm->delim;
+	}
+	return ret;
+}
+
+/* Convert a server's mailbox name (modified UTF-7, levels separated by
+ * delim) into ours: UTF-8 with '/' between levels; a '/' inside a level
+ * becomes U+2215 DIVISION SLASH, so it can never split the name. */
+static int name_from_server(const char *raw, char delim, struct buf *out)
+{
+	struct buf utf8 = BUF_INIT;
+	size_t i;
+	int ret = 0;
+
+	if (imap_mutf7_to_utf8(raw, strlen(raw), &utf8) < 0) {
+		/* Not valid modified UTF-7: keep the bytes as they are. */
+		buf_reset(&utf8);
+		buf_addstr(&utf8, raw);
+		ret = 1;
+	}
+	for (i = 0; i < utf8.len; i++) {
+		char ch = utf8.p[i];
+		if (delim && ch == delim)
+			buf_addch(out, '/');
+		else if (ch == '/')
+			buf_addstr(out, "\xe2\x88\x95");
+		else
+			buf_addch(out, ch);
+	}
+	buf_release(&utf8);
+	return ret;
+}
+
+/* Ours to the server's: '/' to delim (a level holding delim has it
+ * replaced by '_' -- the planner normally prevents this), U+2215 back to
+ * '/' when the server's delimiter is not '/'. */
+static void name_to_server(const char *name, const char *prefix, char delim,
+			   struct buf *out)
+{
+	const char *p;
+
+	if (strcasecmp(name, "INBOX") == 0) {
+		buf_addstr(out, "INBOX");
+		return;
+	}
+	buf_addstr(out, prefix);
+	for (p = name; *p; p++) {
+		if (*p == '/') {
+			buf_addch(out, delim ? delim : '/');
+		} else if (delim != '/' &&
+			   strncmp(p, "\xe2\x88\x95", 3) == 0) {
+			buf_addch(out, '/');
+			p += 2;
+		} else if (*p == delim) {
+			buf_addch(out, '_');
+		} else {
+			buf_addch(out, *p);
+		}
+	}
+}
+
+static int mailbox_arg(struct imap_cmdbuf *cb, const char *server_name)
+{
+	/* server_name is UTF-8 here; imap_cmd_mailbox encodes it. */
+	return imap_cmd_mailbox(cb, server_name);
+}
+
+/* ---- dates and flags ---- */
+
+static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
+				    "Jun", "Jul", "Aug", "Sep", "Oct",
+				    "Nov", "Dec" };
+
+/* "17-Jul-1996 02:44:25 -0700" (day may be space-padded). */
+static int parse_internaldate(const char *s, time_t *t_r, int *tz_r)
+{
+	struct tm tm;
+	char mon[4];
+	int day, year, hh, mm, ss, tz, m, sign;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	while (*s == ' ')
+		s++;
+	if (sscanf(s, "%d-%3s-%d %d:%d:%d %d", &day, mon, &year, &hh, &mm,
+		   &ss, &tz) != 7)
+		return -1;
+	for (m = 0; m < 12; m++)
+		if (strcasecmp(mon, months[m]) == 0)
+			break;
+	if (m == 12 || day < 1 || day > 31 || year < 1900 || hh > 23 ||
+	    mm > 59 || ss > 60)
+		return -1;
+	sign = strchr(s, '-') && strrchr(s, ' ')[1] == '-' ? -1 : 1;
+	if (tz < 0)
+		tz = -tz;
+	tm.tm_mday = day;
+	tm.tm_mon = m;
+	tm.tm_year = year - 1900;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	t = timegm(&tm);
+	*tz_r = sign * ((tz / 100) * 60 + tz % 100);
+	*t_r = t - (time_t)*tz_r * 60;
+	return 0;
+}
+
+static void format_internaldate(time_t t, int tz_min, char *out, size_t size)
+{
+	struct tm tm;
+	time_t local = t + (time_t)tz_min * 60;
+	int a = tz_min < 0 ? -tz_min : tz_min;
+
+	gmtime_r(&local, &tm);
+	snprintf(out, size, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d",
+		 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, tz_min < 0 ? '-' : '+', a / 60, a % 60);
+}
+
+static void parse_flags(const struct imap_arg *list, struct store_msg *m)
+{
+	struct buf kw = BUF_INIT;
+	size_t i;
+
+	m->flags = 0;
+	for (i = 0; i < list->list_count; i++) {
+		const char *f = imap_arg_str(&list->list[i]);
+		if (f == NULL)
+			continue;
+		if (strcasecmp(f, "\\Seen") == 0)
+			m->flags |= STORE_SEEN;
+		else if (strcasecmp(f, "\\Answered") == 0)
+			m->flags |= STORE_ANSWERED;
+		else if (strcasecmp(f, "\\Flagged") == 0)
+			m->flags |= STORE_FLAGGED;
+		else if (strcasecmp(f, "\\Draft") == 0)
+			m->flags |= STORE_DRAFT;
+		else if (strcasecmp(f, "\\Deleted") == 0)
+			m->flags |= STORE_DELETED;
+		else if (f[0] != '\\') {
+			if (kw.len)
+				buf_addch(&kw, ' ');
+			buf_addstr(&kw, f);
+		}
+	}
+	free(m->keywords);
+	m->keywords = kw.len ? buf_detach(&kw, NULL) : NULL;
+	buf_release(&kw);
+}
+
+static void flags_to_cmd(const struct store_msg *m, struct imap_cmdbuf *cb)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} sys[] = { { STORE_SEEN, "\\Seen" }, { STORE_ANSWERED, "\\Answered" },
+		    { STORE_FLAGGED, "\\Flagged" }, { STORE_DRAFT, "\\Draft" },
+		    { STORE_DELETED, "\\Deleted" } };
+	int first = 1;
+	size_t i;
+
+	imap_cmd_raw(cb, "(");
+	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+		if (!(m->flags & sys[i].bit))
+			continue;
+		imap_cmd_rawf(cb, "%s%s", first ? "" : " ", sys[i].name);
+		first = 0;
+	}
+	if (m->keywords != NULL) {
+		const char *p = m->keywords;
+		while (*p) {
+			const char *e = strchr(p, ' ');
+			size_t n = e ? (size_t)(e - p) : strlen(p);
+			size_t j;
+			int ok = n > 0;
+			/* A keyword is an atom; anything else cannot be
+			 * sent and is dropped. */
+			for (j = 0; j < n && ok; j++)
+				ok = (unsigned char)p[j] > 0x20 &&
+				     (unsigned char)p[j] < 0x7f &&
+				     !strchr("(){%*\"\\]", p[j]);
+			if (ok) {
+				imap_cmd_rawf(cb, "%s%.*s", first ? "" : " ",
+					      (int)n, p);
+				first = 0;
+			}
+			p += n;
+			while (*p == ' ')
+				p++;
+		}
+	}
+	imap_cmd_raw(cb, ")");
+}
+
+/* Message-ID and Content-Transfer-Encoding from a header block. */
+static void parse_header_fields(const char *h, size_t len, struct store_msg *m)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t s = i, e;
+		struct buf v = BUF_INIT;
+		/* one logical (unfolded) header line */
+		while (i < len) {
+			if (h[i] == '\n' && (i + 1 >= len ||
+					     (h[i + 1] != ' ' && h[i + 1] != '\t')))
+				break;
+			i++;
+		}
+		e = i;
+		i++;
+		{
+			const char *colon = memchr(h + s, ':', e - s);
+			size_t k;
+			int is_mid, is_cte;
+			if (colon == NULL)
+				continue;
+			is_mid = (size_t)(colon - (h + s)) == 10 &&
+				 strncasecmp(h + s, "Message-ID", 10) == 0;
+			is_cte = (size_t)(colon - (h + s)) == 25 &&
+				 strncasecmp(h + s, "Content-Transfer-Encoding",
+					     25) == 0;
+			if (!is_mid && !is_cte)
+				continue;
+			for (k = (size_t)(colon + 1 - h); k < e; k++) {
+				char ch = h[k];
+				if (ch == '\r' || ch == '\n' || ch == '\t' ||
+				    ch == ' ')
+					continue;
+				buf_addch(&v, ch);
+			}
+			if (is_mid && v.len > 0 && m->message_id == NULL)
+				m->message_id = buf_detach(&v, NULL);
+			else if (is_cte)
+				m->encoded = strcasecmp(v.p, "base64") == 0 ||
+					strcasecmp(v.p, "quoted-printable") == 0;
+		}
+		buf_release(&v);
+	}
+}
+
+/* ---- source ---- */
+
+struct imap_source {
+	struct store_source s;
+	struct imap_client *c;
+	struct imap_names nm;
+	char **root;                 /* user root levels, server spelling */
+	size_t root_n;
+	char *selected;              /* server name of the open folder */
+	/* fetch state */
+	struct store_folder_list *list_out;
+	struct store_folder_status *st;
+	struct store_msg_list *meta_out;
+	uint32_t min_uid;
+	const struct store_body_sink *sink;
+	int sink_failed;
+	int in_body;                 /* a streamed literal is in progress */
+	uint32_t body_uid;
+	char **summary;              /* subject, from, date */
+};
+
+static int root_strip(struct imap_source *is, const char *name, char delim,
+		      const char **rest_r)
+{
+	const char *p = name;
+	size_t i;
+
+	for (i = 0; i < is->root_n; i++) {
+		size_t n = strlen(is->root[i]);
+		if (strncmp(p, is->root[i], n) != 0)
+			return 0;
+		p += n;
+		if (i + 1 < is->root_n) {
+			if (*p != delim)
+				return 0;
+			p++;
+		}
+	}
+	if (*p == '\0') {
+		*rest_r = "INBOX";
+		return 1;
+	}
+	if (*p != delim)
+		return 0;
+	*rest_r = p + 1;
+	return 1;
+}
+
+static void source_list_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct imap_source *is = ctx;
+	const struct imap_arg *attrs;
+	const char *delim_s, *raw, *rel;
+	struct store_folder f = { 0 };
+	struct buf name = BUF_INIT;
+	char delim;
+	size_t i;
+
+	if (r->status != IMAP_STATUS_NONE || r->arg_count < 4 ||
+	    !imap_arg_is_atom(&r->args[0], "LIST"))
+		return;
+	attrs = &r->args[1];
+	delim_s = imap_arg_str(&r->args[2]);
+	delim = delim_s ? delim_s[0] : '\0';
+	raw = imap_arg_str(&r->args[3]);
+	if (raw == NULL || attrs->type != IMAP_ARG_LIST)
+		return;
+	rel = raw;
+	if (is->root_n > 0) {
+		if (!root_strip(is, raw, delim, &rel))
+			return;
+	} else {
+		size_t plen = strlen(is->nm.personal.prefix);
+		for (i = 0; i < is->nm.n_others; i++) {
+			const char *op = is->nm.others[i].prefix;
+			size_t ol = strlen(op);
+			/* "Other Users/" also matches "Other Users" */
+			if (strncmp(raw, op, ol) == 0 ||
+			    (ol > 0 && strlen(raw) == ol - 1 &&
+			     strncmp(raw, op, ol - 1) == 0))
+				return;
+		}
+		if (plen > 0 && strncmp(raw, is->nm.personal.prefix, plen) == 0)
+			rel = raw + plen;
+		else if (plen > 0 && strcasecmp(raw, "INBOX") != 0 &&
+			 strncmp(raw, is->nm.personal.prefix, plen - 1) == 0 &&
+			 raw[plen - 1] == '\0')
+			return; /* "INBOX" as the namespace's parent: handled */
+	}
+	if (rel[0] == '\0')
+		return;
+	for (i = 0; i < attrs->list_count; i++) {
+		const char *a = imap_arg_str(&attrs->list[i]);
+		if (a == NULL)
+			continue;
+		if (strcasecmp(a, "\\Noselect") == 0 ||
+		    strcasecmp(a, "\\NonExistent") == 0)
+			f.noselect = 1;
+		else if (strcasecmp(a, "\\Sent") == 0)
+			f.special = STORE_SPECIAL_SENT;
+		else if (strcasecmp(a, "\\Drafts") == 0)
+			f.special = STORE_SPECIAL_DRAFTS;
+		else if (strcasecmp(a, "\\Trash") == 0)
+			f.special = STORE_SPECIAL_TRASH;
+		else if (strcasecmp(a, "\\Junk") == 0)
+			f.special = STORE_SPECIAL_JUNK;
+		else if (strcasecmp(a, "\\Archive") == 0)
+			f.special = STORE_SPECIAL_ARCHIVE;
+	}
+	if (strcasecmp(rel, "INBOX") == 0) {
+		buf_addstr(&name, "INBOX");
+		f.special = STORE_SPECIAL_INBOX;
+	} else {
+		name_from_server(rel, delim, &name);
+		if (f.special == STORE_SPECIAL_NONE &&
+		    strchr(name.p, '/') == NULL)
+			f.special = store_special_from_name(name.p);
+		if (f.special == STORE_SPECIAL_INBOX)
+			f.special = STORE_SPECIAL_NONE;
+	}
+	f.name = buf_detach(&name, NULL);
+	buf_release(&name);
+	for (i = 0; i < is->list_out->n; i++) {
+		if (strcmp(is->list_out->v[i].name, f.name) == 0) {
+			free(f.name);
+			return;
+		}
+	}
+	is->list_out->v = xrealloc(is->list_out->v, (is->list_out->n + 1) *
+				   sizeof(f));
+	is->list_out->v[is->list_out->n++] = f;
+}
+
+static int source_list(struct store_source *s, struct store_folder_list *out,
+		       struct err *err)
+{
+	struct imap_source *is = (struct imap_source *)s;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	is->list_out = out;
+	imap_client_cmdbuf_init(is->c, &cb);
+	if (imap_client_has_cap(is->c, "LIST-EXTENDED") &&
+	    imap_client_has_cap(is->c, "SPECIAL-USE"))
+		imap_cmd_raw(&cb, "LIST \"\" \"*\" RETURN (SPECIAL-USE)");
+	else
+		imap_cmd_raw(&cb, "LIST \"\" \"*\"");
+	imap_client_set_untagged(is->c, source_list_untagged, is);
+	ret = imap_client_run(is->c, &cb, &res, err);
+	imap_client_set_untagged(is->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0)
+		return -1;
+	if (imap_result_to_err(&res, ERR_AUTH, "LIST", err) < 0)
+		return -1;
+	if (is->root_n > 0 && out->n == 0)
+		return err_set(err, ERR_AUTH, EC_NO,
+			       "no folder found under UserRoot \"%s\": check "
+			       "the UserRoot column and that the login may "
+			       "read it", is->root[0]);
+	/* INBOX always exists for a personal mailbox, listed or not. */
+	if (is->root_n == 0) {
+		size_t i;
+		for (i = 0; i < out->n; i++)
+			if (strcmp(out->v[i].name, "INBOX") == 0)
+				break;
+		if (i == out->n) {
+			out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+			memset(&out->v[out->n], 0, sizeof(*out->v));
+			out->v[out->n].name = xstrdup("INBOX");
+			out->v[out->n].special = STORE_SPECIAL_INBOX;
+			out->n++;
+		}
+	}
+	return 0;
+}
+
+/* Our folder name back to the source's spelling. */
+static void source_server_name(struct imap_source *is, const char *folder,
+			       struct buf *out)
+{
+	char delim = is->nm.delim ? is->nm.delim : '/';
+	size_t i;
+
+	if (is->root_n > 0) {
+		for (i = 0; i < is->root_n; i++) {
+			if (i)
+				buf_addch(out, delim);
+			buf_addstr(out, is->root[i]);
+		}
+		if (strcmp(folder, "INBOX") == 0)
+			return;
+		buf_addch(out, delim);
+		name_to_server(folder, "", delim, out);
+		return;
+	}
+	name_to_server(folder, is->nm.personal.prefix, delim, out);
+}
+
+static void select_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct imap_source *is = ctx;
+	unsigned long long v;
+
+	if (r->kind != IMAP_RESP_UNTAGGED)
+		return;
+	if (r->status == IMAP_STATUS_OK && r->code.len > 0) {
+		if (slice_to_u64(r->code_args, &v) < 0)
+			return;
+		if (slice_ieq(r->code, "UIDVALIDITY"))
+			is->st->uidvalidity = (uint32_t)v;
+		else if (slice_ieq(r->code, "UIDNEXT"))
+			is->st->uidnext = (uint32_t)v;
+		else if (slice_ieq(r->code, "HIGHESTMODSEQ"))
+			is->st->highestmodseq = v;
+		return;
+	}
+	if (r->status == IMAP_STATUS_NONE && r->arg_count >= 2 &&
+	    imap_arg_is_atom(&r->args[1], "EXISTS")) {
+		uint64_t n;
+		if (imap_arg_u64(&r->args[0], &n) == 0)
+			is->st->messages = (uint32_t)n;
+	}
+}
+
+static int source_select(struct store_source *s, const char *folder,
+			 struct store_folder_status *st, struct err *err)
+{
+	struct imap_source *is = (struct imap_source *)s;
+	struct buf name = BUF_INIT;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	source_server_name(is, folder, &name);
+	imap_client_cmdbuf_init(is->c, &cb);
+	imap_cmd_raw(&cb, "EXAMINE ");
+	mailbox_arg(&cb, name.p);
+	is->st = st;
+	imap_client_set_untagged(is->c, select_untagged, is);
+	ret = imap_client_run(is->c, &cb, &res, err);
+	imap_client_set_untagged(is->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	if (ret == 0 && imap_result_to_err(&res, ERR_FOLDER, "EXAMINE",
+					   err) < 0) {
+		err_prefix(err, "folder \"%s\": ", folder);
+		ret = -1;
+	}
+	free(is->selected);
+	is->selected = ret == 0 ? buf_detach(&name, NULL) : NULL;
+	buf_release(&name);
+	return ret;
+}
+
+/* The FETCH response's key/value list, or NULL. */
+static const struct imap_arg *fetch_items(const struct imap_resp *r)
+{
+	if (r->status != IMAP_STATUS_NONE || r->arg_count < 3 ||
+	    !imap_arg_is_atom(&r->args[1], "FETCH") ||
+	    r->args[2].type != IMAP_ARG_LIST)
+		return NULL;
+	return &r->args[2];
+}
+
+static void meta_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct imap_source *is = ctx;
+	const struct imap_arg *items = fetch_items(r);
+	struct store_msg m;
+	size_t i;
+	int have_uid = 0;
+
+	if (items == NULL)
+		return;
+	memset(&m, 0, sizeof(m));
+	for (i = 0; i + 1 < items->list_count; i += 2) {
+		const struct imap_arg *k = &items->list[i];
+		const struct imap_arg *v = &items->list[i + 1];
+		const char *key = imap_arg_str(k);
+		uint64_t n;
+		if (key == NULL)
+			continue;
+		if (strcasecmp(key, "UID") == 0 && imap_arg_u64(v, &n) == 0) {
+			m.uid = (uint32_t)n;
+			have_uid = 1;
+		} else if (strcasecmp(key, "RFC822.SIZE") == 0 &&
+			   imap_arg_u64(v, &n) == 0) {
+			m.size = n;
+		} else if (strcasecmp(key, "FLAGS") == 0 &&
+			   v->type == IMAP_ARG_LIST) {
+			parse_flags(v, &m);
+		} else if (strcasecmp(key, "INTERNALDATE") == 0) {
+			const char *d = imap_arg_str(v);
+			if (d != NULL)
+				parse_internaldate(d, &m.internaldate,
+						   &m.tz_minutes);
+		} else if (strncasecmp(key, "BODY[HEADER", 11) == 0) {
+			if (v->type == IMAP_ARG_LITERAL ||
+			    v->type == IMAP_ARG_STRING)
+				parse_header_fields(v->str.p, v->str.len, &m);
+		}
+	}
+	if (!have_uid || m.uid < is->min_uid) {
+		free(m.keywords);
+		free(m.message_id);
+		return;
+	}
+	if (is->meta_out->n == is->meta_out->cap) {
+		is->meta_out->cap = is->meta_out->cap ? is->meta_out->cap * 2
+						      : 256;
+		is->meta_out->v = xrealloc(is->meta_out->v, is->meta_out->cap *
+					   sizeof(m));
+	}
+	is->meta_out->v[is->meta_out->n++] = m;
+}
+
+static int source_fetch_meta(struct store_source *s, uint32_t min_uid,
+			     struct store_msg_list *out, struct err *err)
+{
+	struct imap_source *is = (struct imap_source *)s;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	is->meta_out = out;
+	is->min_uid = min_uid ? min_uid : 1;
+	imap_client_cmdbuf_init(is->c, &cb);
+	imap_cmd_rawf(&cb, "UID FETCH %u:* (UID FLAGS INTERNALDATE "
+		      "RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID "
+		      "CONTENT-TRANSFER-ENCODING)])", is->min_uid);
+	imap_client_set_untagged(is->c, meta_untagged, is);
+	ret = imap_client_run(is->c, &cb, &res, err);
+	imap_client_set_untagged(is->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0)
+		return -1;
+	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err);
+}
+
+/* Big literals: straight from the parser into the caller's sink. */
+static int body_lit_begin(void *ctx, const struct imap_resp *partial,
+			  struct slice key, uint64_t size, int literal8)
+{
+	struct imap_source *is = ctx;
+	const struct imap_arg *items;
+	size_t i;
+
+	(void)literal8;
+	if (is->sink == NULL)
+		return -1;
+	if (!(key.len >= 7 && (strncasecmp(key.p, "BINARY[", 7) == 0 ||
+			       strncasecmp(key.p, "BODY[]", 6) == 0))) {
+		/* Some other big literal (a header, a name): swallow. */
+		is->in_body = 0;
+		return 0;
+	}
+	items = partial->arg_count >= 3 ? &partial->args[2] : NULL;
+	is->body_uid = 0;
+	for (i = 0; items != NULL && i + 1 < items->list_count; i += 2) {
+		uint64_t n;
+		if (imap_arg_is_atom(&items->list[i], "UID") &&
+		    imap_arg_u64(&items->list[i + 1], &n) == 0)
+			is->body_uid = (uint32_t)n;
+	}
+	if (is->body_uid == 0) {
+		log_error("server sent a message body before its UID");
+		is->sink_failed = 1;
+		return -1;
+	}
+	is->in_body = 1;
+	if (is->sink->begin(is->sink->ctx, is->body_uid, size) < 0) {
+		is->sink_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int body_lit_data(void *ctx, const char *p, size_t len)
+{
+	struct imap_source *is = ctx;
+
+	if (!is->in_body)
+		return 0;
+	if (is->sink->data(is->sink->ctx, p, len) < 0) {
+		is->sink_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int body_lit_end(void *ctx)
+{
+	struct imap_source *is = ctx;
+
+	if (!is->in_body)
+		return 0;
+	is->in_body = 0;
+	if (is->sink->end(is->sink->ctx) < 0) {
+		is->sink_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Small literals arrive whole in the response. */
+static void body_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct imap_source *is = ctx;
+	const struct imap_arg *items = fetch_items(r);
+	const struct imap_arg *body = NULL;
+	uint32_t uid = 0;
+	size_t i;
+
+	if (items == NULL || is->sink_failed)
+		return;
+	for (i = 0; i + 1 < items->list_count; i += 2) {
+		const char *key = imap_arg_str(&items->list[i]);
+		uint64_t n;
+		if (key == NULL)
+			continue;
+		if (strcasecmp(key, "UID") == 0 &&
+		    imap_arg_u64(&items->list[i + 1], &n) == 0)
+			uid = (uint32_t)n;
+		else if (strncasecmp(key, "BINARY[", 7) == 0 ||
+			 strncasecmp(key, "BODY[]", 6) == 0)
+			body = &items->list[i + 1];
+	}
+	if (body == NULL || uid == 0 ||
+	    body->type == IMAP_ARG_LITERAL_STREAMED)
+		return; /* flags update, or already streamed */
+	if (body->type == IMAP_ARG_NIL)
+		return; /* vanished or unreadable: not delivered */
+	if (is->sink->begin(is->sink->ctx, uid, body->str.len) < 0 ||
+	    is->sink->data(is->sink->ctx, body->str.p, body->str.len) < 0 ||
+	    is->sink->end(is->sink->ctx) < 0)
+		is->sink_failed = 1;
+}
+
+static int fetch_group(struct imap_source *is, const uint32_t *uids, size_t n,
+		       const char *item, unsigned *submitted, struct err *err)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		struct imap_cmdbuf cb;
+		struct buf set = BUF_INIT;
+		size_t used = seqset_build(uids + done, n - done, 4000, &set);
+		int ret;
+
+		imap_client_cmdbuf_init(is->c, &cb);
+		imap_cmd_rawf(&cb, "UID FETCH %s (UID %s)", set.p, item);
+		buf_release(&set);
+		ret = imap_client_submit(is->c, &cb, NULL, NULL, err);
+		imap_cmdbuf_release(&cb);
+		if (ret < 0)
+			return -1;
+		(*submitted)++;
+		done += used;
+	}
+	return 0;
+}
+
+struct fetch_result_ctx {
+	int failed;
+	struct imap_result res;
+};
+
+static int source_fetch_bodies(struct store_source *s,
+			       const struct store_msg *const *msgs, size_t n,
+			       const struct store_body_sink *sink,
+			       struct err *err)
+{
+	struct imap_source *is = (struct imap_source *)s;
+	struct imap_literal_sink lsink = { body_lit_begin, body_lit_data,
+					   body_lit_end, is };
+	uint32_t *bin = xmalloc(n * sizeof(*bin) + 1);
+	uint32_t *raw = xmalloc(n * sizeof(*raw) + 1);
+	size_t nb = 0, nr = 0, i;
+	int has_binary = imap_client_has_cap(is->c, "BINARY");
+	unsigned submitted = 0;
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		if (has_binary && !msgs[i]->encoded)
+			bin[nb++] = msgs[i]->uid;
+		else
+			raw[nr++] = msgs[i]->uid;
+	}
+	is->sink = sink;
+	is->sink_failed = 0;
+	is->in_body = 0;
+	imap_client_set_sink(is->c, &lsink);
+	imap_client_set_untagged(is->c, body_untagged, is);
+	if (nb > 0)
+		ret = fetch_group(is, bin, nb, "BINARY.PEEK[]", &submitted, err);
+	if (ret == 0 && nr > 0)
+		ret = fetch_group(is, raw, nr, "BODY.PEEK[]", &submitted, err);
+	if (ret == 0)
+		ret = imap_client_drain(is->c, 0, err);
+	if (ret < 0 && is->sink_failed) {
+		/* The sink's own error (target side) is the caller's to
+		 * report; say that the source stream was cut. */
+		err_set(err, ERR_TRANSIENT, EC_IO,
+			"copy interrupted while streaming a message body");
+	}
+	if (ret == 0 && is->sink_failed)
+		ret = err_set(err, ERR_TRANSIENT, EC_IO,
+			      "copy interrupted while delivering a message");
+	imap_client_set_untagged(is->c, NULL, NULL);
+	imap_client_set_sink(is->c, NULL);
+	is->sink = NULL;
+	free(bin);
+	free(raw);
+	return ret;
+}
+
+static void summary_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct imap_source *is = ctx;
+	const struct imap_arg *items = fetch_items(r);
+	size_t i;
+
+	if (items == NULL)
+		return;
+	for (i = 0; i + 1 < items->list_count; i += 2) {
+		const char *key = imap_arg_str(&items->list[i]);
+		const struct imap_arg *v = &items->list[i + 1];
+		const char *h, *end;
+		if (key == NULL || strncasecmp(key, "BODY[HEADER", 11) != 0 ||
+		    (v->type != IMAP_ARG_LITERAL && v->type != IMAP_ARG_STRING))
+			continue;
+		h = v->str.p;
+		end = h + v->str.len;
+		while (h < end) {
+			const char *eol = memchr(h, '\n', (size_t)(end - h));
+			const char *colon;
+			size_t len = eol ? (size_t)(eol - h) : (size_t)(end - h);
+			int idx = -1;
+			colon = memchr(h, ':', len);
+			if (colon != NULL) {
+				size_t kl = (size_t)(colon - h);
+				if (kl == 7 && strncasecmp(h, "Subject", 7) == 0)
+					idx = 0;
+				else if (kl == 4 && strncasecmp(h, "From", 4) == 0)
+					idx = 1;
+				else if (kl == 4 && strncasecmp(h, "Date", 4) == 0)
+					idx = 2;
+			}
+			if (idx >= 0 && is->summary[idx] == NULL) {
+				const char *vs = colon + 1;
+				size_t vl = len - (size_t)(vs - h);
+				while (vl && (*vs == ' ' || *vs == '\t'))
+					vs++, vl--;
+				while (vl && (vs[vl - 1] == '\r' ||
+					      vs[vl - 1] == ' '))
+					vl--;
+				is->summary[idx] = xstrndup(vs, vl);
+			}
+			h = eol ? eol + 1 : end;
+		}
+	}
+}
+
+static int source_fetch_summary(struct store_source *s, uint32_t uid,
+				char **subject_r, char **from_r, char **date_r,
+				struct err *err)
+{
+	struct imap_source *is = (struct imap_source *)s;
+	char *vals[3] = { NULL, NULL, NULL };
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	is->summary = vals;
+	imap_client_cmdbuf_init(is->c, &cb);
+	imap_cmd_rawf(&cb, "UID FETCH %u (BODY.PEEK[HEADER.FIELDS (SUBJECT "
+		      "FROM DATE)])", uid);
+	imap_client_set_untagged(is->c, summary_untagged, is);
+	ret = imap_client_run(is->c, &cb, &res, err);
+	imap_client_set_untagged(is->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	is->summary = NULL;
+	*subject_r = vals[0];
+	*from_r = vals[1];
+	*date_r = vals[2];
+	if (ret < 0)
+		return -1;
+	return imap_result_to_err(&res, ERR_MESSAGE, "UID FETCH", err);
+}
+
+static void source_close(struct store_source *s)
+{
+	struct imap_source *is = (struct imap_source *)s;
+	size_t i;
+
+	imap_client_logout(&is->c);
+	names_release(&is->nm);
+	for (i = 0; i < is->root_n; i++)
+		free(is->root[i]);
+	free(is->root);
+	free(is->selected);
+	free(is);
+}
+
+static const struct store_source_ops imap_source_ops = {
+	.list = source_list,
+	.select = source_select,
+	.fetch_meta = source_fetch_meta,
+	.fetch_bodies = source_fetch_bodies,
+	.fetch_summary = source_fetch_summary,
+	.close = source_close,
+};
+
+struct store_source *store_imap_source_create(struct imap_client *client,
+					      const char *user_root,
+					      struct err *err)
+{
+	struct imap_source *is = xcalloc(1, sizeof(*is));
+
+	is->s.ops = &imap_source_ops;
+	is->c = client;
+	if (names_load(client, &is->nm, err) < 0) {
+		source_close(&is->s);
+		return NULL;
+	}
+	if (user_root != NULL && user_root[0] != '\0') {
+		/* "/users/terry.adams": levels in '/' notation, each
+		 * encoded to modified UTF-7 as the server spells it. */
+		const char *p = user_root;
+		while (*p) {
+			const char *e;
+			struct buf enc = BUF_INIT;
+			while (*p == '/')
+				p++;
+			if (*p == '\0')
+				break;
+			e = strchr(p, '/');
+			if (e == NULL)
+				e = p + strlen(p);
+			if (imap_utf8_to_mutf7(p, (size_t)(e - p), &enc) < 0) {
+				buf_release(&enc);
+				err_set(err, ERR_USAGE, EC_NONE,
+					"UserRoot \"%s\" is not valid UTF-8",
+					user_root);
+				source_close(&is->s);
+				return NULL;
+			}
+			is->root = xrealloc(is->root,
+					    (is->root_n + 1) * sizeof(char *));
+			is->root[is->root_n++] = buf_detach(&enc, NULL);
+			p = e;
+		}
+	}
+	return &is->s;
+}
+
+/* ---- target ---- */
+
+struct imap_target {
+	struct store_target t;
+	struct imap_client *c;
+	struct imap_names nm;
+	uint64_t stream_left;
+	struct append_ctx *pending;  /* the message being streamed */
+	struct store_folder_list *list_out;
+	/* on resume checks */
+	int found;
+};
+
+struct append_ctx {
+	store_append_cb *cb;
+	void *ctx;
+	/* Answered before append_end attached cb (refused early). */
+	int early;
+	struct err early_err;
+};
+
+static void target_list_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct imap_target *it = ctx;
+	const char *delim_s, *raw, *rel;
+	struct store_folder f = { 0 };
+	struct buf name = BUF_INIT;
+	size_t plen, i;
+
+	if (r->status != IMAP_STATUS_NONE || r->arg_count < 4 ||
+	    !imap_arg_is_atom(&r->args[0], "LIST") ||
+	    r->args[1].type != IMAP_ARG_LIST)
+		return;
+	delim_s = imap_arg_str(&r->args[2]);
+	raw = imap_arg_str(&r->args[3]);
+	if (raw == NULL)
+		return;
+	plen = strlen(it->nm.personal.prefix);
+	rel = raw;
+	if (plen && strncmp(raw, it->nm.personal.prefix, plen) == 0)
+		rel = raw + plen;
+	for (i = 0; i < r->args[1].list_count; i++) {
+		const char *a = imap_arg_str(&r->args[1].list[i]);
+		if (a == NULL)
+			continue;
+		if (strcasecmp(a, "\\Sent") == 0)
+			f.special = STORE_SPECIAL_SENT;
+		else if (strcasecmp(a, "\\Drafts") == 0)
+			f.special = STORE_SPECIAL_DRAFTS;
+		else if (strcasecmp(a, "\\Trash") == 0)
+			f.special = STORE_SPECIAL_TRASH;
+		else if (strcasecmp(a, "\\Junk") == 0)
+			f.special = STORE_SPECIAL_JUNK;
+		else if (strcasecmp(a, "\\Archive") == 0)
+			f.special = STORE_SPECIAL_ARCHIVE;
+		else if (strcasecmp(a, "\\Noselect") == 0 ||
+			 strcasecmp(a, "\\NonExistent") == 0)
+			f.noselect = 1;
+	}
+	if (strcasecmp(rel, "INBOX") == 0) {
+		buf_addstr(&name, "INBOX");
+		f.special = STORE_SPECIAL_INBOX;
+	} else {
+		name_from_server(rel, delim_s ? delim_s[0] : '\0', &name);
+	}
+	f.name = buf_detach(&name, NULL);
+	buf_release(&name);
+	it->list_out->v = xrealloc(it->list_out->v,
+				   (it->list_out->n + 1) * sizeof(f));
+	it->list_out->v[it->list_out->n++] = f;
+}
+
+static int target_list(struct store_target *t, struct store_folder_list *out,
+		       struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	it->list_out = out;
+	imap_client_cmdbuf_init(it->c, &cb);
+	if (imap_client_has_cap(it->c, "LIST-EXTENDED") &&
+	    imap_client_has_cap(it->c, "SPECIAL-USE"))
+		imap_cmd_raw(&cb, "LIST \"\" \"*\" RETURN (SPECIAL-USE)");
+	else
+		imap_cmd_raw(&cb, "LIST \"\" \"*\"");
+	imap_client_set_untagged(it->c, target_list_untagged, it);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_client_set_untagged(it->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0)
+		return -1;
+	return imap_result_to_err(&res, ERR_AUTH, "LIST on the target", err);
+}
+
+static int target_create(struct store_target *t, const char *folder,
+			 struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+	struct buf name = BUF_INIT;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	if (strcasecmp(folder, "INBOX") == 0)
+		return 0;
+	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_raw(&cb, "CREATE ");
+	mailbox_arg(&cb, name.p);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	buf_release(&name);
+	if (ret < 0)
+		return -1;
+	if (res.status == IMAP_STATUS_OK ||
+	    strcasecmp(res.code, "ALREADYEXISTS") == 0 ||
+	    strcasestr(res.text, "exists") != NULL)
+		return 0;
+	ret = imap_result_to_err(&res, ERR_FOLDER, "CREATE", err);
+	err_prefix(err, "target folder \"%s\": ", folder);
+	return ret;
+}
+
+static void append_done(void *ctx, const struct imap_result *res)
+{
+	struct append_ctx *ac = ctx;
+	struct err err = ERR_INIT;
+	char ref[64] = "";
+
+	if (ac->cb == NULL) {
+		/* Refused before the literal went out: begin reports it. */
+		ac->early = 1;
+		imap_result_to_err(res, ERR_MESSAGE, "APPEND", &ac->early_err);
+		return;
+	}
+	if (res->status == IMAP_STATUS_OK) {
+		if (strcasecmp(res->code, "APPENDUID") == 0) {
+			unsigned long uv, uid;
+			if (sscanf(res->code_args, "%lu %lu", &uv, &uid) == 2)
+				snprintf(ref, sizeof(ref), "%lu:%lu", uv, uid);
+		}
+		ac->cb(ac->ctx, ref, NULL);
+	} else if (res->status == IMAP_STATUS_NONE) {
+		err_set(&err, ERR_TRANSIENT, EC_RESET, "%s", res->text);
+		ac->cb(ac->ctx, NULL, &err);
+	} else {
+		imap_result_to_err(res, ERR_MESSAGE, "APPEND", &err);
+		ac->cb(ac->ctx, NULL, &err);
+	}
+	free(ac);
+}
+
+static int target_append_begin(struct store_target *t, const char *folder,
+			       const struct store_msg *m, uint64_t size,
+			       const char *tag, struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+	struct buf name = BUF_INIT;
+	struct imap_cmdbuf cb;
+	char date[64];
+	int ret;
+
+	(void)tag;
+	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_raw(&cb, "APPEND ");
+	mailbox_arg(&cb, name.p);
+	imap_cmd_raw(&cb, " ");
+	flags_to_cmd(m, &cb);
+	format_internaldate(m->internaldate, m->tz_minutes, date, sizeof(date));
+	imap_cmd_rawf(&cb, " \"%s\" ", date);
+	imap_cmd_literal_header(&cb, size,
+				imap_client_has_cap(it->c, "BINARY"));
+	buf_release(&name);
+	/* The append_ctx is attached at append_end, when the callback is
+	 * known; the command's callback reads it through this holder. */
+	it->stream_left = size;
+	it->pending = xcalloc(1, sizeof(*it->pending));
+	ret = imap_client_stream_begin(it->c, &cb, append_done, it->pending,
+				       err);
+	imap_cmdbuf_release(&cb);
+	if (ret > 0) {
+		*err = it->pending->early_err;
+		err_prefix(err, "folder \"%s\": ", folder);
+		free(it->pending);
+		it->pending = NULL;
+		return -1;
+	}
+	if (ret < 0) {
+		/* The command is gone with the connection. */
+		it->pending = NULL;
+	}
+	return ret;
+}
+
+static int target_append_data(struct store_target *t, const char *p,
+			      size_t len, struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+
+	if (len > it->stream_left)
+		return err_set(err, ERR_MESSAGE, EC_PROTOCOL,
+			       "message longer than announced");
+	it->stream_left -= len;
+	return imap_client_stream_data(it->c, p, len, err);
+}
+
+static int target_append_end(struct store_target *t, store_append_cb *cb,
+			     void *ctx, struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+
+	if (it->stream_left != 0)
+		return err_set(err, ERR_MESSAGE, EC_PROTOCOL,
+			       "message shorter than announced");
+	it->pending->cb = cb;
+	it->pending->ctx = ctx;
+	it->pending = NULL;
+	return imap_client_stream_end(it->c, err);
+}
+
+static void target_append_abort(struct store_target *t)
+{
+	struct imap_target *it = (struct imap_target *)t;
+
+	/* A literal cannot be taken back: drop the connection so the
+	 * server discards the partial message. */
+	imap_client_destroy(&it->c);
+	free(it->pending);
+	it->pending = NULL;
+}
+
+static int target_flush(struct store_target *t, unsigned max_pending,
+			struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+
+	if (it->c == NULL)
+		return err_set(err, ERR_TRANSIENT, EC_RESET,
+			       "target connection was dropped");
+	return imap_client_drain(it->c, max_pending, err);
+}
+
+static void search_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct imap_target *it = ctx;
+
+	if (r->status == IMAP_STATUS_NONE && r->arg_count >= 2 &&
+	    imap_arg_is_atom(&r->args[0], "SEARCH"))
+		it->found = 1;
+}
+
+static int target_find(struct store_target *t, const char *folder,
+		       const struct store_msg *m, const char *tag,
+		       int *found_r, struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+	struct buf name = BUF_INIT;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	struct tm tm;
+	char day[32];
+	time_t local;
+	int ret;
+
+	(void)tag;
+	*found_r = 0;
+	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_raw(&cb, "EXAMINE ");
+	mailbox_arg(&cb, name.p);
+	buf_release(&name);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0)
+		return -1;
+	if (res.status != IMAP_STATUS_OK)
+		return 0; /* no folder, no message */
+	/* Same size, same INTERNALDATE day, same Message-ID. */
+	local = m->internaldate + (time_t)m->tz_minutes * 60;
+	gmtime_r(&local, &tm);
+	snprintf(day, sizeof(day), "%d-%s-%04d", tm.tm_mday, months[tm.tm_mon],
+		 tm.tm_year + 1900);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_rawf(&cb, "UID SEARCH ON %s LARGER %llu SMALLER %llu", day,
+		      (unsigned long long)(m->size ? m->size - 1 : 0),
+		      (unsigned long long)m->size + 1);
+	if (m->message_id != NULL) {
+		imap_cmd_raw(&cb, " HEADER Message-ID ");
+		imap_cmd_string(&cb, m->message_id, strlen(m->message_id));
+	}
+	it->found = 0;
+	imap_client_set_untagged(it->c, search_untagged, it);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_client_set_untagged(it->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0)
+		return -1;
+	if (imap_result_to_err(&res, ERR_FOLDER, "UID SEARCH", err) < 0)
+		return -1;
+	*found_r = it->found;
+	return imap_client_simple(it->c, "CLOSE", err);
+}
+
+static char target_delimiter(struct store_target *t)
+{
+	return ((struct imap_target *)t)->nm.delim;
+}
+
+static void target_close(struct store_target *t)
+{
+	struct imap_target *it = (struct imap_target *)t;
+
+	imap_client_logout(&it->c);
+	free(it->pending);
+	names_release(&it->nm);
+	free(it);
+}
+
+static const struct store_target_ops imap_target_ops = {
+	.list = target_list,
+	.create = target_create,
+	.append_begin = target_append_begin,
+	.append_data = target_append_data,
+	.append_end = target_append_end,
+	.append_abort = target_append_abort,
+	.flush = target_flush,
+	.find = target_find,
+	.close = target_close,
+	.delimiter = target_delimiter,
+};
+
+struct store_target *store_imap_target_create(struct imap_client *client,
+					      struct err *err)
+{
+	struct imap_target *it = xcalloc(1, sizeof(*it));
+
+	it->t.ops = &imap_target_ops;
+	it->c = client;
+	if (names_load(client, &it->nm, err) < 0) {
+		target_close(&it->t);
+		return NULL;
+	}
+	return &it->t;
+}

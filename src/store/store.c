@@ -1,0 +1,77 @@
+/* store.c - what every store shares. */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void store_folder_list_free(struct store_folder_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void store_msg_list_free(struct store_msg_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].keywords);
+		free(l->v[i].message_id);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+static const struct {
+	const char *name;
+	enum store_special sp;
+} well_known[] = {
+	{ "Sent", STORE_SPECIAL_SENT },
+	{ "Sent Items", STORE_SPECIAL_SENT },
+	{ "Sent Messages", STORE_SPECIAL_SENT },
+	{ "Sent Mail", STORE_SPECIAL_SENT },
+	{ "Drafts", STORE_SPECIAL_DRAFTS },
+	{ "Draft", STORE_SPECIAL_DRAFTS },
+	{ "Trash", STORE_SPECIAL_TRASH },
+	{ "Deleted Items", STORE_SPECIAL_TRASH },
+	{ "Deleted Messages", STORE_SPECIAL_TRASH },
+	{ "Junk", STORE_SPECIAL_JUNK },
+	{ "Junk E-mail", STORE_SPECIAL_JUNK },
+	{ "Junk Email", STORE_SPECIAL_JUNK },
+	{ "Spam", STORE_SPECIAL_JUNK },
+	{ "Archive", STORE_SPECIAL_ARCHIVE },
+	{ "Archives", STORE_SPECIAL_ARCHIVE },
+};
+
+enum store_special store_special_from_name(const char *leaf)
+{
+	size_t i;
+
+	if (strcasecmp(leaf, "INBOX") == 0)
+		return STORE_SPECIAL_INBOX;
+	for (i = 0; i < sizeof(well_known) / sizeof(well_known[0]); i++)
+		if (strcasecmp(leaf, well_known[i].name) == 0)
+			return well_known[i].sp;
+	return STORE_SPECIAL_NONE;
+}
+
+const char *store_special_name(enum store_special sp)
+{
+	switch (sp) {
+	case STORE_SPECIAL_NONE: return NULL;
+	case STORE_SPECIAL_INBOX: return "INBOX";
+	case STORE_SPECIAL_SENT: return "Sent";
+	case STORE_SPECIAL_DRAFTS: return "Drafts";
+	case STORE_SPECIAL_TRASH: return "Trash";
+	case STORE_SPECIAL_JUNK: return "Junk";
+	case STORE_SPECIAL_ARCHIVE: return "Archive";
+	}
+	return NULL;
+}

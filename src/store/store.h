@@ -1,0 +1,218 @@
+/* store.h - mailbox stores behind one interface (isync's driver.h).
+ *
+ * The sync engine (sync/) sees only this interface and state/state.h;
+ * it never parses IMAP.  A source store lists folders, reports a folder's
+ * UIDVALIDITY/UIDNEXT, fetches message metadata and streams bodies.  A
+ * target store creates folders and takes messages, streamed in chunks so
+ * that memory never grows with a message's size, and confirms each one
+ * (Maildir: once renamed into cur/ and fsynced; IMAP: on the tagged OK of
+ * its APPEND) through a callback: only then may the engine record it as
+ * copied.
+ *
+ * Folder names in this interface are UTF-8 with '/' between hierarchy
+ * levels, relative to the mailbox root; the stores translate to their own
+ * delimiter and encoding.  A level that itself contains '/' is stored
+ * with '/' escaped (see store_path_*()).
+ *
+ * Errors use util/err.h classes: ERR_MESSAGE (skip this message),
+ * ERR_FOLDER (skip this folder), ERR_TRANSIENT (reconnect, retry),
+ * ERR_AUTH/ERR_CONNECT (stop this mailbox), ERR_LOCAL. */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+
+enum store_msg_flags {
+	STORE_SEEN = 1 << 0,
+	STORE_ANSWERED = 1 << 1,
+	STORE_FLAGGED = 1 << 2,
+	STORE_DRAFT = 1 << 3,
+	STORE_DELETED = 1 << 4,
+};
+
+enum store_special {
+	STORE_SPECIAL_NONE = 0,
+	STORE_SPECIAL_INBOX,
+	STORE_SPECIAL_SENT,
+	STORE_SPECIAL_DRAFTS,
+	STORE_SPECIAL_TRASH,
+	STORE_SPECIAL_JUNK,
+	STORE_SPECIAL_ARCHIVE,
+};
+
+struct store_folder {
+	char *name;                  /* UTF-8, '/'-separated, owned */
+	enum store_special special;  /* from SPECIAL-USE or well-known name */
+	int noselect;                /* exists only as a parent */
+};
+
+struct store_folder_list {
+	struct store_folder *v;
+	size_t n;
+};
+void store_folder_list_free(struct store_folder_list *l);
+
+struct store_folder_status {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t messages;
+	uint64_t highestmodseq;      /* 0 without CONDSTORE */
+};
+
+/* One message as the source describes it. */
+struct store_msg {
+	uint32_t uid;
+	uint32_t flags;              /* enum store_msg_flags */
+	uint64_t size;               /* RFC822.SIZE */
+	time_t internaldate;         /* UTC seconds */
+	int tz_minutes;              /* INTERNALDATE's zone, minutes east */
+	int encoded;                 /* top-level CTE base64/QP: see imap */
+	char *keywords;              /* space-separated, NULL if none */
+	char *message_id;            /* NULL if absent */
+};
+
+struct store_msg_list {
+	struct store_msg *v;
+	size_t n, cap;
+};
+void store_msg_list_free(struct store_msg_list *l);
+
+/* A message body being delivered: its bytes come in order through
+ * data(); size is known before the first byte. */
+struct store_body_sink {
+	/* A body starts: uid and its size. <0 aborts the fetch. */
+	int (*begin)(void *ctx, uint32_t uid, uint64_t size);
+	int (*data)(void *ctx, const char *p, size_t len);
+	/* The body is complete. */
+	int (*end)(void *ctx);
+	void *ctx;
+};
+
+/* ---- source ---- */
+
+struct store_source;
+
+struct store_source_ops {
+	/* Every folder of the mailbox (under the user root, if any). */
+	int (*list)(struct store_source *s, struct store_folder_list *out,
+		    struct err *err);
+	/* Open a folder read-only. */
+	int (*select)(struct store_source *s, const char *folder,
+		      struct store_folder_status *st, struct err *err);
+	/* Metadata of every message with UID >= min_uid in the selected
+	 * folder, appended to out in UID order. */
+	int (*fetch_meta)(struct store_source *s, uint32_t min_uid,
+			  struct store_msg_list *out, struct err *err);
+	/* Stream the bodies of the given messages (of the selected folder,
+	 * in the given order, pipelined: no round trip per message).
+	 * Messages that vanished meanwhile are simply not delivered. */
+	int (*fetch_bodies)(struct store_source *s,
+			    const struct store_msg *const *msgs, size_t n,
+			    const struct store_body_sink *sink,
+			    struct err *err);
+	/* Subject, From and Date of one message, for a report. */
+	int (*fetch_summary)(struct store_source *s, uint32_t uid,
+			     char **subject_r, char **from_r, char **date_r,
+			     struct err *err);
+	void (*close)(struct store_source *s);
+};
+
+struct store_source {
+	const struct store_source_ops *ops;
+};
+
+/* ---- target ---- */
+
+struct store_target;
+
+/* Called once per appended message when the target confirms it; ref is
+ * how the target names it (IMAP: "uidvalidity:uid" or "" without
+ * UIDPLUS; Maildir: the file's base name).  On failure err is set and
+ * ref is NULL. */
+typedef void store_append_cb(void *ctx, const char *ref,
+			     const struct err *err);
+
+struct store_target_ops {
+	/* Folders that exist on the target. */
+	int (*list)(struct store_target *t, struct store_folder_list *out,
+		    struct err *err);
+	/* Create a folder (and its parents); an existing one is fine. */
+	int (*create)(struct store_target *t, const char *folder,
+		      struct err *err);
+	/* Start a message of the given size in folder.  tag is a unique
+	 * identity of the source message (e.g. "u1234.56"), recorded
+	 * where the target can keep it (Maildir file name) to make resume
+	 * checks exact. */
+	int (*append_begin)(struct store_target *t, const char *folder,
+			    const struct store_msg *m, uint64_t size,
+			    const char *tag, struct err *err);
+	int (*append_data)(struct store_target *t, const char *p, size_t len,
+			   struct err *err);
+	/* Finish the message; cb runs when the target has confirmed it
+	 * (at once for Maildir, on the tagged reply for IMAP). */
+	int (*append_end)(struct store_target *t, store_append_cb *cb,
+			  void *ctx, struct err *err);
+	/* Abandon a message begun but not ended: nothing of it may remain.
+	 * (IMAP: the connection is dropped, since a literal cannot be
+	 * cancelled.) */
+	void (*append_abort)(struct store_target *t);
+	/* Wait until at most max_pending appends are unconfirmed. */
+	int (*flush)(struct store_target *t, unsigned max_pending,
+		     struct err *err);
+	/* Is this source message already on the target?  Used on resume
+	 * for items recorded in flight. */
+	int (*find)(struct store_target *t, const char *folder,
+		    const struct store_msg *m, const char *tag,
+		    int *found_r, struct err *err);
+	void (*close)(struct store_target *t);
+	/* Hierarchy delimiter the target uses ('/' or '.'); a folder level
+	 * containing it must be renamed by the planner. */
+	char (*delimiter)(struct store_target *t);
+};
+
+struct store_target {
+	const struct store_target_ops *ops;
+};
+
+/* ---- construction ---- */
+
+struct imap_client;
+enum conn_security;
+
+/* An IMAP source over a logged-in client (the store takes ownership of
+ * the client).  user_root: a folder, in '/' notation, under which this
+ * user's folders live ("/users/terry.adams"), or NULL. */
+struct store_source *store_imap_source_create(struct imap_client *client,
+					      const char *user_root,
+					      struct err *err);
+/* An IMAP target over a logged-in client (takes ownership). */
+struct store_target *store_imap_target_create(struct imap_client *client,
+					      struct err *err);
+/* A Maildir++ target at root (created if missing). */
+struct store_target *store_maildir_target_create(const char *root,
+						 struct err *err);
+
+static inline void store_source_close(struct store_source **sp)
+{
+	if (*sp != NULL)
+		(*sp)->ops->close(*sp);
+	*sp = NULL;
+}
+
+static inline void store_target_close(struct store_target **tp)
+{
+	if (*tp != NULL)
+		(*tp)->ops->close(*tp);
+	*tp = NULL;
+}
+
+/* Well-known special-use names ("Sent Items" -> SENT), case-insensitive. */
+enum store_special store_special_from_name(const char *leaf);
+const char *store_special_name(enum store_special sp);
+
+#endif

@@ -1,0 +1,710 @@
+/* mailbox.c - one mailbox's migration pass; see mailbox.h. */
+#include "sync/mailbox.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sync/journal.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* A chunk: how many messages (and bytes) are put in flight at once.
+ * Big enough that one FETCH and one round of APPEND confirmations cover
+ * many messages; small enough that a stop or a fault loses little
+ * progress and a resume checks few in-flight items. */
+#define CHUNK_MSGS 256
+#define CHUNK_BYTES (48ull << 20)
+/* APPENDs unconfirmed at once on an IMAP target. */
+#define TARGET_PIPELINE 64
+
+void sync_progress_init(struct sync_progress *p)
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+}
+
+void sync_progress_set_folder(struct sync_progress *p, const char *folder)
+{
+	pthread_mutex_lock(&p->lock);
+	snprintf(p->folder, sizeof(p->folder), "%s", folder);
+	pthread_mutex_unlock(&p->lock);
+}
+
+struct run {
+	struct state *st;
+	int64_t user_id;
+	const struct sync_options *opt;
+	struct sync_progress *prog;
+	struct sync_result *res;
+	struct store_source *src;
+	struct store_target *dst;
+	/* current folder */
+	const struct sync_plan_entry *fe;
+	int64_t folder_id;
+	uint32_t uidvalidity;
+	char tag_prefix[16];
+	/* current chunk */
+	struct store_msg *const *chunk;
+	size_t chunk_n;
+	struct chunk_item *items;      /* parallel to chunk */
+	struct chunk_item *cur;        /* body being streamed */
+	int cur_discard;
+	struct err sink_err;           /* a target error while streaming */
+	int sink_fatal;
+	time_t cutoff;                 /* items older are over max_items */
+	uint64_t cutoff_ties;          /* items at cutoff still allowed */
+};
+
+/* What happened to one message of a chunk. */
+struct chunk_item {
+	uint32_t uid;
+	enum { CI_PENDING, CI_SENT, CI_DONE, CI_FAILED } state;
+	char *ref;
+	struct err err;
+	struct run *run;
+};
+
+static int stop_requested(const struct run *r)
+{
+	return r->opt->stop != NULL && atomic_load(r->opt->stop);
+}
+
+static int msg_cmp_uid(const void *a, const void *b)
+{
+	const struct store_msg *x = *(struct store_msg *const *)a;
+	const struct store_msg *y = *(struct store_msg *const *)b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static struct chunk_item *chunk_find(struct run *r, uint32_t uid)
+{
+	size_t lo = 0, hi = r->chunk_n;
+
+	/* the chunk is sorted by UID */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (r->chunk[mid]->uid == uid)
+			return &r->items[mid];
+		if (r->chunk[mid]->uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void confirmed(void *ctx, const char *ref, const struct err *err)
+{
+	struct chunk_item *ci = ctx;
+
+	if (err == NULL) {
+		ci->state = CI_DONE;
+		ci->ref = xstrdup(ref ? ref : "");
+	} else {
+		ci->state = CI_FAILED;
+		ci->err = *err;
+	}
+}
+
+/* ---- the body sink: source literal chunks straight to the target ---- */
+
+static int sink_begin(void *ctx, uint32_t uid, uint64_t size)
+{
+	struct run *r = ctx;
+	struct chunk_item *ci = chunk_find(r, uid);
+	const struct store_msg *m;
+	char tag[48];
+	struct err err = ERR_INIT;
+
+	r->cur = ci;
+	r->cur_discard = 1;
+	if (ci == NULL || ci->state != CI_PENDING)
+		return 0; /* not asked for, or a repeat: ignore */
+	m = r->chunk[ci - r->items];
+	snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix, r->uidvalidity,
+		 uid);
+	if (r->dst->ops->append_begin(r->dst, r->fe->dst, m, size, tag,
+				      &err) < 0) {
+		if (err.cls == ERR_MESSAGE) {
+			/* This message only: record and go on. */
+			ci->state = CI_FAILED;
+			ci->err = err;
+			return 0;
+		}
+		r->sink_err = err;
+		r->sink_fatal = 1;
+		return -1;
+	}
+	r->cur_discard = 0;
+	return 0;
+}
+
+static int sink_data(void *ctx, const char *p, size_t len)
+{
+	struct run *r = ctx;
+
+	if (r->cur_discard)
+		return 0;
+	if (r->dst->ops->append_data(r->dst, p, len, &r->sink_err) < 0) {
+		r->sink_fatal = 1;
+		return -1;
+	}
+	atomic_fetch_add(&r->prog->bytes_done, len);
+	return 0;
+}
+
+static int sink_end(void *ctx)
+{
+	struct run *r = ctx;
+	struct chunk_item *ci = r->cur;
+
+	r->cur = NULL;
+	if (r->cur_discard)
+		return 0;
+	ci->state = CI_SENT;
+	if (r->dst->ops->append_end(r->dst, confirmed, ci, &r->sink_err) < 0) {
+		r->sink_fatal = 1;
+		return -1;
+	}
+	/* Keep the target's pipeline bounded; confirmations arrive here. */
+	if (r->dst->ops->flush(r->dst, TARGET_PIPELINE, &r->sink_err) < 0) {
+		r->sink_fatal = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- skipped items ---- */
+
+static int skip_item(struct run *r, const struct store_msg *m,
+		     const char *reason, int bad, struct err *err)
+{
+	char *subject = NULL, *from = NULL, *date = NULL;
+	struct err ferr = ERR_INIT;
+	int ret;
+
+	/* The report wants what a person recognises; a failure to get it
+	 * must not stop the migration. */
+	if (r->src->ops->fetch_summary(r->src, m->uid, &subject, &from, &date,
+				       &ferr) < 0 &&
+	    ferr.cls != ERR_MESSAGE && ferr.cls != ERR_FOLDER) {
+		*err = ferr;
+		ret = -1;
+		goto out;
+	}
+	ret = journal_item_skip(r->st, r->user_id, r->folder_id, m, reason,
+				bad, subject, from, date, err);
+	if (ret == 0) {
+		r->res->items_skipped++;
+		atomic_fetch_add(&r->prog->items_skipped, 1);
+		if (bad)
+			r->res->bad_items++;
+	}
+out:
+	free(subject);
+	free(from);
+	free(date);
+	return ret;
+}
+
+/* ---- one chunk ---- */
+
+static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
+		      struct err *err)
+{
+	const struct store_body_sink sink = { sink_begin, sink_data, sink_end,
+					      r };
+	size_t i;
+	int ret;
+
+	r->chunk = chunk;
+	r->chunk_n = n;
+	r->items = xcalloc(n, sizeof(*r->items));
+	for (i = 0; i < n; i++) {
+		r->items[i].uid = chunk[i]->uid;
+		r->items[i].run = r;
+	}
+	r->sink_fatal = 0;
+	err_clear(&r->sink_err);
+	/* Journal first: in flight before a byte reaches the target. */
+	ret = journal_items_inflight(r->st, r->user_id, r->folder_id, chunk, n,
+				     err);
+	if (ret == 0)
+		ret = r->src->ops->fetch_bodies(r->src,
+						(const struct store_msg *const *)chunk,
+						n, &sink, err);
+	if (ret < 0 && r->sink_fatal)
+		*err = r->sink_err;
+	if (ret == 0)
+		ret = r->dst->ops->flush(r->dst, 0, err);
+	if (ret < 0 && r->cur != NULL) {
+		/* A message was half sent: it must leave no trace. */
+		r->dst->ops->append_abort(r->dst);
+		r->cur = NULL;
+	}
+	/* Record what the target confirmed, even after a failure: those
+	 * copies exist.  Items never begun, or refused, are not on the
+	 * target; items sent but unconfirmed stay in flight, to be looked
+	 * up on the target by the next attempt. */
+	{
+		struct err jerr = ERR_INIT;
+		enum journal_outcome *oc = xcalloc(n, sizeof(*oc));
+		const char **refs = xcalloc(n, sizeof(*refs));
+		uint64_t bytes = 0, done = 0;
+		for (i = 0; i < n; i++) {
+			struct chunk_item *ci = &r->items[i];
+			switch (ci->state) {
+			case CI_DONE:
+				oc[i] = JOURNAL_DONE;
+				refs[i] = ci->ref;
+				done++;
+				bytes += chunk[i]->size;
+				break;
+			case CI_PENDING:
+				oc[i] = JOURNAL_FORGET;
+				break;
+			case CI_FAILED:
+				/* refused: recorded as a bad item below */
+				oc[i] = JOURNAL_KEEP;
+				break;
+			case CI_SENT:
+				oc[i] = JOURNAL_KEEP;
+				break;
+			}
+		}
+		if (journal_items_settle(r->st, r->user_id, r->folder_id,
+					 chunk, oc, refs, n, &jerr) < 0) {
+			*err = jerr;
+			ret = -1;
+		}
+		free(oc);
+		free(refs);
+		r->res->items_copied += done;
+		r->res->bytes_copied += bytes;
+		atomic_fetch_add(&r->prog->items_done, done);
+	}
+	/* Messages the target refused one by one are bad items. */
+	for (i = 0; ret == 0 && i < n; i++) {
+		struct chunk_item *ci = &r->items[i];
+		char reason[700];
+		if (ci->state != CI_FAILED)
+			continue;
+		if (ci->err.cls != ERR_MESSAGE) {
+			*err = ci->err;
+			ret = -1;
+			break;
+		}
+		snprintf(reason, sizeof(reason), "bad item: %s", ci->err.msg);
+		ret = skip_item(r, chunk[i], reason, 1, err);
+	}
+	for (i = 0; i < n; i++)
+		free(r->items[i].ref);
+	free(r->items);
+	r->items = NULL;
+	r->chunk = NULL;
+	r->chunk_n = 0;
+	if (ret == 0 && r->opt->bad_item_limit > 0 &&
+	    r->res->bad_items > r->opt->bad_item_limit)
+		return err_set(err, ERR_MESSAGE, EC_TOO_BIG,
+			       "%llu bad items, more than --bad-item-limit "
+			       "%llu: see 'imapmig user stats --include-"
+			       "skipped-items'",
+			       (unsigned long long)r->res->bad_items,
+			       (unsigned long long)r->opt->bad_item_limit);
+	if (ret == 0 && r->opt->bad_item_limit == 0 && r->res->bad_items > 0)
+		return err_set(err, ERR_MESSAGE, EC_TOO_BIG,
+			       "%llu bad item(s) and --bad-item-limit is 0: "
+			       "see 'imapmig user stats --include-skipped-"
+			       "items'", (unsigned long long)r->res->bad_items);
+	return ret;
+}
+
+/* ---- one folder ---- */
+
+static void make_tag_prefix(const char *folder, char out[16])
+{
+	/* FNV-1a of the source folder: two source folders merged into one
+	 * target folder (Sent and Sent Items) never share a tag. */
+	uint32_t h = 2166136261u;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)folder; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	snprintf(out, 16, "%08x.", h);
+}
+
+/* In-flight items of an earlier, interrupted run: on the target or not? */
+static int settle_inflight(struct run *r, struct store_msg_list *msgs,
+			   struct err *err)
+{
+	uint32_t *uids = NULL;
+	size_t n = 0, i, j;
+	int ret;
+
+	ret = journal_inflight(r->st, r->folder_id, &uids, &n, err);
+	for (i = 0; ret == 0 && i < n; i++) {
+		const struct store_msg *m = NULL;
+		char tag[48];
+		int found = 0;
+		size_t lo = 0, hi = msgs->n;
+		/* msgs is in UID order */
+		while (lo < hi) {
+			j = (lo + hi) / 2;
+			if (msgs->v[j].uid == uids[i]) {
+				m = &msgs->v[j];
+				break;
+			}
+			if (msgs->v[j].uid < uids[i])
+				lo = j + 1;
+			else
+				hi = j;
+		}
+		if (m == NULL) {
+			/* Gone from the source since: nothing to copy. */
+			ret = journal_item_forget(r->st, r->folder_id, uids[i],
+						  err);
+			continue;
+		}
+		snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix,
+			 r->uidvalidity, m->uid);
+		ret = r->dst->ops->find(r->dst, r->fe->dst, m, tag, &found,
+					err);
+		if (ret < 0)
+			break;
+		if (found) {
+			log_info("user %lld: %s UID %u was copied before the "
+				 "interruption; not copying it again",
+				 (long long)r->user_id, r->fe->src, m->uid);
+			ret = journal_item_found(r->st, r->user_id,
+						 r->folder_id, m, err);
+		} else {
+			ret = journal_item_forget(r->st, r->folder_id, uids[i],
+						  err);
+		}
+	}
+	free(uids);
+	return ret;
+}
+
+static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
+		       struct err *err)
+{
+	struct store_folder_status fs;
+	struct store_msg_list msgs = { 0 };
+	struct store_msg **todo = NULL;
+	struct journal_folder jf;
+	size_t n_todo = 0, i;
+	int renumbered = 0;
+	int ret;
+
+	r->fe = fe;
+	sync_progress_set_folder(r->prog, fe->src);
+	if (r->dst->ops->create(r->dst, fe->dst, err) < 0)
+		return -1;
+	if (journal_folder_open(r->st, r->user_id, fe->src, fe->dst, &jf,
+				err) < 0)
+		return -1;
+	r->folder_id = jf.id;
+	make_tag_prefix(fe->src, r->tag_prefix);
+	if (r->src->ops->select(r->src, fe->src, &fs, err) < 0)
+		return -1;
+	r->uidvalidity = fs.uidvalidity;
+	if (jf.uidvalidity != 0 && jf.uidvalidity != fs.uidvalidity) {
+		/* The source renumbered the folder: UIDs say nothing now.
+		 * Everything is read again, and each message is looked up
+		 * on the target before it is copied (settle_inflight). */
+		log_warn("user %lld: folder \"%s\" changed UIDVALIDITY "
+			 "(%u -> %u): re-reading it, matching messages "
+			 "already on the target", (long long)r->user_id,
+			 fe->src, jf.uidvalidity, fs.uidvalidity);
+		if (journal_folder_renumbered(r->st, r->folder_id, err) < 0)
+			return -1;
+		jf.last_uid = 0;
+		renumbered = 1;
+	}
+	if (journal_folder_update(r->st, r->folder_id, fs.uidvalidity,
+				  jf.last_uid, fs.highestmodseq, fs.messages,
+				  err) < 0)
+		return -1;
+	if (fs.messages == 0)
+		goto done;
+	if (r->src->ops->fetch_meta(r->src, jf.last_uid + 1, &msgs, err) < 0)
+		return -1;
+	if (renumbered) {
+		/* Every message is treated as possibly on the target. */
+		struct store_msg **all = xcalloc(msgs.n + 1, sizeof(*all));
+		for (i = 0; i < msgs.n; i++)
+			all[i] = &msgs.v[i];
+		ret = journal_items_inflight(r->st, r->user_id, r->folder_id,
+					     all, msgs.n, err);
+		free(all);
+		if (ret < 0)
+			goto out_fail;
+	}
+	if (settle_inflight(r, &msgs, err) < 0)
+		goto out_fail;
+	{
+		uint32_t *done_uids = NULL;
+		size_t n_done = 0, d = 0;
+		if (journal_done_uids(r->st, r->folder_id, &done_uids, &n_done,
+				      err) < 0)
+			goto out_fail;
+		todo = xcalloc(msgs.n + 1, sizeof(*todo));
+		/* msgs and done_uids are both in UID order */
+		for (i = 0; i < msgs.n; i++) {
+			while (d < n_done && done_uids[d] < msgs.v[i].uid)
+				d++;
+			if (d < n_done && done_uids[d] == msgs.v[i].uid)
+				continue;
+			todo[n_todo++] = &msgs.v[i];
+		}
+		free(done_uids);
+	}
+	/* Limits first: a large item is skipped and reported, never cut. */
+	{
+		size_t k = 0;
+		for (i = 0; i < n_todo; i++) {
+			struct store_msg *m = todo[i];
+			char reason[160];
+			if (m->size > r->opt->max_message_size) {
+				snprintf(reason, sizeof(reason),
+					 "large item: %llu bytes, over the "
+					 "%llu-byte limit",
+					 (unsigned long long)m->size,
+					 (unsigned long long)
+						 r->opt->max_message_size);
+				if (skip_item(r, m, reason, 0, err) < 0)
+					goto out_fail;
+				continue;
+			}
+			if (r->cutoff != 0 &&
+			    (m->internaldate < r->cutoff ||
+			     (m->internaldate == r->cutoff &&
+			      r->cutoff_ties == 0))) {
+				snprintf(reason, sizeof(reason),
+					 "over the %llu-item limit (older "
+					 "items are not migrated)",
+					 (unsigned long long)r->opt->max_items);
+				if (skip_item(r, m, reason, 0, err) < 0)
+					goto out_fail;
+				continue;
+			}
+			if (r->cutoff != 0 && m->internaldate == r->cutoff)
+				r->cutoff_ties--;
+			todo[k++] = m;
+		}
+		n_todo = k;
+	}
+	qsort(todo, n_todo, sizeof(*todo), msg_cmp_uid);
+	i = 0;
+	while (i < n_todo) {
+		size_t n = 0;
+		uint64_t bytes = 0;
+		if (stop_requested(r)) {
+			r->res->stopped = 1;
+			goto out_ok;
+		}
+		while (i + n < n_todo && n < CHUNK_MSGS &&
+		       (n == 0 || bytes + todo[i + n]->size <= CHUNK_BYTES)) {
+			bytes += todo[i + n]->size;
+			n++;
+		}
+		if (copy_chunk(r, todo + i, n, err) < 0)
+			goto out_fail;
+		i += n;
+	}
+done:
+	/* Every message up to the highest UID seen is settled. */
+	{
+		uint32_t last = jf.last_uid;
+		for (i = 0; i < msgs.n; i++)
+			if (msgs.v[i].uid > last)
+				last = msgs.v[i].uid;
+		ret = journal_folder_update(r->st, r->folder_id, fs.uidvalidity,
+					    last, fs.highestmodseq, fs.messages,
+					    err);
+	}
+	free(todo);
+	store_msg_list_free(&msgs);
+	return ret;
+out_ok:
+	free(todo);
+	store_msg_list_free(&msgs);
+	return 0;
+out_fail:
+	free(todo);
+	store_msg_list_free(&msgs);
+	return -1;
+}
+
+/* ---- the item limit: keep the newest max_items ---- */
+
+static int time_cmp_desc(const void *a, const void *b)
+{
+	time_t x = *(const time_t *)a, y = *(const time_t *)b;
+
+	return x > y ? -1 : x < y;
+}
+
+static int compute_cutoff(struct run *r, const struct sync_plan *plan,
+			  struct err *err)
+{
+	time_t *dates = NULL;
+	size_t n = 0, cap = 0, i, j;
+	uint64_t total = 0, ties = 0;
+
+	r->cutoff = 0;
+	/* One EXAMINE per folder counts the mailbox; only a mailbox over
+	 * the limit pays for reading every message's date. */
+	for (i = 0; i < plan->n; i++) {
+		struct store_folder_status fs;
+		if (plan->v[i].dst == NULL || plan->v[i].noselect)
+			continue;
+		if (r->src->ops->select(r->src, plan->v[i].src, &fs, err) < 0)
+			return -1;
+		total += fs.messages;
+	}
+	atomic_store(&r->prog->items_total, total);
+	if (total <= r->opt->max_items)
+		return 0;
+	for (i = 0; i < plan->n; i++) {
+		struct store_folder_status fs;
+		struct store_msg_list msgs = { 0 };
+		if (plan->v[i].dst == NULL || plan->v[i].noselect)
+			continue;
+		if (r->src->ops->select(r->src, plan->v[i].src, &fs, err) < 0 ||
+		    (fs.messages > 0 &&
+		     r->src->ops->fetch_meta(r->src, 1, &msgs, err) < 0)) {
+			free(dates);
+			return -1;
+		}
+		for (j = 0; j < msgs.n; j++) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				dates = xrealloc(dates, cap * sizeof(*dates));
+			}
+			dates[n++] = msgs.v[j].internaldate;
+		}
+		store_msg_list_free(&msgs);
+	}
+	if (n <= r->opt->max_items) {
+		free(dates);
+		return 0;
+	}
+	qsort(dates, n, sizeof(*dates), time_cmp_desc);
+	r->cutoff = dates[r->opt->max_items - 1];
+	for (i = 0; i < r->opt->max_items; i++)
+		if (dates[i] == r->cutoff)
+			ties++;
+	r->cutoff_ties = ties;
+	atomic_store(&r->prog->items_total, r->opt->max_items);
+	free(dates);
+	return 0;
+}
+
+/* ---- the pass ---- */
+
+static int one_attempt(struct run *r, const struct sync_endpoints *ep,
+		       struct err *err)
+{
+	struct store_folder_list sl = { 0 }, tl = { 0 };
+	struct sync_plan plan = { 0 };
+	size_t i;
+	int ret = -1;
+
+	atomic_store(&r->prog->phase, SYNC_PHASE_CONNECTING);
+	r->src = ep->open_source(ep->ctx, err);
+	if (r->src == NULL)
+		return -1;
+	r->dst = ep->open_target(ep->ctx, err);
+	if (r->dst == NULL)
+		goto out;
+	atomic_store(&r->prog->phase, SYNC_PHASE_LISTING);
+	if (r->src->ops->list(r->src, &sl, err) < 0 ||
+	    r->dst->ops->list(r->dst, &tl, err) < 0)
+		goto out;
+	sync_plan_build(&sl, &tl, r->dst->ops->delimiter(r->dst),
+			&r->opt->include, &r->opt->exclude, &plan);
+	if (r->opt->max_items > 0 && compute_cutoff(r, &plan, err) < 0)
+		goto out;
+	atomic_store(&r->prog->phase, SYNC_PHASE_COPYING);
+	for (i = 0; i < plan.n; i++) {
+		const struct sync_plan_entry *fe = &plan.v[i];
+		if (fe->dst == NULL) {
+			log_debug("user %lld: folder \"%s\" excluded",
+				  (long long)r->user_id, fe->src);
+			continue;
+		}
+		if (fe->noselect) {
+			if (r->dst->ops->create(r->dst, fe->dst, err) < 0)
+				goto out;
+			continue;
+		}
+		if (sync_folder(r, fe, err) < 0) {
+			err_prefix(err, "folder \"%s\": ", fe->src);
+			goto out;
+		}
+		if (r->res->stopped)
+			break;
+	}
+	ret = 0;
+out:
+	sync_plan_release(&plan);
+	store_folder_list_free(&sl);
+	store_folder_list_free(&tl);
+	store_target_close(&r->dst);
+	store_source_close(&r->src);
+	return ret;
+}
+
+int sync_mailbox_run(struct state *st, int64_t user_id,
+		     const struct sync_endpoints *ep,
+		     const struct sync_options *opt,
+		     struct sync_progress *progress,
+		     struct sync_result *res, struct err *err)
+{
+	struct run r;
+	unsigned attempt, max = opt->max_attempts ? opt->max_attempts : 5;
+	unsigned delay_ms = 1000;
+
+	memset(&r, 0, sizeof(r));
+	memset(res, 0, sizeof(*res));
+	r.st = st;
+	r.user_id = user_id;
+	r.opt = opt;
+	r.prog = progress;
+	r.res = res;
+	if (journal_user_counts(st, user_id, &res->bad_items, err) < 0)
+		return -1;
+	for (attempt = 1;; attempt++) {
+		err_clear(err);
+		if (one_attempt(&r, ep, err) == 0) {
+			atomic_store(&progress->phase, SYNC_PHASE_DONE);
+			return 0;
+		}
+		if (err->cls != ERR_TRANSIENT || attempt >= max ||
+		    stop_requested(&r))
+			break;
+		/* Back off: the server's hint if it gave one, else
+		 * exponential with jitter.  Never counted as bad items. */
+		{
+			unsigned wait = err->retry_after_ms ? err->retry_after_ms
+							   : delay_ms;
+			wait += (unsigned)(rand() % 250);
+			log_warn("user %lld: %s; retrying in %.1f s (attempt "
+				 "%u of %u)", (long long)user_id, err->msg,
+				 wait / 1000.0, attempt + 1, max);
+			if (err->code == EC_THROTTLED)
+				res->throttled_ms += wait;
+			usleep(wait * 1000u);
+			if (delay_ms < 60000)
+				delay_ms *= 2;
+		}
+	}
+	atomic_store(&progress->phase, SYNC_PHASE_FAILED);
+	return -1;
+}
