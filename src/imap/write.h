@@ -52,8 +52,8 @@ int imap_cmd_mailbox(struct imap_cmdbuf *cb, const char *utf8);
  * sends itself (APPEND bodies); literal8 for binary data. */
 void imap_cmd_literal_header(struct imap_cmdbuf *cb, uint64_t n, int literal8);
 
-/* Modified UTF-7 (RFC 3501 5.1.3) via glibc iconv "UTF-7-IMAP".  Append
- * the converted name to out; -1 on invalid input. */
+/* Modified UTF-7 (RFC 3501 5.1.3).  Append the converted name to out; -1
+ * on invalid input (bad UTF-8; a non-canonical or broken encoding). */
 int imap_utf8_to_mutf7(const char *in, size_t len, struct buf *out);
 int imap_mutf7_to_utf8(const char *in, size_t len, struct buf *out);
 
