@@ -117,7 +117,8 @@ def play(conn, script, log):
                     print("fakeimap: expected %r got %r" % (arg, line), file=sys.stderr)
                     conn.close()
                     return 3
-                tag = line.split(b" ", 1)[0]
+                if line:
+                    tag = line.split(b" ", 1)[0]
                 m = re.search(rb"[~]?\{(\d+)\+?\}$", line)
                 lit = int(m.group(1)) if m else 0
             elif op == b"CLIT":
