@@ -19,6 +19,8 @@ enum log_level log_get_level(void)
 }
 
 static void vlog(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void vlog(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "", "error: ", "warning: ", "",
 					     "debug: ", "trace: " };

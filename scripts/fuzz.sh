@@ -1,0 +1,34 @@
+#!/bin/bash
+# fuzz.sh BUILD_DIR SECONDS: run every fuzz target for SECONDS in all
+# (at least 20 s each), from a copy of its seed corpus, with its
+# dictionary.  Exit non-zero on any crash, leak or timeout, saying where
+# the reproducer is.
+set -u
+B=${1:?build dir}
+SECS=${2:-60}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+targets=()
+for t in "$B"/fuzz_*; do [ -x "$t" ] && targets+=("$t"); done
+[ ${#targets[@]} -gt 0 ] || { echo "fuzz.sh: no fuzz targets in $B" >&2; exit 1; }
+per=$(( SECS / ${#targets[@]} ))
+[ "$per" -ge 20 ] || per=20
+status=0
+for t in "${targets[@]}"; do
+	name=$(basename "$t"); short=${name#fuzz_}
+	work=$(mktemp -d)
+	mkdir -p "$work/corpus" "$work/art"
+	[ -d "$SRC/fuzz/corpus/$short" ] && cp "$SRC/fuzz/corpus/$short"/* "$work/corpus/" 2>/dev/null
+	dict=()
+	[ -f "$SRC/fuzz/$short.dict" ] && dict=(-dict="$SRC/fuzz/$short.dict")
+	echo "fuzz: $name for $per s"
+	if ! "$t" "${dict[@]}" -max_total_time="$per" -timeout=10 -rss_limit_mb=1024 \
+		-artifact_prefix="$work/art/" -print_final_stats=1 "$work/corpus" >"$work/log" 2>&1; then
+		echo "fuzz: $name FAILED; reproducer and log kept in $work/art and $work/log" >&2
+		tail -30 "$work/log" >&2
+		status=1
+		continue
+	fi
+	grep -E 'stat::number_of_executed_units|Done' "$work/log" | tail -2
+	rm -rf "$work"
+done
+exit $status
