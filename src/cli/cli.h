@@ -15,6 +15,25 @@ extern struct cli_globals cli_globals;
 /* Each subcommand: argv[0] is its own name; returns the exit code
  * (0 ok, 1 an operation failed, 2 bad usage or input). */
 int cmd_test_server(int argc, char **argv);
+int cmd_endpoint(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
+
+struct state;
+/* Open the state store named by --state / $IMAPMIG_STATE / the default;
+ * prints the error and returns NULL on failure. */
+struct state *cli_state_open(const char *cmd);
+const char *cli_state_path(void);
+/* "35M", "1G", "500000", "36700160": bytes; -1 if malformed. */
+long long cli_parse_size(const char *s);
+/* A non-negative integer; -1 if malformed. */
+long long cli_parse_count(const char *s);
+/* "2026-11-25 10:00" or "2026-11-25T10:00:00Z" or "now" or "+2h": UTC
+ * epoch; -1 if malformed. */
+long long cli_parse_time(const char *s);
+/* "2026-11-25 10:00:00 UTC" or "-" for 0 (static buffer per call slot). */
+const char *cli_fmt_time(long long t, int slot);
 
 /* Print "imapmig: <msg>" on stderr; returns 2. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

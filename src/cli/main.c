@@ -16,6 +16,13 @@ struct cmd {
 static const struct cmd commands[] = {
 	{ "test-server", cmd_test_server,
 	  "check that an IMAP server answers, its TLS, and a login" },
+	{ "endpoint", cmd_endpoint,
+	  "new/get/set/remove migration endpoints (source and target)" },
+	{ "batch", cmd_batch,
+	  "new/get/start/stop/complete/remove/set migration batches" },
+	{ "user", cmd_user, "get/stats/start/stop/remove migration users" },
+	{ "sync", cmd_sync,
+	  "run pending migrations in the foreground, with progress" },
 };
 
 static void usage(FILE *f)

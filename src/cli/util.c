@@ -89,3 +89,115 @@ int cli_parse_port(const char *s)
 		return -1;
 	return (int)v;
 }
+
+#include <time.h>
+
+#include "state/state.h"
+
+const char *cli_state_path(void)
+{
+	return cli_globals.state_path && cli_globals.state_path[0]
+		       ? cli_globals.state_path
+		       : state_default_path();
+}
+
+struct state *cli_state_open(const char *cmd)
+{
+	struct err err = ERR_INIT;
+	struct state *st = state_open(cli_state_path(), &err);
+
+	if (st == NULL)
+		cli_fail(cmd, &err);
+	return st;
+}
+
+long long cli_parse_count(const char *s)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v < 0)
+		return -1;
+	return v;
+}
+
+long long cli_parse_size(const char *s)
+{
+	char *end;
+	double v;
+	long long mul = 1;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		mul = 1024;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1024 * 1024;
+	else if (*end == 'G' || *end == 'g')
+		mul = 1024ll * 1024 * 1024;
+	else if (*end != '\0')
+		return -1;
+	if (*end != '\0' && end[1] != '\0' &&
+	    !(end[1] == 'B' && end[2] == '\0') &&
+	    !(end[1] == 'i' && end[2] == 'B' && end[3] == '\0'))
+		return -1;
+	return (long long)(v * (double)mul);
+}
+
+long long cli_parse_time(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	if (strcmp(s, "now") == 0)
+		return (long long)time(NULL);
+	if (s[0] == '+') {
+		char *e;
+		long long v = strtoll(s + 1, &e, 10);
+		if (e == s + 1 || v < 0)
+			return -1;
+		if (*e == 'h' && e[1] == '\0')
+			return (long long)time(NULL) + v * 3600;
+		if (*e == 'm' && e[1] == '\0')
+			return (long long)time(NULL) + v * 60;
+		if ((*e == 's' && e[1] == '\0') || *e == '\0')
+			return (long long)time(NULL) + v;
+		return -1;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end == NULL) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+	}
+	if (end == NULL) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d %H:%M", &tm);
+	}
+	if (end == NULL) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d", &tm);
+	}
+	if (end == NULL || !(*end == '\0' || strcmp(end, "Z") == 0 ||
+			     strcmp(end, " UTC") == 0))
+		return -1;
+	return (long long)timegm(&tm);
+}
+
+const char *cli_fmt_time(long long t, int slot)
+{
+	static char bufs[4][40];
+	char *b = bufs[slot & 3];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0)
+		return "-";
+	gmtime_r(&tt, &tm);
+	strftime(b, sizeof(bufs[0]), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	return b;
+}

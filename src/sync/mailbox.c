@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sync/journal.h"
+#include "state/state.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -196,7 +196,7 @@ static int skip_item(struct run *r, const struct store_msg *m,
 		ret = -1;
 		goto out;
 	}
-	ret = journal_item_skip(r->st, r->user_id, r->folder_id, m, reason,
+	ret = state_item_skip(r->st, r->user_id, r->folder_id, m, reason,
 				bad, subject, from, date, err);
 	if (ret == 0) {
 		r->res->items_skipped++;
@@ -231,7 +231,7 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 	r->sink_fatal = 0;
 	err_clear(&r->sink_err);
 	/* Journal first: in flight before a byte reaches the target. */
-	ret = journal_items_inflight(r->st, r->user_id, r->folder_id, chunk, n,
+	ret = state_items_inflight(r->st, r->user_id, r->folder_id, chunk, n,
 				     err);
 	if (ret == 0)
 		ret = r->src->ops->fetch_bodies(r->src,
@@ -252,31 +252,31 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 	 * up on the target by the next attempt. */
 	{
 		struct err jerr = ERR_INIT;
-		enum journal_outcome *oc = xcalloc(n, sizeof(*oc));
+		enum state_outcome *oc = xcalloc(n, sizeof(*oc));
 		const char **refs = xcalloc(n, sizeof(*refs));
 		uint64_t bytes = 0, done = 0;
 		for (i = 0; i < n; i++) {
 			struct chunk_item *ci = &r->items[i];
 			switch (ci->state) {
 			case CI_DONE:
-				oc[i] = JOURNAL_DONE;
+				oc[i] = STATE_ITEM_DONE;
 				refs[i] = ci->ref;
 				done++;
 				bytes += chunk[i]->size;
 				break;
 			case CI_PENDING:
-				oc[i] = JOURNAL_FORGET;
+				oc[i] = STATE_ITEM_FORGET;
 				break;
 			case CI_FAILED:
 				/* refused: recorded as a bad item below */
-				oc[i] = JOURNAL_KEEP;
+				oc[i] = STATE_ITEM_KEEP;
 				break;
 			case CI_SENT:
-				oc[i] = JOURNAL_KEEP;
+				oc[i] = STATE_ITEM_KEEP;
 				break;
 			}
 		}
-		if (journal_items_settle(r->st, r->user_id, r->folder_id,
+		if (state_items_settle(r->st, r->user_id, r->folder_id,
 					 chunk, oc, refs, n, &jerr) < 0) {
 			*err = jerr;
 			ret = -1;
@@ -345,7 +345,7 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 	size_t n = 0, i, j;
 	int ret;
 
-	ret = journal_inflight(r->st, r->folder_id, &uids, &n, err);
+	ret = state_inflight_uids(r->st, r->folder_id, &uids, &n, err);
 	for (i = 0; ret == 0 && i < n; i++) {
 		const struct store_msg *m = NULL;
 		char tag[48];
@@ -365,7 +365,7 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 		}
 		if (m == NULL) {
 			/* Gone from the source since: nothing to copy. */
-			ret = journal_item_forget(r->st, r->folder_id, uids[i],
+			ret = state_item_forget(r->st, r->folder_id, uids[i],
 						  err);
 			continue;
 		}
@@ -379,10 +379,10 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 			log_info("user %lld: %s UID %u was copied before the "
 				 "interruption; not copying it again",
 				 (long long)r->user_id, r->fe->src, m->uid);
-			ret = journal_item_found(r->st, r->user_id,
+			ret = state_item_found(r->st, r->user_id,
 						 r->folder_id, m, err);
 		} else {
-			ret = journal_item_forget(r->st, r->folder_id, uids[i],
+			ret = state_item_forget(r->st, r->folder_id, uids[i],
 						  err);
 		}
 	}
@@ -396,7 +396,7 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 	struct store_folder_status fs;
 	struct store_msg_list msgs = { 0 };
 	struct store_msg **todo = NULL;
-	struct journal_folder jf;
+	struct state_folder jf;
 	size_t n_todo = 0, i;
 	int renumbered = 0;
 	int ret;
@@ -405,7 +405,7 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 	sync_progress_set_folder(r->prog, fe->src);
 	if (r->dst->ops->create(r->dst, fe->dst, err) < 0)
 		return -1;
-	if (journal_folder_open(r->st, r->user_id, fe->src, fe->dst, &jf,
+	if (state_folder_open(r->st, r->user_id, fe->src, fe->dst, &jf,
 				err) < 0)
 		return -1;
 	r->folder_id = jf.id;
@@ -421,12 +421,12 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 			 "(%u -> %u): re-reading it, matching messages "
 			 "already on the target", (long long)r->user_id,
 			 fe->src, jf.uidvalidity, fs.uidvalidity);
-		if (journal_folder_renumbered(r->st, r->folder_id, err) < 0)
+		if (state_folder_renumbered(r->st, r->folder_id, err) < 0)
 			return -1;
 		jf.last_uid = 0;
 		renumbered = 1;
 	}
-	if (journal_folder_update(r->st, r->folder_id, fs.uidvalidity,
+	if (state_folder_update(r->st, r->folder_id, fs.uidvalidity,
 				  jf.last_uid, fs.highestmodseq, fs.messages,
 				  err) < 0)
 		return -1;
@@ -439,7 +439,7 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		struct store_msg **all = xcalloc(msgs.n + 1, sizeof(*all));
 		for (i = 0; i < msgs.n; i++)
 			all[i] = &msgs.v[i];
-		ret = journal_items_inflight(r->st, r->user_id, r->folder_id,
+		ret = state_items_inflight(r->st, r->user_id, r->folder_id,
 					     all, msgs.n, err);
 		free(all);
 		if (ret < 0)
@@ -450,7 +450,7 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 	{
 		uint32_t *done_uids = NULL;
 		size_t n_done = 0, d = 0;
-		if (journal_done_uids(r->st, r->folder_id, &done_uids, &n_done,
+		if (state_settled_uids(r->st, r->folder_id, &done_uids, &n_done,
 				      err) < 0)
 			goto out_fail;
 		todo = xcalloc(msgs.n + 1, sizeof(*todo));
@@ -524,7 +524,7 @@ done:
 		for (i = 0; i < msgs.n; i++)
 			if (msgs.v[i].uid > last)
 				last = msgs.v[i].uid;
-		ret = journal_folder_update(r->st, r->folder_id, fs.uidvalidity,
+		ret = state_folder_update(r->st, r->folder_id, fs.uidvalidity,
 					    last, fs.highestmodseq, fs.messages,
 					    err);
 	}
@@ -678,8 +678,15 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 	r.opt = opt;
 	r.prog = progress;
 	r.res = res;
-	if (journal_user_counts(st, user_id, &res->bad_items, err) < 0)
-		return -1;
+	{
+		struct state_user u;
+		if (state_user_get_id(st, user_id, &u, err) < 0)
+			return -1;
+		res->bad_items = u.bad_items;
+		atomic_store(&progress->items_done, u.items_synced);
+		atomic_store(&progress->items_skipped, u.items_skipped);
+		state_user_release(&u);
+	}
 	for (attempt = 1;; attempt++) {
 		err_clear(err);
 		if (one_attempt(&r, ep, err) == 0) {

@@ -1,0 +1,668 @@
+/* cmd_batch.c - `imapmig batch ...`: the procedure's Steps 4 and 6
+ * (New-, Get-, Start-, Stop-, Complete-, Remove-, Set-MigrationBatch). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cli/csv.h"
+#include "state/state.h"
+#include "sync/plan.h"
+#include "util/xalloc.h"
+
+#define DEFAULT_TARGET "default-maildir"
+
+/* CSV rows to state users; ownership of the strings moves. */
+static struct state_user *users_from_csv(struct csv_batch *cb)
+{
+	struct state_user *v = xcalloc(cb->n + 1, sizeof(*v));
+	size_t i, k;
+
+	for (i = 0; i < cb->n; i++) {
+		struct csv_row *r = &cb->rows[i];
+		v[i].email = r->email;
+		v[i].username = r->username;
+		v[i].password = r->password;
+		v[i].user_root = r->user_root;
+		v[i].target_username = r->target_username;
+		v[i].target_password = r->target_password;
+		v[i].csv_line = r->line;
+		v[i].extra = xcalloc(r->n_extra + 1, sizeof(*v[i].extra));
+		for (k = 0; k < r->n_extra; k++) {
+			v[i].extra[k].name = r->extra[k].name;
+			v[i].extra[k].value = r->extra[k].value;
+		}
+		v[i].n_extra = r->n_extra;
+		free(r->extra);
+		memset(r, 0, sizeof(*r));
+	}
+	return v;
+}
+
+/* The embedded default target: Maildir beside the state. */
+static int default_target(struct state *st, int64_t *id_r, struct err *err)
+{
+	struct state_endpoint e;
+	char *dir, *p;
+
+	if (state_endpoint_get(st, DEFAULT_TARGET, &e, err) == 0) {
+		*id_r = e.id;
+		state_endpoint_release(&e);
+		return 0;
+	}
+	err_clear(err);
+	memset(&e, 0, sizeof(e));
+	e.name = xstrdup(DEFAULT_TARGET);
+	e.kind = STATE_EP_TARGET_MAILDIR;
+	dir = xstrdup(cli_state_path());
+	p = strrchr(dir, '/');
+	if (p != NULL)
+		*p = '\0';
+	e.path_template = xasprintf("%s/mail/{domain}/{local}/Maildir",
+				    p ? dir : ".");
+	free(dir);
+	e.max_migrations = 100;
+	e.max_incremental = 20;
+	if (state_endpoint_add(st, &e, err) < 0) {
+		state_endpoint_release(&e);
+		return -1;
+	}
+	*id_r = e.id;
+	state_endpoint_release(&e);
+	return 0;
+}
+
+static int b_new(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "source-endpoint", required_argument, NULL, 's' },
+		{ "target-endpoint", required_argument, NULL, 't' },
+		{ "csv", required_argument, NULL, 'c' },
+		{ "autostart", no_argument, NULL, 'a' },
+		{ "exclude-folders", required_argument, NULL, 'x' },
+		{ "include-folders", required_argument, NULL, 'i' },
+		{ "allow-incremental-syncs", required_argument, NULL, 'I' },
+		{ "allow-unknown-columns", no_argument, NULL, 'u' },
+		{ "bad-item-limit", required_argument, NULL, 'b' },
+		{ "max-message-size", required_argument, NULL, 'm' },
+		{ "max-items", required_argument, NULL, 'M' },
+		{ "start-after", required_argument, NULL, 'S' },
+		{ "notification-emails", required_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = NULL, *src = NULL, *dst = NULL, *csv = NULL;
+	struct state_batch b;
+	struct state_endpoint se, te;
+	struct csv_batch *cb = NULL;
+	struct state_user *users = NULL;
+	struct err err = ERR_INIT;
+	struct sync_filter f;
+	struct state *st = NULL;
+	int ch, autostart = 0, allow_unknown = 0, ret = 1;
+	size_t nusers = 0;
+
+	memset(&b, 0, sizeof(b));
+	b.allow_incremental = 1;
+	b.max_message_size = 35ull * 1024 * 1024;
+	b.max_items = 500000;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		long long v;
+		switch (ch) {
+		case 'n': name = optarg; break;
+		case 's': src = optarg; break;
+		case 't': dst = optarg; break;
+		case 'c': csv = optarg; break;
+		case 'a': autostart = 1; break;
+		case 'x': b.exclude_folders = xstrdup(optarg); break;
+		case 'i': b.include_folders = xstrdup(optarg); break;
+		case 'I':
+			if (strcasecmp(optarg, "true") == 0)
+				b.allow_incremental = 1;
+			else if (strcasecmp(optarg, "false") == 0)
+				b.allow_incremental = 0;
+			else
+				return cli_usage_error("batch new: "
+						       "--allow-incremental-"
+						       "syncs %s: use true or "
+						       "false", optarg);
+			break;
+		case 'u': allow_unknown = 1; break;
+		case 'b':
+			if ((v = cli_parse_count(optarg)) < 0)
+				return cli_usage_error("batch new: "
+						       "--bad-item-limit %s: "
+						       "give a number", optarg);
+			b.bad_item_limit = (uint64_t)v;
+			break;
+		case 'm':
+			if ((v = cli_parse_size(optarg)) <= 0)
+				return cli_usage_error("batch new: "
+						       "--max-message-size %s: "
+						       "give a size such as 35M",
+						       optarg);
+			b.max_message_size = (uint64_t)v;
+			break;
+		case 'M':
+			if ((v = cli_parse_count(optarg)) <= 0)
+				return cli_usage_error("batch new: --max-items "
+						       "%s: give a number above "
+						       "0", optarg);
+			b.max_items = (uint64_t)v;
+			break;
+		case 'S':
+			if ((v = cli_parse_time(optarg)) < 0)
+				return cli_usage_error("batch new: --start-after "
+						       "%s: give a time such as "
+						       "'2026-11-30 22:00' (UTC) "
+						       "or +2h", optarg);
+			b.start_after = (time_t)v;
+			break;
+		case 'e': b.notification_emails = xstrdup(optarg); break;
+		default:
+			return cli_usage_error("batch new: unknown option %s: "
+					       "see 'imapmig batch --help'",
+					       argv[optind - 1]);
+		}
+	}
+	if (name == NULL || src == NULL || csv == NULL)
+		return cli_usage_error("batch new: --name, --source-endpoint and "
+				       "--csv are required");
+	/* Check every input before anything is written. */
+	if (sync_filter_parse(b.exclude_folders, &f, &err) < 0)
+		goto fail;
+	sync_filter_release(&f);
+	if (sync_filter_parse(b.include_folders, &f, &err) < 0)
+		goto fail;
+	sync_filter_release(&f);
+	cb = csv_batch_load(csv, allow_unknown, &err);
+	if (cb == NULL)
+		goto fail;
+	st = cli_state_open("batch new");
+	if (st == NULL)
+		goto out;
+	if (state_endpoint_get(st, src, &se, &err) < 0)
+		goto fail;
+	b.source_id = se.id;
+	if (se.kind != STATE_EP_SOURCE_IMAP) {
+		err_set(&err, ERR_USAGE, EC_NONE, "endpoint %s is a target; "
+			"--source-endpoint needs a source (created without "
+			"--type)", src);
+		state_endpoint_release(&se);
+		goto fail;
+	}
+	state_endpoint_release(&se);
+	if (dst != NULL) {
+		if (state_endpoint_get(st, dst, &te, &err) < 0)
+			goto fail;
+		b.target_id = te.id;
+		if (te.kind == STATE_EP_SOURCE_IMAP) {
+			err_set(&err, ERR_USAGE, EC_NONE, "endpoint %s is a "
+				"source; --target-endpoint needs one created "
+				"with --type maildir or --type imap", dst);
+			state_endpoint_release(&te);
+			goto fail;
+		}
+		state_endpoint_release(&te);
+	}
+	if (state_begin(st, &err) < 0)
+		goto fail;
+	if (dst == NULL && default_target(st, &b.target_id, &err) < 0)
+		goto fail_tx;
+	b.name = xstrdup(name);
+	b.status = xstrdup(autostart ? "Syncing" : "Created");
+	if (autostart)
+		b.started = time(NULL);
+	if (state_batch_add(st, &b, &err) < 0)
+		goto fail_tx;
+	if (state_commit(st, &err) < 0)
+		goto fail;
+	nusers = cb->n;
+	users = users_from_csv(cb);
+	{
+		size_t i;
+		for (i = 0; i < nusers; i++)
+			users[i].status = xstrdup(autostart ? "Queued" : "Created");
+	}
+	if (state_users_add(st, b.id, users, nusers, csv, &err) < 0) {
+		struct err e2 = ERR_INIT;
+		/* all or nothing: the batch goes too */
+		state_batch_remove(st, b.id, &e2);
+		goto fail;
+	}
+	if (!cli_globals.quiet)
+		printf("Batch %s created with %zu users%s.\n", name, nusers,
+		       autostart ? " and started: run 'imapmig sync' or "
+				   "'imapmig serve'" : "");
+	ret = 0;
+	goto out;
+fail_tx:
+	state_rollback(st);
+fail:
+	ret = cli_fail("batch new", &err);
+out:
+	state_users_free(users, nusers);
+	csv_batch_free(&cb);
+	state_batch_release(&b);
+	state_close(&st);
+	return ret;
+}
+
+static const char *batch_grade(struct state *st, int64_t id)
+{
+	struct state_user *u = NULL;
+	size_t n = 0, i;
+	struct err err = ERR_INIT;
+	int worst = 0;
+
+	if (state_user_list(st, id, NULL, &u, &n, &err) < 0)
+		return "Investigate";
+	for (i = 0; i < n; i++) {
+		int g = 0;
+		if (strcmp(u[i].status, "Failed") == 0)
+			g = 3;
+		else if (u[i].bad_items > 0)
+			g = 2;
+		else if (strcmp(u[i].status, "Synced") != 0 &&
+			 strncmp(u[i].status, "Completed", 9) != 0)
+			g = 1;
+		if (g > worst)
+			worst = g;
+	}
+	state_users_free(u, n);
+	return worst == 0 ? "Perfect" : worst == 1 ? "Good"
+			   : worst == 2 ? "Investigate" : "Poor";
+}
+
+static json_t *batch_json(struct state *st, const struct state_batch *b,
+			  const struct state_batch_counts *c)
+{
+	struct state_endpoint se, te;
+	struct err err = ERR_INIT;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "name", json_string(b->name));
+	json_object_set_new(o, "status", json_string(b->status));
+	if (state_endpoint_get_id(st, b->source_id, &se, &err) == 0) {
+		json_object_set_new(o, "source_endpoint", json_string(se.name));
+		state_endpoint_release(&se);
+	}
+	if (state_endpoint_get_id(st, b->target_id, &te, &err) == 0) {
+		json_object_set_new(o, "target_endpoint", json_string(te.name));
+		state_endpoint_release(&te);
+	}
+	json_object_set_new(o, "total_count", json_integer(c->total));
+	json_object_set_new(o, "synced_count", json_integer(c->synced));
+	json_object_set_new(o, "failed_count", json_integer(c->failed));
+	json_object_set_new(o, "queued_count", json_integer(c->queued));
+	json_object_set_new(o, "items_synced", json_integer((json_int_t)c->items_synced));
+	json_object_set_new(o, "items_skipped", json_integer((json_int_t)c->items_skipped));
+	json_object_set_new(o, "bytes_synced", json_integer((json_int_t)c->bytes_synced));
+	json_object_set_new(o, "created", json_string(cli_fmt_time(b->created, 0)));
+	json_object_set_new(o, "started", json_string(cli_fmt_time(b->started, 0)));
+	json_object_set_new(o, "initial_sync_completed",
+			    json_string(cli_fmt_time(b->initial_done, 0)));
+	json_object_set_new(o, "last_synced",
+			    b->last_synced ? json_string(cli_fmt_time(b->last_synced, 0))
+					   : json_null());
+	json_object_set_new(o, "data_consistency", json_string(batch_grade(st, b->id)));
+	json_object_set_new(o, "exclude_folders", b->exclude_folders ?
+				json_string(b->exclude_folders) : json_null());
+	json_object_set_new(o, "max_message_size", json_integer((json_int_t)b->max_message_size));
+	json_object_set_new(o, "max_items", json_integer((json_int_t)b->max_items));
+	json_object_set_new(o, "bad_item_limit", json_integer((json_int_t)b->bad_item_limit));
+	json_object_set_new(o, "allow_incremental_syncs", json_boolean(b->allow_incremental));
+	return o;
+}
+
+static int b_get(int argc, char **argv)
+{
+	struct state_batch *v = NULL, one;
+	struct err err = ERR_INIT;
+	struct state *st;
+	const char *name = NULL;
+	size_t n = 0, i;
+	int json = 0, ai;
+	json_t *arr = json_array();
+
+	for (ai = 1; ai < argc; ai++) {
+		if (strcmp(argv[ai], "--json") == 0)
+			json = 1;
+		else if (argv[ai][0] != '-' && name == NULL)
+			name = argv[ai];
+		else
+			return cli_usage_error("batch get: unexpected '%s'",
+					       argv[ai]);
+	}
+	st = cli_state_open("batch get");
+	if (st == NULL)
+		return 1;
+	if (name != NULL) {
+		if (state_batch_get(st, name, &one, &err) < 0) {
+			state_close(&st);
+			json_decref(arr);
+			return cli_fail("batch get", &err);
+		}
+		v = xmalloc(sizeof(*v));
+		v[0] = one;
+		n = 1;
+	} else if (state_batch_list(st, &v, &n, &err) < 0) {
+		state_close(&st);
+		json_decref(arr);
+		return cli_fail("batch get", &err);
+	}
+	for (i = 0; i < n; i++) {
+		struct state_batch_counts c;
+		json_t *o;
+		if (state_batch_counts(st, v[i].id, &c, &err) < 0)
+			continue;
+		o = batch_json(st, &v[i], &c);
+		if (json) {
+			json_array_append_new(arr, o);
+			continue;
+		}
+		printf("Identity             : %s\n", v[i].name);
+		printf("Status               : %s\n", v[i].status);
+		printf("SourceEndpoint       : %s\n",
+		       json_string_value(json_object_get(o, "source_endpoint")));
+		printf("TargetEndpoint       : %s\n",
+		       json_string_value(json_object_get(o, "target_endpoint")));
+		printf("TotalCount           : %u\n", c.total);
+		printf("SyncedCount          : %u\n", c.synced);
+		printf("FailedCount          : %u\n", c.failed);
+		printf("QueuedCount          : %u\n", c.queued);
+		printf("ItemsSynced          : %llu\n", (unsigned long long)c.items_synced);
+		printf("ItemsSkipped         : %llu\n", (unsigned long long)c.items_skipped);
+		printf("DataConsistency      : %s\n",
+		       json_string_value(json_object_get(o, "data_consistency")));
+		printf("Created              : %s\n", cli_fmt_time(v[i].created, 0));
+		printf("InitialSyncCompleted : %s\n", cli_fmt_time(v[i].initial_done, 1));
+		printf("LastSyncedTime       : %s\n\n", cli_fmt_time(v[i].last_synced, 2));
+		json_decref(o);
+	}
+	if (json) {
+		char *s = json_dumps(name ? json_array_get(arr, 0) : arr,
+				     JSON_INDENT(2));
+		puts(s ? s : "null");
+		free(s);
+	} else if (n == 0) {
+		puts("No batches yet: create one with 'imapmig batch new'.");
+	}
+	json_decref(arr);
+	for (i = 0; i < n; i++)
+		state_batch_release(&v[i]);
+	free(v);
+	state_close(&st);
+	return 0;
+}
+
+/* Set every user of the batch in one of the from statuses to status. */
+static int move_users(struct state *st, int64_t batch_id,
+		      const char *const *from, const char *to, struct err *err)
+{
+	struct state_user *u = NULL;
+	size_t n = 0, i, k;
+
+	if (state_user_list(st, batch_id, NULL, &u, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		for (k = 0; from[k] != NULL; k++)
+			if (strcmp(u[i].status, from[k]) == 0) {
+				if (state_user_set_status(st, u[i].id, to, NULL,
+							  err) < 0) {
+					state_users_free(u, n);
+					return -1;
+				}
+				break;
+			}
+	state_users_free(u, n);
+	return 0;
+}
+
+static int b_action(const char *action, int argc, char **argv)
+{
+	static const char *const to_queue[] = { "Created", "Stopped", "Failed",
+						"IncrementalFailed", NULL };
+	static const char *const to_stop[] = { "Queued", "Syncing", "Synced",
+					       "IncrementalSyncing", NULL };
+	static const char *const to_complete[] = { "Synced", NULL };
+	struct state_batch b;
+	struct err err = ERR_INIT;
+	struct state *st;
+	char cmd[32];
+	int force = 0, ai, ret = 0;
+	const char *name = NULL;
+
+	snprintf(cmd, sizeof(cmd), "batch %s", action);
+	for (ai = 1; ai < argc; ai++) {
+		if (strcmp(argv[ai], "--force") == 0 && strcmp(action, "remove") == 0)
+			force = 1;
+		else if (argv[ai][0] != '-' && name == NULL)
+			name = argv[ai];
+		else
+			return cli_usage_error("%s: unexpected '%s'", cmd, argv[ai]);
+	}
+	if (name == NULL)
+		return cli_usage_error("%s NAME", cmd);
+	st = cli_state_open(cmd);
+	if (st == NULL)
+		return 1;
+	if (state_batch_get(st, name, &b, &err) < 0) {
+		state_close(&st);
+		return cli_fail(cmd, &err);
+	}
+	if (strcmp(action, "start") == 0) {
+		if (strncmp(b.status, "Completed", 9) == 0) {
+			err_set(&err, ERR_USAGE, EC_NONE, "batch %s is %s: a "
+				"completed batch does not sync again", name,
+				b.status);
+			ret = -1;
+		} else {
+			ret = move_users(st, b.id, to_queue, "Queued", &err);
+			free(b.status);
+			b.status = xstrdup("Syncing");
+			if (b.started == 0)
+				b.started = time(NULL);
+		}
+	} else if (strcmp(action, "stop") == 0) {
+		ret = move_users(st, b.id, to_stop, "Stopped", &err);
+		free(b.status);
+		b.status = xstrdup("Stopped");
+	} else if (strcmp(action, "complete") == 0) {
+		struct state_batch_counts c;
+		ret = state_batch_counts(st, b.id, &c, &err);
+		if (ret == 0 && (c.queued > 0 || c.syncing > 0)) {
+			err_set(&err, ERR_USAGE, EC_NONE, "batch %s still has "
+				"%u users syncing or queued: let 'imapmig sync' "
+				"finish first", name, c.queued + c.syncing);
+			ret = -1;
+		}
+		if (ret == 0)
+			ret = move_users(st, b.id, to_complete, "Completed", &err);
+		if (ret == 0) {
+			free(b.status);
+			b.status = xstrdup(c.failed ? "CompletedWithErrors"
+						    : "Completed");
+			b.completed = time(NULL);
+		}
+	} else if (strcmp(action, "remove") == 0) {
+		struct state_batch_counts c;
+		ret = state_batch_counts(st, b.id, &c, &err);
+		if (ret == 0 && !force && c.syncing > 0) {
+			err_set(&err, ERR_USAGE, EC_NONE, "batch %s is syncing "
+				"%u users: stop it first, or pass --force",
+				name, c.syncing);
+			ret = -1;
+		}
+		if (ret == 0 && !force && b.cutover != 0 &&
+		    c.last_synced < b.cutover) {
+			err_set(&err, ERR_USAGE, EC_NONE, "batch %s: some users "
+				"have not synced since the cutover (%s): run "
+				"'imapmig batch set %s --sync-now', or pass "
+				"--force", name, cli_fmt_time(b.cutover, 0),
+				name);
+			ret = -1;
+		}
+		if (ret == 0)
+			ret = state_batch_remove(st, b.id, &err);
+		if (ret == 0 && !cli_globals.quiet)
+			printf("Batch %s removed (mail on the target is kept).\n",
+			       name);
+		state_batch_release(&b);
+		state_close(&st);
+		return ret < 0 ? cli_fail(cmd, &err) : 0;
+	}
+	if (ret == 0)
+		ret = state_batch_update(st, &b, &err);
+	state_batch_release(&b);
+	state_close(&st);
+	return ret < 0 ? cli_fail(cmd, &err) : 0;
+}
+
+static int b_set(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "add-users", no_argument, NULL, 'A' },
+		{ "csv", required_argument, NULL, 'c' },
+		{ "allow-unknown-columns", no_argument, NULL, 'u' },
+		{ "sync-now", no_argument, NULL, 'N' },
+		{ "cutover", required_argument, NULL, 'C' },
+		{ "exclude-folders", required_argument, NULL, 'x' },
+		{ "bad-item-limit", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name, *csv = NULL, *exclude = NULL;
+	struct state_batch b;
+	struct err err = ERR_INIT;
+	struct state *st;
+	int ch, add = 0, unknown = 0, sync_now = 0, ret = 0;
+	long long cutover = -1, bad = -1;
+
+	if (argc < 2 || argv[1][0] == '-')
+		return cli_usage_error("batch set NAME [--add-users --csv F] "
+				       "[--sync-now] [--cutover TIME]");
+	name = argv[1];
+	argc--;
+	argv++;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'A': add = 1; break;
+		case 'c': csv = optarg; break;
+		case 'u': unknown = 1; break;
+		case 'N': sync_now = 1; break;
+		case 'C':
+			if ((cutover = cli_parse_time(optarg)) < 0)
+				return cli_usage_error("batch set: --cutover %s: "
+						       "give a UTC time or now",
+						       optarg);
+			break;
+		case 'x': exclude = optarg; break;
+		case 'b':
+			if ((bad = cli_parse_count(optarg)) < 0)
+				return cli_usage_error("batch set: "
+						       "--bad-item-limit %s",
+						       optarg);
+			break;
+		default:
+			return cli_usage_error("batch set: unknown option %s",
+					       argv[optind - 1]);
+		}
+	}
+	if (add != (csv != NULL))
+		return cli_usage_error("batch set: --add-users and --csv go "
+				       "together");
+	st = cli_state_open("batch set");
+	if (st == NULL)
+		return 1;
+	if (state_batch_get(st, name, &b, &err) < 0) {
+		state_close(&st);
+		return cli_fail("batch set", &err);
+	}
+	if (add) {
+		struct csv_batch *cb = csv_batch_load(csv, unknown, &err);
+		if (cb == NULL) {
+			ret = -1;
+		} else {
+			size_t n = cb->n, i;
+			struct state_user *u = users_from_csv(cb);
+			int started = strcmp(b.status, "Created") != 0 &&
+				      strcmp(b.status, "Stopped") != 0;
+			for (i = 0; i < n; i++)
+				u[i].status = xstrdup(started ? "Queued" : "Created");
+			ret = state_users_add(st, b.id, u, n, csv, &err);
+			if (ret == 0 && started) {
+				free(b.status);
+				b.status = xstrdup("Syncing");
+			}
+			state_users_free(u, n);
+			csv_batch_free(&cb);
+		}
+	}
+	if (ret == 0 && exclude != NULL) {
+		struct sync_filter f;
+		ret = sync_filter_parse(exclude, &f, &err);
+		sync_filter_release(&f);
+		if (ret == 0) {
+			free(b.exclude_folders);
+			b.exclude_folders = xstrdup(exclude);
+		}
+	}
+	if (bad >= 0)
+		b.bad_item_limit = (uint64_t)bad;
+	if (cutover >= 0)
+		b.cutover = (time_t)cutover;
+	if (ret == 0 && sync_now) {
+		static const char *const synced[] = { "Synced", NULL };
+		ret = move_users(st, b.id, synced, "Queued", &err);
+		free(b.status);
+		b.status = xstrdup("Syncing");
+		if (ret == 0 && !cli_globals.quiet)
+			puts("Every synced user is queued for an incremental "
+			     "sync: run 'imapmig sync' (or let 'imapmig serve' "
+			     "pick it up).");
+	}
+	if (ret == 0)
+		ret = state_batch_update(st, &b, &err);
+	state_batch_release(&b);
+	state_close(&st);
+	return ret < 0 ? cli_fail("batch set", &err) : 0;
+}
+
+int cmd_batch(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+		puts("usage: imapmig batch new --name N --source-endpoint E "
+		     "[--target-endpoint T] --csv F [--autostart]\n"
+		     "           [--exclude-folders LIST] [--include-folders "
+		     "LIST] [--allow-incremental-syncs true|false]\n"
+		     "           [--allow-unknown-columns] [--bad-item-limit N] "
+		     "[--max-message-size 35M] [--max-items 500000]\n"
+		     "           [--start-after TIME] [--notification-emails "
+		     "LIST]\n"
+		     "       imapmig batch get [NAME] [--json] | start NAME | "
+		     "stop NAME | complete NAME | remove NAME [--force]\n"
+		     "       imapmig batch set NAME [--add-users --csv F] "
+		     "[--sync-now] [--cutover TIME]");
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "new") == 0)
+		return b_new(argc - 1, argv + 1);
+	if (strcmp(argv[1], "get") == 0)
+		return b_get(argc - 1, argv + 1);
+	if (strcmp(argv[1], "set") == 0)
+		return b_set(argc - 1, argv + 1);
+	if (strcmp(argv[1], "start") == 0 || strcmp(argv[1], "stop") == 0 ||
+	    strcmp(argv[1], "complete") == 0 || strcmp(argv[1], "remove") == 0)
+		return b_action(argv[1], argc - 1, argv + 1);
+	return cli_usage_error("batch: unknown action '%s': use new, get, "
+			       "start, stop, complete, remove or set", argv[1]);
+}

@@ -1,0 +1,488 @@
+/* cmd_endpoint.c - `imapmig endpoint new|get|set|remove`: the procedure's
+ * Step 3 (New-MigrationEndpoint), for sources and for targets. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "imap/client.h"
+#include "state/state.h"
+#include "util/xalloc.h"
+
+struct ep_opts {
+	const char *name, *type, *host, *security, *auth, *login, *authzid;
+	const char *password_file, *token_command, *path_template, *ca_file;
+	int port, accept_untrusted, skip_verification;
+	long long max_mig, max_incr;
+	int set_untrusted;
+};
+
+static int parse_opts(const char *cmd, int argc, char **argv,
+		      struct ep_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "type", required_argument, NULL, 't' },
+		{ "remote-server", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "security", required_argument, NULL, 's' },
+		{ "authentication", required_argument, NULL, 'a' },
+		{ "target-login", required_argument, NULL, 'l' },
+		{ "target-authzid", required_argument, NULL, 'z' },
+		{ "password-file", required_argument, NULL, 'P' },
+		{ "token-command", required_argument, NULL, 'T' },
+		{ "path-template", required_argument, NULL, 'm' },
+		{ "ca-file", required_argument, NULL, 'c' },
+		{ "accept-untrusted-certificates", no_argument, NULL, 'k' },
+		{ "skip-verification", no_argument, NULL, 'V' },
+		{ "max-concurrent-migrations", required_argument, NULL, 'M' },
+		{ "max-concurrent-incremental-syncs", required_argument, NULL, 'I' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->max_mig = o->max_incr = -1;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n': o->name = optarg; break;
+		case 't': o->type = optarg; break;
+		case 'H': o->host = optarg; break;
+		case 'p':
+			o->port = cli_parse_port(optarg);
+			if (o->port < 0)
+				return cli_usage_error("endpoint %s: --port %s "
+						       "is not a port number",
+						       cmd, optarg);
+			break;
+		case 's':
+			if (strcasecmp(optarg, "none") && strcasecmp(optarg, "ssl") &&
+			    strcasecmp(optarg, "tls"))
+				return cli_usage_error("endpoint %s: --security "
+						       "%s: use none, ssl or "
+						       "tls", cmd, optarg);
+			o->security = optarg;
+			break;
+		case 'a':
+			if (strcasecmp(optarg, "basic") && strcasecmp(optarg, "plain") &&
+			    strcasecmp(optarg, "xoauth2"))
+				return cli_usage_error("endpoint %s: "
+						       "--authentication %s: use "
+						       "basic, plain or xoauth2",
+						       cmd, optarg);
+			o->auth = optarg;
+			break;
+		case 'l': o->login = optarg; break;
+		case 'z': o->authzid = optarg; break;
+		case 'P': o->password_file = optarg; break;
+		case 'T': o->token_command = optarg; break;
+		case 'm': o->path_template = optarg; break;
+		case 'c': o->ca_file = optarg; break;
+		case 'k': o->accept_untrusted = 1; o->set_untrusted = 1; break;
+		case 'V': o->skip_verification = 1; break;
+		case 'M':
+		case 'I': {
+			long long v = cli_parse_count(optarg);
+			if (v < 1 || v > 10000)
+				return cli_usage_error("endpoint %s: --%s %s: "
+						       "give 1-10000", cmd,
+						       ch == 'M' ? "max-concurrent-migrations"
+								 : "max-concurrent-incremental-syncs",
+						       optarg);
+			if (ch == 'M')
+				o->max_mig = v;
+			else
+				o->max_incr = v;
+			break;
+		}
+		default:
+			return cli_usage_error("endpoint %s: unknown option "
+					       "%s: see 'imapmig endpoint "
+					       "--help'", cmd, argv[optind - 1]);
+		}
+	}
+	return 0;
+}
+
+static void set_str(char **dst, const char *v)
+{
+	if (v == NULL)
+		return;
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+/* Apply options to e; ERR_USAGE on a bad combination. */
+static int apply(struct ep_opts *o, struct state_endpoint *e, int creating,
+		 struct err *err)
+{
+	if (o->host)
+		set_str(&e->host, o->host);
+	if (o->port)
+		e->port = (unsigned)o->port;
+	if (o->security)
+		set_str(&e->security, o->security);
+	if (o->auth)
+		set_str(&e->authentication, o->auth);
+	if (o->login)
+		set_str(&e->login_template, o->login);
+	if (o->authzid)
+		set_str(&e->authzid_template, o->authzid);
+	if (o->token_command)
+		set_str(&e->token_command, o->token_command);
+	if (o->path_template)
+		set_str(&e->path_template, o->path_template);
+	if (o->ca_file)
+		set_str(&e->ca_file, o->ca_file);
+	if (o->set_untrusted)
+		e->accept_untrusted = 1;
+	if (o->max_mig > 0)
+		e->max_migrations = (unsigned)o->max_mig;
+	if (o->max_incr > 0)
+		e->max_incremental = (unsigned)o->max_incr;
+	if (creating && e->kind != STATE_EP_TARGET_MAILDIR) {
+		if (e->security == NULL)
+			e->security = xstrdup("ssl");
+		if (e->port == 0)
+			e->port = strcasecmp(e->security, "ssl") == 0 ? 993 : 143;
+		if (e->authentication == NULL)
+			e->authentication = xstrdup("basic");
+	}
+	if (creating && e->max_migrations == 0)
+		e->max_migrations = 100;
+	if (creating && e->max_incremental == 0)
+		e->max_incremental = e->max_migrations < 20 ? e->max_migrations : 20;
+	if (e->max_incremental > e->max_migrations)
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "--max-concurrent-incremental-syncs (%u) may not "
+			       "exceed --max-concurrent-migrations (%u)",
+			       e->max_incremental, e->max_migrations);
+	if (e->kind == STATE_EP_TARGET_MAILDIR) {
+		if (e->path_template == NULL || e->path_template[0] != '/')
+			return err_set(err, ERR_USAGE, EC_NONE,
+				       "a maildir endpoint needs an absolute "
+				       "--path-template, e.g. "
+				       "'/srv/mail/{domain}/{local}/Maildir'");
+		return 0;
+	}
+	if (e->host == NULL)
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "--remote-server HOST is required");
+	if (e->kind == STATE_EP_TARGET_IMAP && e->login_template == NULL)
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "a target IMAP endpoint needs --target-login "
+			       "(e.g. '{email}*migadmin', or "
+			       "'{TargetUserName}' with per-user CSV columns)");
+	if (e->authzid_template != NULL &&
+	    strcasecmp(e->authentication, "plain") != 0)
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "--target-authzid needs --authentication plain");
+	if (strcasecmp(e->authentication, "xoauth2") == 0)
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "--authentication xoauth2 is not supported by "
+			       "this build yet: use basic or plain");
+	if (strcasecmp(e->security, "none") == 0)
+		fprintf(stderr, "imapmig: warning: endpoint %s uses --security "
+			"none: passwords cross the network in plaintext\n",
+			e->name);
+	return 0;
+}
+
+static int verify(const struct state_endpoint *e, struct err *err)
+{
+	struct imap_client_settings set = {
+		.host = e->host,
+		.port = e->port,
+		.security = strcasecmp(e->security, "none") == 0 ? CONN_SEC_NONE
+			    : strcasecmp(e->security, "tls") == 0 ? CONN_SEC_TLS
+								   : CONN_SEC_SSL,
+		.tls = { e->ca_file, e->accept_untrusted },
+		.timeout_ms = 20000,
+		.label = "verify",
+	};
+	struct imap_client *c = imap_client_connect(&set, err);
+
+	if (c == NULL) {
+		err_prefix(err, "cannot verify the endpoint (pass "
+			   "--skip-verification to save it anyway): ");
+		return -1;
+	}
+	imap_client_logout(&c);
+	return 0;
+}
+
+static json_t *ep_json(const struct state_endpoint *e)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "name", json_string(e->name));
+	json_object_set_new(o, "type", json_string(state_ep_kind_name(e->kind)));
+	if (e->kind == STATE_EP_TARGET_MAILDIR) {
+		json_object_set_new(o, "path_template",
+				    json_string(e->path_template));
+	} else {
+		json_object_set_new(o, "remote_server", json_string(e->host));
+		json_object_set_new(o, "port", json_integer(e->port));
+		json_object_set_new(o, "security", json_string(e->security));
+		json_object_set_new(o, "authentication",
+				    json_string(e->authentication));
+		if (e->login_template)
+			json_object_set_new(o, "target_login",
+					    json_string(e->login_template));
+		if (e->authzid_template)
+			json_object_set_new(o, "target_authzid",
+					    json_string(e->authzid_template));
+		json_object_set_new(o, "password_set",
+				    json_boolean(e->password != NULL));
+		if (e->ca_file)
+			json_object_set_new(o, "ca_file", json_string(e->ca_file));
+		json_object_set_new(o, "accept_untrusted_certificates",
+				    json_boolean(e->accept_untrusted));
+	}
+	json_object_set_new(o, "max_concurrent_migrations",
+			    json_integer(e->max_migrations));
+	json_object_set_new(o, "max_concurrent_incremental_syncs",
+			    json_integer(e->max_incremental));
+	json_object_set_new(o, "created", json_string(cli_fmt_time(e->created, 0)));
+	return o;
+}
+
+static void ep_print(const struct state_endpoint *e)
+{
+	printf("Name                          : %s\n", e->name);
+	printf("EndpointType                  : %s\n", state_ep_kind_name(e->kind));
+	if (e->kind == STATE_EP_TARGET_MAILDIR) {
+		printf("PathTemplate                  : %s\n", e->path_template);
+	} else {
+		printf("RemoteServer                  : %s\n", e->host);
+		printf("Port                          : %u\n", e->port);
+		printf("Security                      : %s\n", e->security);
+		printf("Authentication                : %s\n", e->authentication);
+		if (e->login_template)
+			printf("TargetLogin                   : %s\n",
+			       e->login_template);
+		if (e->authzid_template)
+			printf("TargetAuthzid                 : %s\n",
+			       e->authzid_template);
+		if (e->ca_file)
+			printf("CaFile                        : %s\n", e->ca_file);
+		if (e->accept_untrusted)
+			printf("AcceptUntrustedCertificates   : yes\n");
+	}
+	printf("MaxConcurrentMigrations       : %u\n", e->max_migrations);
+	printf("MaxConcurrentIncrementalSyncs : %u\n\n", e->max_incremental);
+}
+
+static int ep_new(int argc, char **argv)
+{
+	struct state_endpoint e;
+	struct ep_opts o;
+	struct err err = ERR_INIT;
+	struct state *st;
+	int ret;
+
+	if ((ret = parse_opts("new", argc, argv, &o)) != 0)
+		return ret;
+	if (o.name == NULL)
+		return cli_usage_error("endpoint new: --name NAME is required");
+	memset(&e, 0, sizeof(e));
+	e.name = xstrdup(o.name);
+	if (o.type == NULL)
+		e.kind = STATE_EP_SOURCE_IMAP;
+	else if (strcasecmp(o.type, "imap") == 0)
+		e.kind = STATE_EP_TARGET_IMAP;
+	else if (strcasecmp(o.type, "maildir") == 0)
+		e.kind = STATE_EP_TARGET_MAILDIR;
+	else
+		return cli_usage_error("endpoint new: --type %s: use imap or "
+				       "maildir (a source endpoint has no "
+				       "--type)", o.type);
+	if (e.kind == STATE_EP_SOURCE_IMAP && (o.login || o.authzid))
+		return cli_usage_error("endpoint new: --target-login is for "
+				       "target endpoints (--type imap); a "
+				       "source logs in with each CSV row's "
+				       "UserName");
+	if (apply(&o, &e, 1, &err) < 0) {
+		state_endpoint_release(&e);
+		return cli_fail("endpoint new", &err);
+	}
+	if (o.password_file != NULL) {
+		e.password = cli_read_password(o.password_file, &err);
+		if (e.password == NULL) {
+			state_endpoint_release(&e);
+			return cli_fail("endpoint new", &err);
+		}
+	}
+	if (e.kind != STATE_EP_TARGET_MAILDIR && !o.skip_verification &&
+	    verify(&e, &err) < 0) {
+		state_endpoint_release(&e);
+		return cli_fail("endpoint new", &err);
+	}
+	st = cli_state_open("endpoint new");
+	if (st == NULL) {
+		state_endpoint_release(&e);
+		return 1;
+	}
+	ret = state_endpoint_add(st, &e, &err);
+	state_close(&st);
+	if (ret == 0 && !cli_globals.quiet)
+		printf("Endpoint %s created.\n", e.name);
+	state_endpoint_release(&e);
+	return ret < 0 ? cli_fail("endpoint new", &err) : 0;
+}
+
+static int ep_get(int argc, char **argv)
+{
+	struct state_endpoint *v = NULL, one;
+	struct err err = ERR_INIT;
+	struct state *st;
+	size_t n = 0, i;
+	int json = 0, ai;
+	const char *name = NULL;
+
+	for (ai = 1; ai < argc; ai++) {
+		if (strcmp(argv[ai], "--json") == 0)
+			json = 1;
+		else if (argv[ai][0] != '-' && name == NULL)
+			name = argv[ai];
+		else
+			return cli_usage_error("endpoint get: unexpected '%s'",
+					       argv[ai]);
+	}
+	st = cli_state_open("endpoint get");
+	if (st == NULL)
+		return 1;
+	if (name != NULL) {
+		if (state_endpoint_get(st, name, &one, &err) < 0) {
+			state_close(&st);
+			return cli_fail("endpoint get", &err);
+		}
+		v = xmalloc(sizeof(*v));
+		v[0] = one;
+		n = 1;
+	} else if (state_endpoint_list(st, &v, &n, &err) < 0) {
+		state_close(&st);
+		return cli_fail("endpoint get", &err);
+	}
+	state_close(&st);
+	if (json) {
+		json_t *out = name ? ep_json(&v[0]) : json_array();
+		char *s;
+		for (i = 0; !name && i < n; i++)
+			json_array_append_new(out, ep_json(&v[i]));
+		s = json_dumps(out, JSON_INDENT(2));
+		puts(s);
+		free(s);
+		json_decref(out);
+	} else {
+		for (i = 0; i < n; i++)
+			ep_print(&v[i]);
+		if (n == 0)
+			puts("No endpoints yet: create one with 'imapmig "
+			     "endpoint new'.");
+	}
+	for (i = 0; i < n; i++)
+		state_endpoint_release(&v[i]);
+	free(v);
+	return 0;
+}
+
+static int ep_set(int argc, char **argv)
+{
+	struct state_endpoint e;
+	struct ep_opts o;
+	struct err err = ERR_INIT;
+	struct state *st;
+	const char *name;
+	int ret;
+
+	if (argc < 2 || argv[1][0] == '-')
+		return cli_usage_error("endpoint set NAME [options]");
+	name = argv[1];
+	if ((ret = parse_opts("set", argc - 1, argv + 1, &o)) != 0)
+		return ret;
+	st = cli_state_open("endpoint set");
+	if (st == NULL)
+		return 1;
+	if (state_endpoint_get(st, name, &e, &err) < 0)
+		goto fail;
+	if (o.name)
+		set_str(&e.name, o.name);
+	if (apply(&o, &e, 0, &err) < 0)
+		goto fail_e;
+	if (o.password_file != NULL) {
+		char *pw = cli_read_password(o.password_file, &err);
+		if (pw == NULL)
+			goto fail_e;
+		cli_password_free(&e.password);
+		e.password = pw;
+	}
+	if (e.kind != STATE_EP_TARGET_MAILDIR && !o.skip_verification &&
+	    (o.host || o.port || o.security || o.ca_file) && verify(&e, &err) < 0)
+		goto fail_e;
+	if (state_endpoint_update(st, &e, &err) < 0)
+		goto fail_e;
+	state_endpoint_release(&e);
+	state_close(&st);
+	return 0;
+fail_e:
+	state_endpoint_release(&e);
+fail:
+	state_close(&st);
+	return cli_fail("endpoint set", &err);
+}
+
+static int ep_remove(int argc, char **argv)
+{
+	struct err err = ERR_INIT;
+	struct state *st;
+	int ret;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return cli_usage_error("endpoint remove NAME");
+	st = cli_state_open("endpoint remove");
+	if (st == NULL)
+		return 1;
+	ret = state_endpoint_remove(st, argv[1], &err);
+	state_close(&st);
+	return ret < 0 ? cli_fail("endpoint remove", &err) : 0;
+}
+
+int cmd_endpoint(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+		puts("usage: imapmig endpoint new --name N --remote-server H "
+		     "[--port P] [--security none|ssl|tls]\n"
+		     "           [--authentication basic|plain] "
+		     "[--max-concurrent-migrations N]\n"
+		     "           [--max-concurrent-incremental-syncs N] "
+		     "[--skip-verification] [--ca-file F]\n"
+		     "           [--accept-untrusted-certificates]      "
+		     "     (a source)\n"
+		     "       imapmig endpoint new --name N --type maildir "
+		     "--path-template '/srv/{domain}/{local}/Maildir'\n"
+		     "       imapmig endpoint new --name N --type imap "
+		     "--remote-server H --target-login '{email}*admin'\n"
+		     "           --password-file F [--authentication plain "
+		     "--target-authzid '{email}']\n"
+		     "       imapmig endpoint get [NAME] [--json] | set NAME "
+		     "[options] | remove NAME");
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "new") == 0)
+		return ep_new(argc - 1, argv + 1);
+	if (strcmp(argv[1], "get") == 0)
+		return ep_get(argc - 1, argv + 1);
+	if (strcmp(argv[1], "set") == 0)
+		return ep_set(argc - 1, argv + 1);
+	if (strcmp(argv[1], "remove") == 0)
+		return ep_remove(argc - 1, argv + 1);
+	return cli_usage_error("endpoint: unknown action '%s': use new, get, "
+			       "set or remove", argv[1]);
+}

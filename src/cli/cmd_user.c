@@ -1,0 +1,296 @@
+/* cmd_user.c - `imapmig user get|stats|start|stop|remove`: per-mailbox
+ * status and statistics (Get-MigrationUser, Get-MigrationUserStatistics). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "state/state.h"
+#include "util/xalloc.h"
+
+static const char *grade(const struct state_user *u)
+{
+	if (strcmp(u->status, "Failed") == 0)
+		return "Poor";
+	if (u->bad_items > 0)
+		return "Investigate";
+	if (strcmp(u->status, "Synced") == 0 ||
+	    strncmp(u->status, "Completed", 9) == 0 ||
+	    strcmp(u->status, "IncrementalSynced") == 0)
+		return "Perfect";
+	return "Good";
+}
+
+static json_t *user_json(struct state *st, const struct state_user *u)
+{
+	struct state_batch b;
+	struct err err = ERR_INIT;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "email", json_string(u->email));
+	if (state_batch_get_id(st, u->batch_id, &b, &err) == 0) {
+		json_object_set_new(o, "batch", json_string(b.name));
+		state_batch_release(&b);
+	}
+	json_object_set_new(o, "status", json_string(u->status));
+	json_object_set_new(o, "username", json_string(u->username));
+	json_object_set_new(o, "items_total", json_integer((json_int_t)u->items_total));
+	json_object_set_new(o, "items_synced", json_integer((json_int_t)u->items_synced));
+	json_object_set_new(o, "items_skipped", json_integer((json_int_t)u->items_skipped));
+	json_object_set_new(o, "bad_items", json_integer((json_int_t)u->bad_items));
+	json_object_set_new(o, "bytes_synced", json_integer((json_int_t)u->bytes_synced));
+	json_object_set_new(o, "last_synced", u->last_synced
+			    ? json_string(cli_fmt_time(u->last_synced, 0)) : json_null());
+	json_object_set_new(o, "error", u->error ? json_string(u->error) : json_null());
+	json_object_set_new(o, "data_consistency", json_string(grade(u)));
+	json_object_set_new(o, "seconds_syncing", json_integer((json_int_t)u->seconds_syncing));
+	json_object_set_new(o, "seconds_throttled", json_integer((json_int_t)u->seconds_throttled));
+	json_object_set_new(o, "queued_at", json_string(cli_fmt_time(u->queued_at, 0)));
+	return o;
+}
+
+static int u_get(int argc, char **argv)
+{
+	const char *batch = NULL, *status = NULL, *email = NULL;
+	struct state_user *v = NULL;
+	struct err err = ERR_INIT;
+	struct state *st;
+	int64_t batch_id = 0;
+	size_t n = 0, i;
+	int json = 0, ai;
+
+	for (ai = 1; ai < argc; ai++) {
+		if (strcmp(argv[ai], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[ai], "--batch") == 0 && ai + 1 < argc)
+			batch = argv[++ai];
+		else if (strcmp(argv[ai], "--status") == 0 && ai + 1 < argc)
+			status = argv[++ai];
+		else if (argv[ai][0] != '-' && email == NULL)
+			email = argv[ai];
+		else
+			return cli_usage_error("user get: unexpected '%s'",
+					       argv[ai]);
+	}
+	st = cli_state_open("user get");
+	if (st == NULL)
+		return 1;
+	if (batch != NULL) {
+		struct state_batch b;
+		if (state_batch_get(st, batch, &b, &err) < 0)
+			goto fail;
+		batch_id = b.id;
+		state_batch_release(&b);
+	}
+	if (email != NULL) {
+		v = xcalloc(1, sizeof(*v));
+		if (state_user_get(st, email, v, &err) < 0) {
+			free(v);
+			goto fail;
+		}
+		n = 1;
+	} else if (state_user_list(st, batch_id, status, &v, &n, &err) < 0) {
+		goto fail;
+	}
+	if (json) {
+		json_t *arr = json_array();
+		char *s;
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, user_json(st, &v[i]));
+		s = json_dumps(arr, JSON_INDENT(2));
+		puts(s);
+		free(s);
+		json_decref(arr);
+	} else {
+		printf("%-32s %-20s %10s %8s %10s  %-23s %s\n", "Identity",
+		       "Status", "Synced", "Skipped", "Size",
+		       "LastSyncedTime", "Error");
+		for (i = 0; i < n; i++) {
+			char size[32];
+			progress_fmt_bytes(v[i].bytes_synced, size, sizeof(size));
+			printf("%-32s %-20s %10llu %8llu %10s  %-23s %s\n",
+			       v[i].email, v[i].status,
+			       (unsigned long long)v[i].items_synced,
+			       (unsigned long long)v[i].items_skipped, size,
+			       cli_fmt_time(v[i].last_synced, 0),
+			       v[i].error ? v[i].error : "");
+		}
+	}
+	state_users_free(v, n);
+	state_close(&st);
+	return 0;
+fail:
+	state_close(&st);
+	return cli_fail("user get", &err);
+}
+
+static int u_stats(int argc, char **argv)
+{
+	const char *email = NULL;
+	int report = 0, skipped = 0, json = 0, ai;
+	struct state_user u;
+	struct state_skipped *sk = NULL;
+	struct state_folder_row *fr = NULL;
+	size_t nsk = 0, nfr = 0, i;
+	struct err err = ERR_INIT;
+	struct state *st;
+	json_t *o;
+
+	for (ai = 1; ai < argc; ai++) {
+		if (strcmp(argv[ai], "--include-report") == 0)
+			report = 1;
+		else if (strcmp(argv[ai], "--include-skipped-items") == 0)
+			skipped = 1;
+		else if (strcmp(argv[ai], "--json") == 0)
+			json = 1;
+		else if (argv[ai][0] != '-' && email == NULL)
+			email = argv[ai];
+		else
+			return cli_usage_error("user stats: unexpected '%s'",
+					       argv[ai]);
+	}
+	if (email == NULL)
+		return cli_usage_error("user stats EMAIL [--include-report] "
+				       "[--include-skipped-items] [--json]");
+	st = cli_state_open("user stats");
+	if (st == NULL)
+		return 1;
+	if (state_user_get(st, email, &u, &err) < 0 ||
+	    (skipped && state_skipped_list(st, u.id, &sk, &nsk, &err) < 0) ||
+	    (report && state_folder_list(st, u.id, &fr, &nfr, &err) < 0)) {
+		state_close(&st);
+		return cli_fail("user stats", &err);
+	}
+	o = user_json(st, &u);
+	if (report) {
+		json_t *fa = json_array();
+		for (i = 0; i < nfr; i++) {
+			json_t *f = json_object();
+			json_object_set_new(f, "source", json_string(fr[i].src));
+			json_object_set_new(f, "target", fr[i].dst ? json_string(fr[i].dst) : json_null());
+			json_object_set_new(f, "messages", json_integer(fr[i].messages));
+			json_object_set_new(f, "items_synced", json_integer((json_int_t)fr[i].items_synced));
+			json_object_set_new(f, "uidvalidity", json_integer(fr[i].uidvalidity));
+			json_array_append_new(fa, f);
+		}
+		json_object_set_new(o, "folders", fa);
+	}
+	if (skipped) {
+		json_t *sa = json_array();
+		for (i = 0; i < nsk; i++) {
+			json_t *s = json_object();
+			json_object_set_new(s, "folder", json_string(sk[i].folder));
+			json_object_set_new(s, "uid", json_integer(sk[i].uid));
+			json_object_set_new(s, "subject", sk[i].subject ? json_string(sk[i].subject) : json_null());
+			json_object_set_new(s, "sender", sk[i].sender ? json_string(sk[i].sender) : json_null());
+			json_object_set_new(s, "date", sk[i].date ? json_string(sk[i].date) : json_null());
+			json_object_set_new(s, "size", json_integer((json_int_t)sk[i].size));
+			json_object_set_new(s, "kind", json_string(sk[i].bad ? "BadItem" : "LargeItem"));
+			json_object_set_new(s, "reason", json_string(sk[i].reason));
+			json_array_append_new(sa, s);
+		}
+		json_object_set_new(o, "skipped_items", sa);
+	}
+	if (json) {
+		char *s = json_dumps(o, JSON_INDENT(2));
+		puts(s);
+		free(s);
+	} else {
+		char size[32];
+		progress_fmt_bytes(u.bytes_synced, size, sizeof(size));
+		printf("Identity          : %s\n", u.email);
+		printf("Batch             : %s\n",
+		       json_string_value(json_object_get(o, "batch")));
+		printf("Status            : %s\n", u.status);
+		printf("UserName          : %s\n", u.username);
+		printf("ItemsSynced       : %llu\n", (unsigned long long)u.items_synced);
+		printf("ItemsSkipped      : %llu\n", (unsigned long long)u.items_skipped);
+		printf("BadItems          : %llu\n", (unsigned long long)u.bad_items);
+		printf("BytesSynced       : %s\n", size);
+		printf("DataConsistency   : %s\n", grade(&u));
+		printf("LastSyncedTime    : %s\n", cli_fmt_time(u.last_synced, 0));
+		printf("TimeSyncing       : %llu s\n", (unsigned long long)u.seconds_syncing);
+		printf("TimeThrottled     : %llu s\n", (unsigned long long)u.seconds_throttled);
+		printf("Error             : %s\n", u.error ? u.error : "");
+		if (report) {
+			printf("\nFolders:\n");
+			for (i = 0; i < nfr; i++)
+				printf("  %-30s -> %-30s %6u messages, %6llu copied\n",
+				       fr[i].src, fr[i].dst ? fr[i].dst : "(excluded)",
+				       fr[i].messages,
+				       (unsigned long long)fr[i].items_synced);
+		}
+		if (skipped) {
+			printf("\nSkipped items:\n");
+			if (nsk == 0)
+				printf("  (none)\n");
+			for (i = 0; i < nsk; i++) {
+				progress_fmt_bytes(sk[i].size, size, sizeof(size));
+				printf("  %s UID %u, %s, \"%s\" from %s, %s: %s\n",
+				       sk[i].folder, sk[i].uid, size,
+				       sk[i].subject ? sk[i].subject : "",
+				       sk[i].sender ? sk[i].sender : "?",
+				       sk[i].date ? sk[i].date : "?",
+				       sk[i].reason);
+			}
+		}
+	}
+	json_decref(o);
+	state_skipped_free(sk, nsk);
+	state_folder_rows_free(fr, nfr);
+	state_user_release(&u);
+	state_close(&st);
+	return 0;
+}
+
+static int u_action(const char *action, int argc, char **argv)
+{
+	struct state_user u;
+	struct err err = ERR_INIT;
+	struct state *st;
+	char cmd[32];
+	int ret;
+
+	snprintf(cmd, sizeof(cmd), "user %s", action);
+	if (argc != 2 || argv[1][0] == '-')
+		return cli_usage_error("%s EMAIL", cmd);
+	st = cli_state_open(cmd);
+	if (st == NULL)
+		return 1;
+	ret = state_user_get(st, argv[1], &u, &err);
+	if (ret == 0) {
+		if (strcmp(action, "remove") == 0)
+			ret = state_user_remove(st, u.id, &err);
+		else if (strcmp(action, "stop") == 0)
+			ret = state_user_set_status(st, u.id, "Stopped", NULL, &err);
+		else
+			ret = state_user_set_status(st, u.id, "Queued", NULL, &err);
+		state_user_release(&u);
+	}
+	state_close(&st);
+	return ret < 0 ? cli_fail(cmd, &err) : 0;
+}
+
+int cmd_user(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+		puts("usage: imapmig user get [--batch NAME] [--status S] "
+		     "[EMAIL] [--json]\n"
+		     "       imapmig user stats EMAIL [--include-report] "
+		     "[--include-skipped-items] [--json]\n"
+		     "       imapmig user start|stop|remove EMAIL");
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "get") == 0)
+		return u_get(argc - 1, argv + 1);
+	if (strcmp(argv[1], "stats") == 0)
+		return u_stats(argc - 1, argv + 1);
+	if (strcmp(argv[1], "start") == 0 || strcmp(argv[1], "stop") == 0 ||
+	    strcmp(argv[1], "remove") == 0)
+		return u_action(argv[1], argc - 1, argv + 1);
+	return cli_usage_error("user: unknown action '%s': use get, stats, "
+			       "start, stop or remove", argv[1]);
+}

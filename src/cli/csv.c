@@ -1,0 +1,409 @@
+/* csv.c - see csv.h. */
+#include "cli/csv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+enum col { C_EMAIL, C_USER, C_PASS, C_ROOT, C_TUSER, C_TPASS, C_EXTRA };
+
+static const char *const col_names[] = { "EmailAddress", "UserName",
+					 "Password", "UserRoot",
+					 "TargetUserName", "TargetPassword" };
+
+struct field {
+	char *s;
+	unsigned line;
+};
+
+struct reader {
+	const char *p, *end, *name;
+	unsigned line;
+};
+
+/* One record: fields into *out; 0 ok, 1 end of input, -1 error. */
+static int read_record(struct reader *r, struct field **out, size_t *n_r,
+		       unsigned *line_r, struct err *err)
+{
+	struct field *v = NULL;
+	size_t n = 0;
+	struct buf f = BUF_INIT;
+
+	*line_r = r->line;
+	if (r->p >= r->end)
+		return 1;
+	for (;;) {
+		int quoted = 0;
+		buf_reset(&f);
+		if (r->p < r->end && *r->p == '"') {
+			quoted = 1;
+			r->p++;
+			for (;;) {
+				if (r->p >= r->end) {
+					err_set(err, ERR_USAGE, EC_NONE,
+						"%s:%u: a quoted field is not "
+						"closed: add the missing '\"'",
+						r->name, *line_r);
+					goto fail;
+				}
+				if (*r->p == '"') {
+					if (r->p + 1 < r->end && r->p[1] == '"') {
+						buf_addch(&f, '"');
+						r->p += 2;
+						continue;
+					}
+					r->p++;
+					break;
+				}
+				if (*r->p == '\n')
+					r->line++;
+				buf_addch(&f, *r->p++);
+			}
+		}
+		while (r->p < r->end && *r->p != ',' && *r->p != '\n' &&
+		       !(*r->p == '\r' && (r->p + 1 == r->end || r->p[1] == '\n'))) {
+			if (quoted || *r->p == '"') {
+				err_set(err, ERR_USAGE, EC_NONE,
+					"%s:%u: stray '\"' in a field: quote "
+					"the whole field and double the quote",
+					r->name, r->line);
+				goto fail;
+			}
+			buf_addch(&f, *r->p++);
+		}
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		v[n].s = buf_detach(&f, NULL);
+		v[n].line = *line_r;
+		n++;
+		if (r->p < r->end && *r->p == ',') {
+			r->p++;
+			continue;
+		}
+		if (r->p < r->end && *r->p == '\r')
+			r->p++;
+		if (r->p < r->end && *r->p == '\n')
+			r->p++;
+		r->line++;
+		break;
+	}
+	buf_release(&f);
+	*out = v;
+	*n_r = n;
+	return 0;
+fail:
+	buf_release(&f);
+	while (n > 0)
+		free(v[--n].s);
+	free(v);
+	return -1;
+}
+
+static void free_fields(struct field *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		OPENSSL_cleanse(v[i].s, strlen(v[i].s));
+		free(v[i].s);
+	}
+	free(v);
+}
+
+static int valid_utf8(const char *s, size_t len)
+{
+	size_t i = 0, n, k;
+
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if ((c & 0xf0) == 0xe0)
+			n = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3;
+		else
+			return 0;
+		for (k = 1; k <= n; k++)
+			if (i + k >= len ||
+			    ((unsigned char)s[i + k] & 0xc0) != 0x80)
+				return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+static int valid_email(const char *s)
+{
+	const char *at = strchr(s, '@'), *p;
+
+	if (at == NULL || at == s || strchr(at + 1, '@') != NULL)
+		return 0;
+	if (at[1] == '\0' || strchr(at + 1, '.') == NULL || at[1] == '.' ||
+	    s[strlen(s) - 1] == '.')
+		return 0;
+	for (p = s; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == ',' || *p == '<' ||
+		    *p == '>' || *p == '"' || *p == '\x7f')
+			return 0;
+	return 1;
+}
+
+static void row_release(struct csv_row *r)
+{
+	size_t i;
+
+	free(r->email);
+	free(r->username);
+	if (r->password)
+		OPENSSL_cleanse(r->password, strlen(r->password));
+	free(r->password);
+	free(r->user_root);
+	free(r->target_username);
+	if (r->target_password)
+		OPENSSL_cleanse(r->target_password, strlen(r->target_password));
+	free(r->target_password);
+	for (i = 0; i < r->n_extra; i++) {
+		free(r->extra[i].name);
+		free(r->extra[i].value);
+	}
+	free(r->extra);
+}
+
+void csv_batch_free(struct csv_batch **bp)
+{
+	struct csv_batch *b = *bp;
+	size_t i;
+
+	if (b == NULL)
+		return;
+	*bp = NULL;
+	for (i = 0; i < b->n; i++)
+		row_release(&b->rows[i]);
+	free(b->rows);
+	free(b);
+}
+
+struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
+				     const char *name, int allow_unknown,
+				     struct err *err)
+{
+	struct reader r = { data, data + len, name, 1 };
+	struct csv_batch *b = xcalloc(1, sizeof(*b));
+	struct field *hdr = NULL, *f = NULL;
+	size_t nh = 0, nf = 0, i, j;
+	int *map = NULL, have[6] = { 0 };
+	unsigned line;
+	int rc;
+
+	if (len > CSV_MAX_BYTES) {
+		err_set(err, ERR_USAGE, EC_TOO_BIG, "%s: %zu bytes, over the "
+			"10 MB limit: split it into several batches", name, len);
+		goto fail;
+	}
+	if (!valid_utf8(data, len)) {
+		/* find the line for the message */
+		err_set(err, ERR_USAGE, EC_NONE, "%s: not valid UTF-8: save "
+			"the file as UTF-8", name);
+		goto fail;
+	}
+	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+		r.p += 3;
+	rc = read_record(&r, &hdr, &nh, &line, err);
+	if (rc < 0)
+		goto fail;
+	if (rc > 0) {
+		err_set(err, ERR_USAGE, EC_NONE, "%s:1: the file is empty: "
+			"give a header row EmailAddress,UserName,Password and "
+			"one row per mailbox", name);
+		goto fail;
+	}
+	map = xcalloc(nh, sizeof(*map));
+	for (i = 0; i < nh; i++) {
+		char *h = hdr[i].s;
+		size_t hl = strlen(h);
+		while (hl > 0 && (h[hl - 1] == ' ' || h[hl - 1] == '\t'))
+			h[--hl] = '\0';
+		while (*h == ' ' || *h == '\t')
+			h++;
+		map[i] = C_EXTRA;
+		for (j = 0; j < 6; j++)
+			if (strcasecmp(h, col_names[j]) == 0)
+				map[i] = (int)j;
+		if (map[i] != C_EXTRA) {
+			if (have[map[i]]) {
+				err_set(err, ERR_USAGE, EC_NONE,
+					"%s:1: column %s appears twice: keep "
+					"one", name, col_names[map[i]]);
+				goto fail;
+			}
+			have[map[i]] = 1;
+		} else if (!allow_unknown) {
+			err_set(err, ERR_USAGE, EC_NONE,
+				"%s:1: unknown column \"%s\": remove it, or "
+				"pass --allow-unknown-columns", name, h);
+			goto fail;
+		} else if (h[0] == '\0') {
+			err_set(err, ERR_USAGE, EC_NONE,
+				"%s:1: column %zu has no name", name, i + 1);
+			goto fail;
+		}
+		if (h != hdr[i].s)
+			memmove(hdr[i].s, h, strlen(h) + 1);
+	}
+	for (j = 0; j < 3; j++)
+		if (!have[j]) {
+			err_set(err, ERR_USAGE, EC_NONE,
+				"%s:1: required column %s is missing: the "
+				"header needs EmailAddress,UserName,Password",
+				name, col_names[j]);
+			goto fail;
+		}
+	for (;;) {
+		struct csv_row *row;
+		rc = read_record(&r, &f, &nf, &line, err);
+		if (rc < 0)
+			goto fail;
+		if (rc > 0)
+			break;
+		if (nf == 1 && f[0].s[0] == '\0') {
+			free_fields(f, nf); /* blank line */
+			f = NULL;
+			continue;
+		}
+		if (nf != nh) {
+			err_set(err, ERR_USAGE, EC_NONE,
+				"%s:%u: %zu fields where the header has %zu: "
+				"check the commas (quote fields that hold one)",
+				name, line, nf, nh);
+			goto fail;
+		}
+		if (b->n >= CSV_MAX_ROWS) {
+			err_set(err, ERR_USAGE, EC_TOO_BIG,
+				"%s:%u: more than %d rows: split the file into "
+				"several batches", name, line, CSV_MAX_ROWS);
+			goto fail;
+		}
+		b->rows = xrealloc(b->rows, (b->n + 1) * sizeof(*b->rows));
+		row = &b->rows[b->n++];
+		memset(row, 0, sizeof(*row));
+		row->line = line;
+		for (i = 0; i < nf; i++) {
+			char *v = f[i].s;
+			f[i].s = NULL;
+			switch (map[i]) {
+			case C_EMAIL: row->email = v; break;
+			case C_USER: row->username = v; break;
+			case C_PASS: row->password = v; break;
+			case C_ROOT: row->user_root = v; break;
+			case C_TUSER: row->target_username = v; break;
+			case C_TPASS: row->target_password = v; break;
+			default:
+				row->extra = xrealloc(row->extra,
+						      (row->n_extra + 1) *
+						      sizeof(*row->extra));
+				row->extra[row->n_extra].name = xstrdup(hdr[i].s);
+				row->extra[row->n_extra].value = v;
+				row->n_extra++;
+			}
+		}
+		for (i = 0; i < nf; i++)
+			free(f[i].s);
+		free(f);
+		f = NULL;
+		/* trim the address; validate */
+		{
+			char *e = row->email;
+			size_t el = strlen(e);
+			while (el > 0 && e[el - 1] == ' ')
+				e[--el] = '\0';
+			while (*e == ' ')
+				memmove(e, e + 1, strlen(e));
+		}
+		for (j = 0; j < 3; j++) {
+			const char *v = j == 0 ? row->email
+				      : j == 1 ? row->username : row->password;
+			if (v[0] == '\0') {
+				err_set(err, ERR_USAGE, EC_NONE,
+					"%s:%u: %s is empty: fill it in",
+					name, line, col_names[j]);
+				goto fail;
+			}
+		}
+		if (!valid_email(row->email)) {
+			err_set(err, ERR_USAGE, EC_NONE,
+				"%s:%u: EmailAddress \"%s\" is not a valid "
+				"address: fix the row", name, line, row->email);
+			goto fail;
+		}
+		for (i = 0; i + 1 < b->n; i++)
+			if (strcasecmp(b->rows[i].email, row->email) == 0) {
+				err_set(err, ERR_USAGE, EC_NONE,
+					"%s:%u: %s is already on line %u: "
+					"each mailbox once per batch", name,
+					line, row->email, b->rows[i].line);
+				goto fail;
+			}
+	}
+	if (b->n == 0) {
+		err_set(err, ERR_USAGE, EC_NONE, "%s: no mailboxes after the "
+			"header: add one row per mailbox", name);
+		goto fail;
+	}
+	free_fields(hdr, nh);
+	free(map);
+	return b;
+fail:
+	if (f != NULL) {
+		for (i = 0; i < nf; i++)
+			free(f[i].s);
+		free(f);
+	}
+	if (hdr != NULL)
+		free_fields(hdr, nh);
+	free(map);
+	csv_batch_free(&b);
+	return NULL;
+}
+
+struct csv_batch *csv_batch_load(const char *path, int allow_unknown,
+				 struct err *err)
+{
+	struct stat sb;
+	struct csv_batch *b;
+	FILE *fp;
+	char *data;
+	size_t n;
+
+	fp = fopen(path, "rb");
+	if (fp == NULL) {
+		err_set(err, ERR_USAGE, EC_IO, "cannot read %s: %s: check "
+			"--csv", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &sb) == 0 && (size_t)sb.st_size > CSV_MAX_BYTES) {
+		fclose(fp);
+		err_set(err, ERR_USAGE, EC_TOO_BIG, "%s: %lld bytes, over the "
+			"10 MB limit: split it into several batches", path,
+			(long long)sb.st_size);
+		return NULL;
+	}
+	data = xmalloc(CSV_MAX_BYTES + 2);
+	n = fread(data, 1, CSV_MAX_BYTES + 1, fp);
+	fclose(fp);
+	b = csv_batch_from_mem(data, n, path, allow_unknown, err);
+	OPENSSL_cleanse(data, n);
+	free(data);
+	return b;
+}

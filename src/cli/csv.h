@@ -1,0 +1,44 @@
+/* csv.h - the migration batch CSV (design.md, "The CSV").
+ *
+ * Header row (names case-insensitive, any order), RFC 4180 quoting, UTF-8
+ * with or without BOM, CRLF or LF.  Required EmailAddress, UserName,
+ * Password; optional UserRoot, TargetUserName, TargetPassword; other
+ * columns only with allow_unknown (kept as extras for {Column} templates).
+ * All or nothing: any error gives ERR_USAGE "FILE:LINE: what: what to do"
+ * and no rows.  A password never appears in an error. */
+#ifndef CLI_CSV_H
+#define CLI_CSV_H
+
+#include <stddef.h>
+
+#include "util/err.h"
+
+#define CSV_MAX_ROWS 50000
+#define CSV_MAX_BYTES (10u * 1024 * 1024)
+
+struct csv_extra {
+	char *name, *value;
+};
+
+struct csv_row {
+	unsigned line;
+	char *email, *username, *password, *user_root;
+	char *target_username, *target_password;
+	struct csv_extra *extra;
+	size_t n_extra;
+};
+
+struct csv_batch {
+	struct csv_row *rows;
+	size_t n;
+};
+
+struct csv_batch *csv_batch_load(const char *path, int allow_unknown,
+				 struct err *err);
+/* name is used in messages in place of a file name. */
+struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
+				     const char *name, int allow_unknown,
+				     struct err *err);
+void csv_batch_free(struct csv_batch **bp);
+
+#endif

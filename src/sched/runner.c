@@ -1,0 +1,446 @@
+/* runner.c - see runner.h. */
+#include "sched/runner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "imap/client.h"
+#include "sched/template.h"
+#include "state/state.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* What a worker needs to open both sides, loaded from the state. */
+struct worker {
+	struct sched_job *job;
+	struct state *st;
+	struct state_user u;
+	struct state_batch b;
+	struct state_endpoint src, dst;
+};
+
+static enum conn_security sec_of(const char *s)
+{
+	if (s != NULL && strcasecmp(s, "none") == 0)
+		return CONN_SEC_NONE;
+	if (s != NULL && strcasecmp(s, "tls") == 0)
+		return CONN_SEC_TLS;
+	return CONN_SEC_SSL;
+}
+
+static struct imap_client *connect_ep(const struct state_endpoint *e,
+				      const char *label, struct err *err)
+{
+	struct imap_client_settings set = {
+		.host = e->host,
+		.port = e->port,
+		.security = sec_of(e->security),
+		.tls = { e->ca_file, e->accept_untrusted },
+		.timeout_ms = 120000,
+		.label = label,
+	};
+
+	return imap_client_connect(&set, err);
+}
+
+static struct store_source *open_source(void *ctx, struct err *err)
+{
+	struct worker *w = ctx;
+	struct imap_client *c = connect_ep(&w->src, "src", err);
+	int ret;
+
+	if (c == NULL)
+		return NULL;
+	if (w->src.authentication != NULL &&
+	    strcasecmp(w->src.authentication, "plain") == 0)
+		ret = imap_client_auth_plain(c, NULL, w->u.username,
+					     w->u.password, err);
+	else
+		ret = imap_client_login(c, w->u.username, w->u.password, err);
+	if (ret < 0) {
+		err_prefix(err, "source: ");
+		imap_client_destroy(&c);
+		return NULL;
+	}
+	return store_imap_source_create(c, w->u.user_root, err);
+}
+
+static int expand(const struct worker *w, const char *tmpl, int path,
+		  struct buf *out, struct err *err)
+{
+	struct template_var *vars = xcalloc(w->u.n_extra + 2, sizeof(*vars));
+	size_t i, n = 0;
+	int ret;
+
+	for (i = 0; i < w->u.n_extra; i++) {
+		vars[n].name = w->u.extra[i].name;
+		vars[n++].value = w->u.extra[i].value;
+	}
+	if (w->u.target_username != NULL) {
+		vars[n].name = "TargetUserName";
+		vars[n++].value = w->u.target_username;
+	}
+	ret = template_expand(tmpl, w->u.email, vars, n, path, out, err);
+	free(vars);
+	return ret;
+}
+
+static struct store_target *open_target(void *ctx, struct err *err)
+{
+	struct worker *w = ctx;
+	struct buf login = BUF_INIT, authz = BUF_INIT;
+	struct store_target *t = NULL;
+	struct imap_client *c;
+	const char *pw;
+	int ret;
+
+	if (w->dst.kind == STATE_EP_TARGET_MAILDIR) {
+		struct buf path = BUF_INIT;
+		if (expand(w, w->dst.path_template, 1, &path, err) == 0)
+			t = store_maildir_target_create(path.p, err);
+		buf_release(&path);
+		return t;
+	}
+	if (expand(w, w->dst.login_template ? w->dst.login_template
+					    : "{email}", 0, &login, err) < 0)
+		goto out;
+	pw = w->u.target_password ? w->u.target_password : w->dst.password;
+	if (pw == NULL) {
+		err_set(err, ERR_USAGE, EC_AUTHFAIL,
+			"target endpoint %s has no password and the CSV row "
+			"has no TargetPassword: give one", w->dst.name);
+		goto out;
+	}
+	c = connect_ep(&w->dst, "dst", err);
+	if (c == NULL)
+		goto out;
+	if (w->dst.authentication != NULL &&
+	    strcasecmp(w->dst.authentication, "plain") == 0) {
+		if (w->dst.authzid_template != NULL &&
+		    expand(w, w->dst.authzid_template, 0, &authz, err) < 0) {
+			imap_client_destroy(&c);
+			goto out;
+		}
+		ret = imap_client_auth_plain(c, authz.len ? authz.p : NULL,
+					     login.p, pw, err);
+	} else {
+		ret = imap_client_login(c, login.p, pw, err);
+	}
+	if (ret < 0) {
+		err_prefix(err, "target: ");
+		imap_client_destroy(&c);
+		goto out;
+	}
+	t = store_imap_target_create(c, err);
+out:
+	buf_release(&login);
+	buf_release(&authz);
+	return t;
+}
+
+static void set_user(struct state *st, struct state_user *u, const char *status,
+		     const char *error)
+{
+	struct err err = ERR_INIT;
+
+	free(u->status);
+	u->status = xstrdup(status);
+	free(u->error);
+	u->error = error ? xstrdup(error) : NULL;
+	if (state_user_update(st, u, &err) < 0)
+		log_error("user %s: %s", u->email, err.msg);
+}
+
+static void *worker_main(void *arg)
+{
+	struct sched_job *job = arg;
+	struct worker w;
+	struct sync_options opt;
+	struct sync_endpoints ep = { open_source, open_target, &w };
+	struct sync_result res;
+	struct err err = ERR_INIT;
+	char owner[64];
+	time_t t0 = time(NULL);
+	int ret = -1;
+
+	memset(&w, 0, sizeof(w));
+	memset(&opt, 0, sizeof(opt));
+	w.job = job;
+	w.st = state_open(job->state_path, &err);
+	if (w.st == NULL)
+		goto done;
+	snprintf(owner, sizeof(owner), "pid%d-%p", (int)getpid(), (void *)job);
+	if (state_user_claim(w.st, job->user_id, owner, 3600, &err) != 1) {
+		if (err.cls == ERR_NONE)
+			err_set(&err, ERR_TRANSIENT, EC_NONE, "another imapmig "
+				"process is migrating this user");
+		goto done;
+	}
+	if (state_user_get_id(w.st, job->user_id, &w.u, &err) < 0 ||
+	    state_batch_get_id(w.st, w.u.batch_id, &w.b, &err) < 0 ||
+	    state_endpoint_get_id(w.st, w.b.source_id, &w.src, &err) < 0 ||
+	    state_endpoint_get_id(w.st, w.b.target_id, &w.dst, &err) < 0)
+		goto release;
+	w.u.sync_started = t0;
+	set_user(w.st, &w.u, job->incremental ? "IncrementalSyncing"
+					       : "Syncing", NULL);
+	if (sync_filter_parse(w.b.include_folders, &opt.include, &err) < 0 ||
+	    sync_filter_parse(w.b.exclude_folders, &opt.exclude, &err) < 0)
+		goto release;
+	opt.max_message_size = w.b.max_message_size;
+	opt.max_items = w.b.max_items;
+	opt.bad_item_limit = w.b.bad_item_limit;
+	opt.max_attempts = 5;
+	opt.stop = job->stop;
+	ret = sync_mailbox_run(w.st, job->user_id, &ep, &opt, &job->prog, &res,
+			       &err);
+	{
+		/* counters were moved by the journal; reload them */
+		struct state_user fresh;
+		struct err e2 = ERR_INIT;
+		if (state_user_get_id(w.st, job->user_id, &fresh, &e2) == 0) {
+			free(w.u.status);
+			w.u.status = fresh.status;
+			fresh.status = NULL;
+			w.u.items_synced = fresh.items_synced;
+			state_user_release(&fresh);
+		}
+	}
+	w.u.sync_ended = time(NULL);
+	w.u.seconds_syncing += (uint64_t)(w.u.sync_ended - t0);
+	w.u.seconds_throttled += res.throttled_ms / 1000;
+	w.u.items_total = atomic_load(&job->prog.items_total);
+	if (ret == 0 && res.stopped) {
+		set_user(w.st, &w.u, "Stopped", NULL);
+	} else if (ret == 0) {
+		w.u.last_synced = w.u.sync_ended;
+		set_user(w.st, &w.u, job->incremental ? "Synced" : "Synced",
+			 NULL);
+	} else {
+		set_user(w.st, &w.u, job->incremental ? "IncrementalFailed"
+						       : "Failed", err.msg);
+	}
+release:
+	if (ret < 0 && w.u.id != 0 && w.u.status != NULL &&
+	    strstr(w.u.status, "Syncing") != NULL)
+		set_user(w.st, &w.u, "Failed", err.msg);
+	{
+		struct err e2 = ERR_INIT;
+		state_user_release_claim(w.st, job->user_id, &e2);
+	}
+done:
+	if (ret < 0) {
+		snprintf(job->error, sizeof(job->error), "%s", err.msg);
+		log_warn("user %s: %s", job->email, err.msg);
+	}
+	sync_filter_release(&opt.include);
+	sync_filter_release(&opt.exclude);
+	state_user_release(&w.u);
+	state_batch_release(&w.b);
+	state_endpoint_release(&w.src);
+	state_endpoint_release(&w.dst);
+	state_close(&w.st);
+	atomic_store(&job->finished, ret == 0 ? 1 : -1);
+	return NULL;
+}
+
+static int batch_runnable(const struct state_batch *b)
+{
+	return strcmp(b->status, "Created") != 0 &&
+	       strcmp(b->status, "Stopped") != 0 &&
+	       strncmp(b->status, "Completed", 9) != 0 &&
+	       strcmp(b->status, "Removing") != 0;
+}
+
+/* The jobs of one batch: Queued users; with none and every user Synced,
+ * an incremental pass of every Synced user. */
+static void add_jobs(struct state *st, const struct state_batch *b,
+		     struct sched_job **jobs, size_t *n, struct err *err)
+{
+	struct state_user *users = NULL;
+	size_t nu = 0, i, queued = 0, synced = 0;
+
+	if (state_user_list(st, b->id, NULL, &users, &nu, err) < 0)
+		return;
+	for (i = 0; i < nu; i++) {
+		if (strcmp(users[i].status, "Queued") == 0)
+			queued++;
+		else if (strcmp(users[i].status, "Synced") == 0)
+			synced++;
+	}
+	for (i = 0; i < nu; i++) {
+		int incr = 0;
+		struct sched_job *j;
+		if (strcmp(users[i].status, "Queued") != 0) {
+			if (!(queued == 0 && synced == nu && b->allow_incremental))
+				continue;
+			incr = 1;
+		}
+		*jobs = xrealloc(*jobs, (*n + 1) * sizeof(**jobs));
+		j = &(*jobs)[(*n)++];
+		memset(j, 0, sizeof(*j));
+		j->user_id = users[i].id;
+		j->batch_id = b->id;
+		j->source_id = b->source_id;
+		j->email = xstrdup(users[i].email);
+		j->incremental = incr;
+		sync_progress_init(&j->prog);
+	}
+	state_users_free(users, nu);
+}
+
+static void finish_batches(struct state *st, struct state_batch *bs, size_t nb)
+{
+	size_t i;
+
+	for (i = 0; i < nb; i++) {
+		struct state_batch_counts c;
+		struct err err = ERR_INIT;
+		if (state_batch_counts(st, bs[i].id, &c, &err) < 0)
+			continue;
+		if (c.queued > 0 || c.syncing > 0)
+			continue;
+		free(bs[i].status);
+		if (c.stopped > 0)
+			bs[i].status = xstrdup("Stopped");
+		else if (c.failed > 0)
+			bs[i].status = xstrdup("SyncedWithErrors");
+		else
+			bs[i].status = xstrdup("Synced");
+		if (bs[i].initial_done == 0)
+			bs[i].initial_done = time(NULL);
+		if (c.failed == 0)
+			bs[i].last_synced = c.last_synced;
+		if (!bs[i].allow_incremental && c.failed == 0) {
+			free(bs[i].status);
+			bs[i].status = xstrdup("Stopped");
+		}
+		state_batch_update(st, &bs[i], &err);
+	}
+}
+
+int sched_run(const struct sched_opts *o, unsigned *synced_r,
+	      unsigned *failed_r, struct err *err)
+{
+	struct state *st = state_open(o->state_path, err);
+	struct state_batch *bs = NULL;
+	struct sched_job *jobs = NULL;
+	size_t nb = 0, nj = 0, i, done = 0;
+	int ret = -1;
+
+	*synced_r = *failed_r = 0;
+	if (st == NULL)
+		return -1;
+	if (o->batch != NULL) {
+		bs = xcalloc(1, sizeof(*bs));
+		if (state_batch_get(st, o->batch, bs, err) < 0) {
+			free(bs);
+			bs = NULL;
+			goto out;
+		}
+		nb = 1;
+		if (!batch_runnable(bs)) {
+			err_set(err, ERR_USAGE, EC_NONE,
+				"batch %s is %s: run 'imapmig batch start %s' "
+				"first", bs->name, bs->status, bs->name);
+			goto out;
+		}
+	} else if (state_batch_list(st, &bs, &nb, err) < 0) {
+		goto out;
+	}
+	for (i = 0; i < nb; i++) {
+		if (!batch_runnable(&bs[i]))
+			continue;
+		if (bs[i].start_after > time(NULL)) {
+			log_info("batch %s starts after its --start-after time",
+				 bs[i].name);
+			continue;
+		}
+		add_jobs(st, &bs[i], &jobs, &nj, err);
+		if (err->cls != ERR_NONE)
+			goto out;
+		free(bs[i].status);
+		bs[i].status = xstrdup("Syncing");
+		if (bs[i].started == 0)
+			bs[i].started = time(NULL);
+		if (state_batch_update(st, &bs[i], err) < 0)
+			goto out;
+	}
+	/* The loop: start what the limits allow, reap what finished. */
+	while (done < nj) {
+		for (i = 0; i < nj; i++) {
+			struct sched_job *j = &jobs[i];
+			struct state_endpoint e;
+			unsigned running = 0, limit;
+			size_t k;
+			if (j->started != 0)
+				continue;
+			if (o->stop != NULL && atomic_load(o->stop)) {
+				j->started = time(NULL);
+				atomic_store(&j->finished, -1);
+				snprintf(j->error, sizeof(j->error), "stopped");
+				j->joined = 1;
+				done++;
+				continue;
+			}
+			if (state_endpoint_get_id(st, j->source_id, &e, err) < 0)
+				goto out;
+			limit = j->incremental ? e.max_incremental
+					       : e.max_migrations;
+			state_endpoint_release(&e);
+			for (k = 0; k < nj; k++)
+				if (jobs[k].started && !jobs[k].joined &&
+				    jobs[k].source_id == j->source_id &&
+				    jobs[k].incremental == j->incremental)
+					running++;
+			if (running >= (limit ? limit : 1))
+				continue;
+			j->state_path = o->state_path;
+			j->stop = o->stop;
+			j->started = time(NULL);
+			if (pthread_create(&j->thread, NULL, worker_main, j) != 0) {
+				err_set(err, ERR_LOCAL, EC_IO,
+					"cannot start a worker thread");
+				j->started = 0;
+				goto out;
+			}
+		}
+		for (i = 0; i < nj; i++) {
+			struct sched_job *j = &jobs[i];
+			int f = atomic_load(&j->finished);
+			if (j->started && !j->joined && f != 0) {
+				pthread_join(j->thread, NULL);
+				j->joined = 1;
+				done++;
+				if (f > 0)
+					(*synced_r)++;
+				else
+					(*failed_r)++;
+			}
+		}
+		if (o->tick)
+			o->tick(o->ctx, jobs, nj, 0);
+		if (done < nj)
+			usleep(200000);
+	}
+	if (o->tick)
+		o->tick(o->ctx, jobs, nj, 1);
+	finish_batches(st, bs, nb);
+	ret = 0;
+out:
+	for (i = 0; i < nj; i++) {
+		if (jobs[i].started && !jobs[i].joined)
+			pthread_join(jobs[i].thread, NULL);
+		free(jobs[i].email);
+		pthread_mutex_destroy(&jobs[i].prog.lock);
+	}
+	free(jobs);
+	for (i = 0; i < nb; i++)
+		state_batch_release(&bs[i]);
+	free(bs);
+	state_close(&st);
+	return ret;
+}

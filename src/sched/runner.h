@@ -1,0 +1,46 @@
+/* runner.h - batches as work: run the users that are due, each in its own
+ * thread with its own state handle, at most max-concurrent-migrations
+ * initial syncs (max-concurrent-incremental-syncs incremental ones) per
+ * source endpoint, and keep user and batch statuses true. */
+#ifndef SCHED_RUNNER_H
+#define SCHED_RUNNER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "sync/mailbox.h"
+#include "util/err.h"
+
+struct sched_job {
+	int64_t user_id;
+	int64_t batch_id;
+	int64_t source_id;
+	char *email;
+	int incremental;
+	struct sync_progress prog;
+	time_t started;              /* 0 while queued */
+	_Atomic int finished;        /* 1 Synced, -1 Failed */
+	char error[600];
+	pthread_t thread;
+	int joined;
+	const char *state_path;
+	const _Atomic int *stop;
+};
+
+struct sched_opts {
+	const char *state_path;
+	const char *batch;           /* NULL: every started batch */
+	const _Atomic int *stop;
+	/* called about 5 times a second from the calling thread */
+	void (*tick)(void *ctx, struct sched_job *jobs, size_t n, int final);
+	void *ctx;
+};
+
+/* Run until every due user is Synced or Failed.  synced_r and failed_r count
+ * this run's outcomes.  ERR_USAGE for a batch that cannot run (unknown,
+ * not started). */
+int sched_run(const struct sched_opts *o, unsigned *synced_r,
+	      unsigned *failed_r, struct err *err);
+
+#endif

@@ -1,0 +1,563 @@
+/* maildir.c - see maildir.h. */
+#include "store/maildir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "imap/write.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+struct maildir {
+	char *root;
+	char host[128];
+	unsigned counter;
+	/* tags of one folder, sorted, for find */
+	char *tags_folder;
+	char **tags;
+	size_t n_tags;
+	/* keywords of one folder */
+	char *kw_folder;
+	char *kw[26];
+	size_t n_kw;
+};
+
+struct maildir_msg {
+	struct maildir *md;
+	char *dir;       /* folder directory */
+	char *base;      /* base name without size and flags */
+	char *tmp_path;
+	int fd;
+	unsigned long long size;
+};
+
+static int sys_err(struct err *err, const char *what, const char *path)
+{
+	int e = errno;
+
+	return err_set(err, ERR_LOCAL, EC_IO, "%s %s: %s%s", what, path,
+		       strerror(e), e == ENOSPC || e == EDQUOT
+				? ": free disk space and run again (nothing is "
+				  "lost: the message is copied on resume)"
+				: "");
+}
+
+static int mkdir_p(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	if (errno == ENOENT) {
+		char *c = xstrdup(path), *s = strrchr(c, '/');
+		int r = -1;
+		if (s != NULL && s != c) {
+			*s = '\0';
+			r = mkdir_p(c);
+		}
+		free(c);
+		if (r == 0 && (mkdir(path, 0700) == 0 || errno == EEXIST))
+			return 0;
+	}
+	return -1;
+}
+
+static int make_maildir(const char *dir, int folder, struct err *err)
+{
+	static const char *const subs[] = { "cur", "new", "tmp" };
+	char p[4096];
+	size_t i;
+
+	if (mkdir_p(dir) < 0)
+		return sys_err(err, "cannot create", dir);
+	for (i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, subs[i]);
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return sys_err(err, "cannot create", p);
+	}
+	if (folder) {
+		int fd;
+		snprintf(p, sizeof(p), "%s/maildirfolder", dir);
+		fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return sys_err(err, "cannot create", p);
+		close(fd);
+	}
+	return 0;
+}
+
+struct maildir *maildir_open(const char *root, int create, struct err *err)
+{
+	struct maildir *md = xcalloc(1, sizeof(*md));
+	char *p;
+
+	md->root = xstrdup(root);
+	if (gethostname(md->host, sizeof(md->host) - 1) < 0)
+		snprintf(md->host, sizeof(md->host), "localhost");
+	for (p = md->host; *p; p++)
+		if (*p == '/' || *p == ':' || *p == ',')
+			*p = '_';
+	if (create && make_maildir(root, 0, err) < 0) {
+		maildir_close(&md);
+		return NULL;
+	}
+	return md;
+}
+
+static void tags_clear(struct maildir *md)
+{
+	size_t i;
+
+	for (i = 0; i < md->n_tags; i++)
+		free(md->tags[i]);
+	free(md->tags);
+	md->tags = NULL;
+	md->n_tags = 0;
+	free(md->tags_folder);
+	md->tags_folder = NULL;
+}
+
+static void kw_clear(struct maildir *md)
+{
+	size_t i;
+
+	for (i = 0; i < md->n_kw; i++)
+		free(md->kw[i]);
+	md->n_kw = 0;
+	free(md->kw_folder);
+	md->kw_folder = NULL;
+}
+
+void maildir_close(struct maildir **mdp)
+{
+	struct maildir *md = *mdp;
+
+	if (md == NULL)
+		return;
+	*mdp = NULL;
+	tags_clear(md);
+	kw_clear(md);
+	free(md->root);
+	free(md);
+}
+
+/* The directory of a folder. */
+static int folder_dir(struct maildir *md, const char *path, struct buf *out,
+		      struct err *err)
+{
+	const char *p = path;
+
+	buf_addstr(out, md->root);
+	if (path[0] == '\0' || strcasecmp(path, "INBOX") == 0)
+		return 0;
+	buf_addstr(out, "/");
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p), i;
+		struct buf enc = BUF_INIT;
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
+			buf_release(&enc);
+			return err_set(err, ERR_FOLDER, EC_NONE,
+				       "folder name \"%s\" has an empty or "
+				       "dot level", path);
+		}
+		if (imap_utf8_to_mutf7(p, n, &enc) < 0) {
+			buf_release(&enc);
+			return err_set(err, ERR_FOLDER, EC_NONE,
+				       "folder name \"%s\" is not valid UTF-8",
+				       path);
+		}
+		buf_addch(out, '.');
+		for (i = 0; i < enc.len; i++)
+			buf_addch(out, enc.p[i] == '.' ? '_' : enc.p[i]);
+		buf_release(&enc);
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return 0;
+}
+
+static void subscribe(struct maildir *md, const char *path)
+{
+	char file[4096];
+	struct buf want = BUF_INIT;
+	FILE *f;
+	char line[4096];
+	const char *p;
+	int found = 0, empty = 1;
+
+	for (p = path; *p; p++)
+		buf_addch(&want, *p == '/' ? '\t' : *p);
+	snprintf(file, sizeof(file), "%s/subscriptions", md->root);
+	f = fopen(file, "r");
+	if (f != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			line[strcspn(line, "\n")] = '\0';
+			empty = 0;
+			if (strcmp(line, want.p) == 0)
+				found = 1;
+		}
+		fclose(f);
+	}
+	if (!found) {
+		f = fopen(file, "a");
+		if (f != NULL) {
+			if (empty)
+				fputs("V\t2\n", f);
+			fprintf(f, "%s\n", want.p);
+			fclose(f);
+		}
+	}
+	buf_release(&want);
+}
+
+int maildir_folder_create(struct maildir *md, const char *utf8_path,
+			  struct err *err)
+{
+	struct buf dir = BUF_INIT;
+	int ret;
+
+	if (utf8_path[0] == '\0' || strcasecmp(utf8_path, "INBOX") == 0)
+		return make_maildir(md->root, 0, err);
+	ret = folder_dir(md, utf8_path, &dir, err);
+	if (ret == 0) {
+		struct stat sb;
+		int existed = stat(dir.p, &sb) == 0;
+		ret = make_maildir(dir.p, 1, err);
+		if (ret == 0 && !existed)
+			subscribe(md, utf8_path);
+	}
+	buf_release(&dir);
+	return ret;
+}
+
+int maildir_folder_list(struct maildir *md, char ***names_r, size_t *n_r,
+			struct err *err)
+{
+	DIR *d = opendir(md->root);
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0;
+
+	*names_r = NULL;
+	*n_r = 0;
+	if (d == NULL)
+		return errno == ENOENT ? 0 : sys_err(err, "cannot read", md->root);
+	while ((de = readdir(d)) != NULL) {
+		struct buf name = BUF_INIT, lvl = BUF_INIT;
+		const char *p;
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		/* ".A.B" -> "A/B", each level from modified UTF-7 */
+		for (p = de->d_name + 1;; p++) {
+			if (*p == '.' || *p == '\0') {
+				if (imap_mutf7_to_utf8(lvl.p, lvl.len, &name) < 0)
+					buf_add(&name, lvl.p, lvl.len);
+				buf_reset(&lvl);
+				if (*p == '\0')
+					break;
+				buf_addch(&name, '/');
+			} else {
+				buf_addch(&lvl, *p);
+			}
+		}
+		buf_release(&lvl);
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		v[n++] = buf_detach(&name, NULL);
+	}
+	closedir(d);
+	*names_r = v;
+	*n_r = n;
+	return 0;
+}
+
+static void tag_component(const char *tag, struct buf *out)
+{
+	const char *p;
+
+	for (p = tag; *p; p++)
+		buf_addch(out, (*p == '.' || *p == '/' || *p == ':' ||
+				*p == ',') ? '_' : *p);
+}
+
+struct maildir_msg *maildir_msg_begin(struct maildir *md, const char *utf8_path,
+				      const char *tag, struct err *err)
+{
+	struct maildir_msg *m;
+	struct buf dir = BUF_INIT, base = BUF_INIT, tmp = BUF_INIT;
+	struct timeval tv;
+
+	if (folder_dir(md, utf8_path, &dir, err) < 0) {
+		buf_release(&dir);
+		return NULL;
+	}
+	gettimeofday(&tv, NULL);
+	buf_addf(&base, "%lld.M%ldP%dQ%u", (long long)tv.tv_sec,
+		 (long)tv.tv_usec, (int)getpid(), ++md->counter);
+	if (tag != NULL && tag[0]) {
+		buf_addch(&base, 'T');
+		tag_component(tag, &base);
+	}
+	buf_addf(&base, ".%s", md->host);
+	buf_addf(&tmp, "%s/tmp/%s", dir.p, base.p);
+	m = xcalloc(1, sizeof(*m));
+	m->md = md;
+	m->fd = open(tmp.p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (m->fd < 0) {
+		sys_err(err, "cannot create", tmp.p);
+		buf_release(&dir);
+		buf_release(&base);
+		buf_release(&tmp);
+		free(m);
+		return NULL;
+	}
+	m->dir = buf_detach(&dir, NULL);
+	m->base = buf_detach(&base, NULL);
+	m->tmp_path = buf_detach(&tmp, NULL);
+	return m;
+}
+
+int maildir_msg_write(struct maildir_msg *m, const void *data, size_t len,
+		      struct err *err)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(m->fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return sys_err(err, "cannot write", m->tmp_path);
+		}
+		p += w;
+		len -= (size_t)w;
+		m->size += (unsigned long long)w;
+	}
+	return 0;
+}
+
+static void msg_free(struct maildir_msg *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	free(m->dir);
+	free(m->base);
+	free(m->tmp_path);
+	free(m);
+}
+
+void maildir_msg_abort(struct maildir_msg **mp)
+{
+	struct maildir_msg *m = *mp;
+
+	if (m == NULL)
+		return;
+	*mp = NULL;
+	unlink(m->tmp_path);
+	msg_free(m);
+}
+
+/* Load (once per folder) and extend dovecot-keywords; letters for kws. */
+static int keyword_letters(struct maildir *md, const char *dir,
+			   const char *const *kws, size_t n, struct buf *out,
+			   struct err *err)
+{
+	char file[4096], line[1024];
+	size_t i, k;
+	int changed = 0;
+	FILE *f;
+
+	if (md->kw_folder == NULL || strcmp(md->kw_folder, dir) != 0) {
+		kw_clear(md);
+		md->kw_folder = xstrdup(dir);
+		snprintf(file, sizeof(file), "%s/dovecot-keywords", dir);
+		f = fopen(file, "r");
+		if (f != NULL) {
+			while (fgets(line, sizeof(line), f) != NULL) {
+				char *sp = strchr(line, ' ');
+				long idx = strtol(line, NULL, 10);
+				if (sp == NULL || idx < 0 || idx >= 26)
+					continue;
+				sp[strcspn(sp, "\n")] = '\0';
+				while ((size_t)idx >= md->n_kw)
+					md->kw[md->n_kw++] = xstrdup("");
+				free(md->kw[idx]);
+				md->kw[idx] = xstrdup(sp + 1);
+			}
+			fclose(f);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < md->n_kw; k++)
+			if (strcmp(md->kw[k], kws[i]) == 0)
+				break;
+		if (k == md->n_kw) {
+			if (md->n_kw == 26)
+				continue; /* Maildir has 26 letters */
+			md->kw[md->n_kw++] = xstrdup(kws[i]);
+			changed = 1;
+		}
+		buf_addch(out, (char)('a' + k));
+	}
+	if (changed) {
+		char tmp[4200];
+		snprintf(file, sizeof(file), "%s/dovecot-keywords", dir);
+		snprintf(tmp, sizeof(tmp), "%s.imapmig-tmp", file);
+		f = fopen(tmp, "w");
+		if (f == NULL)
+			return sys_err(err, "cannot write", tmp);
+		for (k = 0; k < md->n_kw; k++)
+			fprintf(f, "%zu %s\n", k, md->kw[k]);
+		if (fclose(f) != 0 || rename(tmp, file) < 0)
+			return sys_err(err, "cannot write", file);
+	}
+	return 0;
+}
+
+static int cmp_char(const void *a, const void *b)
+{
+	return *(const char *)a - *(const char *)b;
+}
+
+int maildir_msg_commit(struct maildir_msg **mp, unsigned flags,
+		       const char *const *keywords, size_t n_keywords,
+		       time_t internaldate, char **name_r, struct err *err)
+{
+	struct maildir_msg *m = *mp;
+	struct buf info = BUF_INIT, final = BUF_INIT, name = BUF_INIT;
+	struct timespec ts[2];
+	int dfd, ret = -1;
+
+	*name_r = NULL;
+	if (flags & MD_FLAG_DRAFT)
+		buf_addch(&info, 'D');
+	if (flags & MD_FLAG_FLAGGED)
+		buf_addch(&info, 'F');
+	if (flags & MD_FLAG_ANSWERED)
+		buf_addch(&info, 'R');
+	if (flags & MD_FLAG_SEEN)
+		buf_addch(&info, 'S');
+	if (flags & MD_FLAG_DELETED)
+		buf_addch(&info, 'T');
+	if (keyword_letters(m->md, m->dir, keywords, n_keywords, &info,
+			    err) < 0)
+		goto out;
+	qsort(info.p, info.len, 1, cmp_char);
+	buf_addf(&name, "%s,S=%llu:2,%s", m->base, m->size, info.p);
+	buf_addf(&final, "%s/cur/%s", m->dir, name.p);
+	ts[0].tv_sec = ts[1].tv_sec = internaldate;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (fsync(m->fd) < 0) {
+		sys_err(err, "cannot sync", m->tmp_path);
+		goto out;
+	}
+	if (futimens(m->fd, ts) < 0) {
+		sys_err(err, "cannot set the date of", m->tmp_path);
+		goto out;
+	}
+	if (close(m->fd) < 0) {
+		m->fd = -1;
+		sys_err(err, "cannot write", m->tmp_path);
+		goto out;
+	}
+	m->fd = -1;
+	if (rename(m->tmp_path, final.p) < 0) {
+		sys_err(err, "cannot move into place", final.p);
+		goto out;
+	}
+	{
+		char cur[4200];
+		snprintf(cur, sizeof(cur), "%s/cur", m->dir);
+		dfd = open(cur, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) < 0) {
+			sys_err(err, "cannot sync", cur);
+			if (dfd >= 0)
+				close(dfd);
+			/* the file is in place but may not survive a crash:
+			 * report it as not confirmed; resume finds it */
+			goto out_placed;
+		}
+		close(dfd);
+	}
+	*name_r = buf_detach(&name, NULL);
+	ret = 0;
+	goto out_placed;
+out:
+	unlink(m->tmp_path);
+out_placed:
+	buf_release(&info);
+	buf_release(&final);
+	buf_release(&name);
+	msg_free(m);
+	*mp = NULL;
+	return ret;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void scan_tags(struct maildir *md, const char *dir)
+{
+	static const char *const subs[] = { "cur", "new" };
+	size_t i;
+
+	tags_clear(md);
+	md->tags_folder = xstrdup(dir);
+	for (i = 0; i < 2; i++) {
+		char p[4200];
+		DIR *d;
+		struct dirent *de;
+		snprintf(p, sizeof(p), "%s/%s", dir, subs[i]);
+		d = opendir(p);
+		if (d == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			const char *t = strchr(de->d_name, 'T'), *e;
+			/* the tag sits between "Q<n>T" and ".host" */
+			const char *q = strstr(de->d_name, "Q");
+			if (q == NULL || t == NULL || t < q)
+				continue;
+			e = strchr(t, '.');
+			if (e == NULL)
+				continue;
+			md->tags = xrealloc(md->tags,
+					    (md->n_tags + 1) * sizeof(char *));
+			md->tags[md->n_tags++] = xstrndup(t + 1, (size_t)(e - t - 1));
+		}
+		closedir(d);
+	}
+	qsort(md->tags, md->n_tags, sizeof(char *), cmp_str);
+}
+
+int maildir_find_tag(struct maildir *md, const char *utf8_path,
+		     const char *tag, int *found_r, struct err *err)
+{
+	struct buf dir = BUF_INIT, want = BUF_INIT;
+	const char *key;
+
+	*found_r = 0;
+	if (folder_dir(md, utf8_path, &dir, err) < 0) {
+		buf_release(&dir);
+		return -1;
+	}
+	if (md->tags_folder == NULL || strcmp(md->tags_folder, dir.p) != 0)
+		scan_tags(md, dir.p);
+	tag_component(tag, &want);
+	key = want.p;
+	*found_r = bsearch(&key, md->tags, md->n_tags, sizeof(char *),
+			   cmp_str) != NULL;
+	buf_release(&dir);
+	buf_release(&want);
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* maildir.h - writing Maildir++ exactly as Dovecot 2.3 lays it out, so a
+ * Dovecot pointed at the tree serves every message as is.
+ *
+ * INBOX is the root (cur/ new/ tmp/); folder "A/B" is the directory
+ * ".A.B", each level in modified UTF-7, a '.' inside a level replaced by
+ * '_' (it is the separator); each folder has a "maildirfolder" file and
+ * is listed in the root's "subscriptions".  A message is written to tmp/,
+ * fsynced, given its INTERNALDATE as mtime, renamed into cur/ as
+ * "<secs>.M<usecs>P<pid>Q<n>T<tag>.<host>,S=<size>:2,<flags>" and the
+ * directory is fsynced: only then is it confirmed.  Keywords are letters
+ * a-z mapped through the folder's dovecot-keywords (26 at most; more are
+ * dropped).  The tag (the source message's identity) makes a resumed run
+ * find what an interrupted one wrote.
+ *
+ * One handle per thread. */
+#ifndef STORE_MAILDIR_H
+#define STORE_MAILDIR_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "util/err.h"
+
+enum maildir_flag {
+	MD_FLAG_SEEN = 1 << 0,
+	MD_FLAG_ANSWERED = 1 << 1,
+	MD_FLAG_FLAGGED = 1 << 2,
+	MD_FLAG_DRAFT = 1 << 3,
+	MD_FLAG_DELETED = 1 << 4,
+};
+
+struct maildir;
+struct maildir_msg;
+
+struct maildir *maildir_open(const char *root, int create, struct err *err);
+void maildir_close(struct maildir **mdp);
+/* "" or "INBOX" is the root; parents are created too. */
+int maildir_folder_create(struct maildir *md, const char *utf8_path,
+			  struct err *err);
+/* Folder names (UTF-8, '/'-separated), without INBOX; caller frees. */
+int maildir_folder_list(struct maildir *md, char ***names_r, size_t *n_r,
+			struct err *err);
+struct maildir_msg *maildir_msg_begin(struct maildir *md, const char *utf8_path,
+				      const char *tag, struct err *err);
+int maildir_msg_write(struct maildir_msg *m, const void *data, size_t len,
+		      struct err *err);
+/* Commit: fsync, mtime, rename into cur/, fsync the directory.  *name_r
+ * (caller frees) is the file's base name.  On failure nothing remains. */
+int maildir_msg_commit(struct maildir_msg **mp, unsigned flags,
+		       const char *const *keywords, size_t n_keywords,
+		       time_t internaldate, char **name_r, struct err *err);
+void maildir_msg_abort(struct maildir_msg **mp);
+int maildir_find_tag(struct maildir *md, const char *utf8_path,
+		     const char *tag, int *found_r, struct err *err);
+
+#endif

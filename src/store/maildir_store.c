@@ -1,0 +1,216 @@
+/* maildir_store.c - the Maildir++ target behind store.h, over the writer
+ * in maildir.[ch].  A message is confirmed once its file is fsynced and
+ * renamed into cur/ (and the directory fsynced): only then does the sync
+ * engine record it as copied.  Each file name carries the source
+ * message's tag, so a resumed run finds what an interrupted one wrote. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "store/maildir.h"
+#include "store/store.h"
+#include "util/xalloc.h"
+
+struct maildir_target {
+	struct store_target t;
+	struct maildir *md;
+	struct maildir_msg *msg;      /* being written */
+	const struct store_msg *meta;
+	uint64_t left;
+};
+
+static int md_list(struct store_target *t, struct store_folder_list *out,
+		   struct err *err)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+	char **names = NULL;
+	size_t n = 0, i;
+
+	if (maildir_folder_list(mt->md, &names, &n, err) < 0)
+		return -1;
+	out->v = xcalloc(n + 1, sizeof(*out->v));
+	out->n = 0;
+	out->v[out->n].name = xstrdup("INBOX");
+	out->v[out->n++].special = STORE_SPECIAL_INBOX;
+	for (i = 0; i < n; i++) {
+		if (strcasecmp(names[i], "INBOX") == 0) {
+			free(names[i]);
+			continue;
+		}
+		out->v[out->n].name = names[i];
+		out->v[out->n].special = strchr(names[i], '/') == NULL
+						 ? store_special_from_name(names[i])
+						 : STORE_SPECIAL_NONE;
+		out->n++;
+	}
+	free(names);
+	return 0;
+}
+
+static int md_create(struct store_target *t, const char *folder,
+		     struct err *err)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+
+	return maildir_folder_create(mt->md, folder, err);
+}
+
+static int md_append_begin(struct store_target *t, const char *folder,
+			   const struct store_msg *m, uint64_t size,
+			   const char *tag, struct err *err)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+
+	mt->msg = maildir_msg_begin(mt->md, folder, tag, err);
+	if (mt->msg == NULL)
+		return -1;
+	mt->meta = m;
+	mt->left = size;
+	return 0;
+}
+
+static int md_append_data(struct store_target *t, const char *p, size_t len,
+			  struct err *err)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+
+	if (len > mt->left)
+		return err_set(err, ERR_MESSAGE, EC_PROTOCOL,
+			       "message longer than announced");
+	mt->left -= len;
+	return maildir_msg_write(mt->msg, p, len, err);
+}
+
+/* Keywords as an array of pointers into a copy of the string. */
+static size_t split_keywords(const char *kw, char **copy_r, const char ***v_r)
+{
+	char *c, *save = NULL, *tok;
+	const char **v = NULL;
+	size_t n = 0;
+
+	*copy_r = NULL;
+	*v_r = NULL;
+	if (kw == NULL)
+		return 0;
+	c = xstrdup(kw);
+	for (tok = strtok_r(c, " ", &save); tok != NULL;
+	     tok = strtok_r(NULL, " ", &save)) {
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		v[n++] = tok;
+	}
+	*copy_r = c;
+	*v_r = v;
+	return n;
+}
+
+static int md_append_end(struct store_target *t, store_append_cb *cb,
+			 void *ctx, struct err *err)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+	const struct store_msg *m = mt->meta;
+	unsigned flags = 0;
+	char *kwcopy, *name = NULL;
+	const char **kw;
+	size_t nkw;
+	int ret;
+
+	if (mt->left != 0) {
+		maildir_msg_abort(&mt->msg);
+		return err_set(err, ERR_MESSAGE, EC_PROTOCOL,
+			       "message shorter than announced");
+	}
+	if (m->flags & STORE_SEEN)
+		flags |= MD_FLAG_SEEN;
+	if (m->flags & STORE_ANSWERED)
+		flags |= MD_FLAG_ANSWERED;
+	if (m->flags & STORE_FLAGGED)
+		flags |= MD_FLAG_FLAGGED;
+	if (m->flags & STORE_DRAFT)
+		flags |= MD_FLAG_DRAFT;
+	if (m->flags & STORE_DELETED)
+		flags |= MD_FLAG_DELETED;
+	nkw = split_keywords(m->keywords, &kwcopy, &kw);
+	ret = maildir_msg_commit(&mt->msg, flags, kw, nkw, m->internaldate,
+				 &name, err);
+	free(kw);
+	free(kwcopy);
+	if (ret < 0) {
+		/* One message could not be written (e.g. a name the file
+		 * system refuses): record it; a full disk is ERR_LOCAL and
+		 * stops the run. */
+		return -1;
+	}
+	cb(ctx, name, NULL);
+	free(name);
+	return 0;
+}
+
+static void md_append_abort(struct store_target *t)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+
+	maildir_msg_abort(&mt->msg);
+}
+
+static int md_flush(struct store_target *t, unsigned max_pending,
+		    struct err *err)
+{
+	(void)t;
+	(void)max_pending;
+	(void)err;
+	return 0; /* every append is confirmed at append_end */
+}
+
+static int md_find(struct store_target *t, const char *folder,
+		   const struct store_msg *m, const char *tag, int *found_r,
+		   struct err *err)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+
+	(void)m;
+	return maildir_find_tag(mt->md, folder, tag, found_r, err);
+}
+
+static char md_delimiter(struct store_target *t)
+{
+	(void)t;
+	return '.';
+}
+
+static void md_close(struct store_target *t)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+
+	maildir_msg_abort(&mt->msg);
+	maildir_close(&mt->md);
+	free(mt);
+}
+
+static const struct store_target_ops maildir_target_ops = {
+	.list = md_list,
+	.create = md_create,
+	.append_begin = md_append_begin,
+	.append_data = md_append_data,
+	.append_end = md_append_end,
+	.append_abort = md_append_abort,
+	.flush = md_flush,
+	.find = md_find,
+	.close = md_close,
+	.delimiter = md_delimiter,
+};
+
+struct store_target *store_maildir_target_create(const char *root,
+						 struct err *err)
+{
+	struct maildir_target *mt = xcalloc(1, sizeof(*mt));
+
+	mt->t.ops = &maildir_target_ops;
+	mt->md = maildir_open(root, 1, err);
+	if (mt->md == NULL) {
+		free(mt);
+		return NULL;
+	}
+	return &mt->t;
+}
