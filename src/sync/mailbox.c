@@ -43,6 +43,7 @@ struct run {
 	struct store_target *dst;
 	/* current folder */
 	const struct sync_plan_entry *fe;
+	char *dst_name;                /* fe->dst, or what the target took */
 	int64_t folder_id;
 	uint32_t uidvalidity;
 	char tag_prefix[16];
@@ -127,7 +128,7 @@ static int sink_begin(void *ctx, uint32_t uid, uint64_t size)
 	m = r->chunk[ci - r->items];
 	snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix, r->uidvalidity,
 		 uid);
-	if (r->dst->ops->append_begin(r->dst, r->fe->dst, m, size, tag,
+	if (r->dst->ops->append_begin(r->dst, r->dst_name, m, size, tag,
 				      &err) < 0) {
 		if (err.cls == ERR_MESSAGE) {
 			/* This message only: record and go on. */
@@ -371,7 +372,7 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 		}
 		snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix,
 			 r->uidvalidity, m->uid);
-		ret = r->dst->ops->find(r->dst, r->fe->dst, m, tag, &found,
+		ret = r->dst->ops->find(r->dst, r->dst_name, m, tag, &found,
 					err);
 		if (ret < 0)
 			break;
@@ -403,9 +404,30 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 
 	r->fe = fe;
 	sync_progress_set_folder(r->prog, fe->src);
-	if (r->dst->ops->create(r->dst, fe->dst, err) < 0)
-		return -1;
-	if (state_folder_open(r->st, r->user_id, fe->src, fe->dst, &jf,
+	free(r->dst_name);
+	r->dst_name = xstrdup(fe->dst);
+	if (r->dst->ops->create(r->dst, r->dst_name, err) < 0) {
+		/* Some targets refuse characters their delimiter does not
+		 * (Dovecot's Maildir++ refuses '.' even with '/'): try once
+		 * with them replaced, and say so. */
+		char *p;
+		int changed = 0;
+		if (err->cls != ERR_FOLDER)
+			return -1;
+		for (p = r->dst_name; *p; p++)
+			if (*p == '.') {
+				*p = '_';
+				changed = 1;
+			}
+		if (!changed)
+			return -1;
+		log_warn("user %lld: the target refused folder \"%s\"; using "
+			 "\"%s\"", (long long)r->user_id, fe->dst, r->dst_name);
+		err_clear(err);
+		if (r->dst->ops->create(r->dst, r->dst_name, err) < 0)
+			return -1;
+	}
+	if (state_folder_open(r->st, r->user_id, fe->src, r->dst_name, &jf,
 				err) < 0)
 		return -1;
 	r->folder_id = jf.id;
@@ -613,6 +635,7 @@ static int one_attempt(struct run *r, const struct sync_endpoints *ep,
 {
 	struct store_folder_list sl = { 0 }, tl = { 0 };
 	struct sync_plan plan = { 0 };
+	struct err folder_err = ERR_INIT;
 	size_t i;
 	int ret = -1;
 
@@ -640,16 +663,32 @@ static int one_attempt(struct run *r, const struct sync_endpoints *ep,
 			continue;
 		}
 		if (fe->noselect) {
-			if (r->dst->ops->create(r->dst, fe->dst, err) < 0)
-				goto out;
+			/* A parent only: its children create it anyway, so
+			 * a refusal here is not worth failing over. */
+			if (r->dst->ops->create(r->dst, fe->dst, err) < 0) {
+				if (err->cls != ERR_FOLDER)
+					goto out;
+				err_clear(err);
+			}
 			continue;
 		}
 		if (sync_folder(r, fe, err) < 0) {
 			err_prefix(err, "folder \"%s\": ", fe->src);
-			goto out;
+			if (err->cls != ERR_FOLDER)
+				goto out;
+			/* One folder's trouble: the others still go. */
+			log_warn("user %lld: %s", (long long)r->user_id,
+				 err->msg);
+			if (folder_err.cls == ERR_NONE)
+				folder_err = *err;
+			err_clear(err);
 		}
 		if (r->res->stopped)
 			break;
+	}
+	if (folder_err.cls != ERR_NONE) {
+		*err = folder_err;
+		goto out;
 	}
 	ret = 0;
 out:
@@ -690,6 +729,7 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 	for (attempt = 1;; attempt++) {
 		err_clear(err);
 		if (one_attempt(&r, ep, err) == 0) {
+			free(r.dst_name);
 			atomic_store(&progress->phase, SYNC_PHASE_DONE);
 			return 0;
 		}
@@ -712,6 +752,7 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 				delay_ms *= 2;
 		}
 	}
+	free(r.dst_name);
 	atomic_store(&progress->phase, SYNC_PHASE_FAILED);
 	return -1;
 }

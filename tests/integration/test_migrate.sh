@@ -1,0 +1,214 @@
+#!/bin/bash
+# The procedure's Steps 2-4 end to end against real Dovecot servers: a
+# source, a second Dovecot as IMAP target, and a Maildir target read back by
+# that second Dovecot.  Every message byte-identical (SHA-256), flags and
+# INTERNALDATE kept, folder names right, nothing duplicated; the 35 MB
+# boundary; --max-items; exclusions; UserRoot; no password anywhere.
+set -u
+: "${IMAPMIG:?}"
+. "$IMAPMIG_SRCDIR/tests/fixtures/lib.sh"
+T=$TEST_TMP
+POP="python3 $IMAPMIG_SRCDIR/tests/fixtures/populate.py"
+export IMAPMIG_STATE="$T/state/state.db"
+
+fixture_start --layout fs
+printf 'terrya:x\nannb:x\nterryroot:x\nterrya@contoso.edu:x\nannb@contoso.edu:x\n' >"$T/users2"
+fixture_start_second --users-file "$T/users2"
+
+# The source: awkward names, nesting four deep, '.' under a '/' delimiter,
+# NUL bytes and bare CRs, flags and keywords, the 35 MiB boundary.
+$POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 \
+	'INBOX:25' 'Sent:6' 'Drafts:2' 'Work/a.b/c:4' 'L1/L2/L3/L4:3' \
+	'Entwürfe & "Zitate"/Unter Ordner:3' 'with space:2' 'Junk:3' \
+	'Archive/2019:2' 'Big:1:36700160' 'Big:1:36700161' || { echo "populate failed" >&2; exit 1; }
+$POP --port "$IMAPFIX_PORT" --user ann.beebe --password 2111991 --seed 9 'INBOX:6' || exit 1
+# A Courier-style virtual shared tree for UserRoot: users/terry.adams/...
+$SEED --public "$IMAPFIX_PUBLIC" --folder 'terry.adams' --count 4 --seed 5 >/dev/null
+$SEED --public "$IMAPFIX_PUBLIC" --folder 'terry.adams/Sent' --count 2 --seed 6 >/dev/null
+$SEED --public "$IMAPFIX_PUBLIC" --folder 'ann.beebe' --count 3 --seed 7 >/dev/null
+
+printf '1091990\n' >"$T/terry.pw"
+printf 'P@ssw0rd\n' >"$T/admin.pw"
+
+run() { "$IMAPMIG" "$@" >"$T/out" 2>"$T/err"; RC=$?; }
+
+run endpoint new --name IMAPEndpoint --remote-server 127.0.0.1 --port "$IMAPFIX_PORT_SSL" --ca-file "$IMAPFIX_CA"
+expect_eq "$RC" 0 "endpoint new (source): $(cat "$T/err")"
+run endpoint new --name Local --type maildir --path-template "$IMAPFIX2_MAIL/{local}/Maildir"
+expect_eq "$RC" 0 "endpoint new (maildir): $(cat "$T/err")"
+run endpoint new --name NewServer --type imap --remote-server 127.0.0.1 --port "$IMAPFIX2_PORT_SSL" \
+	--ca-file "$IMAPFIX2_CA" --target-login '{email}*mailadmin' --password-file "$T/admin.pw"
+expect_eq "$RC" 0 "endpoint new (imap target): $(cat "$T/err")"
+run endpoint get --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert {e["name"] for e in d} == {"IMAPEndpoint","Local","NewServer"}, d; assert all(e["max_concurrent_migrations"]==100 and e["max_concurrent_incremental_syncs"]==20 for e in d)' "$T/out" ||
+	fail "endpoint get --json: $(cat "$T/out")"
+
+# The seed's CSV formats: a per-user password, the Dovecot master user,
+# and UserRoot under a shared namespace.
+cat >"$T/maildir.csv" <<EOF
+EmailAddress,UserName,Password,UserRoot
+terrya@contoso.edu,terry.adams*mailadmin,P@ssw0rd,
+terryroot@contoso.edu,mailadmin,P@ssw0rd,/users/terry.adams
+EOF
+cat >"$T/imap.csv" <<EOF
+EmailAddress,UserName,Password
+terrya@contoso.edu,terry.adams,1091990
+EOF
+run batch new --name ToMaildir --source-endpoint IMAPEndpoint --target-endpoint Local \
+	--csv "$T/maildir.csv" --exclude-folders 'Junk,Archive/*' --autostart
+expect_eq "$RC" 0 "batch new: $(cat "$T/err")"
+
+# Run the sync, watching its memory and its argument list.
+"$IMAPMIG" sync --batch ToMaildir >"$T/sync.out" 2>"$T/sync.err" &
+SPID=$!
+peak=0
+while kill -0 "$SPID" 2>/dev/null; do
+	hwm=$(awk '/VmHWM/ {print $2}' "/proc/$SPID/status" 2>/dev/null)
+	[ -n "$hwm" ] && [ "$hwm" -gt "$peak" ] && peak=$hwm
+	tr '\0' ' ' <"/proc/$SPID/cmdline" 2>/dev/null | grep -q 'P@ssw0rd\|1091990' && fail "a password in /proc/PID/cmdline"
+	sleep 0.1
+done
+wait "$SPID"
+RC=$?
+expect_eq "$RC" 0 "sync to maildir: $(cat "$T/sync.err")"
+echo "peak RSS of imapmig sync with a 35 MiB message: ${peak} KiB" >&2
+[ "$peak" -gt 0 ] && [ "$peak" -lt 20000 ] || fail "peak RSS ${peak} KiB is not far below the 35 MiB message"
+
+# The Maildir target, read back by a real Dovecot.
+chown -R "$IMAPFIX2_UID:$IMAPFIX2_GID" "$IMAPFIX2_MAIL"
+printf 'x\n' >"$T/x.pw"
+$IMAPDUMP --port "$IMAPFIX_PORT" --user terry.adams --password-file "$T/terry.pw" --no-public >"$T/src.json" ||
+	fail "dump of the source"
+$IMAPDUMP --port "$IMAPFIX2_PORT" --user terrya --password-file "$T/x.pw" --no-public >"$T/maildir.json" ||
+	fail "dump of the maildir target"
+cat >"$T/compare.py" <<'EOF'
+import json, sys
+src = json.load(open(sys.argv[1])); dst = json.load(open(sys.argv[2]))
+excluded = set(sys.argv[3].split(",")) if len(sys.argv) > 3 and sys.argv[3] else set()
+rename = dict(p.split("=") for p in sys.argv[4].split(",")) if len(sys.argv) > 4 else {}
+want = {}
+for f, msgs in src.items():
+    if f in excluded:
+        continue
+    f = rename.get(f, f)
+    msgs = [m for m in msgs if m["size"] <= 36700160]
+    want[f] = sorted(msgs, key=lambda m: m["sha256"])
+got = {f: sorted(m, key=lambda x: x["sha256"]) for f, m in dst.items()}
+# folders that exist only as parents on one side do not count
+for f in list(got):
+    if not got[f] and f not in want:
+        del got[f]
+for f in list(want):
+    if not want[f] and f not in got:
+        del want[f]
+ok = True
+if set(want) != set(got):
+    print("folders differ: missing %s, extra %s" % (sorted(set(want) - set(got)), sorted(set(got) - set(want))))
+    ok = False
+for f in sorted(set(want) & set(got)):
+    if want[f] != got[f]:
+        ok = False
+        ws = {m["sha256"] for m in want[f]}; gs = {m["sha256"] for m in got[f]}
+        print("folder %s: %d source, %d target; %d missing, %d extra; first diff: %s" % (
+            f, len(want[f]), len(got[f]), len(ws - gs), len(gs - ws),
+            next(((a, b) for a, b in zip(want[f], got[f]) if a != b), None)))
+sys.exit(0 if ok else 1)
+EOF
+python3 "$T/compare.py" "$T/src.json" "$T/maildir.json" 'Junk,Archive/2019' 'Work/a.b/c=Work/a_b/c' ||
+	fail "maildir target differs from the source"
+python3 - "$T/maildir.json" <<'EOF' || fail "maildir: names, NULs or duplicates wrong"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert "Entwürfe & \"Zitate\"/Unter Ordner" in d, sorted(d)
+assert "L1/L2/L3/L4" in d and "with space" in d, sorted(d)
+assert "Work/a_b/c" in d, sorted(d)          # '.' inside a level, '.' target
+assert "Junk" not in d and "Archive/2019" not in d, sorted(d)
+assert len(d["Big"]) == 1 and d["Big"][0]["size"] == 36700160, d["Big"]
+for f, msgs in d.items():
+    shas = [m["sha256"] for m in msgs]
+    assert len(shas) == len(set(shas)), "duplicate in " + f
+EOF
+
+# The large item is reported, with its subject; nothing else skipped.
+run user stats terrya@contoso.edu --include-skipped-items --include-report --json
+python3 - "$T/out" <<'EOF' || fail "large item not reported: $(cat "$T/out")"
+import json, sys
+u = json.load(open(sys.argv[1]))
+sk = u["skipped_items"]
+assert len(sk) == 1, sk
+assert sk[0]["kind"] == "LargeItem" and sk[0]["size"] == 36700161, sk
+assert sk[0]["subject"] == "Big message 0" and sk[0]["folder"] == "Big", sk
+assert "large item" in sk[0]["reason"], sk
+assert u["status"] == "Synced" and u["data_consistency"] == "Perfect", u
+EOF
+
+# UserRoot: only the folders below the root, the root itself as INBOX.
+$IMAPDUMP --port "$IMAPFIX2_PORT" --user terryroot --password-file "$T/x.pw" --no-public >"$T/root.json" ||
+	fail "dump of the UserRoot target"
+python3 - "$T/root.json" <<'EOF' || fail "UserRoot migration wrong: $(cat "$T/root.json" | head -c 400)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d.get("INBOX", [])) == 4, {k: len(v) for k, v in d.items()}
+assert len(d.get("Sent", [])) == 2, {k: len(v) for k, v in d.items()}
+assert not any("ann.beebe" in k or k.startswith("users") for k in d), sorted(d)
+EOF
+
+# batch get / user get --json shapes the tests and scripts rely on
+run batch get ToMaildir --json
+python3 - "$T/out" <<'EOF' || fail "batch get --json: $(cat "$T/out")"
+import json, sys
+b = json.load(open(sys.argv[1]))
+for k in ("name","status","source_endpoint","target_endpoint","total_count","synced_count","failed_count","created","last_synced"):
+    assert k in b, k
+assert b["status"] == "Synced" and b["total_count"] == 2 and b["synced_count"] == 2, b
+EOF
+run user get --batch ToMaildir --json
+python3 - "$T/out" <<'EOF' || fail "user get --json: $(cat "$T/out")"
+import json, sys
+us = json.load(open(sys.argv[1]))
+for u in us:
+    for k in ("email","batch","status","items_total","items_synced","items_skipped","bytes_synced","last_synced","error"):
+        assert k in u, k
+assert {u["email"] for u in us} == {"terrya@contoso.edu", "terryroot@contoso.edu"}
+EOF
+
+# A second run copies nothing again.
+before=$(find "$IMAPFIX2_MAIL/terrya" -type f -path '*/cur/*' | wc -l)
+run batch set ToMaildir --sync-now
+run sync --batch ToMaildir
+expect_eq "$RC" 0 "second sync: $(cat "$T/err")"
+after=$(find "$IMAPFIX2_MAIL/terrya" -type f -path '*/cur/*' | wc -l)
+expect_eq "$after" "$before" "a second sync must not copy again"
+
+# The same mailbox into a second Dovecot over IMAP (master-user login).
+run batch remove ToMaildir
+expect_eq "$RC" 0 "batch remove: $(cat "$T/err")"
+run batch new --name ToImap --source-endpoint IMAPEndpoint --target-endpoint NewServer \
+	--csv "$T/imap.csv" --exclude-folders 'Junk,#Archive#,Archive/*' --autostart
+expect_eq "$RC" 0 "batch new (imap): $(cat "$T/err")"
+run sync --batch ToImap
+expect_eq "$RC" 0 "sync to imap: $(cat "$T/err") $(cat "$T/out" | tail -3)"
+$IMAPDUMP --port "$IMAPFIX2_PORT" --user terrya@contoso.edu --password-file "$T/x.pw" --no-public >"$T/imap.json" ||
+	fail "dump of the imap target"
+python3 "$T/compare.py" "$T/src.json" "$T/imap.json" 'Junk,Archive/2019' 'Work/a.b/c=Work/a_b/c' ||
+	fail "imap target differs from the source"
+
+# --max-items keeps the newest.
+cat >"$T/ann.csv" <<EOF
+EmailAddress,UserName,Password
+annb@contoso.edu,ann.beebe,2111991
+EOF
+run batch new --name Limits --source-endpoint IMAPEndpoint --target-endpoint Local --csv "$T/ann.csv" --max-items 4 --autostart
+run sync --batch Limits
+expect_eq "$RC" 0 "sync with --max-items: $(cat "$T/err")"
+run user stats annb@contoso.edu --json
+python3 -c 'import json,sys; u=json.load(open(sys.argv[1])); assert u["items_synced"]==4 and u["items_skipped"]==2, u' "$T/out" ||
+	fail "--max-items 4 of 6: $(cat "$T/out")"
+
+# No password in the state store, the key file is private.
+for pw in P@ssw0rd 1091990 2111991; do
+	if cat "$T"/state/state.db* | grep -aq "$pw"; then fail "password $pw in the state store"; fi
+	grep -q "$pw" "$T/out" "$T/err" "$T/sync.out" "$T/sync.err" && fail "password $pw printed"
+done
+expect_eq "$(stat -c %a "$T/state/key")" 600 "key file mode"
+finish
