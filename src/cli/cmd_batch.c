@@ -229,7 +229,7 @@ static int b_new(int argc, char **argv)
 	{
 		size_t i;
 		for (i = 0; i < nusers; i++)
-			users[i].status = xstrdup(autostart ? "Queued" : "Created");
+			users[i].status = xstrdup("Queued");
 	}
 	if (state_users_add(st, b.id, users, nusers, csv, &err) < 0) {
 		struct err e2 = ERR_INIT;
@@ -597,7 +597,7 @@ static int b_set(int argc, char **argv)
 			int started = strcmp(b.status, "Created") != 0 &&
 				      strcmp(b.status, "Stopped") != 0;
 			for (i = 0; i < n; i++)
-				u[i].status = xstrdup(started ? "Queued" : "Created");
+				u[i].status = xstrdup("Queued");
 			ret = state_users_add(st, b.id, u, n, csv, &err);
 			if (ret == 0 && started) {
 				free(b.status);

@@ -1,0 +1,60 @@
+#!/bin/bash
+# Every bad CSV is refused with exit 2, one line naming file:line and what
+# to do, and nothing imported.  No server needed: the endpoint is saved
+# with --skip-verification.
+set -u
+: "${IMAPMIG:?}"
+. "$IMAPMIG_SRCDIR/tests/fixtures/lib.sh"
+T=$TEST_TMP
+export IMAPMIG_STATE="$T/state.db"
+"$IMAPMIG" endpoint new --name Src --remote-server 127.0.0.1 --port 1 --skip-verification >/dev/null ||
+	fail "endpoint new --skip-verification"
+"$IMAPMIG" endpoint new --name Local --type maildir --path-template "$T/mail/{domain}/{local}/Maildir" >/dev/null ||
+	fail "endpoint new maildir"
+
+check() { # NAME EXPECTED-REGEX (CSV on stdin)
+	local name=$1 re=$2
+	cat >"$T/$name.csv"
+	"$IMAPMIG" batch new --name "B-$name" --source-endpoint Src --target-endpoint Local \
+		--csv "$T/$name.csv" >"$T/out" 2>"$T/err"
+	local rc=$?
+	[ "$rc" = 2 ] || fail "$name: exit $rc, want 2 ($(cat "$T/err"))"
+	[ "$(wc -l <"$T/err")" = 1 ] || fail "$name: not one line: $(cat "$T/err")"
+	grep -Eq "$re" "$T/err" || fail "$name: message '$(cat "$T/err")' does not match '$re'"
+	grep -q 'S3cret' "$T/err" && fail "$name: a password in the error"
+	"$IMAPMIG" batch get "B-$name" >/dev/null 2>&1 && fail "$name: a batch was imported"
+}
+
+printf 'EmailAddress,UserName\na@b.com,x\n' | check missing 'missing.csv:1: required column Password is missing'
+printf 'EmailAddress,UserName,Password,Dept\na@b.com,x,S3cret,IT\n' | check unknown 'unknown.csv:1: unknown column "Dept".*--allow-unknown-columns'
+printf 'EmailAddress,UserName,Password\na@b.com,x,S3cret\nc@d.com,,S3cret\n' | check emptyuser 'emptyuser.csv:3: UserName is empty'
+printf 'EmailAddress,UserName,Password\na@b.com,x,\n' | check emptypw 'emptypw.csv:2: Password is empty'
+printf 'EmailAddress,UserName,Password\nterrya@,x,S3cret\n' | check badaddr 'badaddr.csv:2: EmailAddress "terrya@" is not a valid address'
+printf 'EmailAddress,UserName,Password\na@b.com,x,S3cret\nA@B.com,y,S3cret\n' | check dup 'dup.csv:3: A@B.com is already on line 2'
+printf 'EmailAddress,UserName,Password\n"a@b.com,x,S3cret\n' | check quote 'quote.csv:2: a quoted field is not closed'
+printf 'EmailAddress,UserName,Password\na@b.com,x,S3cret,extra\n' | check fields 'fields.csv:2: 4 fields where the header has 3'
+printf 'EmailAddress,UserName,Password\na@b.com,x,S3cret\n\xff\xfe,y,z\n' | check utf8 'utf8.csv: not valid UTF-8'
+python3 -c 'print("EmailAddress,UserName,Password"); [print("u%d@contoso.edu,u%d,S3cret" % (i, i)) for i in range(50001)]' |
+	check rows 'rows.csv:50002: more than 50000 rows'
+python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password,Notes\n" + ("a@b.com,x,S3cret,%s\n" % ("n" * (11 * 1024 * 1024))))' |
+	check big 'big.csv: [0-9]+ bytes, over the 10 MB limit'
+
+# The good files of the seed load, quoted fields, BOM, CRLF, any order and case.
+printf '\xef\xbb\xbfusername,PASSWORD,emailaddress\r\n"contoso-students/mailadmin/terry.adams","P@ss,""w0rd""",terrya@contoso.edu\r\n#ann.beebe@contoso-students.edu#mailadmin#,P@ssw0rd,annb@contoso.edu\r\n' >"$T/good.csv"
+"$IMAPMIG" batch new --name Good --source-endpoint Src --target-endpoint Local --csv "$T/good.csv" >"$T/out" 2>"$T/err" ||
+	fail "good CSV refused: $(cat "$T/err")"
+"$IMAPMIG" user get terrya@contoso.edu --json >"$T/out" || fail "user get"
+python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))[0]; assert u["status"]=="Queued" and u["batch"]=="Good", u' "$T/out" ||
+	fail "good CSV: $(cat "$T/out")"
+grep -q 'P@ss' "$T/out" && fail "user get prints a password"
+# A user is in one batch at a time.
+printf 'EmailAddress,UserName,Password\nTERRYA@contoso.edu,x,S3cret\n' | check other 'other.csv:2: TERRYA@contoso.edu is already in batch Good'
+# Bad options exit 2 too.
+"$IMAPMIG" batch new --name X --source-endpoint Src --csv "$T/good.csv" --max-message-size lots 2>/dev/null
+expect_eq "$?" 2 "bad --max-message-size"
+"$IMAPMIG" batch new --name X --source-endpoint Nope --csv "$T/good.csv" 2>"$T/err"
+expect_eq "$?" 2 "unknown endpoint"
+grep -q 'no endpoint named Nope' "$T/err" || fail "unknown endpoint: $(cat "$T/err")"
+"$IMAPMIG" batch new --name X --source-endpoint Src --csv "$T/good.csv" --exclude-folders '#Bogus#' 2>"$T/err"
+expect_eq "$?" 2 "bad well-known folder"
+finish
