@@ -1,6 +1,8 @@
 /* runner.c - see runner.h. */
 #include "sched/runner.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +324,19 @@ static void finish_batches(struct state *st, struct state_batch *bs, size_t nb)
 	}
 }
 
+/* A claim's owner is "pid<N>-..."; alive while that process exists. */
+static int owner_alive(const char *owner)
+{
+	long pid;
+
+	if (strncmp(owner, "pid", 3) != 0)
+		return 1;
+	pid = strtol(owner + 3, NULL, 10);
+	if (pid <= 0)
+		return 1;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 int sched_run(const struct sched_opts *o, unsigned *synced_r,
 	      unsigned *failed_r, struct err *err)
 {
@@ -334,6 +349,16 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 	*synced_r = *failed_r = 0;
 	if (st == NULL)
 		return -1;
+	{
+		/* Whatever a killed run left Syncing is queued again; its
+		 * journal says exactly where it stopped. */
+		unsigned n = 0;
+		if (state_users_requeue_orphans(st, owner_alive, &n, err) < 0)
+			goto out;
+		if (n > 0)
+			log_info("%u user(s) left syncing by an interrupted run "
+				 "are queued again", n);
+	}
 	if (o->batch != NULL) {
 		bs = xcalloc(1, sizeof(*bs));
 		if (state_batch_get(st, o->batch, bs, err) < 0) {

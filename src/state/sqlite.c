@@ -1137,6 +1137,45 @@ int state_user_release_claim(struct state *st, int64_t user_id,
 	return run(st, s, "release user", err);
 }
 
+int state_users_requeue_orphans(struct state *st,
+				int (*alive)(const char *owner),
+				unsigned *n_r, struct err *err)
+{
+	sqlite3_stmt *s = prep(st, "SELECT id, claim_owner, claim_until,"
+			       " status FROM users WHERE status IN"
+			       " ('Syncing', 'IncrementalSyncing', 'Stopping',"
+			       " 'Validating')", err);
+	int64_t *ids = NULL;
+	size_t n = 0, i;
+	time_t now = time(NULL);
+
+	*n_r = 0;
+	if (s == NULL)
+		return -1;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *owner = (const char *)sqlite3_column_text(s, 1);
+		time_t until = (time_t)sqlite3_column_int64(s, 2);
+		if (owner != NULL && until >= now && alive(owner))
+			continue;
+		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+		ids[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	for (i = 0; i < n; i++) {
+		s = prep(st, "UPDATE users SET status='Queued', claim_owner=NULL,"
+			 " claim_until=NULL WHERE id=?", err);
+		if (s != NULL)
+			sqlite3_bind_int64(s, 1, ids[i]);
+		if (run(st, s, "requeue user", err) < 0) {
+			free(ids);
+			return -1;
+		}
+	}
+	free(ids);
+	*n_r = (unsigned)n;
+	return 0;
+}
+
 /* ---- reports ---- */
 
 int state_skipped_list(struct state *st, int64_t user_id,

@@ -159,6 +159,12 @@ int state_user_claim(struct state *st, int64_t user_id, const char *owner,
 		     unsigned lease_seconds, struct err *err);
 int state_user_release_claim(struct state *st, int64_t user_id,
 			     struct err *err);
+/* Users left Syncing by a worker that died (kill -9, power cut): those
+ * whose claim has expired or whose owner alive() says is gone go back to
+ * Queued, claim released.  *n_r counts them. */
+int state_users_requeue_orphans(struct state *st,
+				int (*alive)(const char *owner),
+				unsigned *n_r, struct err *err);
 
 /* ---- skipped items, for reports ---- */
 

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""faultproxy.py - a TCP proxy on 127.0.0.1 that slows or breaks traffic.
+
+  faultproxy.py --to PORT --port-file F [--rate BYTES_PER_S]
+                [--drop MIN:MAX] [--drop-count N] [--seed S] [--log F]
+
+Every connection is forwarded to 127.0.0.1:PORT.  --rate limits the
+server-to-client direction (so a migration takes long enough to be
+interrupted anywhere).  --drop closes a connection after a random number of
+bytes (both directions counted) between MIN and MAX -- mid-command,
+mid-literal, mid-APPEND -- for the first N connections (--drop-count,
+default: all).  Writes the listening port to --port-file; runs until killed.
+"""
+import argparse
+import os
+import random
+import select
+import socket
+import sys
+import threading
+import time
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--to", type=int, required=True)
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--rate", type=float, default=0)
+    ap.add_argument("--drop")
+    ap.add_argument("--drop-count", type=int, default=-1)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--log")
+    a = ap.parse_args()
+    rng = random.Random(a.seed)
+    lock = threading.Lock()
+    state = {"conns": 0, "drops": 0}
+    logf = open(a.log, "a") if a.log else None
+
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(64)
+    with open(a.port_file + ".tmp", "w") as f:
+        f.write(str(ls.getsockname()[1]))
+    os.rename(a.port_file + ".tmp", a.port_file)
+
+    def serve(c):
+        try:
+            s = socket.create_connection(("127.0.0.1", a.to))
+        except OSError:
+            c.close()
+            return
+        with lock:
+            state["conns"] += 1
+            n = state["conns"]
+            limit = None
+            if a.drop and (a.drop_count < 0 or n <= a.drop_count):
+                lo, hi = (int(x) for x in a.drop.split(":"))
+                limit = rng.randint(lo, hi)
+        moved = 0
+        t0 = time.time()
+        down = 0
+        try:
+            while True:
+                r, _, _ = select.select([c, s], [], [], 60)
+                if not r:
+                    break
+                for src in r:
+                    dst = s if src is c else c
+                    data = src.recv(16384)
+                    if not data:
+                        raise EOFError
+                    if limit is not None and moved + len(data) >= limit:
+                        data = data[: max(0, limit - moved)]
+                        if data:
+                            dst.sendall(data)
+                        if logf:
+                            logf.write("conn %d dropped after %d bytes\n" % (n, limit))
+                            logf.flush()
+                        raise EOFError
+                    moved += len(data)
+                    dst.sendall(data)
+                    if src is s and a.rate > 0:
+                        down += len(data)
+                        ahead = down / a.rate - (time.time() - t0)
+                        if ahead > 0:
+                            time.sleep(ahead)
+        except (EOFError, OSError):
+            pass
+        for x in (c, s):
+            try:
+                x.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                x.close()
+            except OSError:
+                pass
+
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
