@@ -412,29 +412,17 @@ static int root_strip(struct imap_source *is, const char *name, char delim,
 	return 1;
 }
 
-static void source_list_untagged(void *ctx, const struct imap_resp *r)
+/* The source's raw name to ours, relative to the user's root; 0 if the
+ * folder is not this user's (another namespace, outside the root). */
+static int source_rel_name(struct imap_source *is, const char *raw, char delim,
+			   struct buf *name)
 {
-	struct imap_source *is = ctx;
-	const struct imap_arg *attrs;
-	const char *delim_s, *raw, *rel;
-	struct store_folder f = { 0 };
-	struct buf name = BUF_INIT;
-	char delim;
+	const char *rel = raw;
 	size_t i;
 
-	if (r->status != IMAP_STATUS_NONE || r->arg_count < 4 ||
-	    !imap_arg_is_atom(&r->args[0], "LIST"))
-		return;
-	attrs = &r->args[1];
-	delim_s = imap_arg_str(&r->args[2]);
-	delim = delim_s ? delim_s[0] : '\0';
-	raw = imap_arg_str(&r->args[3]);
-	if (raw == NULL || attrs->type != IMAP_ARG_LIST)
-		return;
-	rel = raw;
 	if (is->root_n > 0) {
 		if (!root_strip(is, raw, delim, &rel))
-			return;
+			return 0;
 	} else {
 		size_t plen = strlen(is->nm.personal.prefix);
 		for (i = 0; i < is->nm.n_others; i++) {
@@ -444,17 +432,86 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 			if (strncmp(raw, op, ol) == 0 ||
 			    (ol > 0 && strlen(raw) == ol - 1 &&
 			     strncmp(raw, op, ol - 1) == 0))
-				return;
+				return 0;
 		}
 		if (plen > 0 && strncmp(raw, is->nm.personal.prefix, plen) == 0)
 			rel = raw + plen;
 		else if (plen > 0 && strcasecmp(raw, "INBOX") != 0 &&
 			 strncmp(raw, is->nm.personal.prefix, plen - 1) == 0 &&
 			 raw[plen - 1] == '\0')
-			return; /* "INBOX" as the namespace's parent: handled */
+			return 0; /* "INBOX" as the namespace's parent */
 	}
 	if (rel[0] == '\0')
+		return 0;
+	if (strcasecmp(rel, "INBOX") == 0)
+		buf_addstr(name, "INBOX");
+	else
+		name_from_server(rel, delim, name);
+	return 1;
+}
+
+/* "* STATUS name (MESSAGES n UIDNEXT n UIDVALIDITY n HIGHESTMODSEQ n)" */
+static void parse_status(const struct imap_arg *l, struct store_folder_status *st)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < l->list_count; i += 2) {
+		uint64_t v;
+		if (imap_arg_u64(&l->list[i + 1], &v) < 0)
+			continue;
+		if (imap_arg_is_atom(&l->list[i], "MESSAGES"))
+			st->messages = (uint32_t)v;
+		else if (imap_arg_is_atom(&l->list[i], "UIDNEXT"))
+			st->uidnext = (uint32_t)v;
+		else if (imap_arg_is_atom(&l->list[i], "UIDVALIDITY"))
+			st->uidvalidity = (uint32_t)v;
+		else if (imap_arg_is_atom(&l->list[i], "HIGHESTMODSEQ"))
+			st->highestmodseq = v;
+	}
+}
+
+static void source_list_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct imap_source *is = ctx;
+	const struct imap_arg *attrs;
+	const char *delim_s, *raw;
+	struct store_folder f = { 0 };
+	struct buf name = BUF_INIT;
+	char delim;
+	size_t i;
+
+	if (r->status == IMAP_STATUS_NONE && r->arg_count >= 3 &&
+	    imap_arg_is_atom(&r->args[0], "STATUS") &&
+	    r->args[2].type == IMAP_ARG_LIST) {
+		raw = imap_arg_str(&r->args[1]);
+		if (raw == NULL ||
+		    !source_rel_name(is, raw, is->nm.delim, &name)) {
+			buf_release(&name);
+			return;
+		}
+		for (i = 0; i < is->list_out->n; i++) {
+			struct store_folder *lf = &is->list_out->v[i];
+			if (strcmp(lf->name, name.p) == 0) {
+				parse_status(&r->args[2], &lf->status);
+				lf->has_status = 1;
+			}
+		}
+		buf_release(&name);
 		return;
+	}
+	if (r->status != IMAP_STATUS_NONE || r->arg_count < 4 ||
+	    !imap_arg_is_atom(&r->args[0], "LIST"))
+		return;
+	attrs = &r->args[1];
+	delim_s = imap_arg_str(&r->args[2]);
+	delim = delim_s ? delim_s[0] : '\0';
+	raw = imap_arg_str(&r->args[3]);
+	if (raw == NULL || attrs->type != IMAP_ARG_LIST)
+		return;
+	if (!source_rel_name(is, raw, delim, &name)) {
+		buf_release(&name);
+		return;
+	}
 	for (i = 0; i < attrs->list_count; i++) {
 		const char *a = imap_arg_str(&attrs->list[i]);
 		if (a == NULL)
@@ -473,11 +530,9 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 		else if (strcasecmp(a, "\\Archive") == 0)
 			f.special = STORE_SPECIAL_ARCHIVE;
 	}
-	if (strcasecmp(rel, "INBOX") == 0) {
-		buf_addstr(&name, "INBOX");
+	if (strcmp(name.p, "INBOX") == 0) {
 		f.special = STORE_SPECIAL_INBOX;
 	} else {
-		name_from_server(rel, delim, &name);
 		if (f.special == STORE_SPECIAL_NONE &&
 		    strchr(name.p, '/') == NULL)
 			f.special = store_special_from_name(name.p);
@@ -507,11 +562,20 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 
 	is->list_out = out;
 	imap_client_cmdbuf_init(is->c, &cb);
-	if (imap_client_has_cap(is->c, "LIST-EXTENDED") &&
-	    imap_client_has_cap(is->c, "SPECIAL-USE"))
+	if (imap_client_has_cap(is->c, "LIST-STATUS")) {
+		/* every folder's counters in the same command */
+		imap_cmd_rawf(&cb, "LIST \"\" \"*\" RETURN (%sSTATUS (MESSAGES "
+			      "UIDNEXT UIDVALIDITY%s))",
+			      imap_client_has_cap(is->c, "SPECIAL-USE")
+				      ? "SPECIAL-USE " : "",
+			      imap_client_has_cap(is->c, "CONDSTORE")
+				      ? " HIGHESTMODSEQ" : "");
+	} else if (imap_client_has_cap(is->c, "LIST-EXTENDED") &&
+		   imap_client_has_cap(is->c, "SPECIAL-USE")) {
 		imap_cmd_raw(&cb, "LIST \"\" \"*\" RETURN (SPECIAL-USE)");
-	else
+	} else {
 		imap_cmd_raw(&cb, "LIST \"\" \"*\"");
+	}
 	imap_client_set_untagged(is->c, source_list_untagged, is);
 	ret = imap_client_run(is->c, &cb, &res, err);
 	imap_client_set_untagged(is->c, NULL, NULL);

@@ -561,3 +561,79 @@ int maildir_find_tag(struct maildir *md, const char *utf8_path,
 	buf_release(&want);
 	return 0;
 }
+
+/* The Message-ID header of a file, unfolded and without spaces. */
+static int file_has_msgid(const char *path, const char *want)
+{
+	FILE *f = fopen(path, "rb");
+	char line[2048];
+	int found = 0, in_mid = 0;
+	struct buf v = BUF_INIT;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] == '\r' || line[0] == '\n')
+			break; /* end of the header */
+		if (in_mid && (line[0] == ' ' || line[0] == '\t')) {
+			/* continuation */
+		} else if (strncasecmp(line, "Message-ID:", 11) == 0) {
+			in_mid = 1;
+			memmove(line, line + 11, strlen(line + 11) + 1);
+		} else {
+			if (in_mid)
+				break;
+			continue;
+		}
+		{
+			const char *p;
+			for (p = line; *p; p++)
+				if (*p != ' ' && *p != '\t' && *p != '\r' &&
+				    *p != '\n')
+					buf_addch(&v, *p);
+		}
+	}
+	fclose(f);
+	found = v.len > 0 && strcmp(v.p, want) == 0;
+	buf_release(&v);
+	return found;
+}
+
+int maildir_find_msgid(struct maildir *md, const char *utf8_path,
+		       unsigned long long size, const char *message_id,
+		       int *found_r, struct err *err)
+{
+	static const char *const subs[] = { "cur", "new" };
+	struct buf dir = BUF_INIT;
+	char want[40];
+	size_t i;
+
+	*found_r = 0;
+	if (folder_dir(md, utf8_path, &dir, err) < 0) {
+		buf_release(&dir);
+		return -1;
+	}
+	snprintf(want, sizeof(want), ",S=%llu", size);
+	for (i = 0; i < 2 && !*found_r; i++) {
+		char p[4200];
+		DIR *d;
+		struct dirent *de;
+		snprintf(p, sizeof(p), "%s/%s", dir.p, subs[i]);
+		d = opendir(p);
+		if (d == NULL)
+			continue;
+		while (!*found_r && (de = readdir(d)) != NULL) {
+			const char *sz = strstr(de->d_name, want);
+			char file[4500];
+			if (sz == NULL || (sz[strlen(want)] != ':' &&
+					   sz[strlen(want)] != ',' &&
+					   sz[strlen(want)] != '\0'))
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", p, de->d_name);
+			*found_r = file_has_msgid(file, message_id);
+		}
+		closedir(d);
+	}
+	buf_release(&dir);
+	return 0;
+}

@@ -169,8 +169,14 @@ static int md_find(struct store_target *t, const char *folder,
 {
 	struct maildir_target *mt = (struct maildir_target *)t;
 
-	(void)m;
-	return maildir_find_tag(mt->md, folder, tag, found_r, err);
+	if (maildir_find_tag(mt->md, folder, tag, found_r, err) < 0)
+		return -1;
+	/* A renumbered source folder (new UIDVALIDITY) gives new tags:
+	 * then the same Message-ID and size identify the copy. */
+	if (!*found_r && m->message_id != NULL)
+		return maildir_find_msgid(mt->md, folder, m->size,
+					  m->message_id, found_r, err);
+	return 0;
 }
 
 static char md_delimiter(struct store_target *t)

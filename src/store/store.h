@@ -45,10 +45,22 @@ enum store_special {
 	STORE_SPECIAL_ARCHIVE,
 };
 
+struct store_folder_status {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t messages;
+	uint64_t highestmodseq;      /* 0 without CONDSTORE */
+};
+
 struct store_folder {
 	char *name;                  /* UTF-8, '/'-separated, owned */
 	enum store_special special;  /* from SPECIAL-USE or well-known name */
 	int noselect;                /* exists only as a parent */
+	/* Filled by the listing when the server answers LIST-STATUS (one
+	 * command for every folder), so an unchanged folder costs nothing
+	 * more. */
+	int has_status;
+	struct store_folder_status status;
 };
 
 struct store_folder_list {
@@ -56,13 +68,6 @@ struct store_folder_list {
 	size_t n;
 };
 void store_folder_list_free(struct store_folder_list *l);
-
-struct store_folder_status {
-	uint32_t uidvalidity;
-	uint32_t uidnext;
-	uint32_t messages;
-	uint64_t highestmodseq;      /* 0 without CONDSTORE */
-};
 
 /* One message as the source describes it. */
 struct store_msg {

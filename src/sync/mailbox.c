@@ -406,6 +406,29 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 	sync_progress_set_folder(r->prog, fe->src);
 	free(r->dst_name);
 	r->dst_name = xstrdup(fe->dst);
+	if (fe->has_status) {
+		/* An incremental pass over an unchanged folder costs nothing
+		 * but the listing: same UIDVALIDITY, no UID above the last
+		 * one copied, nothing left in flight. */
+		uint32_t *infl = NULL;
+		size_t ninfl = 0;
+		if (state_folder_open(r->st, r->user_id, fe->src, fe->dst, &jf,
+				      err) < 0)
+			return -1;
+		if (jf.uidvalidity != 0 &&
+		    jf.uidvalidity == fe->status.uidvalidity &&
+		    (fe->status.uidnext == 0 ||
+		     fe->status.uidnext <= jf.last_uid + 1)) {
+			if (state_inflight_uids(r->st, jf.id, &infl, &ninfl,
+						err) < 0)
+				return -1;
+			free(infl);
+			if (ninfl == 0) {
+				r->res->folders_unchanged++;
+				return 0;
+			}
+		}
+	}
 	if (r->dst->ops->create(r->dst, r->dst_name, err) < 0) {
 		/* Some targets refuse characters their delimiter does not
 		 * (Dovecot's Maildir++ refuses '.' even with '/'): try once
@@ -580,12 +603,17 @@ static int compute_cutoff(struct run *r, const struct sync_plan *plan,
 	uint64_t total = 0, ties = 0;
 
 	r->cutoff = 0;
-	/* One EXAMINE per folder counts the mailbox; only a mailbox over
-	 * the limit pays for reading every message's date. */
+	/* The listing's counters (LIST-STATUS), else one EXAMINE per
+	 * folder, count the mailbox; only a mailbox over the limit pays for
+	 * reading every message's date. */
 	for (i = 0; i < plan->n; i++) {
 		struct store_folder_status fs;
 		if (plan->v[i].dst == NULL || plan->v[i].noselect)
 			continue;
+		if (plan->v[i].has_status) {
+			total += plan->v[i].status.messages;
+			continue;
+		}
 		if (r->src->ops->select(r->src, plan->v[i].src, &fs, err) < 0)
 			return -1;
 		total += fs.messages;

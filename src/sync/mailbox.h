@@ -71,6 +71,7 @@ struct sync_result {
 	uint64_t items_skipped;         /* this run, incl. bad items */
 	uint64_t bad_items;             /* failed items, all runs */
 	uint64_t throttled_ms;          /* time waited on back-off */
+	uint64_t folders_unchanged;     /* skipped: nothing new */
 };
 
 void sync_progress_init(struct sync_progress *p);

@@ -160,6 +160,8 @@ void sync_plan_build(const struct store_folder_list *src,
 		e->src = xstrdup(f->name);
 		e->special = f->special;
 		e->noselect = f->noselect;
+		e->has_status = f->has_status;
+		e->status = f->status;
 		if (include != NULL && include->n > 0 &&
 		    !sync_filter_match(include, f->name, f->special))
 			keep = 0;

@@ -37,6 +37,8 @@ struct sync_plan_entry {
 	char *dst;                   /* target name; NULL when excluded */
 	enum store_special special;
 	int noselect;                /* create only, nothing to copy */
+	int has_status;              /* status below came with the listing */
+	struct store_folder_status status;
 };
 
 struct sync_plan {

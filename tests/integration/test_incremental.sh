@@ -1,0 +1,84 @@
+#!/bin/bash
+# Incremental syncs against real Dovecot: new messages and new folders are
+# picked up, nothing is copied twice, an unchanged mailbox costs a handful
+# of commands whatever its folder count (LIST-STATUS), and a folder whose
+# UIDVALIDITY changed is re-read and matched, not copied again.
+set -u
+: "${IMAPMIG:?}"
+. "$IMAPMIG_SRCDIR/tests/fixtures/lib.sh"
+T=$TEST_TMP
+POP="python3 $IMAPMIG_SRCDIR/tests/fixtures/populate.py"
+fixture_start --layout fs
+printf 'terrya:x\nterrya@contoso.edu:x\n' >"$T/users2"
+fixture_start_second --users-file "$T/users2"
+
+specs=('INBOX:10')
+for i in $(seq 1 30); do specs+=("Projects/P$i:2"); done
+$POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 "${specs[@]}" >/dev/null || exit 1
+
+export IMAPMIG_STATE="$T/state/state.db"
+printf 'P@ssw0rd\n' >"$T/admin.pw"
+"$IMAPMIG" -q endpoint new --name src --remote-server 127.0.0.1 --port "$IMAPFIX_PORT" --security none --skip-verification 2>/dev/null
+"$IMAPMIG" -q endpoint new --name md --type maildir --path-template "$IMAPFIX2_MAIL/{local}/Maildir"
+"$IMAPMIG" -q endpoint new --name dst --type imap --remote-server 127.0.0.1 --port "$IMAPFIX2_PORT" \
+	--security none --skip-verification --target-login '{email}*mailadmin' --password-file "$T/admin.pw" 2>/dev/null
+printf 'EmailAddress,UserName,Password\nterrya@contoso.edu,terry.adams,1091990\n' >"$T/u.csv"
+printf 'x\n' >"$T/x.pw"
+printf '1091990\n' >"$T/terry.pw"
+
+same() { # TARGET-USER: the target holds exactly the source's messages
+	$IMAPDUMP --port "$IMAPFIX_PORT" --user terry.adams --password-file "$T/terry.pw" --no-public >"$T/src.json"
+	$IMAPDUMP --port "$IMAPFIX2_PORT" --user "$1" --password-file "$T/x.pw" --no-public >"$T/dst.json"
+	python3 - "$T/src.json" "$T/dst.json" <<'EOF'
+import json, sys
+from collections import Counter
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+bad = [f for f in set(a) | set(b)
+       if Counter(m["sha256"] for m in a.get(f, [])) != Counter(m["sha256"] for m in b.get(f, []))
+       and (a.get(f) or b.get(f))]
+if bad:
+    print("differs in", sorted(bad)); sys.exit(1)
+EOF
+}
+
+for target in md dst; do
+	user=terrya; [ "$target" = dst ] && user=terrya@contoso.edu
+	"$IMAPMIG" -q batch new --name "B-$target" --source-endpoint src --target-endpoint "$target" --csv "$T/u.csv" --autostart
+	"$IMAPMIG" -q sync --batch "B-$target" || fail "$target: initial sync"
+	[ "$target" = md ] && chown -R "$IMAPFIX2_UID:$IMAPFIX2_GID" "$IMAPFIX2_MAIL"
+	same "$user" || fail "$target: after the initial sync"
+
+	# Nothing new: an incremental pass is a handful of commands.
+	"$IMAPMIG" -q batch set "B-$target" --sync-now
+	"$IMAPMIG" -vv sync --batch "B-$target" >/dev/null 2>"$T/trace"
+	n=$(grep -c 'trace: src C: ' "$T/trace")
+	echo "$target: unchanged 31-folder mailbox: $n commands to the source" >&2
+	[ "$n" -le 8 ] || fail "$target: $n commands for an unchanged mailbox: $(grep 'src C:' "$T/trace" | head -20)"
+	grep -q 'P@ssw0rd\|1091990' "$T/trace" && fail "$target: a password in the protocol trace"
+
+	# New mail and a new folder.
+	$POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 --seed "$RANDOM" \
+		'INBOX:5' 'Projects/P7:3' "New/Folder $target:4" >/dev/null || exit 1
+	"$IMAPMIG" -q batch set "B-$target" --sync-now
+	"$IMAPMIG" -q sync --batch "B-$target" || fail "$target: incremental sync"
+	[ "$target" = md ] && chown -R "$IMAPFIX2_UID:$IMAPFIX2_GID" "$IMAPFIX2_MAIL"
+	same "$user" || fail "$target: after new mail and a new folder"
+	"$IMAPMIG" -q batch remove "B-$target" --force
+done
+
+# UIDVALIDITY change: Dovecot renumbers a folder whose uidlist and index
+# are gone.  The next pass must match, not copy again.
+rm -rf "$IMAPFIX2_MAIL/terrya/Maildir"
+"$IMAPMIG" -q batch new --name B-re --source-endpoint src --target-endpoint md --csv "$T/u.csv" --autostart
+"$IMAPMIG" -q sync --batch B-re || fail "renumber: first sync"
+box="$IMAPFIX_MAIL/terry.adams/Maildir/Projects/P3"
+rm -f "$box"/dovecot-uidlist "$box"/dovecot.index*
+before=$(cd "$IMAPFIX2_MAIL/terrya" && find . -path '*/cur/*' -type f | wc -l)
+"$IMAPMIG" -q batch set B-re --sync-now
+"$IMAPMIG" sync --batch B-re >/dev/null 2>"$T/re.err" || fail "renumber: sync: $(cat "$T/re.err")"
+grep -q 'changed UIDVALIDITY' "$T/re.err" || fail "renumber: the UIDVALIDITY change went unnoticed"
+after=$(cd "$IMAPFIX2_MAIL/terrya" && find . -path '*/cur/*' -type f | wc -l)
+expect_eq "$after" "$before" "messages on the target after a UIDVALIDITY change"
+chown -R "$IMAPFIX2_UID:$IMAPFIX2_GID" "$IMAPFIX2_MAIL"
+same terrya || fail "renumber: target differs"
+finish
