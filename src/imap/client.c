@@ -547,9 +547,12 @@ static int read_greeting(struct imap_client *c, struct err *err)
 				       c->host, c->port,
 				       imap_parser_error(c->parser));
 		if (conn_fill(c->conn, err) < 0) {
-			if (err->code == EC_TIMEOUT)
+			/* A close before the greeting is a busy or restarting
+			 * server (transient); silence is a wrong port. */
+			if (err->code == EC_TIMEOUT) {
 				err_prefix(err, "no IMAP greeting: ");
-			err->cls = ERR_CONNECT;
+				err->cls = ERR_CONNECT;
+			}
 			return -1;
 		}
 	}

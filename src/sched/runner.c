@@ -195,7 +195,7 @@ static void *worker_main(void *arg)
 	opt.max_message_size = w.b.max_message_size;
 	opt.max_items = w.b.max_items;
 	opt.bad_item_limit = w.b.bad_item_limit;
-	opt.max_attempts = 5;
+	opt.max_attempts = 8;
 	opt.stop = job->stop;
 	ret = sync_mailbox_run(w.st, job->user_id, &ep, &opt, &job->prog, &res,
 			       &err);

@@ -736,7 +736,7 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 {
 	struct run r;
 	unsigned attempt, max = opt->max_attempts ? opt->max_attempts : 5;
-	unsigned delay_ms = 1000;
+	unsigned delay_ms = 250, tries_with_progress = 0;
 
 	memset(&r, 0, sizeof(r));
 	memset(res, 0, sizeof(*res));
@@ -755,14 +755,30 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 		state_user_release(&u);
 	}
 	for (attempt = 1;; attempt++) {
+		uint64_t before = res->items_copied + res->items_skipped;
 		err_clear(err);
 		if (one_attempt(&r, ep, err) == 0) {
 			free(r.dst_name);
 			atomic_store(&progress->phase, SYNC_PHASE_DONE);
 			return 0;
 		}
-		if (err->cls != ERR_TRANSIENT || attempt >= max ||
+		/* A refused or dropped connection is a server restarting
+		 * as often as a wrong setting: worth the retries.  A refused
+		 * login, a bad certificate or an unknown name is not. */
+		if (!(err->cls == ERR_TRANSIENT ||
+		      (err->cls == ERR_CONNECT &&
+		       (err->code == EC_REFUSED || err->code == EC_RESET ||
+			err->code == EC_TIMEOUT))) ||
 		    stop_requested(&r))
+			break;
+		if (res->items_copied + res->items_skipped > before &&
+		    ++tries_with_progress < 1000) {
+			/* The attempt got somewhere: a flaky link, not a dead
+			 * one.  Start counting afresh. */
+			attempt = 0;
+			delay_ms = 250;
+		}
+		if (attempt >= max)
 			break;
 		/* Back off: the server's hint if it gave one, else
 		 * exponential with jitter.  Never counted as bad items. */
@@ -770,9 +786,8 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 			unsigned wait = err->retry_after_ms ? err->retry_after_ms
 							   : delay_ms;
 			wait += (unsigned)(rand() % 250);
-			log_warn("user %lld: %s; retrying in %.1f s (attempt "
-				 "%u of %u)", (long long)user_id, err->msg,
-				 wait / 1000.0, attempt + 1, max);
+			log_warn("user %lld: %s; retrying in %.1f s",
+				 (long long)user_id, err->msg, wait / 1000.0);
 			if (err->code == EC_THROTTLED)
 				res->throttled_ms += wait;
 			usleep(wait * 1000u);

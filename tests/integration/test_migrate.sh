@@ -72,7 +72,11 @@ wait "$SPID"
 RC=$?
 expect_eq "$RC" 0 "sync to maildir: $(cat "$T/sync.err")"
 echo "peak RSS of imapmig sync with a 35 MiB message: ${peak} KiB" >&2
-[ "$peak" -gt 0 ] && [ "$peak" -lt 20000 ] || fail "peak RSS ${peak} KiB is not far below the 35 MiB message"
+# AddressSanitizer's shadow memory and quarantine inflate RSS; the bound
+# there is the message size itself.
+limit=20000
+[ -n "${IMAPMIG_SANITIZED:-}" ] && limit=35840
+[ "$peak" -gt 0 ] && [ "$peak" -lt "$limit" ] || fail "peak RSS ${peak} KiB is not below ${limit} KiB (message: 35840 KiB)"
 
 # The Maildir target, read back by a real Dovecot.
 chown -R "$IMAPFIX2_UID:$IMAPFIX2_GID" "$IMAPFIX2_MAIL"

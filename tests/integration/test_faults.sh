@@ -1,0 +1,94 @@
+#!/bin/bash
+# Faults: a proxy that drops connections at random byte offsets (mid-
+# command, mid-literal, mid-APPEND) in front of the source and of the
+# target, then a source server restarted and a target server restarted in
+# the middle of a sync.  Every time the migration completes exactly.
+set -u
+: "${IMAPMIG:?}"
+. "$IMAPMIG_SRCDIR/tests/fixtures/lib.sh"
+T=$TEST_TMP
+POP="python3 $IMAPMIG_SRCDIR/tests/fixtures/populate.py"
+PROXY="python3 $IMAPMIG_SRCDIR/tests/fakeserver/faultproxy.py"
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null; fixture_cleanup' EXIT
+
+fixture_start
+printf 'ta@contoso.edu:x\nab@contoso.edu:x\nta2@contoso.edu:x\nab2@contoso.edu:x\n' >"$T/users2"
+fixture_start_second --users-file "$T/users2"
+$POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 --seed 1 'INBOX:40' 'Sent:10' 'Big:4:600000' >/dev/null || exit 1
+$POP --port "$IMAPFIX_PORT" --user ann.beebe --password 2111991 --seed 2 'INBOX:40' 'Big:3:800000' >/dev/null || exit 1
+
+start_proxy() { # NAME TO-PORT ARGS...: sets PORT_<NAME>
+	local name=$1 to=$2
+	shift 2
+	$PROXY --to "$to" --port-file "$T/$name.port" --log "$T/$name.log" "$@" &
+	PIDS+=($!)
+	for _ in $(seq 100); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
+	eval "PORT_$name=$(cat "$T/$name.port")"
+}
+start_proxy src "$IMAPFIX_PORT" --drop 20000:400000 --drop-count 10 --seed 3
+start_proxy dst "$IMAPFIX2_PORT" --drop 20000:300000 --drop-count 10 --seed 4
+start_proxy slow "$IMAPFIX_PORT" --rate 400000
+
+export IMAPMIG_STATE="$T/state/state.db"
+printf 'P@ssw0rd\n' >"$T/admin.pw"
+printf 'x\n' >"$T/x.pw"
+"$IMAPMIG" -q endpoint new --name flaky-src --remote-server 127.0.0.1 --port "$PORT_src" --security none --skip-verification 2>/dev/null
+"$IMAPMIG" -q endpoint new --name slow-src --remote-server 127.0.0.1 --port "$PORT_slow" --security none --skip-verification 2>/dev/null
+"$IMAPMIG" -q endpoint new --name flaky-dst --type imap --remote-server 127.0.0.1 --port "$PORT_dst" \
+	--security none --skip-verification --target-login '{email}*mailadmin' --password-file "$T/admin.pw" 2>/dev/null
+"$IMAPMIG" -q endpoint new --name dst --type imap --remote-server 127.0.0.1 --port "$IMAPFIX2_PORT" \
+	--security none --skip-verification --target-login '{email}*mailadmin' --password-file "$T/admin.pw" 2>/dev/null
+printf 'EmailAddress,UserName,Password\nta@contoso.edu,terry.adams,1091990\nab@contoso.edu,ann.beebe,2111991\n' >"$T/a.csv"
+printf 'EmailAddress,UserName,Password\nta2@contoso.edu,terry.adams,1091990\nab2@contoso.edu,ann.beebe,2111991\n' >"$T/b.csv"
+for u in terry.adams:1091990 ann.beebe:2111991; do
+	printf '%s\n' "${u#*:}" >"$T/pw"
+	$IMAPDUMP --port "$IMAPFIX_PORT" --user "${u%%:*}" --password-file "$T/pw" --no-public >"$T/src-${u%%:*}.json" || exit 1
+done
+
+exact() { # TARGET-USER SOURCE-USER WHAT
+	$IMAPDUMP --port "$IMAPFIX2_PORT" --user "$1" --password-file "$T/x.pw" --no-public >"$T/dst.json" || { fail "$3: dump"; return; }
+	python3 - "$T/src-$2.json" "$T/dst.json" <<'EOF' || fail "$3: $1 is not an exact copy of $2"
+import json, sys
+from collections import Counter
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+bad = {f: (sum((Counter(m["sha256"] for m in a.get(f, [])) - Counter(m["sha256"] for m in b.get(f, []))).values()),
+           sum((Counter(m["sha256"] for m in b.get(f, [])) - Counter(m["sha256"] for m in a.get(f, []))).values()))
+       for f in set(a) | set(b)}
+bad = {f: v for f, v in bad.items() if v != (0, 0)}
+if bad:
+    print("folder: (lost, duplicated):", bad); sys.exit(1)
+EOF
+}
+
+# 1. Drops at random byte offsets on both sides.
+"$IMAPMIG" -q batch new --name Flaky --source-endpoint flaky-src --target-endpoint flaky-dst --csv "$T/a.csv" --autostart
+"$IMAPMIG" sync --batch Flaky >"$T/out" 2>"$T/err"
+RC=$?
+expect_eq "$RC" 0 "sync through dropping proxies: $(tail -3 "$T/err")"
+drops=$(cat "$T/src.log" "$T/dst.log" 2>/dev/null | wc -l)
+echo "faults: $drops connections dropped mid-stream" >&2
+[ "$drops" -ge 8 ] || fail "only $drops drops happened"
+exact ta@contoso.edu terry.adams "drops"
+exact ab@contoso.edu ann.beebe "drops"
+"$IMAPMIG" user stats ta@contoso.edu --json >"$T/st.json"
+python3 -c 'import json,sys; u=json.load(open(sys.argv[1])); assert u["bad_items"]==0 and u["items_skipped"]==0, u' "$T/st.json" ||
+	fail "transient faults were counted as bad items: $(cat "$T/st.json")"
+
+# 2. The source server restarted in the middle of a sync (slow link), then
+# 3. the target server restarted in the middle of another.
+"$IMAPMIG" -q batch new --name Restart --source-endpoint slow-src --target-endpoint dst --csv "$T/b.csv" --autostart
+"$IMAPMIG" sync --batch Restart >"$T/out" 2>"$T/err" &
+SP=$!
+sleep 1.5
+"$FIXTURE" restart "$IMAPFIX_DIR"
+sleep 1.5
+"$FIXTURE" restart "$TEST_TMP/fx2"
+wait "$SP"
+RC=$?
+cat "$T/err" >&2
+expect_eq "$RC" 0 "sync across server restarts: $(tail -3 "$T/err")"
+grep -qi 'retrying' "$T/err" || fail "no restart was noticed (the sync ended too early?)"
+exact ta2@contoso.edu terry.adams "restarts"
+exact ab2@contoso.edu ann.beebe "restarts"
+finish
