@@ -19,6 +19,7 @@ int cmd_endpoint(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 struct state;
 /* Open the state store named by --state / $IMAPMIG_STATE / the default;

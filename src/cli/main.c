@@ -23,6 +23,8 @@ static const struct cmd commands[] = {
 	{ "user", cmd_user, "get/stats/start/stop/remove migration users" },
 	{ "sync", cmd_sync,
 	  "run pending migrations in the foreground, with progress" },
+	{ "serve", cmd_serve,
+	  "the scheduler: initial syncs, incremental syncs every 24h" },
 };
 
 static void usage(FILE *f)

@@ -196,7 +196,7 @@ static void *worker_main(void *arg)
 	opt.max_items = w.b.max_items;
 	opt.bad_item_limit = w.b.bad_item_limit;
 	opt.max_attempts = 8;
-	opt.stop = job->stop;
+	opt.stop = &job->stop;
 	ret = sync_mailbox_run(w.st, job->user_id, &ep, &opt, &job->prog, &res,
 			       &err);
 	{
@@ -215,8 +215,14 @@ static void *worker_main(void *arg)
 	w.u.seconds_syncing += (uint64_t)(w.u.sync_ended - t0);
 	w.u.seconds_throttled += res.throttled_ms / 1000;
 	w.u.items_total = atomic_load(&job->prog.items_total);
-	if (ret == 0 && res.stopped) {
+	if ((ret == 0 && res.stopped) ||
+	    (w.u.status != NULL && (strcmp(w.u.status, "Stopped") == 0 ||
+				    strcmp(w.u.status, "Stopping") == 0))) {
+		/* stopped by us, or by 'batch stop' meanwhile: it stays so */
+		if (ret == 0)
+			w.u.last_synced = w.u.sync_ended;
 		set_user(w.st, &w.u, "Stopped", NULL);
+		ret = 0;
 	} else if (ret == 0) {
 		w.u.last_synced = w.u.sync_ended;
 		set_user(w.st, &w.u, job->incremental ? "Synced" : "Synced",
@@ -260,7 +266,8 @@ static int batch_runnable(const struct state_batch *b)
 /* The jobs of one batch: Queued users; with none and every user Synced,
  * an incremental pass of every Synced user. */
 static void add_jobs(struct state *st, const struct state_batch *b,
-		     struct sched_job **jobs, size_t *n, struct err *err)
+		     unsigned interval, struct sched_job **jobs, size_t *n,
+		     struct err *err)
 {
 	struct state_user *users = NULL;
 	size_t nu = 0, i, queued = 0, synced = 0;
@@ -277,7 +284,13 @@ static void add_jobs(struct state *st, const struct state_batch *b,
 		int incr = 0;
 		struct sched_job *j;
 		if (strcmp(users[i].status, "Queued") != 0) {
-			if (!(queued == 0 && synced == nu && b->allow_incremental))
+			if (strcmp(users[i].status, "Synced") != 0 ||
+			    !b->allow_incremental)
+				continue;
+			if (interval == 0 && !(queued == 0 && synced == nu))
+				continue;
+			if (interval > 0 &&
+			    users[i].last_synced + (time_t)interval > time(NULL))
 				continue;
 			incr = 1;
 		}
@@ -344,6 +357,7 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 	struct state_batch *bs = NULL;
 	struct sched_job *jobs = NULL;
 	size_t nb = 0, nj = 0, i, done = 0;
+	unsigned polls = 0;
 	int ret = -1;
 
 	*synced_r = *failed_r = 0;
@@ -384,9 +398,15 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 				 bs[i].name);
 			continue;
 		}
-		add_jobs(st, &bs[i], &jobs, &nj, err);
-		if (err->cls != ERR_NONE)
-			goto out;
+		{
+			size_t before = nj;
+			add_jobs(st, &bs[i], o->incremental_interval, &jobs,
+				 &nj, err);
+			if (err->cls != ERR_NONE)
+				goto out;
+			if (nj == before)
+				continue; /* nothing due in this batch */
+		}
 		free(bs[i].status);
 		bs[i].status = xstrdup("Syncing");
 		if (bs[i].started == 0)
@@ -399,7 +419,7 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 		for (i = 0; i < nj; i++) {
 			struct sched_job *j = &jobs[i];
 			struct state_endpoint e;
-			unsigned running = 0, limit;
+			unsigned running = 0, limit, e_max;
 			size_t k;
 			if (j->started != 0)
 				continue;
@@ -415,16 +435,25 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 				goto out;
 			limit = j->incremental ? e.max_incremental
 					       : e.max_migrations;
+			e_max = e.max_migrations;
 			state_endpoint_release(&e);
-			for (k = 0; k < nj; k++)
-				if (jobs[k].started && !jobs[k].joined &&
-				    jobs[k].source_id == j->source_id &&
-				    jobs[k].incremental == j->incremental)
-					running++;
-			if (running >= (limit ? limit : 1))
-				continue;
+			/* incremental syncs are a share of the endpoint's
+			 * migrations, never more than it */
+			{
+				unsigned all = 0;
+				for (k = 0; k < nj; k++) {
+					if (!jobs[k].started || jobs[k].joined ||
+					    jobs[k].source_id != j->source_id)
+						continue;
+					all++;
+					if (jobs[k].incremental == j->incremental)
+						running++;
+				}
+				if (running >= (limit ? limit : 1) ||
+				    all >= (e_max ? e_max : 1))
+					continue;
+			}
 			j->state_path = o->state_path;
-			j->stop = o->stop;
 			j->started = time(NULL);
 			if (pthread_create(&j->thread, NULL, worker_main, j) != 0) {
 				err_set(err, ERR_LOCAL, EC_IO,
@@ -444,6 +473,28 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 					(*synced_r)++;
 				else
 					(*failed_r)++;
+			}
+		}
+		/* Stops take effect within a second: ours (a signal), or
+		 * one written by another process ('batch stop', 'user
+		 * stop'). */
+		if (++polls % 5 == 0) {
+			for (i = 0; i < nj; i++) {
+				struct state_user u;
+				struct err e2 = ERR_INIT;
+				if (!jobs[i].started || jobs[i].joined)
+					continue;
+				if (o->stop != NULL && atomic_load(o->stop))
+					atomic_store(&jobs[i].stop, 1);
+				if (state_user_get_id(st, jobs[i].user_id, &u,
+						      &e2) < 0) {
+					atomic_store(&jobs[i].stop, 1);
+					continue;
+				}
+				if (strcmp(u.status, "Stopped") == 0 ||
+				    strcmp(u.status, "Stopping") == 0)
+					atomic_store(&jobs[i].stop, 1);
+				state_user_release(&u);
 			}
 		}
 		if (o->tick)

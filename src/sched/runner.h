@@ -25,12 +25,17 @@ struct sched_job {
 	pthread_t thread;
 	int joined;
 	const char *state_path;
-	const _Atomic int *stop;
+	_Atomic int stop;            /* this job: global stop or its user
+				      * stopped from another process */
 };
 
 struct sched_opts {
 	const char *state_path;
 	const char *batch;           /* NULL: every started batch */
+	/* serve: a Synced user is synced again once its last sync is this
+	 * old (seconds); 0 (sync): when every user of a batch is Synced,
+	 * all of them at once. */
+	unsigned incremental_interval;
 	const _Atomic int *stop;
 	/* called about 5 times a second from the calling thread */
 	void (*tick)(void *ctx, struct sched_job *jobs, size_t n, int final);

@@ -285,14 +285,26 @@ struct state *state_open(const char *path, struct err *err)
 			strerror(errno));
 		goto fail;
 	}
-	/* the file is created 0600 before SQLite opens it */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err_set(err, ERR_LOCAL, EC_IO, "cannot open state %s: %s: "
-			"check --state", path, strerror(errno));
-		goto fail;
+	/* The file is created 0600 before SQLite opens it -- only when it
+	 * does not exist yet: closing any descriptor of a database file
+	 * drops every POSIX lock this process holds on it, so an open()
+	 * and close() here while another thread's connection holds locks
+	 * would break that connection (SQLite's documented pitfall). */
+	{
+		struct stat sb;
+		if (stat(path, &sb) < 0) {
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+				  0600);
+			if (fd < 0 && errno != EEXIST) {
+				err_set(err, ERR_LOCAL, EC_IO, "cannot create "
+					"state %s: %s: check --state", path,
+					strerror(errno));
+				goto fail;
+			}
+			if (fd >= 0)
+				close(fd);
+		}
 	}
-	close(fd);
 	snprintf(keypath, sizeof(keypath), "%s/key", dir);
 	if (secret_key_load(keyenv && keyenv[0] ? keyenv : keypath, &st->key,
 			    err) < 0)

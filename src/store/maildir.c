@@ -537,7 +537,8 @@ static void scan_tags(struct maildir *md, const char *dir)
 		}
 		closedir(d);
 	}
-	qsort(md->tags, md->n_tags, sizeof(char *), cmp_str);
+	if (md->n_tags > 1)
+		qsort(md->tags, md->n_tags, sizeof(char *), cmp_str);
 }
 
 int maildir_find_tag(struct maildir *md, const char *utf8_path,
@@ -555,7 +556,8 @@ int maildir_find_tag(struct maildir *md, const char *utf8_path,
 		scan_tags(md, dir.p);
 	tag_component(tag, &want);
 	key = want.p;
-	*found_r = bsearch(&key, md->tags, md->n_tags, sizeof(char *),
+	*found_r = md->n_tags > 0 &&
+		   bsearch(&key, md->tags, md->n_tags, sizeof(char *),
 			   cmp_str) != NULL;
 	buf_release(&dir);
 	buf_release(&want);

@@ -52,7 +52,11 @@ def main():
             return
         with lock:
             state["conns"] += 1
+            state["active"] = state.get("active", 0) + 1
             n = state["conns"]
+            if logf:
+                logf.write("open %d active %d\n" % (n, state["active"]))
+                logf.flush()
             limit = None
             if a.drop and (a.drop_count < 0 or n <= a.drop_count):
                 lo, hi = (int(x) for x in a.drop.split(":"))
@@ -87,6 +91,8 @@ def main():
                             time.sleep(ahead)
         except (EOFError, OSError):
             pass
+        with lock:
+            state["active"] -= 1
         for x in (c, s):
             try:
                 x.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")

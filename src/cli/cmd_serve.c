@@ -1,0 +1,138 @@
+/* cmd_serve.c - `imapmig serve`: the long-running scheduler.  It runs the
+ * initial sync of every queued user and an incremental sync of every
+ * Synced user each --incremental-interval (24 hours, as the procedure
+ * says), within each source endpoint's limits, until SIGTERM or SIGINT.
+ *
+ * One serve per state: a second is refused (an exclusive lock on
+ * "<state>.serve.lock"); CLI commands run beside it, and their stops take
+ * effect within seconds.  The dashboard and JSON API (--listen) are not
+ * in this build. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "sched/runner.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+static _Atomic int serve_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&serve_stop, 1);
+}
+
+static long parse_interval(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || v <= 0)
+		return -1;
+	if (strcmp(end, "h") == 0)
+		return v * 3600;
+	if (strcmp(end, "m") == 0)
+		return v * 60;
+	if (strcmp(end, "s") == 0 || *end == '\0')
+		return v;
+	if (strcmp(end, "d") == 0)
+		return v * 86400;
+	return -1;
+}
+
+static void log_tick(void *ctx, struct sched_job *jobs, size_t n, int final)
+{
+	size_t i;
+
+	(void)ctx;
+	if (!final)
+		return;
+	for (i = 0; i < n; i++)
+		log_warn("user %s: %s%s%s", jobs[i].email,
+			 atomic_load(&jobs[i].finished) > 0 ? "synced"
+							    : "failed",
+			 jobs[i].error[0] ? ": " : "", jobs[i].error);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	long interval = 24 * 3600;
+	struct sched_opts o;
+	struct err err = ERR_INIT;
+	char *lockpath;
+	int ai, fd;
+
+	for (ai = 1; ai < argc; ai++) {
+		if (strcmp(argv[ai], "--incremental-interval") == 0 &&
+		    ai + 1 < argc) {
+			interval = parse_interval(argv[++ai]);
+			if (interval < 0)
+				return cli_usage_error("serve: "
+						       "--incremental-interval "
+						       "%s: give e.g. 24h, 30m "
+						       "or 90s", argv[ai]);
+		} else if (strcmp(argv[ai], "--listen") == 0) {
+			return cli_usage_error("serve: --listen: the dashboard "
+					       "is not in this build; use "
+					       "'imapmig batch get --json' and "
+					       "'imapmig user get --json'");
+		} else if (strcmp(argv[ai], "--help") == 0) {
+			puts("usage: imapmig serve [--incremental-interval "
+			     "24h]");
+			return 0;
+		} else {
+			return cli_usage_error("serve: unexpected '%s'",
+					       argv[ai]);
+		}
+	}
+	lockpath = xasprintf("%s.serve.lock", cli_state_path());
+	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "?";
+		if (fd >= 0) {
+			ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+		}
+		fprintf(stderr, "imapmig: serve: another imapmig serve (pid %s) "
+			"runs on %s: stop it first, or give another --state\n",
+			pid, cli_state_path());
+		free(lockpath);
+		return 1;
+	}
+	if (ftruncate(fd, 0) == 0)
+		dprintf(fd, "%d\n", (int)getpid());
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (log_get_level() < LOG_WARN)
+		log_set_level(LOG_WARN);
+	log_warn("serve: scheduling on %s, incremental syncs every %ld s",
+		 cli_state_path(), interval);
+	memset(&o, 0, sizeof(o));
+	o.state_path = cli_state_path();
+	o.stop = &serve_stop;
+	o.incremental_interval = (unsigned)interval;
+	o.tick = log_tick;
+	while (!atomic_load(&serve_stop)) {
+		unsigned synced = 0, failed = 0;
+		int i;
+		if (sched_run(&o, &synced, &failed, &err) < 0) {
+			log_error("serve: %s", err.msg);
+			err_clear(&err);
+		}
+		/* poll the state every few seconds for new work */
+		for (i = 0; i < 20 && !atomic_load(&serve_stop); i++)
+			usleep(250000);
+	}
+	log_warn("serve: stopped cleanly");
+	free(lockpath);
+	close(fd);
+	return 0;
+}
