@@ -470,6 +470,32 @@ static void parse_status(const struct imap_arg *l, struct store_folder_status *s
 	}
 }
 
+/* LIST attributes: \Noselect and the RFC 6154 special uses. */
+static void list_attrs(const struct imap_arg *attrs, struct store_folder *f)
+{
+	static const struct {
+		const char *name;
+		enum store_special sp;
+	} uses[] = { { "\\Sent", STORE_SPECIAL_SENT },
+		     { "\\Drafts", STORE_SPECIAL_DRAFTS },
+		     { "\\Trash", STORE_SPECIAL_TRASH },
+		     { "\\Junk", STORE_SPECIAL_JUNK },
+		     { "\\Archive", STORE_SPECIAL_ARCHIVE } };
+	size_t i, k;
+
+	for (i = 0; i < attrs->list_count; i++) {
+		const char *a = imap_arg_str(&attrs->list[i]);
+		if (a == NULL)
+			continue;
+		if (strcasecmp(a, "\\Noselect") == 0 ||
+		    strcasecmp(a, "\\NonExistent") == 0)
+			f->noselect = 1;
+		for (k = 0; k < sizeof(uses) / sizeof(uses[0]); k++)
+			if (strcasecmp(a, uses[k].name) == 0)
+				f->special = uses[k].sp;
+	}
+}
+
 static void source_list_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct imap_source *is = ctx;
@@ -512,24 +538,7 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 		buf_release(&name);
 		return;
 	}
-	for (i = 0; i < attrs->list_count; i++) {
-		const char *a = imap_arg_str(&attrs->list[i]);
-		if (a == NULL)
-			continue;
-		if (strcasecmp(a, "\\Noselect") == 0 ||
-		    strcasecmp(a, "\\NonExistent") == 0)
-			f.noselect = 1;
-		else if (strcasecmp(a, "\\Sent") == 0)
-			f.special = STORE_SPECIAL_SENT;
-		else if (strcasecmp(a, "\\Drafts") == 0)
-			f.special = STORE_SPECIAL_DRAFTS;
-		else if (strcasecmp(a, "\\Trash") == 0)
-			f.special = STORE_SPECIAL_TRASH;
-		else if (strcasecmp(a, "\\Junk") == 0)
-			f.special = STORE_SPECIAL_JUNK;
-		else if (strcasecmp(a, "\\Archive") == 0)
-			f.special = STORE_SPECIAL_ARCHIVE;
-	}
+	list_attrs(attrs, &f);
 	if (strcmp(name.p, "INBOX") == 0) {
 		f.special = STORE_SPECIAL_INBOX;
 	} else {
@@ -1113,7 +1122,7 @@ static void target_list_untagged(void *ctx, const struct imap_resp *r)
 	const char *delim_s, *raw, *rel;
 	struct store_folder f = { 0 };
 	struct buf name = BUF_INIT;
-	size_t plen, i;
+	size_t plen;
 
 	if (r->status != IMAP_STATUS_NONE || r->arg_count < 4 ||
 	    !imap_arg_is_atom(&r->args[0], "LIST") ||
@@ -1127,24 +1136,7 @@ static void target_list_untagged(void *ctx, const struct imap_resp *r)
 	rel = raw;
 	if (plen && strncmp(raw, it->nm.personal.prefix, plen) == 0)
 		rel = raw + plen;
-	for (i = 0; i < r->args[1].list_count; i++) {
-		const char *a = imap_arg_str(&r->args[1].list[i]);
-		if (a == NULL)
-			continue;
-		if (strcasecmp(a, "\\Sent") == 0)
-			f.special = STORE_SPECIAL_SENT;
-		else if (strcasecmp(a, "\\Drafts") == 0)
-			f.special = STORE_SPECIAL_DRAFTS;
-		else if (strcasecmp(a, "\\Trash") == 0)
-			f.special = STORE_SPECIAL_TRASH;
-		else if (strcasecmp(a, "\\Junk") == 0)
-			f.special = STORE_SPECIAL_JUNK;
-		else if (strcasecmp(a, "\\Archive") == 0)
-			f.special = STORE_SPECIAL_ARCHIVE;
-		else if (strcasecmp(a, "\\Noselect") == 0 ||
-			 strcasecmp(a, "\\NonExistent") == 0)
-			f.noselect = 1;
-	}
+	list_attrs(&r->args[1], &f);
 	if (strcasecmp(rel, "INBOX") == 0) {
 		buf_addstr(&name, "INBOX");
 		f.special = STORE_SPECIAL_INBOX;
