@@ -6,8 +6,8 @@
 
 /* Global options, parsed by main() before the subcommand. */
 struct cli_globals {
-	const char *state_path;   /* --state or $IMAPMIG_STATE, may be NULL */
-	int verbose;              /* -v count */
+	const char *state_path; /* --state or $IMAPMIG_STATE, may be NULL */
+	int verbose;		/* -v count */
 	int quiet;
 };
 extern struct cli_globals cli_globals;

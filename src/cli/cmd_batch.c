@@ -63,8 +63,8 @@ static int default_target(struct state *st, int64_t *id_r, struct err *err)
 	p = strrchr(dir, '/');
 	if (p != NULL)
 		*p = '\0';
-	e.path_template = xasprintf("%s/mail/{domain}/{local}/Maildir",
-				    p ? dir : ".");
+	e.path_template =
+		xasprintf("%s/mail/{domain}/{local}/Maildir", p ? dir : ".");
 	free(dir);
 	e.max_migrations = 100;
 	e.max_incremental = 20;
@@ -80,21 +80,21 @@ static int default_target(struct state *st, int64_t *id_r, struct err *err)
 static int b_new(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "source-endpoint", required_argument, NULL, 's' },
-		{ "target-endpoint", required_argument, NULL, 't' },
-		{ "csv", required_argument, NULL, 'c' },
-		{ "autostart", no_argument, NULL, 'a' },
-		{ "exclude-folders", required_argument, NULL, 'x' },
-		{ "include-folders", required_argument, NULL, 'i' },
-		{ "allow-incremental-syncs", required_argument, NULL, 'I' },
-		{ "allow-unknown-columns", no_argument, NULL, 'u' },
-		{ "bad-item-limit", required_argument, NULL, 'b' },
-		{ "max-message-size", required_argument, NULL, 'm' },
-		{ "max-items", required_argument, NULL, 'M' },
-		{ "start-after", required_argument, NULL, 'S' },
-		{ "notification-emails", required_argument, NULL, 'e' },
-		{ NULL, 0, NULL, 0 },
+		{"name", required_argument, NULL, 'n'},
+		{"source-endpoint", required_argument, NULL, 's'},
+		{"target-endpoint", required_argument, NULL, 't'},
+		{"csv", required_argument, NULL, 'c'},
+		{"autostart", no_argument, NULL, 'a'},
+		{"exclude-folders", required_argument, NULL, 'x'},
+		{"include-folders", required_argument, NULL, 'i'},
+		{"allow-incremental-syncs", required_argument, NULL, 'I'},
+		{"allow-unknown-columns", no_argument, NULL, 'u'},
+		{"bad-item-limit", required_argument, NULL, 'b'},
+		{"max-message-size", required_argument, NULL, 'm'},
+		{"max-items", required_argument, NULL, 'M'},
+		{"start-after", required_argument, NULL, 'S'},
+		{"notification-emails", required_argument, NULL, 'e'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *name = NULL, *src = NULL, *dst = NULL, *csv = NULL;
 	struct state_batch b;
@@ -132,37 +132,44 @@ static int b_new(int argc, char **argv)
 				return cli_usage_error("batch new: "
 						       "--allow-incremental-"
 						       "syncs %s: use true or "
-						       "false", optarg);
+						       "false",
+						       optarg);
 			break;
 		case 'u': allow_unknown = 1; break;
 		case 'b':
 			if ((v = cli_parse_count(optarg)) < 0)
 				return cli_usage_error("batch new: "
 						       "--bad-item-limit %s: "
-						       "give a number", optarg);
+						       "give a number",
+						       optarg);
 			b.bad_item_limit = (uint64_t)v;
 			break;
 		case 'm':
 			if ((v = cli_parse_size(optarg)) <= 0)
-				return cli_usage_error("batch new: "
-						       "--max-message-size %s: "
-						       "give a size such as 35M",
-						       optarg);
+				return cli_usage_error(
+					"batch new: "
+					"--max-message-size %s: "
+					"give a size such as 35M",
+					optarg);
 			b.max_message_size = (uint64_t)v;
 			break;
 		case 'M':
 			if ((v = cli_parse_count(optarg)) <= 0)
-				return cli_usage_error("batch new: --max-items "
-						       "%s: give a number above "
-						       "0", optarg);
+				return cli_usage_error(
+					"batch new: --max-items "
+					"%s: give a number above "
+					"0",
+					optarg);
 			b.max_items = (uint64_t)v;
 			break;
 		case 'S':
 			if ((v = cli_parse_time(optarg)) < 0)
-				return cli_usage_error("batch new: --start-after "
-						       "%s: give a time such as "
-						       "'2026-11-30 22:00' (UTC) "
-						       "or +2h", optarg);
+				return cli_usage_error(
+					"batch new: --start-after "
+					"%s: give a time such as "
+					"'2026-11-30 22:00' (UTC) "
+					"or +2h",
+					optarg);
 			b.start_after = (time_t)v;
 			break;
 		case 'e': b.notification_emails = xstrdup(optarg); break;
@@ -173,8 +180,9 @@ static int b_new(int argc, char **argv)
 		}
 	}
 	if (name == NULL || src == NULL || csv == NULL)
-		return cli_usage_error("batch new: --name, --source-endpoint and "
-				       "--csv are required");
+		return cli_usage_error(
+			"batch new: --name, --source-endpoint and "
+			"--csv are required");
 	/* Check every input before anything is written. */
 	if (sync_filter_parse(b.exclude_folders, &f, &err) < 0)
 		goto fail;
@@ -192,9 +200,11 @@ static int b_new(int argc, char **argv)
 		goto fail;
 	b.source_id = se.id;
 	if (se.kind != STATE_EP_SOURCE_IMAP) {
-		err_set(&err, ERR_USAGE, EC_NONE, "endpoint %s is a target; "
+		err_set(&err, ERR_USAGE, EC_NONE,
+			"endpoint %s is a target; "
 			"--source-endpoint needs a source (created without "
-			"--type)", src);
+			"--type)",
+			src);
 		state_endpoint_release(&se);
 		goto fail;
 	}
@@ -204,9 +214,11 @@ static int b_new(int argc, char **argv)
 			goto fail;
 		b.target_id = te.id;
 		if (te.kind == STATE_EP_SOURCE_IMAP) {
-			err_set(&err, ERR_USAGE, EC_NONE, "endpoint %s is a "
+			err_set(&err, ERR_USAGE, EC_NONE,
+				"endpoint %s is a "
 				"source; --target-endpoint needs one created "
-				"with --type maildir or --type imap", dst);
+				"with --type maildir or --type imap",
+				dst);
 			state_endpoint_release(&te);
 			goto fail;
 		}
@@ -240,7 +252,8 @@ static int b_new(int argc, char **argv)
 	if (!cli_globals.quiet)
 		printf("Batch %s created with %zu users%s.\n", name, nusers,
 		       autostart ? " and started: run 'imapmig sync' or "
-				   "'imapmig serve'" : "");
+				   "'imapmig serve'"
+				 : "");
 	ret = 0;
 	goto out;
 fail_tx:
@@ -277,8 +290,10 @@ static const char *batch_grade(struct state *st, int64_t id)
 			worst = g;
 	}
 	state_users_free(u, n);
-	return worst == 0 ? "Perfect" : worst == 1 ? "Good"
-			   : worst == 2 ? "Investigate" : "Poor";
+	return worst == 0   ? "Perfect"
+	       : worst == 1 ? "Good"
+	       : worst == 2 ? "Investigate"
+			    : "Poor";
 }
 
 static json_t *batch_json(struct state *st, const struct state_batch *b,
@@ -302,23 +317,35 @@ static json_t *batch_json(struct state *st, const struct state_batch *b,
 	json_object_set_new(o, "synced_count", json_integer(c->synced));
 	json_object_set_new(o, "failed_count", json_integer(c->failed));
 	json_object_set_new(o, "queued_count", json_integer(c->queued));
-	json_object_set_new(o, "items_synced", json_integer((json_int_t)c->items_synced));
-	json_object_set_new(o, "items_skipped", json_integer((json_int_t)c->items_skipped));
-	json_object_set_new(o, "bytes_synced", json_integer((json_int_t)c->bytes_synced));
-	json_object_set_new(o, "created", json_string(cli_fmt_time(b->created, 0)));
-	json_object_set_new(o, "started", json_string(cli_fmt_time(b->started, 0)));
+	json_object_set_new(o, "items_synced",
+			    json_integer((json_int_t)c->items_synced));
+	json_object_set_new(o, "items_skipped",
+			    json_integer((json_int_t)c->items_skipped));
+	json_object_set_new(o, "bytes_synced",
+			    json_integer((json_int_t)c->bytes_synced));
+	json_object_set_new(o, "created",
+			    json_string(cli_fmt_time(b->created, 0)));
+	json_object_set_new(o, "started",
+			    json_string(cli_fmt_time(b->started, 0)));
 	json_object_set_new(o, "initial_sync_completed",
 			    json_string(cli_fmt_time(b->initial_done, 0)));
-	json_object_set_new(o, "last_synced",
-			    b->last_synced ? json_string(cli_fmt_time(b->last_synced, 0))
-					   : json_null());
-	json_object_set_new(o, "data_consistency", json_string(batch_grade(st, b->id)));
-	json_object_set_new(o, "exclude_folders", b->exclude_folders ?
-				json_string(b->exclude_folders) : json_null());
-	json_object_set_new(o, "max_message_size", json_integer((json_int_t)b->max_message_size));
-	json_object_set_new(o, "max_items", json_integer((json_int_t)b->max_items));
-	json_object_set_new(o, "bad_item_limit", json_integer((json_int_t)b->bad_item_limit));
-	json_object_set_new(o, "allow_incremental_syncs", json_boolean(b->allow_incremental));
+	json_object_set_new(
+		o, "last_synced",
+		b->last_synced ? json_string(cli_fmt_time(b->last_synced, 0))
+			       : json_null());
+	json_object_set_new(o, "data_consistency",
+			    json_string(batch_grade(st, b->id)));
+	json_object_set_new(o, "exclude_folders",
+			    b->exclude_folders ? json_string(b->exclude_folders)
+					       : json_null());
+	json_object_set_new(o, "max_message_size",
+			    json_integer((json_int_t)b->max_message_size));
+	json_object_set_new(o, "max_items",
+			    json_integer((json_int_t)b->max_items));
+	json_object_set_new(o, "bad_item_limit",
+			    json_integer((json_int_t)b->bad_item_limit));
+	json_object_set_new(o, "allow_incremental_syncs",
+			    json_boolean(b->allow_incremental));
 	return o;
 }
 
@@ -371,20 +398,28 @@ static int b_get(int argc, char **argv)
 		printf("Identity             : %s\n", v[i].name);
 		printf("Status               : %s\n", v[i].status);
 		printf("SourceEndpoint       : %s\n",
-		       json_string_value(json_object_get(o, "source_endpoint")));
+		       json_string_value(
+			       json_object_get(o, "source_endpoint")));
 		printf("TargetEndpoint       : %s\n",
-		       json_string_value(json_object_get(o, "target_endpoint")));
+		       json_string_value(
+			       json_object_get(o, "target_endpoint")));
 		printf("TotalCount           : %u\n", c.total);
 		printf("SyncedCount          : %u\n", c.synced);
 		printf("FailedCount          : %u\n", c.failed);
 		printf("QueuedCount          : %u\n", c.queued);
-		printf("ItemsSynced          : %llu\n", (unsigned long long)c.items_synced);
-		printf("ItemsSkipped         : %llu\n", (unsigned long long)c.items_skipped);
+		printf("ItemsSynced          : %llu\n",
+		       (unsigned long long)c.items_synced);
+		printf("ItemsSkipped         : %llu\n",
+		       (unsigned long long)c.items_skipped);
 		printf("DataConsistency      : %s\n",
-		       json_string_value(json_object_get(o, "data_consistency")));
-		printf("Created              : %s\n", cli_fmt_time(v[i].created, 0));
-		printf("InitialSyncCompleted : %s\n", cli_fmt_time(v[i].initial_done, 1));
-		printf("LastSyncedTime       : %s\n\n", cli_fmt_time(v[i].last_synced, 2));
+		       json_string_value(
+			       json_object_get(o, "data_consistency")));
+		printf("Created              : %s\n",
+		       cli_fmt_time(v[i].created, 0));
+		printf("InitialSyncCompleted : %s\n",
+		       cli_fmt_time(v[i].initial_done, 1));
+		printf("LastSyncedTime       : %s\n\n",
+		       cli_fmt_time(v[i].last_synced, 2));
 		json_decref(o);
 	}
 	if (json) {
@@ -428,11 +463,11 @@ static int move_users(struct state *st, int64_t batch_id,
 
 static int b_action(const char *action, int argc, char **argv)
 {
-	static const char *const to_queue[] = { "Created", "Stopped", "Failed",
-						"IncrementalFailed", NULL };
-	static const char *const to_stop[] = { "Queued", "Syncing", "Synced",
-					       "IncrementalSyncing", NULL };
-	static const char *const to_complete[] = { "Synced", NULL };
+	static const char *const to_queue[] = {"Created", "Stopped", "Failed",
+					       "IncrementalFailed", NULL};
+	static const char *const to_stop[] = {"Queued", "Syncing", "Synced",
+					      "IncrementalSyncing", NULL};
+	static const char *const to_complete[] = {"Synced", NULL};
 	struct state_batch b;
 	struct err err = ERR_INIT;
 	struct state *st;
@@ -442,12 +477,14 @@ static int b_action(const char *action, int argc, char **argv)
 
 	snprintf(cmd, sizeof(cmd), "batch %s", action);
 	for (ai = 1; ai < argc; ai++) {
-		if (strcmp(argv[ai], "--force") == 0 && strcmp(action, "remove") == 0)
+		if (strcmp(argv[ai], "--force") == 0 &&
+		    strcmp(action, "remove") == 0)
 			force = 1;
 		else if (argv[ai][0] != '-' && name == NULL)
 			name = argv[ai];
 		else
-			return cli_usage_error("%s: unexpected '%s'", cmd, argv[ai]);
+			return cli_usage_error("%s: unexpected '%s'", cmd,
+					       argv[ai]);
 	}
 	if (name == NULL)
 		return cli_usage_error("%s NAME", cmd);
@@ -460,9 +497,10 @@ static int b_action(const char *action, int argc, char **argv)
 	}
 	if (strcmp(action, "start") == 0) {
 		if (strncmp(b.status, "Completed", 9) == 0) {
-			err_set(&err, ERR_USAGE, EC_NONE, "batch %s is %s: a "
-				"completed batch does not sync again", name,
-				b.status);
+			err_set(&err, ERR_USAGE, EC_NONE,
+				"batch %s is %s: a "
+				"completed batch does not sync again",
+				name, b.status);
 			ret = -1;
 		} else {
 			ret = move_users(st, b.id, to_queue, "Queued", &err);
@@ -479,13 +517,17 @@ static int b_action(const char *action, int argc, char **argv)
 		struct state_batch_counts c;
 		ret = state_batch_counts(st, b.id, &c, &err);
 		if (ret == 0 && (c.queued > 0 || c.syncing > 0)) {
-			err_set(&err, ERR_USAGE, EC_NONE, "batch %s still has "
-				"%u users syncing or queued: let 'imapmig sync' "
-				"finish first", name, c.queued + c.syncing);
+			err_set(&err, ERR_USAGE, EC_NONE,
+				"batch %s still has "
+				"%u users syncing or queued: let 'imapmig "
+				"sync' "
+				"finish first",
+				name, c.queued + c.syncing);
 			ret = -1;
 		}
 		if (ret == 0)
-			ret = move_users(st, b.id, to_complete, "Completed", &err);
+			ret = move_users(st, b.id, to_complete, "Completed",
+					 &err);
 		if (ret == 0) {
 			free(b.status);
 			b.status = xstrdup(c.failed ? "CompletedWithErrors"
@@ -496,24 +538,27 @@ static int b_action(const char *action, int argc, char **argv)
 		struct state_batch_counts c;
 		ret = state_batch_counts(st, b.id, &c, &err);
 		if (ret == 0 && !force && c.syncing > 0) {
-			err_set(&err, ERR_USAGE, EC_NONE, "batch %s is syncing "
+			err_set(&err, ERR_USAGE, EC_NONE,
+				"batch %s is syncing "
 				"%u users: stop it first, or pass --force",
 				name, c.syncing);
 			ret = -1;
 		}
 		if (ret == 0 && !force && b.cutover != 0 &&
 		    c.last_synced < b.cutover) {
-			err_set(&err, ERR_USAGE, EC_NONE, "batch %s: some users "
+			err_set(&err, ERR_USAGE, EC_NONE,
+				"batch %s: some users "
 				"have not synced since the cutover (%s): run "
 				"'imapmig batch set %s --sync-now', or pass "
-				"--force", name, cli_fmt_time(b.cutover, 0),
-				name);
+				"--force",
+				name, cli_fmt_time(b.cutover, 0), name);
 			ret = -1;
 		}
 		if (ret == 0)
 			ret = state_batch_remove(st, b.id, &err);
 		if (ret == 0 && !cli_globals.quiet)
-			printf("Batch %s removed (mail on the target is kept).\n",
+			printf("Batch %s removed (mail on the target is "
+			       "kept).\n",
 			       name);
 		state_batch_release(&b);
 		state_close(&st);
@@ -529,14 +574,14 @@ static int b_action(const char *action, int argc, char **argv)
 static int b_set(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "add-users", no_argument, NULL, 'A' },
-		{ "csv", required_argument, NULL, 'c' },
-		{ "allow-unknown-columns", no_argument, NULL, 'u' },
-		{ "sync-now", no_argument, NULL, 'N' },
-		{ "cutover", required_argument, NULL, 'C' },
-		{ "exclude-folders", required_argument, NULL, 'x' },
-		{ "bad-item-limit", required_argument, NULL, 'b' },
-		{ NULL, 0, NULL, 0 },
+		{"add-users", no_argument, NULL, 'A'},
+		{"csv", required_argument, NULL, 'c'},
+		{"allow-unknown-columns", no_argument, NULL, 'u'},
+		{"sync-now", no_argument, NULL, 'N'},
+		{"cutover", required_argument, NULL, 'C'},
+		{"exclude-folders", required_argument, NULL, 'x'},
+		{"bad-item-limit", required_argument, NULL, 'b'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *name, *csv = NULL, *exclude = NULL;
 	struct state_batch b;
@@ -561,9 +606,10 @@ static int b_set(int argc, char **argv)
 		case 'N': sync_now = 1; break;
 		case 'C':
 			if ((cutover = cli_parse_time(optarg)) < 0)
-				return cli_usage_error("batch set: --cutover %s: "
-						       "give a UTC time or now",
-						       optarg);
+				return cli_usage_error(
+					"batch set: --cutover %s: "
+					"give a UTC time or now",
+					optarg);
 			break;
 		case 'x': exclude = optarg; break;
 		case 'b':
@@ -621,7 +667,7 @@ static int b_set(int argc, char **argv)
 	if (cutover >= 0)
 		b.cutover = (time_t)cutover;
 	if (ret == 0 && sync_now) {
-		static const char *const synced[] = { "Synced", NULL };
+		static const char *const synced[] = {"Synced", NULL};
 		ret = move_users(st, b.id, synced, "Queued", &err);
 		free(b.status);
 		b.status = xstrdup("Syncing");
@@ -644,7 +690,8 @@ int cmd_batch(int argc, char **argv)
 		     "[--target-endpoint T] --csv F [--autostart]\n"
 		     "           [--exclude-folders LIST] [--include-folders "
 		     "LIST] [--allow-incremental-syncs true|false]\n"
-		     "           [--allow-unknown-columns] [--bad-item-limit N] "
+		     "           [--allow-unknown-columns] [--bad-item-limit "
+		     "N] "
 		     "[--max-message-size 35M] [--max-items 500000]\n"
 		     "           [--start-after TIME] [--notification-emails "
 		     "LIST]\n"
@@ -664,5 +711,6 @@ int cmd_batch(int argc, char **argv)
 	    strcmp(argv[1], "complete") == 0 || strcmp(argv[1], "remove") == 0)
 		return b_action(argv[1], argc - 1, argv + 1);
 	return cli_usage_error("batch: unknown action '%s': use new, get, "
-			       "start, stop, complete, remove or set", argv[1]);
+			       "start, stop, complete, remove or set",
+			       argv[1]);
 }

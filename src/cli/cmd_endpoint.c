@@ -21,27 +21,27 @@ struct ep_opts {
 	int set_untrusted;
 };
 
-static int parse_opts(const char *cmd, int argc, char **argv,
-		      struct ep_opts *o)
+static int parse_opts(const char *cmd, int argc, char **argv, struct ep_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "type", required_argument, NULL, 't' },
-		{ "remote-server", required_argument, NULL, 'H' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "security", required_argument, NULL, 's' },
-		{ "authentication", required_argument, NULL, 'a' },
-		{ "target-login", required_argument, NULL, 'l' },
-		{ "target-authzid", required_argument, NULL, 'z' },
-		{ "password-file", required_argument, NULL, 'P' },
-		{ "token-command", required_argument, NULL, 'T' },
-		{ "path-template", required_argument, NULL, 'm' },
-		{ "ca-file", required_argument, NULL, 'c' },
-		{ "accept-untrusted-certificates", no_argument, NULL, 'k' },
-		{ "skip-verification", no_argument, NULL, 'V' },
-		{ "max-concurrent-migrations", required_argument, NULL, 'M' },
-		{ "max-concurrent-incremental-syncs", required_argument, NULL, 'I' },
-		{ NULL, 0, NULL, 0 },
+		{"name", required_argument, NULL, 'n'},
+		{"type", required_argument, NULL, 't'},
+		{"remote-server", required_argument, NULL, 'H'},
+		{"port", required_argument, NULL, 'p'},
+		{"security", required_argument, NULL, 's'},
+		{"authentication", required_argument, NULL, 'a'},
+		{"target-login", required_argument, NULL, 'l'},
+		{"target-authzid", required_argument, NULL, 'z'},
+		{"password-file", required_argument, NULL, 'P'},
+		{"token-command", required_argument, NULL, 'T'},
+		{"path-template", required_argument, NULL, 'm'},
+		{"ca-file", required_argument, NULL, 'c'},
+		{"accept-untrusted-certificates", no_argument, NULL, 'k'},
+		{"skip-verification", no_argument, NULL, 'V'},
+		{"max-concurrent-migrations", required_argument, NULL, 'M'},
+		{"max-concurrent-incremental-syncs", required_argument, NULL,
+		 'I'},
+		{NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -62,20 +62,25 @@ static int parse_opts(const char *cmd, int argc, char **argv,
 						       cmd, optarg);
 			break;
 		case 's':
-			if (strcasecmp(optarg, "none") && strcasecmp(optarg, "ssl") &&
+			if (strcasecmp(optarg, "none") &&
+			    strcasecmp(optarg, "ssl") &&
 			    strcasecmp(optarg, "tls"))
-				return cli_usage_error("endpoint %s: --security "
-						       "%s: use none, ssl or "
-						       "tls", cmd, optarg);
+				return cli_usage_error(
+					"endpoint %s: --security "
+					"%s: use none, ssl or "
+					"tls",
+					cmd, optarg);
 			o->security = optarg;
 			break;
 		case 'a':
-			if (strcasecmp(optarg, "basic") && strcasecmp(optarg, "plain") &&
+			if (strcasecmp(optarg, "basic") &&
+			    strcasecmp(optarg, "plain") &&
 			    strcasecmp(optarg, "xoauth2"))
-				return cli_usage_error("endpoint %s: "
-						       "--authentication %s: use "
-						       "basic, plain or xoauth2",
-						       cmd, optarg);
+				return cli_usage_error(
+					"endpoint %s: "
+					"--authentication %s: use "
+					"basic, plain or xoauth2",
+					cmd, optarg);
 			o->auth = optarg;
 			break;
 		case 'l': o->login = optarg; break;
@@ -84,17 +89,23 @@ static int parse_opts(const char *cmd, int argc, char **argv,
 		case 'T': o->token_command = optarg; break;
 		case 'm': o->path_template = optarg; break;
 		case 'c': o->ca_file = optarg; break;
-		case 'k': o->accept_untrusted = 1; o->set_untrusted = 1; break;
+		case 'k':
+			o->accept_untrusted = 1;
+			o->set_untrusted = 1;
+			break;
 		case 'V': o->skip_verification = 1; break;
 		case 'M':
 		case 'I': {
 			long long v = cli_parse_count(optarg);
 			if (v < 1 || v > 10000)
-				return cli_usage_error("endpoint %s: --%s %s: "
-						       "give 1-10000", cmd,
-						       ch == 'M' ? "max-concurrent-migrations"
-								 : "max-concurrent-incremental-syncs",
-						       optarg);
+				return cli_usage_error(
+					"endpoint %s: --%s %s: "
+					"give 1-10000",
+					cmd,
+					ch == 'M' ? "max-concurrent-migrations"
+						  : "max-concurrent-"
+						    "incremental-syncs",
+					optarg);
 			if (ch == 'M')
 				o->max_mig = v;
 			else
@@ -104,7 +115,8 @@ static int parse_opts(const char *cmd, int argc, char **argv,
 		default:
 			return cli_usage_error("endpoint %s: unknown option "
 					       "%s: see 'imapmig endpoint "
-					       "--help'", cmd, argv[optind - 1]);
+					       "--help'",
+					       cmd, argv[optind - 1]);
 		}
 	}
 	return 0;
@@ -150,19 +162,22 @@ static int apply(struct ep_opts *o, struct state_endpoint *e, int creating,
 		if (e->security == NULL)
 			e->security = xstrdup("ssl");
 		if (e->port == 0)
-			e->port = strcasecmp(e->security, "ssl") == 0 ? 993 : 143;
+			e->port =
+				strcasecmp(e->security, "ssl") == 0 ? 993 : 143;
 		if (e->authentication == NULL)
 			e->authentication = xstrdup("basic");
 	}
 	if (creating && e->max_migrations == 0)
 		e->max_migrations = 100;
 	if (creating && e->max_incremental == 0)
-		e->max_incremental = e->max_migrations < 20 ? e->max_migrations : 20;
+		e->max_incremental =
+			e->max_migrations < 20 ? e->max_migrations : 20;
 	if (e->max_incremental > e->max_migrations)
-		return err_set(err, ERR_USAGE, EC_NONE,
-			       "--max-concurrent-incremental-syncs (%u) may not "
-			       "exceed --max-concurrent-migrations (%u)",
-			       e->max_incremental, e->max_migrations);
+		return err_set(
+			err, ERR_USAGE, EC_NONE,
+			"--max-concurrent-incremental-syncs (%u) may not "
+			"exceed --max-concurrent-migrations (%u)",
+			e->max_incremental, e->max_migrations);
 	if (e->kind == STATE_EP_TARGET_MAILDIR) {
 		if (e->path_template == NULL || e->path_template[0] != '/')
 			return err_set(err, ERR_USAGE, EC_NONE,
@@ -188,7 +203,8 @@ static int apply(struct ep_opts *o, struct state_endpoint *e, int creating,
 			       "--authentication xoauth2 is not supported by "
 			       "this build yet: use basic or plain");
 	if (strcasecmp(e->security, "none") == 0)
-		fprintf(stderr, "imapmig: warning: endpoint %s uses --security "
+		fprintf(stderr,
+			"imapmig: warning: endpoint %s uses --security "
 			"none: passwords cross the network in plaintext\n",
 			e->name);
 	return 0;
@@ -200,9 +216,10 @@ static int verify(const struct state_endpoint *e, struct err *err)
 		.host = e->host,
 		.port = e->port,
 		.security = strcasecmp(e->security, "none") == 0 ? CONN_SEC_NONE
-			    : strcasecmp(e->security, "tls") == 0 ? CONN_SEC_TLS
-								   : CONN_SEC_SSL,
-		.tls = { e->ca_file, e->accept_untrusted },
+			    : strcasecmp(e->security, "tls") == 0
+				    ? CONN_SEC_TLS
+				    : CONN_SEC_SSL,
+		.tls = {e->ca_file, e->accept_untrusted},
 		.timeout_ms = 20000,
 		.label = "verify",
 	};
@@ -210,7 +227,7 @@ static int verify(const struct state_endpoint *e, struct err *err)
 
 	if (c == NULL) {
 		err_prefix(err, "cannot verify the endpoint (pass "
-			   "--skip-verification to save it anyway): ");
+				"--skip-verification to save it anyway): ");
 		return -1;
 	}
 	imap_client_logout(&c);
@@ -222,7 +239,8 @@ static json_t *ep_json(const struct state_endpoint *e)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "name", json_string(e->name));
-	json_object_set_new(o, "type", json_string(state_ep_kind_name(e->kind)));
+	json_object_set_new(o, "type",
+			    json_string(state_ep_kind_name(e->kind)));
 	if (e->kind == STATE_EP_TARGET_MAILDIR) {
 		json_object_set_new(o, "path_template",
 				    json_string(e->path_template));
@@ -241,7 +259,8 @@ static json_t *ep_json(const struct state_endpoint *e)
 		json_object_set_new(o, "password_set",
 				    json_boolean(e->password != NULL));
 		if (e->ca_file)
-			json_object_set_new(o, "ca_file", json_string(e->ca_file));
+			json_object_set_new(o, "ca_file",
+					    json_string(e->ca_file));
 		json_object_set_new(o, "accept_untrusted_certificates",
 				    json_boolean(e->accept_untrusted));
 	}
@@ -249,21 +268,25 @@ static json_t *ep_json(const struct state_endpoint *e)
 			    json_integer(e->max_migrations));
 	json_object_set_new(o, "max_concurrent_incremental_syncs",
 			    json_integer(e->max_incremental));
-	json_object_set_new(o, "created", json_string(cli_fmt_time(e->created, 0)));
+	json_object_set_new(o, "created",
+			    json_string(cli_fmt_time(e->created, 0)));
 	return o;
 }
 
 static void ep_print(const struct state_endpoint *e)
 {
 	printf("Name                          : %s\n", e->name);
-	printf("EndpointType                  : %s\n", state_ep_kind_name(e->kind));
+	printf("EndpointType                  : %s\n",
+	       state_ep_kind_name(e->kind));
 	if (e->kind == STATE_EP_TARGET_MAILDIR) {
-		printf("PathTemplate                  : %s\n", e->path_template);
+		printf("PathTemplate                  : %s\n",
+		       e->path_template);
 	} else {
 		printf("RemoteServer                  : %s\n", e->host);
 		printf("Port                          : %u\n", e->port);
 		printf("Security                      : %s\n", e->security);
-		printf("Authentication                : %s\n", e->authentication);
+		printf("Authentication                : %s\n",
+		       e->authentication);
 		if (e->login_template)
 			printf("TargetLogin                   : %s\n",
 			       e->login_template);
@@ -271,7 +294,8 @@ static void ep_print(const struct state_endpoint *e)
 			printf("TargetAuthzid                 : %s\n",
 			       e->authzid_template);
 		if (e->ca_file)
-			printf("CaFile                        : %s\n", e->ca_file);
+			printf("CaFile                        : %s\n",
+			       e->ca_file);
 		if (e->accept_untrusted)
 			printf("AcceptUntrustedCertificates   : yes\n");
 	}
@@ -302,7 +326,8 @@ static int ep_new(int argc, char **argv)
 	else
 		return cli_usage_error("endpoint new: --type %s: use imap or "
 				       "maildir (a source endpoint has no "
-				       "--type)", o.type);
+				       "--type)",
+				       o.type);
 	if (e.kind == STATE_EP_SOURCE_IMAP && (o.login || o.authzid))
 		return cli_usage_error("endpoint new: --target-login is for "
 				       "target endpoints (--type imap); a "
@@ -424,7 +449,8 @@ static int ep_set(int argc, char **argv)
 		e.password = pw;
 	}
 	if (e.kind != STATE_EP_TARGET_MAILDIR && !o.skip_verification &&
-	    (o.host || o.port || o.security || o.ca_file) && verify(&e, &err) < 0)
+	    (o.host || o.port || o.security || o.ca_file) &&
+	    verify(&e, &err) < 0)
 		goto fail_e;
 	if (state_endpoint_update(st, &e, &err) < 0)
 		goto fail_e;
@@ -484,5 +510,6 @@ int cmd_endpoint(int argc, char **argv)
 	if (strcmp(argv[1], "remove") == 0)
 		return ep_remove(argc - 1, argv + 1);
 	return cli_usage_error("endpoint: unknown action '%s': use new, get, "
-			       "set or remove", argv[1]);
+			       "set or remove",
+			       argv[1]);
 }

@@ -77,7 +77,8 @@ int cmd_serve(int argc, char **argv)
 				return cli_usage_error("serve: "
 						       "--incremental-interval "
 						       "%s: give e.g. 24h, 30m "
-						       "or 90s", argv[ai]);
+						       "or 90s",
+						       argv[ai]);
 		} else if (strcmp(argv[ai], "--listen") == 0) {
 			return cli_usage_error("serve: --listen: the dashboard "
 					       "is not in this build; use "
@@ -101,7 +102,8 @@ int cmd_serve(int argc, char **argv)
 			pid[n > 0 ? n : 0] = '\0';
 			pid[strcspn(pid, "\n")] = '\0';
 		}
-		fprintf(stderr, "imapmig: serve: another imapmig serve (pid %s) "
+		fprintf(stderr,
+			"imapmig: serve: another imapmig serve (pid %s) "
 			"runs on %s: stop it first, or give another --state\n",
 			pid, cli_state_path());
 		free(lockpath);

@@ -57,7 +57,8 @@ int cmd_sync(int argc, char **argv)
 			return 0;
 		} else
 			return cli_usage_error("sync: unexpected '%s': see "
-					       "'imapmig sync --help'", argv[ai]);
+					       "'imapmig sync --help'",
+					       argv[ai]);
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -73,8 +74,10 @@ int cmd_sync(int argc, char **argv)
 		printf("%u synced, %u failed%s\n", synced, failed,
 		       atomic_load(&stop_flag) ? " (stopped)" : "");
 	if (failed > 0)
-		fprintf(stderr, "imapmig: sync: %u user(s) failed: see "
-			"'imapmig user get%s%s'\n", failed,
-			o.batch ? " --batch " : "", o.batch ? o.batch : "");
+		fprintf(stderr,
+			"imapmig: sync: %u user(s) failed: see "
+			"'imapmig user get%s%s'\n",
+			failed, o.batch ? " --batch " : "",
+			o.batch ? o.batch : "");
 	return failed > 0 || atomic_load(&stop_flag) ? 1 : 0;
 }

@@ -70,8 +70,10 @@ static void print_tls(const struct conn_info *ci, const struct ts_opts *o)
 		row("", "verified: yes (%s)",
 		    o->tls.ca_file ? o->tls.ca_file : "system CA store");
 	else
-		row("", "verified: NO (%s) - accepted only because of "
-		    "--accept-untrusted-certificates", ci->cert_verify_msg);
+		row("",
+		    "verified: NO (%s) - accepted only because of "
+		    "--accept-untrusted-certificates",
+		    ci->cert_verify_msg);
 }
 
 static int run(const struct ts_opts *o, const char *password)
@@ -103,12 +105,12 @@ static int run(const struct ts_opts *o, const char *password)
 	row("Capabilities", "%s", imap_client_capabilities(c));
 	if (o->security == CONN_SEC_NONE)
 		fprintf(stderr, "imapmig: warning: --security none: the "
-			"connection is not encrypted; use it only on a "
-			"trusted network\n");
+				"connection is not encrypted; use it only on a "
+				"trusted network\n");
 	if (o->user == NULL) {
 		imap_client_logout(&c);
 		row("Result", "all checks passed (no login tried: give --user "
-		    "to test one)");
+			      "to test one)");
 		return 0;
 	}
 	if (o->auth_plain)
@@ -153,21 +155,21 @@ static void help(void)
 int cmd_test_server(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "remote-server", required_argument, NULL, 'H' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "security", required_argument, NULL, 's' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "password-file", required_argument, NULL, 'P' },
-		{ "authentication", required_argument, NULL, 'a' },
-		{ "authzid", required_argument, NULL, 'z' },
-		{ "ca-file", required_argument, NULL, 'c' },
-		{ "accept-untrusted-certificates", no_argument, NULL, 'k' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "endpoint", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"remote-server", required_argument, NULL, 'H'},
+		{"port", required_argument, NULL, 'p'},
+		{"security", required_argument, NULL, 's'},
+		{"user", required_argument, NULL, 'u'},
+		{"password-file", required_argument, NULL, 'P'},
+		{"authentication", required_argument, NULL, 'a'},
+		{"authzid", required_argument, NULL, 'z'},
+		{"ca-file", required_argument, NULL, 'c'},
+		{"accept-untrusted-certificates", no_argument, NULL, 'k'},
+		{"timeout", required_argument, NULL, 't'},
+		{"endpoint", required_argument, NULL, 'e'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	struct ts_opts o = { .security = CONN_SEC_SSL, .timeout_ms = 30000 };
+	struct ts_opts o = {.security = CONN_SEC_SSL, .timeout_ms = 30000};
 	char *password = NULL;
 	struct err err = ERR_INIT;
 	int ch, ret;
@@ -233,7 +235,8 @@ int cmd_test_server(int argc, char **argv)
 		default:
 			return cli_usage_error("test-server: unknown option "
 					       "%s: see 'imapmig test-server "
-					       "--help'", argv[optind - 1]);
+					       "--help'",
+					       argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -249,8 +252,8 @@ int cmd_test_server(int argc, char **argv)
 				       "--authentication plain");
 	if (o.tls.accept_untrusted)
 		fprintf(stderr, "imapmig: warning: "
-			"--accept-untrusted-certificates: the server's "
-			"identity is not checked\n");
+				"--accept-untrusted-certificates: the server's "
+				"identity is not checked\n");
 	if (o.user != NULL) {
 		password = cli_read_password(o.password_file, &err);
 		if (password == NULL)

@@ -37,18 +37,29 @@ static json_t *user_json(struct state *st, const struct state_user *u)
 	}
 	json_object_set_new(o, "status", json_string(u->status));
 	json_object_set_new(o, "username", json_string(u->username));
-	json_object_set_new(o, "items_total", json_integer((json_int_t)u->items_total));
-	json_object_set_new(o, "items_synced", json_integer((json_int_t)u->items_synced));
-	json_object_set_new(o, "items_skipped", json_integer((json_int_t)u->items_skipped));
-	json_object_set_new(o, "bad_items", json_integer((json_int_t)u->bad_items));
-	json_object_set_new(o, "bytes_synced", json_integer((json_int_t)u->bytes_synced));
-	json_object_set_new(o, "last_synced", u->last_synced
-			    ? json_string(cli_fmt_time(u->last_synced, 0)) : json_null());
-	json_object_set_new(o, "error", u->error ? json_string(u->error) : json_null());
+	json_object_set_new(o, "items_total",
+			    json_integer((json_int_t)u->items_total));
+	json_object_set_new(o, "items_synced",
+			    json_integer((json_int_t)u->items_synced));
+	json_object_set_new(o, "items_skipped",
+			    json_integer((json_int_t)u->items_skipped));
+	json_object_set_new(o, "bad_items",
+			    json_integer((json_int_t)u->bad_items));
+	json_object_set_new(o, "bytes_synced",
+			    json_integer((json_int_t)u->bytes_synced));
+	json_object_set_new(
+		o, "last_synced",
+		u->last_synced ? json_string(cli_fmt_time(u->last_synced, 0))
+			       : json_null());
+	json_object_set_new(o, "error",
+			    u->error ? json_string(u->error) : json_null());
 	json_object_set_new(o, "data_consistency", json_string(grade(u)));
-	json_object_set_new(o, "seconds_syncing", json_integer((json_int_t)u->seconds_syncing));
-	json_object_set_new(o, "seconds_throttled", json_integer((json_int_t)u->seconds_throttled));
-	json_object_set_new(o, "queued_at", json_string(cli_fmt_time(u->queued_at, 0)));
+	json_object_set_new(o, "seconds_syncing",
+			    json_integer((json_int_t)u->seconds_syncing));
+	json_object_set_new(o, "seconds_throttled",
+			    json_integer((json_int_t)u->seconds_throttled));
+	json_object_set_new(o, "queued_at",
+			    json_string(cli_fmt_time(u->queued_at, 0)));
 	return o;
 }
 
@@ -106,11 +117,12 @@ static int u_get(int argc, char **argv)
 		json_decref(arr);
 	} else {
 		printf("%-32s %-20s %10s %8s %10s  %-23s %s\n", "Identity",
-		       "Status", "Synced", "Skipped", "Size",
-		       "LastSyncedTime", "Error");
+		       "Status", "Synced", "Skipped", "Size", "LastSyncedTime",
+		       "Error");
 		for (i = 0; i < n; i++) {
 			char size[32];
-			progress_fmt_bytes(v[i].bytes_synced, size, sizeof(size));
+			progress_fmt_bytes(v[i].bytes_synced, size,
+					   sizeof(size));
 			printf("%-32s %-20s %10llu %8llu %10s  %-23s %s\n",
 			       v[i].email, v[i].status,
 			       (unsigned long long)v[i].items_synced,
@@ -169,11 +181,18 @@ static int u_stats(int argc, char **argv)
 		json_t *fa = json_array();
 		for (i = 0; i < nfr; i++) {
 			json_t *f = json_object();
-			json_object_set_new(f, "source", json_string(fr[i].src));
-			json_object_set_new(f, "target", fr[i].dst ? json_string(fr[i].dst) : json_null());
-			json_object_set_new(f, "messages", json_integer(fr[i].messages));
-			json_object_set_new(f, "items_synced", json_integer((json_int_t)fr[i].items_synced));
-			json_object_set_new(f, "uidvalidity", json_integer(fr[i].uidvalidity));
+			json_object_set_new(f, "source",
+					    json_string(fr[i].src));
+			json_object_set_new(f, "target",
+					    fr[i].dst ? json_string(fr[i].dst)
+						      : json_null());
+			json_object_set_new(f, "messages",
+					    json_integer(fr[i].messages));
+			json_object_set_new(
+				f, "items_synced",
+				json_integer((json_int_t)fr[i].items_synced));
+			json_object_set_new(f, "uidvalidity",
+					    json_integer(fr[i].uidvalidity));
 			json_array_append_new(fa, f);
 		}
 		json_object_set_new(o, "folders", fa);
@@ -182,14 +201,29 @@ static int u_stats(int argc, char **argv)
 		json_t *sa = json_array();
 		for (i = 0; i < nsk; i++) {
 			json_t *s = json_object();
-			json_object_set_new(s, "folder", json_string(sk[i].folder));
+			json_object_set_new(s, "folder",
+					    json_string(sk[i].folder));
 			json_object_set_new(s, "uid", json_integer(sk[i].uid));
-			json_object_set_new(s, "subject", sk[i].subject ? json_string(sk[i].subject) : json_null());
-			json_object_set_new(s, "sender", sk[i].sender ? json_string(sk[i].sender) : json_null());
-			json_object_set_new(s, "date", sk[i].date ? json_string(sk[i].date) : json_null());
-			json_object_set_new(s, "size", json_integer((json_int_t)sk[i].size));
-			json_object_set_new(s, "kind", json_string(sk[i].bad ? "BadItem" : "LargeItem"));
-			json_object_set_new(s, "reason", json_string(sk[i].reason));
+			json_object_set_new(s, "subject",
+					    sk[i].subject
+						    ? json_string(sk[i].subject)
+						    : json_null());
+			json_object_set_new(s, "sender",
+					    sk[i].sender
+						    ? json_string(sk[i].sender)
+						    : json_null());
+			json_object_set_new(s, "date",
+					    sk[i].date ? json_string(sk[i].date)
+						       : json_null());
+			json_object_set_new(
+				s, "size",
+				json_integer((json_int_t)sk[i].size));
+			json_object_set_new(s, "kind",
+					    json_string(sk[i].bad
+								? "BadItem"
+								: "LargeItem"));
+			json_object_set_new(s, "reason",
+					    json_string(sk[i].reason));
 			json_array_append_new(sa, s);
 		}
 		json_object_set_new(o, "skipped_items", sa);
@@ -206,20 +240,28 @@ static int u_stats(int argc, char **argv)
 		       json_string_value(json_object_get(o, "batch")));
 		printf("Status            : %s\n", u.status);
 		printf("UserName          : %s\n", u.username);
-		printf("ItemsSynced       : %llu\n", (unsigned long long)u.items_synced);
-		printf("ItemsSkipped      : %llu\n", (unsigned long long)u.items_skipped);
-		printf("BadItems          : %llu\n", (unsigned long long)u.bad_items);
+		printf("ItemsSynced       : %llu\n",
+		       (unsigned long long)u.items_synced);
+		printf("ItemsSkipped      : %llu\n",
+		       (unsigned long long)u.items_skipped);
+		printf("BadItems          : %llu\n",
+		       (unsigned long long)u.bad_items);
 		printf("BytesSynced       : %s\n", size);
 		printf("DataConsistency   : %s\n", grade(&u));
-		printf("LastSyncedTime    : %s\n", cli_fmt_time(u.last_synced, 0));
-		printf("TimeSyncing       : %llu s\n", (unsigned long long)u.seconds_syncing);
-		printf("TimeThrottled     : %llu s\n", (unsigned long long)u.seconds_throttled);
+		printf("LastSyncedTime    : %s\n",
+		       cli_fmt_time(u.last_synced, 0));
+		printf("TimeSyncing       : %llu s\n",
+		       (unsigned long long)u.seconds_syncing);
+		printf("TimeThrottled     : %llu s\n",
+		       (unsigned long long)u.seconds_throttled);
 		printf("Error             : %s\n", u.error ? u.error : "");
 		if (report) {
 			printf("\nFolders:\n");
 			for (i = 0; i < nfr; i++)
-				printf("  %-30s -> %-30s %6u messages, %6llu copied\n",
-				       fr[i].src, fr[i].dst ? fr[i].dst : "(excluded)",
+				printf("  %-30s -> %-30s %6u messages, %6llu "
+				       "copied\n",
+				       fr[i].src,
+				       fr[i].dst ? fr[i].dst : "(excluded)",
 				       fr[i].messages,
 				       (unsigned long long)fr[i].items_synced);
 		}
@@ -228,8 +270,10 @@ static int u_stats(int argc, char **argv)
 			if (nsk == 0)
 				printf("  (none)\n");
 			for (i = 0; i < nsk; i++) {
-				progress_fmt_bytes(sk[i].size, size, sizeof(size));
-				printf("  %s UID %u, %s, \"%s\" from %s, %s: %s\n",
+				progress_fmt_bytes(sk[i].size, size,
+						   sizeof(size));
+				printf("  %s UID %u, %s, \"%s\" from %s, %s: "
+				       "%s\n",
 				       sk[i].folder, sk[i].uid, size,
 				       sk[i].subject ? sk[i].subject : "",
 				       sk[i].sender ? sk[i].sender : "?",
@@ -265,9 +309,11 @@ static int u_action(const char *action, int argc, char **argv)
 		if (strcmp(action, "remove") == 0)
 			ret = state_user_remove(st, u.id, &err);
 		else if (strcmp(action, "stop") == 0)
-			ret = state_user_set_status(st, u.id, "Stopped", NULL, &err);
+			ret = state_user_set_status(st, u.id, "Stopped", NULL,
+						    &err);
 		else
-			ret = state_user_set_status(st, u.id, "Queued", NULL, &err);
+			ret = state_user_set_status(st, u.id, "Queued", NULL,
+						    &err);
 		state_user_release(&u);
 	}
 	state_close(&st);
@@ -292,5 +338,6 @@ int cmd_user(int argc, char **argv)
 	    strcmp(argv[1], "remove") == 0)
 		return u_action(argv[1], argc - 1, argv + 1);
 	return cli_usage_error("user: unknown action '%s': use get, stats, "
-			       "start, stop or remove", argv[1]);
+			       "start, stop or remove",
+			       argv[1]);
 }

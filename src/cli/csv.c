@@ -15,9 +15,9 @@
 
 enum col { C_EMAIL, C_USER, C_PASS, C_ROOT, C_TUSER, C_TPASS, C_EXTRA };
 
-static const char *const col_names[] = { "EmailAddress", "UserName",
-					 "Password", "UserRoot",
-					 "TargetUserName", "TargetPassword" };
+static const char *const col_names[] = {"EmailAddress",	  "UserName",
+					"Password",	  "UserRoot",
+					"TargetUserName", "TargetPassword"};
 
 struct field {
 	char *s;
@@ -55,7 +55,8 @@ static int read_record(struct reader *r, struct field **out, size_t *n_r,
 					goto fail;
 				}
 				if (*r->p == '"') {
-					if (r->p + 1 < r->end && r->p[1] == '"') {
+					if (r->p + 1 < r->end &&
+					    r->p[1] == '"') {
 						buf_addch(&f, '"');
 						r->p += 2;
 						continue;
@@ -69,7 +70,8 @@ static int read_record(struct reader *r, struct field **out, size_t *n_r,
 			}
 		}
 		while (r->p < r->end && *r->p != ',' && *r->p != '\n' &&
-		       !(*r->p == '\r' && (r->p + 1 == r->end || r->p[1] == '\n'))) {
+		       !(*r->p == '\r' &&
+			 (r->p + 1 == r->end || r->p[1] == '\n'))) {
 			if (quoted || *r->p == '"') {
 				err_set(err, ERR_USAGE, EC_NONE,
 					"%s:%u: stray '\"' in a field: quote "
@@ -199,23 +201,27 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 				     const char *name, int allow_unknown,
 				     struct err *err)
 {
-	struct reader r = { data, data + len, name, 1 };
+	struct reader r = {data, data + len, name, 1};
 	struct csv_batch *b = xcalloc(1, sizeof(*b));
 	struct field *hdr = NULL, *f = NULL;
 	size_t nh = 0, nf = 0, i, j;
-	int *map = NULL, have[6] = { 0 };
+	int *map = NULL, have[6] = {0};
 	unsigned line;
 	int rc;
 
 	if (len > CSV_MAX_BYTES) {
-		err_set(err, ERR_USAGE, EC_TOO_BIG, "%s: %zu bytes, over the "
-			"10 MB limit: split it into several batches", name, len);
+		err_set(err, ERR_USAGE, EC_TOO_BIG,
+			"%s: %zu bytes, over the "
+			"10 MB limit: split it into several batches",
+			name, len);
 		goto fail;
 	}
 	if (!valid_utf8(data, len)) {
 		/* find the line for the message */
-		err_set(err, ERR_USAGE, EC_NONE, "%s: not valid UTF-8: save "
-			"the file as UTF-8", name);
+		err_set(err, ERR_USAGE, EC_NONE,
+			"%s: not valid UTF-8: save "
+			"the file as UTF-8",
+			name);
 		goto fail;
 	}
 	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
@@ -224,9 +230,11 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 	if (rc < 0)
 		goto fail;
 	if (rc > 0) {
-		err_set(err, ERR_USAGE, EC_NONE, "%s:1: the file is empty: "
+		err_set(err, ERR_USAGE, EC_NONE,
+			"%s:1: the file is empty: "
 			"give a header row EmailAddress,UserName,Password and "
-			"one row per mailbox", name);
+			"one row per mailbox",
+			name);
 		goto fail;
 	}
 	map = xcalloc(nh, sizeof(*map));
@@ -245,14 +253,16 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 			if (have[map[i]]) {
 				err_set(err, ERR_USAGE, EC_NONE,
 					"%s:1: column %s appears twice: keep "
-					"one", name, col_names[map[i]]);
+					"one",
+					name, col_names[map[i]]);
 				goto fail;
 			}
 			have[map[i]] = 1;
 		} else if (!allow_unknown) {
 			err_set(err, ERR_USAGE, EC_NONE,
 				"%s:1: unknown column \"%s\": remove it, or "
-				"pass --allow-unknown-columns", name, h);
+				"pass --allow-unknown-columns",
+				name, h);
 			goto fail;
 		} else if (h[0] == '\0') {
 			err_set(err, ERR_USAGE, EC_NONE,
@@ -292,7 +302,8 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 		if (b->n >= CSV_MAX_ROWS) {
 			err_set(err, ERR_USAGE, EC_TOO_BIG,
 				"%s:%u: more than %d rows: split the file into "
-				"several batches", name, line, CSV_MAX_ROWS);
+				"several batches",
+				name, line, CSV_MAX_ROWS);
 			goto fail;
 		}
 		b->rows = xrealloc(b->rows, (b->n + 1) * sizeof(*b->rows));
@@ -310,10 +321,12 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 			case C_TUSER: row->target_username = v; break;
 			case C_TPASS: row->target_password = v; break;
 			default:
-				row->extra = xrealloc(row->extra,
-						      (row->n_extra + 1) *
-						      sizeof(*row->extra));
-				row->extra[row->n_extra].name = xstrdup(hdr[i].s);
+				row->extra =
+					xrealloc(row->extra,
+						 (row->n_extra + 1) *
+							 sizeof(*row->extra));
+				row->extra[row->n_extra].name =
+					xstrdup(hdr[i].s);
 				row->extra[row->n_extra].value = v;
 				row->n_extra++;
 			}
@@ -332,33 +345,38 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 				memmove(e, e + 1, strlen(e));
 		}
 		for (j = 0; j < 3; j++) {
-			const char *v = j == 0 ? row->email
-				      : j == 1 ? row->username : row->password;
+			const char *v = j == 0	 ? row->email
+					: j == 1 ? row->username
+						 : row->password;
 			if (v[0] == '\0') {
 				err_set(err, ERR_USAGE, EC_NONE,
-					"%s:%u: %s is empty: fill it in",
-					name, line, col_names[j]);
+					"%s:%u: %s is empty: fill it in", name,
+					line, col_names[j]);
 				goto fail;
 			}
 		}
 		if (!valid_email(row->email)) {
 			err_set(err, ERR_USAGE, EC_NONE,
 				"%s:%u: EmailAddress \"%s\" is not a valid "
-				"address: fix the row", name, line, row->email);
+				"address: fix the row",
+				name, line, row->email);
 			goto fail;
 		}
 		for (i = 0; i + 1 < b->n; i++)
 			if (strcasecmp(b->rows[i].email, row->email) == 0) {
 				err_set(err, ERR_USAGE, EC_NONE,
 					"%s:%u: %s is already on line %u: "
-					"each mailbox once per batch", name,
-					line, row->email, b->rows[i].line);
+					"each mailbox once per batch",
+					name, line, row->email,
+					b->rows[i].line);
 				goto fail;
 			}
 	}
 	if (b->n == 0) {
-		err_set(err, ERR_USAGE, EC_NONE, "%s: no mailboxes after the "
-			"header: add one row per mailbox", name);
+		err_set(err, ERR_USAGE, EC_NONE,
+			"%s: no mailboxes after the "
+			"header: add one row per mailbox",
+			name);
 		goto fail;
 	}
 	free_fields(hdr, nh);
@@ -388,15 +406,18 @@ struct csv_batch *csv_batch_load(const char *path, int allow_unknown,
 
 	fp = fopen(path, "rb");
 	if (fp == NULL) {
-		err_set(err, ERR_USAGE, EC_IO, "cannot read %s: %s: check "
-			"--csv", path, strerror(errno));
+		err_set(err, ERR_USAGE, EC_IO,
+			"cannot read %s: %s: check "
+			"--csv",
+			path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fileno(fp), &sb) == 0 && (size_t)sb.st_size > CSV_MAX_BYTES) {
 		fclose(fp);
-		err_set(err, ERR_USAGE, EC_TOO_BIG, "%s: %lld bytes, over the "
-			"10 MB limit: split it into several batches", path,
-			(long long)sb.st_size);
+		err_set(err, ERR_USAGE, EC_TOO_BIG,
+			"%s: %lld bytes, over the "
+			"10 MB limit: split it into several batches",
+			path, (long long)sb.st_size);
 		return NULL;
 	}
 	data = xmalloc(CSV_MAX_BYTES + 2);

@@ -13,7 +13,7 @@
 
 #include "util/err.h"
 
-#define CSV_MAX_ROWS 50000
+#define CSV_MAX_ROWS  50000
 #define CSV_MAX_BYTES (10u * 1024 * 1024)
 
 struct csv_extra {

@@ -14,17 +14,17 @@ struct cmd {
 };
 
 static const struct cmd commands[] = {
-	{ "test-server", cmd_test_server,
-	  "check that an IMAP server answers, its TLS, and a login" },
-	{ "endpoint", cmd_endpoint,
-	  "new/get/set/remove migration endpoints (source and target)" },
-	{ "batch", cmd_batch,
-	  "new/get/start/stop/complete/remove/set migration batches" },
-	{ "user", cmd_user, "get/stats/start/stop/remove migration users" },
-	{ "sync", cmd_sync,
-	  "run pending migrations in the foreground, with progress" },
-	{ "serve", cmd_serve,
-	  "the scheduler: initial syncs, incremental syncs every 24h" },
+	{"test-server", cmd_test_server,
+	 "check that an IMAP server answers, its TLS, and a login"},
+	{"endpoint", cmd_endpoint,
+	 "new/get/set/remove migration endpoints (source and target)"},
+	{"batch", cmd_batch,
+	 "new/get/start/stop/complete/remove/set migration batches"},
+	{"user", cmd_user, "get/stats/start/stop/remove migration users"},
+	{"sync", cmd_sync,
+	 "run pending migrations in the foreground, with progress"},
+	{"serve", cmd_serve,
+	 "the scheduler: initial syncs, incremental syncs every 24h"},
 };
 
 static void usage(FILE *f)
@@ -32,7 +32,8 @@ static void usage(FILE *f)
 	size_t i;
 
 	fputs("usage: imapmig [--state PATH] [-v|-q] <command> [options]\n\n"
-	      "commands:\n", f);
+	      "commands:\n",
+	      f);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
 	fputs("\n'imapmig <command> --help' shows a command's options.\n", f);
@@ -68,7 +69,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else {
 			return cli_usage_error("unknown option %s: see "
-					       "'imapmig --help'", argv[i]);
+					       "'imapmig --help'",
+					       argv[i]);
 		}
 	}
 	if (cli_globals.quiet)

@@ -67,11 +67,14 @@ static void row_line(const struct progress_row *r, time_t now, char *line,
 	if (phase == SYNC_PHASE_COPYING && el > 2 && done > 0 && total > done) {
 		char t[16];
 		progress_fmt_secs((long)((double)el * (total - done - skipped) /
-					 (done ? done : 1)), t, sizeof(t));
+					 (done ? done : 1)),
+				  t, sizeof(t));
 		snprintf(eta, sizeof(eta), " ETA %s", t);
 	}
-	snprintf(line, size, "  %-28.28s %-10s %-20.20s %7llu/%-7llu %9s "
-		 "%9s/s%s", r->email, phase_name(phase),
+	snprintf(line, size,
+		 "  %-28.28s %-10s %-20.20s %7llu/%-7llu %9s "
+		 "%9s/s%s",
+		 r->email, phase_name(phase),
 		 phase == SYNC_PHASE_COPYING ? folder : "", done + skipped,
 		 total, mb, rate, eta);
 }
@@ -103,9 +106,10 @@ void progress_view_draw(struct progress_view *v, const char *title,
 		/* back to the top of what was drawn, then redraw */
 		for (k = 0; k < v->drawn; k++)
 			fputs("\033[A\033[2K", v->out);
-		fprintf(v->out, "%s: %zu users, %u syncing, %u synced, %u "
-			"failed; %llu items, %s\n", title, n, active, synced,
-			failed, items, mb);
+		fprintf(v->out,
+			"%s: %zu users, %u syncing, %u synced, %u "
+			"failed; %llu items, %s\n",
+			title, n, active, synced, failed, items, mb);
 		v->drawn = 1;
 		for (i = 0; i < n; i++) {
 			if (!rows[i].started && rows[i].finished == 0)
@@ -116,9 +120,10 @@ void progress_view_draw(struct progress_view *v, const char *title,
 		}
 	} else {
 		v->last_plain = now;
-		fprintf(v->out, "%s: %u syncing, %u synced, %u failed; %llu "
-			"items, %s\n", title, active, synced, failed, items,
-			mb);
+		fprintf(v->out,
+			"%s: %u syncing, %u synced, %u failed; %llu "
+			"items, %s\n",
+			title, active, synced, failed, items, mb);
 		for (i = 0; i < n; i++) {
 			if (!rows[i].started || rows[i].finished)
 				continue;

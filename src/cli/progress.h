@@ -12,14 +12,14 @@
 struct progress_row {
 	const char *email;
 	struct sync_progress *prog;
-	time_t started;              /* 0: not started */
-	int finished;                /* 1 Synced, -1 Failed, 0 running */
+	time_t started; /* 0: not started */
+	int finished;	/* 1 Synced, -1 Failed, 0 running */
 };
 
 struct progress_view {
 	FILE *out;
 	int tty;
-	unsigned drawn;              /* lines drawn last time (tty) */
+	unsigned drawn; /* lines drawn last time (tty) */
 	time_t last_plain;
 };
 

@@ -44,7 +44,8 @@ char *cli_read_password(const char *path, struct err *err)
 			err_set(err, ERR_USAGE, EC_IO,
 				"cannot read password file %s: %s: give a "
 				"readable file with the password on its first "
-				"line", path, strerror(errno));
+				"line",
+				path, strerror(errno));
 			return NULL;
 		}
 	} else if (isatty(STDIN_FILENO)) {

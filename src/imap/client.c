@@ -28,7 +28,7 @@ struct imap_client {
 	unsigned port;
 	char label[32];
 	char *greeting;
-	char *caps;               /* space-separated, as sent */
+	char *caps; /* space-separated, as sent */
 	int authenticated;
 	unsigned next_tag;
 	/* In flight, oldest first. */
@@ -171,8 +171,8 @@ static int dispatch(struct imap_client *c, const struct imap_resp *r,
 		if (c->awaiting_cont == NULL) {
 			struct err e;
 			err_set(&e, ERR_TRANSIENT, EC_PROTOCOL,
-				"%s:%u sent an unexpected continuation", c->host,
-				c->port);
+				"%s:%u sent an unexpected continuation",
+				c->host, c->port);
 			return client_break(c, &e, err);
 		}
 		c->got_cont = 1;
@@ -200,8 +200,8 @@ static int dispatch(struct imap_client *c, const struct imap_resp *r,
 		struct err e;
 		err_set(&e, ERR_TRANSIENT, EC_PROTOCOL,
 			"%s:%u answered a command never sent (tag %.*s)",
-			c->host, c->port, (int)(r->tag.len > 20 ? 20 : r->tag.len),
-			r->tag.p);
+			c->host, c->port,
+			(int)(r->tag.len > 20 ? 20 : r->tag.len), r->tag.p);
 		return client_break(c, &e, err);
 	}
 	if (prev == NULL)
@@ -268,7 +268,8 @@ static int send_bytes(struct imap_client *c, const char *p, size_t len,
 {
 	if (sensitive) {
 		const char *sp = memchr(p, ' ', len);
-		sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p)) : NULL;
+		sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p))
+			: NULL;
 		if (sp != NULL)
 			trace_bytes(c, "C:", p, (size_t)(sp - p));
 		log_trace("%s C: (credentials omitted)", label_of(c));
@@ -384,8 +385,8 @@ int imap_client_stream_begin(struct imap_client *c,
 	return 0;
 }
 
-int imap_client_stream_data(struct imap_client *c, const void *data,
-			    size_t len, struct err *err)
+int imap_client_stream_data(struct imap_client *c, const void *data, size_t len,
+			    struct err *err)
 {
 	if (check_usable(c, err) < 0)
 		return -1;
@@ -469,7 +470,8 @@ int imap_result_to_err(const struct imap_result *res, enum err_class cls,
 		hint = strcasestr(res->text, "Suggested Backoff Time:");
 		if (hint != NULL) {
 			unsigned long ms = strtoul(hint + 23, NULL, 10);
-			err->retry_after_ms = ms > 3600000 ? 3600000 : (unsigned)ms;
+			err->retry_after_ms =
+				ms > 3600000 ? 3600000 : (unsigned)ms;
 		}
 		return -1;
 	}
@@ -481,8 +483,7 @@ int imap_result_to_err(const struct imap_result *res, enum err_class cls,
 		       res->code[0] ? "] " : "", res->text);
 }
 
-int imap_client_simple(struct imap_client *c, const char *text,
-		       struct err *err)
+int imap_client_simple(struct imap_client *c, const char *text, struct err *err)
 {
 	struct imap_cmdbuf cb;
 	struct imap_result res;
@@ -518,7 +519,8 @@ static int refresh_caps(struct imap_client *c, struct err *err)
 	if (c->caps == NULL)
 		return err_set(err, ERR_CONNECT, EC_PROTOCOL,
 			       "%s:%u sent no CAPABILITY: is this an IMAP "
-			       "server?", c->host, c->port);
+			       "server?",
+			       c->host, c->port);
 	return 0;
 }
 
@@ -566,7 +568,8 @@ static int read_greeting(struct imap_client *c, struct err *err)
 				       resp->text.p);
 		return err_set(err, ERR_CONNECT, EC_PROTOCOL,
 			       "%s:%u sent no IMAP greeting: check the port "
-			       "and --security", c->host, c->port);
+			       "and --security",
+			       c->host, c->port);
 	}
 	c->greeting = xstrndup(resp->text.p, resp->text.len);
 	c->authenticated = resp->status == IMAP_STATUS_PREAUTH;
@@ -583,7 +586,8 @@ static int starttls(struct imap_client *c, const struct conn_tls_opts *tls,
 		return err_set(err, ERR_CONNECT, EC_NO_STARTTLS,
 			       "%s:%u offers no STARTTLS: use --security ssl "
 			       "--port 993, or --security none only on a "
-			       "trusted network", c->host, c->port);
+			       "trusted network",
+			       c->host, c->port);
 	if (imap_client_simple(c, "STARTTLS", err) < 0) {
 		err->cls = ERR_CONNECT;
 		return -1;
@@ -609,7 +613,8 @@ struct imap_client *imap_client_connect(const struct imap_client_settings *set,
 
 	c->host = xstrdup(set->host);
 	c->port = set->port;
-	snprintf(c->label, sizeof(c->label), "%s", set->label ? set->label : "");
+	snprintf(c->label, sizeof(c->label), "%s",
+		 set->label ? set->label : "");
 	c->parser = imap_parser_create(NULL);
 	c->conn = conn_connect(set->host, set->port, timeout, err);
 	if (c->conn == NULL)
@@ -729,9 +734,9 @@ static int auth_failed(struct imap_client *c, const struct imap_result *res,
 		return -1;
 	return err_set(err, ERR_AUTH, EC_AUTHFAIL,
 		       "%s:%u refused the login of \"%s\": %s%s%s%s: check "
-		       "UserName and Password", c->host, c->port, user,
-		       res->code[0] ? "[" : "", res->code,
-		       res->code[0] ? "] " : "", res->text);
+		       "UserName and Password",
+		       c->host, c->port, user, res->code[0] ? "[" : "",
+		       res->code, res->code[0] ? "] " : "", res->text);
 }
 
 int imap_client_login(struct imap_client *c, const char *user,

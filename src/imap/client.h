@@ -30,14 +30,14 @@ struct imap_client_settings {
 	unsigned port;
 	enum conn_security security;
 	struct conn_tls_opts tls;
-	int timeout_ms;           /* per read/write; 0 = 60 s */
-	const char *label;        /* for the protocol trace, e.g. "src" */
+	int timeout_ms;	   /* per read/write; 0 = 60 s */
+	const char *label; /* for the protocol trace, e.g. "src" */
 };
 
 /* The outcome of one tagged command, copied out of the parser. */
 struct imap_result {
-	enum imap_status status;  /* OK, NO or BAD */
-	char code[64];            /* resp-text-code name, e.g. "APPENDUID" */
+	enum imap_status status; /* OK, NO or BAD */
+	char code[64];		 /* resp-text-code name, e.g. "APPENDUID" */
 	char code_args[256];
 	char text[512];
 };
@@ -96,8 +96,8 @@ int imap_client_submit(struct imap_client *c, const struct imap_cmdbuf *cmd,
 int imap_client_stream_begin(struct imap_client *c,
 			     const struct imap_cmdbuf *cmd,
 			     imap_cmd_callback *cb, void *ctx, struct err *err);
-int imap_client_stream_data(struct imap_client *c, const void *data,
-			    size_t len, struct err *err);
+int imap_client_stream_data(struct imap_client *c, const void *data, size_t len,
+			    struct err *err);
 int imap_client_stream_end(struct imap_client *c, struct err *err);
 
 /* Read and dispatch responses until at most max_inflight commands are

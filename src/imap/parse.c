@@ -15,17 +15,17 @@
 #include "util/xalloc.h"
 
 enum pstate {
-	S_TAG,          /* reading the tag, "*" or "+" */
-	S_WORD,         /* first word after the tag */
-	S_TEXT,         /* resp-text up to CRLF */
-	S_ARGS,         /* between arguments */
+	S_TAG,	/* reading the tag, "*" or "+" */
+	S_WORD, /* first word after the tag */
+	S_TEXT, /* resp-text up to CRLF */
+	S_ARGS, /* between arguments */
 	S_ATOM,
 	S_QUOTED,
 	S_QUOTED_ESC,
-	S_LIT_SIZE,     /* inside {...} */
-	S_LIT_CR,       /* after '}', expecting CRLF */
+	S_LIT_SIZE, /* inside {...} */
+	S_LIT_CR,   /* after '}', expecting CRLF */
 	S_LIT_DATA,
-	S_EOL_LF,       /* saw CR at end of line, expecting LF */
+	S_EOL_LF, /* saw CR at end of line, expecting LF */
 	S_DONE,
 	S_ERROR,
 };
@@ -33,7 +33,7 @@ enum pstate {
 struct frame {
 	struct imap_arg *items;
 	size_t n, cap;
-	size_t owner;              /* index in the parent frame */
+	size_t owner; /* index in the parent frame */
 };
 
 struct imap_parser {
@@ -42,10 +42,10 @@ struct imap_parser {
 	int have_sink;
 	enum pstate state;
 	struct imap_resp resp;
-	struct buf tok;            /* current token / text */
+	struct buf tok; /* current token / text */
 	struct buf tag;
 	size_t line_len;
-	int atom_brackets;         /* depth of [...] inside an atom */
+	int atom_brackets; /* depth of [...] inside an atom */
 	/* literal */
 	uint64_t lit_size, lit_left;
 	int lit8, lit_streamed, lit_digits;
@@ -179,7 +179,8 @@ static void refresh_chain(struct imap_parser *p)
 	unsigned d;
 
 	for (d = 1; d <= p->depth; d++) {
-		struct imap_arg *owner = &p->frames[d - 1].items[p->frames[d].owner];
+		struct imap_arg *owner =
+			&p->frames[d - 1].items[p->frames[d].owner];
 		owner->list = p->frames[d].items;
 		owner->list_count = p->frames[d].n;
 	}
@@ -239,9 +240,11 @@ static enum imap_status status_of(const char *w, size_t n)
 	static const struct {
 		const char *w;
 		enum imap_status s;
-	} t[] = { { "OK", IMAP_STATUS_OK }, { "NO", IMAP_STATUS_NO },
-		  { "BAD", IMAP_STATUS_BAD }, { "BYE", IMAP_STATUS_BYE },
-		  { "PREAUTH", IMAP_STATUS_PREAUTH } };
+	} t[] = {{"OK", IMAP_STATUS_OK},
+		 {"NO", IMAP_STATUS_NO},
+		 {"BAD", IMAP_STATUS_BAD},
+		 {"BYE", IMAP_STATUS_BYE},
+		 {"PREAUTH", IMAP_STATUS_PREAUTH}};
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -267,8 +270,8 @@ static void finish_text(struct imap_parser *p)
 			sp = memchr(c, ' ', (size_t)(close - c));
 			if (sp != NULL) {
 				p->resp.code = slice_of(c, (size_t)(sp - c));
-				p->resp.code_args =
-					slice_of(sp + 1, (size_t)(close - sp - 1));
+				p->resp.code_args = slice_of(
+					sp + 1, (size_t)(close - sp - 1));
 			} else {
 				p->resp.code = slice_of(c, (size_t)(close - c));
 				p->resp.code_args = slice_of(close, 0);
@@ -289,8 +292,10 @@ static enum imap_parse_result line_done(struct imap_parser *p)
 	if (p->state == S_TEXT) {
 		finish_text(p);
 	} else if (p->depth > 0) {
-		return fail(p, "unbalanced parentheses: %u list(s) not closed "
-			    "at end of line", p->depth);
+		return fail(p,
+			    "unbalanced parentheses: %u list(s) not closed "
+			    "at end of line",
+			    p->depth);
 	}
 	refresh_chain(p);
 	p->state = S_DONE;
@@ -303,8 +308,10 @@ static enum imap_parse_result literal_start(struct imap_parser *p)
 	struct frame *f = &p->frames[p->depth];
 
 	if (p->lit_size > p->lim.max_literal)
-		return fail(p, "literal of %llu bytes is over the %llu-byte "
-			    "limit", (unsigned long long)p->lit_size,
+		return fail(p,
+			    "literal of %llu bytes is over the %llu-byte "
+			    "limit",
+			    (unsigned long long)p->lit_size,
 			    (unsigned long long)p->lim.max_literal);
 	p->lit_left = p->lit_size;
 	buf_reset(&p->tok);
@@ -321,8 +328,7 @@ static enum imap_parse_result literal_start(struct imap_parser *p)
 	if (f->n > 0 && f->items[f->n - 1].type == IMAP_ARG_ATOM)
 		key = f->items[f->n - 1].str;
 	refresh_chain(p);
-	if (p->sink.begin(p->sink.ctx, &p->resp, key, p->lit_size,
-			  p->lit8) < 0)
+	if (p->sink.begin(p->sink.ctx, &p->resp, key, p->lit_size, p->lit8) < 0)
 		return fail(p, "literal refused by its sink");
 	return IMAP_PARSE_NEED_MORE;
 }
@@ -348,9 +354,8 @@ static enum imap_parse_result literal_end(struct imap_parser *p)
 }
 
 /* Consume bytes of a literal's data straight from the input. */
-static enum imap_parse_result literal_data(struct imap_parser *p,
-					   const char *data, size_t len,
-					   size_t *used)
+static enum imap_parse_result
+literal_data(struct imap_parser *p, const char *data, size_t len, size_t *used)
 {
 	size_t n = len < p->lit_left ? len : (size_t)p->lit_left;
 
@@ -393,9 +398,10 @@ static enum imap_parse_result step(struct imap_parser *p, char c)
 				p->resp.kind = IMAP_RESP_CONTINUATION;
 				p->state = S_TEXT;
 				if (c != ' ')
-					return c == '\r' ? (p->state = S_TEXT,
-							    IMAP_PARSE_NEED_MORE)
-							 : line_done(p);
+					return c == '\r'
+						       ? (p->state = S_TEXT,
+							  IMAP_PARSE_NEED_MORE)
+						       : line_done(p);
 				return IMAP_PARSE_NEED_MORE;
 			} else {
 				struct slice s;
@@ -436,7 +442,7 @@ static enum imap_parse_result step(struct imap_parser *p, char c)
 			}
 			if (p->resp.kind == IMAP_RESP_TAGGED)
 				return fail(p, "tagged response is not OK, NO "
-					    "or BAD");
+					       "or BAD");
 			finish_atom(p);
 			p->state = S_ARGS;
 			if (c == '\r') {
@@ -474,13 +480,9 @@ static enum imap_parse_result step(struct imap_parser *p, char c)
 
 	case S_ARGS:
 		switch (c) {
-		case ' ':
-			return IMAP_PARSE_NEED_MORE;
-		case '\r':
-			p->state = S_EOL_LF;
-			return IMAP_PARSE_NEED_MORE;
-		case '\n':
-			return line_done(p);
+		case ' ': return IMAP_PARSE_NEED_MORE;
+		case '\r': p->state = S_EOL_LF; return IMAP_PARSE_NEED_MORE;
+		case '\n': return line_done(p);
 		case '(': {
 			struct imap_arg *a;
 			if (p->depth + 1 > p->lim.max_depth)
@@ -490,7 +492,8 @@ static enum imap_parse_result step(struct imap_parser *p, char c)
 			(void)a;
 			p->depth++;
 			p->frames[p->depth].n = 0;
-			p->frames[p->depth].owner = p->frames[p->depth - 1].n - 1;
+			p->frames[p->depth].owner =
+				p->frames[p->depth - 1].n - 1;
 			refresh_chain(p);
 			return IMAP_PARSE_NEED_MORE;
 		}
@@ -596,7 +599,8 @@ static enum imap_parse_result step(struct imap_parser *p, char c)
 		}
 		if (c >= '0' && c <= '9') {
 			unsigned d = (unsigned)(c - '0');
-			if (p->lit_size > (UINT64_C(0x7fffffffffffffff) - d) / 10)
+			if (p->lit_size >
+			    (UINT64_C(0x7fffffffffffffff) - d) / 10)
 				return fail(p, "literal size too large");
 			p->lit_size = p->lit_size * 10 + d;
 			p->lit_digits++;
@@ -627,15 +631,13 @@ static enum imap_parse_result step(struct imap_parser *p, char c)
 
 	case S_LIT_DATA:
 	case S_DONE:
-	case S_ERROR:
-		break;
+	case S_ERROR: break;
 	}
 	return fail(p, "internal parser state error");
 }
 
-enum imap_parse_result imap_parser_feed(struct imap_parser *p,
-					const char *data, size_t len,
-					size_t *consumed_r,
+enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,
+					size_t len, size_t *consumed_r,
 					const struct imap_resp **resp_r)
 {
 	size_t i = 0;
@@ -681,10 +683,8 @@ const char *imap_arg_str(const struct imap_arg *a)
 	switch (a->type) {
 	case IMAP_ARG_ATOM:
 	case IMAP_ARG_STRING:
-	case IMAP_ARG_LITERAL:
-		return a->str.p;
-	default:
-		return NULL;
+	case IMAP_ARG_LITERAL: return a->str.p;
+	default: return NULL;
 	}
 }
 

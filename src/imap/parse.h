@@ -28,9 +28,9 @@ enum imap_parse_result {
 };
 
 enum imap_arg_type {
-	IMAP_ARG_ATOM,     /* includes numbers, \Flags, BODY[...]<n> */
-	IMAP_ARG_STRING,   /* quoted string, unescaped */
-	IMAP_ARG_LITERAL,  /* literal kept in memory (str holds the bytes) */
+	IMAP_ARG_ATOM,	  /* includes numbers, \Flags, BODY[...]<n> */
+	IMAP_ARG_STRING,  /* quoted string, unescaped */
+	IMAP_ARG_LITERAL, /* literal kept in memory (str holds the bytes) */
 	IMAP_ARG_LITERAL_STREAMED, /* literal sent to the sink; size only */
 	IMAP_ARG_NIL,
 	IMAP_ARG_LIST,
@@ -38,21 +38,21 @@ enum imap_arg_type {
 
 struct imap_arg {
 	enum imap_arg_type type;
-	int literal8;             /* ~{n} */
-	struct slice str;         /* ATOM, STRING, LITERAL (NUL-terminated) */
-	uint64_t literal_size;    /* LITERAL, LITERAL_STREAMED */
-	struct imap_arg *list;    /* LIST: list_count children */
+	int literal8;	       /* ~{n} */
+	struct slice str;      /* ATOM, STRING, LITERAL (NUL-terminated) */
+	uint64_t literal_size; /* LITERAL, LITERAL_STREAMED */
+	struct imap_arg *list; /* LIST: list_count children */
 	size_t list_count;
 };
 
 enum imap_resp_kind {
-	IMAP_RESP_UNTAGGED,       /* "* ..." */
-	IMAP_RESP_TAGGED,         /* "A12 OK ..." */
-	IMAP_RESP_CONTINUATION,   /* "+ ..." */
+	IMAP_RESP_UNTAGGED,	/* "* ..." */
+	IMAP_RESP_TAGGED,	/* "A12 OK ..." */
+	IMAP_RESP_CONTINUATION, /* "+ ..." */
 };
 
 enum imap_status {
-	IMAP_STATUS_NONE,         /* not a status response (e.g. * 3 FETCH) */
+	IMAP_STATUS_NONE, /* not a status response (e.g. * 3 FETCH) */
 	IMAP_STATUS_OK,
 	IMAP_STATUS_NO,
 	IMAP_STATUS_BAD,
@@ -62,12 +62,12 @@ enum imap_status {
 
 struct imap_resp {
 	enum imap_resp_kind kind;
-	struct slice tag;         /* TAGGED only */
-	enum imap_status status;  /* OK/NO/BAD/BYE/PREAUTH, else NONE */
+	struct slice tag;	 /* TAGGED only */
+	enum imap_status status; /* OK/NO/BAD/BYE/PREAUTH, else NONE */
 	/* Status responses and continuations: the optional [CODE args]
 	 * and the human text after it. */
-	struct slice code;        /* e.g. "UIDVALIDITY", empty if none */
-	struct slice code_args;   /* raw text after the code name, up to ']' */
+	struct slice code;	/* e.g. "UIDVALIDITY", empty if none */
+	struct slice code_args; /* raw text after the code name, up to ']' */
 	struct slice text;
 	/* Other untagged responses: every token after "*", e.g.
 	 * "* 3 FETCH (...)" gives args {ATOM "3", ATOM "FETCH", LIST}. */
@@ -92,9 +92,9 @@ struct imap_literal_sink {
 };
 
 struct imap_parser_limits {
-	size_t max_line;           /* default 1 MiB */
-	unsigned max_depth;        /* default 64 */
-	uint64_t max_literal;      /* default 2 GiB */
+	size_t max_line;	   /* default 1 MiB */
+	unsigned max_depth;	   /* default 64 */
+	uint64_t max_literal;	   /* default 2 GiB */
 	size_t inline_literal_max; /* default 32 KiB */
 };
 
@@ -113,14 +113,14 @@ void imap_parser_reset(struct imap_parser *p);
  * bytes after it are not consumed, feed them again.  On NEED_MORE every
  * byte given was consumed or kept; feed more when it arrives.  On ERROR,
  * imap_parser_error() says why; the parser must be reset before reuse. */
-enum imap_parse_result imap_parser_feed(struct imap_parser *p,
-					const char *data, size_t len,
-					size_t *consumed_r,
+enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,
+					size_t len, size_t *consumed_r,
 					const struct imap_resp **resp_r);
 const char *imap_parser_error(const struct imap_parser *p);
 
 /* Helpers for walking a parse tree. */
-int imap_arg_is_atom(const struct imap_arg *a, const char *word); /* case-insensitive */
+int imap_arg_is_atom(const struct imap_arg *a,
+		     const char *word); /* case-insensitive */
 /* ATOM, STRING or LITERAL as a C string (NULL for NIL/LIST/STREAMED). */
 const char *imap_arg_str(const struct imap_arg *a);
 int imap_arg_u64(const struct imap_arg *a, uint64_t *val_r);

@@ -17,8 +17,8 @@ size_t seqset_build(const uint32_t *uids, size_t n, size_t max_len,
 			j++;
 		if (j > i)
 			len = snprintf(part, sizeof(part), "%s%u:%u",
-				       out->len > start_len ? "," : "",
-				       uids[i], uids[j]);
+				       out->len > start_len ? "," : "", uids[i],
+				       uids[j]);
 		else
 			len = snprintf(part, sizeof(part), "%s%u",
 				       out->len > start_len ? "," : "",

@@ -117,7 +117,8 @@ int imap_utf8_to_mutf7(const char *in, size_t len, struct buf *out)
 				nbits += 16;
 				while (nbits >= 6) {
 					nbits -= 6;
-					buf_addch(out, b64[(bits >> nbits) & 0x3f]);
+					buf_addch(out,
+						  b64[(bits >> nbits) & 0x3f]);
 				}
 				bits &= (1u << nbits) - 1;
 			}
@@ -179,9 +180,10 @@ int imap_mutf7_to_utf8(const char *in, size_t len, struct buf *out)
 				if (hi) {
 					if (u < 0xdc00 || u > 0xdfff)
 						return -1;
-					put_utf8(out, 0x10000 +
-						 ((hi - 0xd800) << 10) +
-						 (u - 0xdc00));
+					put_utf8(out,
+						 0x10000 +
+							 ((hi - 0xd800) << 10) +
+							 (u - 0xdc00));
 					hi = 0;
 				} else if (u >= 0xd800 && u <= 0xdbff) {
 					hi = u;

@@ -17,18 +17,18 @@
 #define IMAP_CMD_MAX_WAITS 16
 
 enum imap_literal_mode {
-	IMAP_LITERAL_SYNC,    /* {n} then wait for "+" */
-	IMAP_LITERAL_PLUS,    /* LITERAL+: {n+} always */
-	IMAP_LITERAL_MINUS,   /* LITERAL-: {n+} up to 4096 bytes, else {n} */
+	IMAP_LITERAL_SYNC,  /* {n} then wait for "+" */
+	IMAP_LITERAL_PLUS,  /* LITERAL+: {n+} always */
+	IMAP_LITERAL_MINUS, /* LITERAL-: {n+} up to 4096 bytes, else {n} */
 };
 
 struct imap_cmdbuf {
-	struct buf b;          /* the bytes, without tag and final CRLF */
+	struct buf b; /* the bytes, without tag and final CRLF */
 	size_t waits[IMAP_CMD_MAX_WAITS]; /* offsets just after "{n}\r\n" */
 	unsigned n_waits;
 	enum imap_literal_mode literal_mode;
-	int utf8_ok;           /* UTF8=ACCEPT enabled: 8-bit in quoted */
-	int sensitive;         /* redact arguments in the protocol trace */
+	int utf8_ok;   /* UTF8=ACCEPT enabled: 8-bit in quoted */
+	int sensitive; /* redact arguments in the protocol trace */
 };
 
 void imap_cmdbuf_init(struct imap_cmdbuf *cb, enum imap_literal_mode mode);

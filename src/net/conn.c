@@ -22,7 +22,7 @@
 #include "util/buf.h"
 #include "util/xalloc.h"
 
-#define RBUF_MAX (256 * 1024)
+#define RBUF_MAX   (256 * 1024)
 #define WBUF_FLUSH (64 * 1024)
 #define READ_CHUNK (64 * 1024)
 
@@ -34,7 +34,7 @@ struct conn {
 	unsigned port;
 	int timeout_ms;
 	struct buf rbuf;
-	size_t rpos;                 /* consumed prefix of rbuf */
+	size_t rpos; /* consumed prefix of rbuf */
 	struct buf wbuf;
 	unsigned long long bytes_in, bytes_out;
 	struct conn_info info;
@@ -60,7 +60,7 @@ static int set_nonblock(int fd)
 static int wait_fd(int fd, short events, long long deadline)
 {
 	for (;;) {
-		struct pollfd p = { fd, events, 0 };
+		struct pollfd p = {fd, events, 0};
 		long long left = deadline - now_ms();
 		int r;
 
@@ -86,8 +86,9 @@ static int try_connect(struct conn *c, const struct addrinfo *ai,
 	long long start = now_ms();
 
 	if (ai->ai_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr,
-			  addr, sizeof(addr));
+		inet_ntop(AF_INET,
+			  &((struct sockaddr_in *)ai->ai_addr)->sin_addr, addr,
+			  sizeof(addr));
 	else if (ai->ai_family == AF_INET6)
 		inet_ntop(AF_INET6,
 			  &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr,
@@ -110,8 +111,8 @@ static int try_connect(struct conn *c, const struct addrinfo *ai,
 			return err_set(err, ERR_CONNECT, EC_TIMEOUT,
 				       "connection to %s:%u (%s) timed out "
 				       "after %d ms: check the host, the port "
-				       "and the firewall", c->host, c->port,
-				       addr, c->timeout_ms);
+				       "and the firewall",
+				       c->host, c->port, addr, c->timeout_ms);
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
 			soerr = errno;
@@ -125,7 +126,8 @@ static int try_connect(struct conn *c, const struct addrinfo *ai,
 			return err_set(err, ERR_CONNECT, EC_REFUSED,
 				       "connection to %s:%u (%s) refused: is "
 				       "the IMAP server running and the port "
-				       "right?", c->host, c->port, addr);
+				       "right?",
+				       c->host, c->port, addr);
 		return err_set(err, ERR_CONNECT,
 			       e == ETIMEDOUT ? EC_TIMEOUT : EC_RESET,
 			       "cannot connect to %s:%u (%s): %s", c->host,
@@ -164,9 +166,8 @@ struct conn *conn_connect(const char *host, unsigned port, int timeout_ms,
 	}
 	if (rc != 0) {
 		err_set(err, ERR_CONNECT, EC_RESOLVE,
-			"cannot resolve %s: %s: check the server name",
-			host, rc == EAI_SYSTEM ? strerror(errno)
-					       : gai_strerror(rc));
+			"cannot resolve %s: %s: check the server name", host,
+			rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -254,9 +255,9 @@ static void fill_cert_info(struct conn *c, long verify)
 	c->info.cert_self_signed =
 		verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
 		verify == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN;
-	snprintf(c->info.cert_verify_msg, sizeof(c->info.cert_verify_msg),
-		 "%s", cert == NULL ? "no certificate"
-				    : X509_verify_cert_error_string(verify));
+	snprintf(c->info.cert_verify_msg, sizeof(c->info.cert_verify_msg), "%s",
+		 cert == NULL ? "no certificate"
+			      : X509_verify_cert_error_string(verify));
 	if (cert == NULL)
 		return;
 	name_oneline(X509_get_subject_name(cert), c->info.cert_subject,
@@ -283,21 +284,22 @@ static int cert_error(struct conn *c, long verify, struct err *err)
 			       "certificate for %s is self-signed and not "
 			       "trusted: pass --ca-file FILE, or "
 			       "--accept-untrusted-certificates on a network "
-			       "you trust", c->host);
+			       "you trust",
+			       c->host);
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 	case X509_V_ERR_IP_ADDRESS_MISMATCH:
 		return err_set(err, ERR_CONNECT, EC_CERT,
 			       "certificate for %s does not match the name "
 			       "(it is for %s): connect with a name the "
 			       "certificate shows, or pass "
-			       "--accept-untrusted-certificates", c->host,
-			       c->info.cert_subject);
+			       "--accept-untrusted-certificates",
+			       c->host, c->info.cert_subject);
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 		return err_set(err, ERR_CONNECT, EC_CERT,
 			       "certificate for %s expired on %s: renew it "
 			       "on the server, or pass "
-			       "--accept-untrusted-certificates", c->host,
-			       c->info.cert_not_after);
+			       "--accept-untrusted-certificates",
+			       c->host, c->info.cert_not_after);
 	default:
 		return err_set(err, ERR_CONNECT, EC_CERT,
 			       "certificate for %s is not trusted (%s): %s",
@@ -347,7 +349,8 @@ int conn_start_tls(struct conn *c, const char *host,
 			ERR_clear_error();
 			return err_set(err, ERR_USAGE, EC_CERT,
 				       "cannot load CA certificates from %s: "
-				       "give a PEM file", opts->ca_file);
+				       "give a PEM file",
+				       opts->ca_file);
 		}
 	} else {
 		SSL_CTX_set_default_verify_paths(c->ctx);
@@ -357,7 +360,7 @@ int conn_start_tls(struct conn *c, const char *host,
 		return err_set(err, ERR_LOCAL, EC_TLS, "cannot set up TLS");
 	SSL_set_fd(c->ssl, c->fd);
 	SSL_set_mode(c->ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-			     SSL_MODE_ENABLE_PARTIAL_WRITE);
+				     SSL_MODE_ENABLE_PARTIAL_WRITE);
 	if (is_ip_literal(host)) {
 		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host);
 	} else {
@@ -386,8 +389,7 @@ int conn_start_tls(struct conn *c, const char *host,
 	}
 	verify = SSL_get_verify_result(c->ssl);
 	fill_cert_info(c, verify);
-	if (!c->info.cert_verified &&
-	    !(opts != NULL && opts->accept_untrusted))
+	if (!c->info.cert_verified && !(opts != NULL && opts->accept_untrusted))
 		return cert_error(c, verify, err);
 	return 0;
 }
@@ -406,11 +408,8 @@ static ssize_t raw_read(struct conn *c, char *p, size_t n, int *again)
 			return r;
 		switch (SSL_get_error(c->ssl, r)) {
 		case SSL_ERROR_WANT_READ:
-		case SSL_ERROR_WANT_WRITE:
-			*again = 1;
-			return -1;
-		case SSL_ERROR_ZERO_RETURN:
-			return 0;
+		case SSL_ERROR_WANT_WRITE: *again = 1; return -1;
+		case SSL_ERROR_ZERO_RETURN: return 0;
 		case SSL_ERROR_SYSCALL:
 			if (errno == 0)
 				return 0; /* EOF without close_notify */
@@ -447,9 +446,7 @@ static ssize_t raw_write(struct conn *c, const char *p, size_t n, int *again)
 			return r;
 		switch (SSL_get_error(c->ssl, r)) {
 		case SSL_ERROR_WANT_READ:
-		case SSL_ERROR_WANT_WRITE:
-			*again = 1;
-			return -1;
+		case SSL_ERROR_WANT_WRITE: *again = 1; return -1;
 		case SSL_ERROR_SYSCALL:
 			if (errno == 0)
 				errno = EPIPE;
@@ -525,7 +522,8 @@ int conn_fill(struct conn *c, struct err *err)
 			if (ev == 0)
 				return err_set(err, ERR_TRANSIENT, EC_TIMEOUT,
 					       "no answer from %s:%u for %d "
-					       "s", c->host, c->port,
+					       "s",
+					       c->host, c->port,
 					       c->timeout_ms / 1000);
 			if (ev < 0)
 				return closed_error(c, 1, err);
@@ -558,8 +556,8 @@ int conn_write(struct conn *c, const void *data, size_t len, struct err *err)
 
 	/* Big writes go straight out instead of through the buffer. */
 	while (len > 0) {
-		size_t room = WBUF_FLUSH > c->wbuf.len ? WBUF_FLUSH - c->wbuf.len
-						       : 0;
+		size_t room =
+			WBUF_FLUSH > c->wbuf.len ? WBUF_FLUSH - c->wbuf.len : 0;
 		size_t n = len < room ? len : room;
 		if (n > 0) {
 			buf_add(&c->wbuf, p, n);
@@ -603,7 +601,8 @@ int conn_flush(struct conn *c, struct err *err)
 				buf_consume(&c->wbuf, off);
 				return err_set(err, ERR_TRANSIENT, EC_TIMEOUT,
 					       "%s:%u does not take data for "
-					       "%d s", c->host, c->port,
+					       "%d s",
+					       c->host, c->port,
 					       c->timeout_ms / 1000);
 			}
 			if (ev > 0 && (ev & POLLIN) && !(ev & POLLOUT)) {

@@ -14,29 +14,29 @@
 #include "util/err.h"
 
 enum conn_security {
-	CONN_SEC_NONE,  /* plaintext; opt-in only */
-	CONN_SEC_SSL,   /* implicit TLS, port 993 */
-	CONN_SEC_TLS,   /* STARTTLS on port 143, never falling back */
+	CONN_SEC_NONE, /* plaintext; opt-in only */
+	CONN_SEC_SSL,  /* implicit TLS, port 993 */
+	CONN_SEC_TLS,  /* STARTTLS on port 143, never falling back */
 };
 
 struct conn_tls_opts {
-	const char *ca_file;        /* NULL: the system CA store */
-	int accept_untrusted;       /* 1: complete the handshake anyway */
+	const char *ca_file;  /* NULL: the system CA store */
+	int accept_untrusted; /* 1: complete the handshake anyway */
 };
 
 /* What a person needs to see to fix a connection (test-server prints it). */
 struct conn_info {
-	char addr[64];              /* numeric address connected to */
+	char addr[64]; /* numeric address connected to */
 	double connect_ms;
-	int tls;                    /* 1 once TLS is up */
+	int tls; /* 1 once TLS is up */
 	char tls_version[32];
 	char cipher[96];
 	char cert_subject[256];
 	char cert_issuer[256];
 	char cert_not_after[64];
-	int cert_verified;          /* chain and host name check passed */
+	int cert_verified; /* chain and host name check passed */
 	int cert_self_signed;
-	char cert_verify_msg[256];  /* why it failed, when it did */
+	char cert_verify_msg[256]; /* why it failed, when it did */
 };
 
 struct conn;

@@ -40,7 +40,7 @@ static struct imap_client *connect_ep(const struct state_endpoint *e,
 		.host = e->host,
 		.port = e->port,
 		.security = sec_of(e->security),
-		.tls = { e->ca_file, e->accept_untrusted },
+		.tls = {e->ca_file, e->accept_untrusted},
 		.timeout_ms = 120000,
 		.label = label,
 	};
@@ -106,14 +106,15 @@ static struct store_target *open_target(void *ctx, struct err *err)
 		buf_release(&path);
 		return t;
 	}
-	if (expand(w, w->dst.login_template ? w->dst.login_template
-					    : "{email}", 0, &login, err) < 0)
+	if (expand(w, w->dst.login_template ? w->dst.login_template : "{email}",
+		   0, &login, err) < 0)
 		goto out;
 	pw = w->u.target_password ? w->u.target_password : w->dst.password;
 	if (pw == NULL) {
 		err_set(err, ERR_USAGE, EC_AUTHFAIL,
 			"target endpoint %s has no password and the CSV row "
-			"has no TargetPassword: give one", w->dst.name);
+			"has no TargetPassword: give one",
+			w->dst.name);
 		goto out;
 	}
 	c = connect_ep(&w->dst, "dst", err);
@@ -161,7 +162,7 @@ static void *worker_main(void *arg)
 	struct sched_job *job = arg;
 	struct worker w;
 	struct sync_options opt;
-	struct sync_endpoints ep = { open_source, open_target, &w };
+	struct sync_endpoints ep = {open_source, open_target, &w};
 	struct sync_result res;
 	struct err err = ERR_INIT;
 	char owner[64];
@@ -177,7 +178,8 @@ static void *worker_main(void *arg)
 	snprintf(owner, sizeof(owner), "pid%d-%p", (int)getpid(), (void *)job);
 	if (state_user_claim(w.st, job->user_id, owner, 3600, &err) != 1) {
 		if (err.cls == ERR_NONE)
-			err_set(&err, ERR_TRANSIENT, EC_NONE, "another imapmig "
+			err_set(&err, ERR_TRANSIENT, EC_NONE,
+				"another imapmig "
 				"process is migrating this user");
 		goto done;
 	}
@@ -187,8 +189,8 @@ static void *worker_main(void *arg)
 	    state_endpoint_get_id(w.st, w.b.target_id, &w.dst, &err) < 0)
 		goto release;
 	w.u.sync_started = t0;
-	set_user(w.st, &w.u, job->incremental ? "IncrementalSyncing"
-					       : "Syncing", NULL);
+	set_user(w.st, &w.u,
+		 job->incremental ? "IncrementalSyncing" : "Syncing", NULL);
 	if (sync_filter_parse(w.b.include_folders, &opt.include, &err) < 0 ||
 	    sync_filter_parse(w.b.exclude_folders, &opt.exclude, &err) < 0)
 		goto release;
@@ -228,8 +230,9 @@ static void *worker_main(void *arg)
 		set_user(w.st, &w.u, job->incremental ? "Synced" : "Synced",
 			 NULL);
 	} else {
-		set_user(w.st, &w.u, job->incremental ? "IncrementalFailed"
-						       : "Failed", err.msg);
+		set_user(w.st, &w.u,
+			 job->incremental ? "IncrementalFailed" : "Failed",
+			 err.msg);
 	}
 release:
 	if (ret < 0 && w.u.id != 0 && w.u.status != NULL &&
@@ -290,7 +293,8 @@ static void add_jobs(struct state *st, const struct state_batch *b,
 			if (interval == 0 && !(queued == 0 && synced == nu))
 				continue;
 			if (interval > 0 &&
-			    users[i].last_synced + (time_t)interval > time(NULL))
+			    users[i].last_synced + (time_t)interval >
+				    time(NULL))
 				continue;
 			incr = 1;
 		}
@@ -370,8 +374,10 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 		if (state_users_requeue_orphans(st, owner_alive, &n, err) < 0)
 			goto out;
 		if (n > 0)
-			log_info("%u user(s) left syncing by an interrupted run "
-				 "are queued again", n);
+			log_info(
+				"%u user(s) left syncing by an interrupted run "
+				"are queued again",
+				n);
 	}
 	if (o->batch != NULL) {
 		bs = xcalloc(1, sizeof(*bs));
@@ -384,7 +390,8 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 		if (!batch_runnable(bs)) {
 			err_set(err, ERR_USAGE, EC_NONE,
 				"batch %s is %s: run 'imapmig batch start %s' "
-				"first", bs->name, bs->status, bs->name);
+				"first",
+				bs->name, bs->status, bs->name);
 			goto out;
 		}
 	} else if (state_batch_list(st, &bs, &nb, err) < 0) {
@@ -431,7 +438,8 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 				done++;
 				continue;
 			}
-			if (state_endpoint_get_id(st, j->source_id, &e, err) < 0)
+			if (state_endpoint_get_id(st, j->source_id, &e, err) <
+			    0)
 				goto out;
 			limit = j->incremental ? e.max_incremental
 					       : e.max_migrations;
@@ -442,11 +450,13 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 			{
 				unsigned all = 0;
 				for (k = 0; k < nj; k++) {
-					if (!jobs[k].started || jobs[k].joined ||
+					if (!jobs[k].started ||
+					    jobs[k].joined ||
 					    jobs[k].source_id != j->source_id)
 						continue;
 					all++;
-					if (jobs[k].incremental == j->incremental)
+					if (jobs[k].incremental ==
+					    j->incremental)
 						running++;
 				}
 				if (running >= (limit ? limit : 1) ||
@@ -455,7 +465,8 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 			}
 			j->state_path = o->state_path;
 			j->started = time(NULL);
-			if (pthread_create(&j->thread, NULL, worker_main, j) != 0) {
+			if (pthread_create(&j->thread, NULL, worker_main, j) !=
+			    0) {
 				err_set(err, ERR_LOCAL, EC_IO,
 					"cannot start a worker thread");
 				j->started = 0;

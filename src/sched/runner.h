@@ -19,19 +19,19 @@ struct sched_job {
 	char *email;
 	int incremental;
 	struct sync_progress prog;
-	time_t started;              /* 0 while queued */
-	_Atomic int finished;        /* 1 Synced, -1 Failed */
+	time_t started;	      /* 0 while queued */
+	_Atomic int finished; /* 1 Synced, -1 Failed */
 	char error[600];
 	pthread_t thread;
 	int joined;
 	const char *state_path;
-	_Atomic int stop;            /* this job: global stop or its user
-				      * stopped from another process */
+	_Atomic int stop; /* this job: global stop or its user
+			   * stopped from another process */
 };
 
 struct sched_opts {
 	const char *state_path;
-	const char *batch;           /* NULL: every started batch */
+	const char *batch; /* NULL: every started batch */
 	/* serve: a Synced user is synced again once its last sync is this
 	 * old (seconds); 0 (sync): when every user of a batch is Synced,
 	 * all of them at once. */

@@ -12,8 +12,8 @@ static int safe_path_value(const char *v)
 }
 
 int template_expand(const char *tmpl, const char *email,
-		    const struct template_var *extra, size_t n_extra,
-		    int path, struct buf *out, struct err *err)
+		    const struct template_var *extra, size_t n_extra, int path,
+		    struct buf *out, struct err *err)
 {
 	const char *at = strrchr(email, '@');
 	const char *p = tmpl;
@@ -37,7 +37,8 @@ int template_expand(const char *tmpl, const char *email,
 		if (*p == '}')
 			return err_set(err, ERR_USAGE, EC_NONE,
 				       "template \"%s\" has a '}' without "
-				       "'{': write }} for a brace", tmpl);
+				       "'{': write }} for a brace",
+				       tmpl);
 		if (*p != '{') {
 			buf_addch(out, *p++);
 			continue;
@@ -51,18 +52,20 @@ int template_expand(const char *tmpl, const char *email,
 		if (n == 0 || n >= sizeof(name))
 			return err_set(err, ERR_USAGE, EC_NONE,
 				       "template \"%s\" has an empty or too "
-				       "long {name}", tmpl);
+				       "long {name}",
+				       tmpl);
 		memcpy(name, p + 1, n);
 		name[n] = '\0';
 		if (strcasecmp(name, "email") == 0) {
 			buf_addstr(&val, email);
 		} else if (strcasecmp(name, "local") == 0) {
-			buf_add(&val, email, at ? (size_t)(at - email)
-						: strlen(email));
+			buf_add(&val, email,
+				at ? (size_t)(at - email) : strlen(email));
 		} else if (strcasecmp(name, "domain") == 0) {
 			const char *d;
 			for (d = at ? at + 1 : ""; *d; d++)
-				buf_addch(&val, (char)tolower((unsigned char)*d));
+				buf_addch(&val,
+					  (char)tolower((unsigned char)*d));
 		} else {
 			for (i = 0; i < n_extra; i++)
 				if (strcasecmp(extra[i].name, name) == 0)

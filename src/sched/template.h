@@ -21,7 +21,7 @@ struct template_var {
  * unbalanced brace.  For path templates (path != 0) a value that would
  * climb out of its place ("..", a '/' or a NUL) is refused. */
 int template_expand(const char *tmpl, const char *email,
-		    const struct template_var *extra, size_t n_extra,
-		    int path, struct buf *out, struct err *err);
+		    const struct template_var *extra, size_t n_extra, int path,
+		    struct buf *out, struct err *err);
 
 #endif

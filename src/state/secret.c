@@ -52,7 +52,8 @@ int secret_key_load(const char *path, struct secret_key *key, struct err *err)
 	if (n != (ssize_t)sizeof(key->k))
 		return err_set(err, ERR_LOCAL, EC_IO,
 			       "key file %s is damaged (not 32 bytes): restore "
-			       "it from a backup", path);
+			       "it from a backup",
+			       path);
 	return 0;
 }
 
@@ -70,12 +71,14 @@ int secret_seal(const struct secret_key *key, const char *plain, size_t len,
 	buf_add(out, nonce, sizeof(nonce));
 	off = out->len;
 	buf_grow(out, len + 16);
-	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->k, nonce) != 1 ||
+	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->k, nonce) !=
+		    1 ||
 	    EVP_EncryptUpdate(ctx, (unsigned char *)out->p + off, &n,
 			      (const unsigned char *)plain, (int)len) != 1)
 		goto out;
 	out->len = off + (size_t)n;
-	if (EVP_EncryptFinal_ex(ctx, (unsigned char *)out->p + out->len, &n) != 1 ||
+	if (EVP_EncryptFinal_ex(ctx, (unsigned char *)out->p + out->len, &n) !=
+		    1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1)
 		goto out;
 	out->len += (size_t)n;
@@ -104,15 +107,16 @@ int secret_open(const struct secret_key *key, const void *blob, size_t len,
 	buf_reset(out);
 	buf_grow(out, clen + 16);
 	if (ctx != NULL &&
-	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->k, b + 1) == 1 &&
+	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->k, b + 1) ==
+		    1 &&
 	    EVP_DecryptUpdate(ctx, (unsigned char *)out->p, &n, b + 13,
 			      (int)clen) == 1 &&
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16,
 				(void *)(b + 13 + clen)) == 1) {
 		int m = 0;
 		out->len = (size_t)n;
-		ok = EVP_DecryptFinal_ex(ctx, (unsigned char *)out->p + out->len,
-					 &m) == 1;
+		ok = EVP_DecryptFinal_ex(
+			     ctx, (unsigned char *)out->p + out->len, &m) == 1;
 		out->len += (size_t)(ok ? m : 0);
 	}
 	EVP_CIPHER_CTX_free(ctx);
@@ -122,7 +126,8 @@ int secret_open(const struct secret_key *key, const void *blob, size_t len,
 		return err_set(err, ERR_LOCAL, EC_IO,
 			       "cannot decrypt a stored password: the key file "
 			       "%s does not match this state (was it "
-			       "replaced?)", key->path);
+			       "replaced?)",
+			       key->path);
 	}
 	out->p[out->len] = '\0';
 	return 0;

@@ -60,7 +60,8 @@ static const char *const migrations[] = {
 	" items_skipped INTEGER DEFAULT 0, bytes_synced INTEGER DEFAULT 0,"
 	" bad_items INTEGER DEFAULT 0, queued_at INTEGER, sync_started INTEGER,"
 	" sync_ended INTEGER, last_synced INTEGER,"
-	" seconds_syncing INTEGER DEFAULT 0, seconds_throttled INTEGER DEFAULT 0,"
+	" seconds_syncing INTEGER DEFAULT 0, seconds_throttled INTEGER DEFAULT "
+	"0,"
 	" csv_line INTEGER, claim_owner TEXT, claim_until INTEGER);"
 	"CREATE INDEX users_batch ON users(batch_id, status);"
 	"CREATE TABLE folders("
@@ -91,11 +92,11 @@ static int db_error(struct state *st, const char *what, struct err *err)
 	if (code == SQLITE_CONSTRAINT)
 		return err_set(err, ERR_USAGE, EC_NONE, "%s: %s", what,
 			       sqlite3_errmsg(st->db));
-	return err_set(err, ERR_LOCAL, EC_IO,
-		       "state store %s: %s: %s%s", st->path, what,
-		       sqlite3_errmsg(st->db),
+	return err_set(err, ERR_LOCAL, EC_IO, "state store %s: %s: %s%s",
+		       st->path, what, sqlite3_errmsg(st->db),
 		       code == SQLITE_FULL ? " (disk full: free space and "
-					     "run again)" : "");
+					     "run again)"
+					   : "");
 }
 
 static sqlite3_stmt *prep(struct state *st, const char *sql, struct err *err)
@@ -258,7 +259,8 @@ static int migrate(struct state *st, struct err *err)
 			exec_sql(st, "COMMIT", err);
 			continue;
 		}
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", i + 1);
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d",
+			 i + 1);
 		if (exec_sql(st, migrations[i], err) < 0 ||
 		    exec_sql(st, pragma, err) < 0) {
 			state_rollback(st);
@@ -296,9 +298,10 @@ struct state *state_open(const char *path, struct err *err)
 			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 				  0600);
 			if (fd < 0 && errno != EEXIST) {
-				err_set(err, ERR_LOCAL, EC_IO, "cannot create "
-					"state %s: %s: check --state", path,
-					strerror(errno));
+				err_set(err, ERR_LOCAL, EC_IO,
+					"cannot create "
+					"state %s: %s: check --state",
+					path, strerror(errno));
 				goto fail;
 			}
 			if (fd >= 0)
@@ -309,15 +312,18 @@ struct state *state_open(const char *path, struct err *err)
 	if (secret_key_load(keyenv && keyenv[0] ? keyenv : keypath, &st->key,
 			    err) < 0)
 		goto fail;
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-				    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		err_set(err, ERR_LOCAL, EC_IO, "cannot open state %s: %s",
-			path, st->db ? sqlite3_errmsg(st->db) : "no memory");
+	if (sqlite3_open_v2(path, &st->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		err_set(err, ERR_LOCAL, EC_IO, "cannot open state %s: %s", path,
+			st->db ? sqlite3_errmsg(st->db) : "no memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 30000);
-	if (exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-		     " PRAGMA foreign_keys=ON;", err) < 0 ||
+	if (exec_sql(st,
+		     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		     " PRAGMA foreign_keys=ON;",
+		     err) < 0 ||
 	    migrate(st, err) < 0)
 		goto fail;
 	free(dircopy);
@@ -368,10 +374,11 @@ const char *state_ep_kind_name(enum state_ep_kind k)
 	return "?";
 }
 
-#define EP_COLS "id, name, kind, host, port, security, authentication," \
-		" login_template, authzid_template, password, token_command," \
-		" path_template, ca_file, accept_untrusted, max_migrations," \
-		" max_incremental, created"
+#define EP_COLS                                                                \
+	"id, name, kind, host, port, security, authentication,"                \
+	" login_template, authzid_template, password, token_command,"          \
+	" path_template, ca_file, accept_untrusted, max_migrations,"           \
+	" max_incremental, created"
 
 static int ep_read(struct state *st, sqlite3_stmt *s, struct state_endpoint *e,
 		   struct err *err)
@@ -424,13 +431,15 @@ static int ep_bind(struct state *st, sqlite3_stmt *s,
 int state_endpoint_add(struct state *st, struct state_endpoint *e,
 		       struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "INSERT INTO endpoints(name, kind, host,"
+	sqlite3_stmt *s = prep(st,
+			       "INSERT INTO endpoints(name, kind, host,"
 			       " port, security, authentication,"
 			       " login_template, authzid_template, password,"
 			       " token_command, path_template, ca_file,"
 			       " accept_untrusted, max_migrations,"
 			       " max_incremental, created) VALUES (?,?,?,?,?,"
-			       "?,?,?,?,?,?,?,?,?,?,?)", err);
+			       "?,?,?,?,?,?,?,?,?,?,?)",
+			       err);
 
 	if (s == NULL)
 		return -1;
@@ -447,7 +456,8 @@ int state_endpoint_add(struct state *st, struct state_endpoint *e,
 			return err_set(err, ERR_USAGE, EC_NONE,
 				       "an endpoint named %s already exists: "
 				       "choose another --name, or change it "
-				       "with 'endpoint set'", e->name);
+				       "with 'endpoint set'",
+				       e->name);
 		return db_error(st, "add endpoint", err);
 	}
 	e->id = sqlite3_last_insert_rowid(st->db);
@@ -483,7 +493,8 @@ static int ep_get(struct state *st, const char *where, const char *name,
 	if (name != NULL)
 		return err_set(err, ERR_USAGE, EC_NONE,
 			       "no endpoint named %s: see 'imapmig endpoint "
-			       "get'", name);
+			       "get'",
+			       name);
 	return err_set(err, ERR_LOCAL, EC_NONE, "endpoint %lld is gone",
 		       (long long)id);
 }
@@ -503,8 +514,10 @@ int state_endpoint_get_id(struct state *st, int64_t id,
 int state_endpoint_list(struct state *st, struct state_endpoint **v_r,
 			size_t *n_r, struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "SELECT " EP_COLS " FROM endpoints ORDER BY"
-			       " name", err);
+	sqlite3_stmt *s = prep(st,
+			       "SELECT " EP_COLS " FROM endpoints ORDER BY"
+			       " name",
+			       err);
 	struct state_endpoint *v = NULL;
 	size_t n = 0;
 	int rc;
@@ -532,13 +545,15 @@ int state_endpoint_list(struct state *st, struct state_endpoint **v_r,
 int state_endpoint_update(struct state *st, const struct state_endpoint *e,
 			  struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE endpoints SET name=?, kind=?,"
+	sqlite3_stmt *s = prep(st,
+			       "UPDATE endpoints SET name=?, kind=?,"
 			       " host=?, port=?, security=?, authentication=?,"
 			       " login_template=?, authzid_template=?,"
 			       " password=?, token_command=?, path_template=?,"
 			       " ca_file=?, accept_untrusted=?,"
 			       " max_migrations=?, max_incremental=?,"
-			       " created=? WHERE id=?", err);
+			       " created=? WHERE id=?",
+			       err);
 
 	if (s == NULL)
 		return -1;
@@ -550,8 +565,7 @@ int state_endpoint_update(struct state *st, const struct state_endpoint *e,
 	return run(st, s, "update endpoint", err);
 }
 
-int state_endpoint_remove(struct state *st, const char *name,
-			  struct err *err)
+int state_endpoint_remove(struct state *st, const char *name, struct err *err)
 {
 	struct state_endpoint e;
 	sqlite3_stmt *s;
@@ -559,8 +573,10 @@ int state_endpoint_remove(struct state *st, const char *name,
 
 	if (state_endpoint_get(st, name, &e, err) < 0)
 		return -1;
-	s = prep(st, "SELECT name FROM batches WHERE source_id=? OR"
-		 " target_id=? LIMIT 1", err);
+	s = prep(st,
+		 "SELECT name FROM batches WHERE source_id=? OR"
+		 " target_id=? LIMIT 1",
+		 err);
 	if (s == NULL) {
 		state_endpoint_release(&e);
 		return -1;
@@ -573,7 +589,8 @@ int state_endpoint_remove(struct state *st, const char *name,
 	if (batch != NULL) {
 		err_set(err, ERR_USAGE, EC_NONE,
 			"endpoint %s is used by batch %s: remove the batch "
-			"first", name, batch);
+			"first",
+			name, batch);
 		free(batch);
 		state_endpoint_release(&e);
 		return -1;
@@ -602,11 +619,12 @@ void state_endpoint_release(struct state_endpoint *e)
 
 /* ---- batches ---- */
 
-#define B_COLS "id, name, source_id, target_id, status, exclude_folders," \
-	       " include_folders, allow_incremental, bad_item_limit," \
-	       " max_message_size, max_items, start_after," \
-	       " notification_emails, cutover, created, started," \
-	       " initial_done, last_synced, completed"
+#define B_COLS                                                                 \
+	"id, name, source_id, target_id, status, exclude_folders,"             \
+	" include_folders, allow_incremental, bad_item_limit,"                 \
+	" max_message_size, max_items, start_after,"                           \
+	" notification_emails, cutover, created, started,"                     \
+	" initial_done, last_synced, completed"
 
 static void b_read(sqlite3_stmt *s, struct state_batch *b)
 {
@@ -656,14 +674,16 @@ static void b_bind(sqlite3_stmt *s, const struct state_batch *b)
 
 int state_batch_add(struct state *st, struct state_batch *b, struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "INSERT INTO batches(name, source_id,"
+	sqlite3_stmt *s = prep(st,
+			       "INSERT INTO batches(name, source_id,"
 			       " target_id, status, exclude_folders,"
 			       " include_folders, allow_incremental,"
 			       " bad_item_limit, max_message_size, max_items,"
 			       " start_after, notification_emails, cutover,"
 			       " created, started, initial_done, last_synced,"
 			       " completed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,"
-			       "?,?,?,?,?)", err);
+			       "?,?,?,?,?)",
+			       err);
 
 	if (s == NULL)
 		return -1;
@@ -676,7 +696,8 @@ int state_batch_add(struct state *st, struct state_batch *b, struct err *err)
 		if (c == SQLITE_CONSTRAINT)
 			return err_set(err, ERR_USAGE, EC_NONE,
 				       "a batch named %s already exists: "
-				       "choose another --name", b->name);
+				       "choose another --name",
+				       b->name);
 		return db_error(st, "add batch", err);
 	}
 	b->id = sqlite3_last_insert_rowid(st->db);
@@ -687,10 +708,12 @@ int state_batch_add(struct state *st, struct state_batch *b, struct err *err)
 static int b_get(struct state *st, const char *name, int64_t id,
 		 struct state_batch *out, struct err *err)
 {
-	sqlite3_stmt *s = prep(st, name ? "SELECT " B_COLS " FROM batches"
-					  " WHERE name=?"
-					: "SELECT " B_COLS " FROM batches"
-					  " WHERE id=?", err);
+	sqlite3_stmt *s = prep(st,
+			       name ? "SELECT " B_COLS " FROM batches"
+				      " WHERE name=?"
+				    : "SELECT " B_COLS " FROM batches"
+				      " WHERE id=?",
+			       err);
 	int rc;
 
 	if (s == NULL)
@@ -715,8 +738,8 @@ static int b_get(struct state *st, const char *name, int64_t id,
 		       (long long)id);
 }
 
-int state_batch_get(struct state *st, const char *name,
-		    struct state_batch *out, struct err *err)
+int state_batch_get(struct state *st, const char *name, struct state_batch *out,
+		    struct err *err)
 {
 	return b_get(st, name, 0, out, err);
 }
@@ -730,8 +753,10 @@ int state_batch_get_id(struct state *st, int64_t id, struct state_batch *out,
 int state_batch_list(struct state *st, struct state_batch **v_r, size_t *n_r,
 		     struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "SELECT " B_COLS " FROM batches ORDER BY"
-			       " created, id", err);
+	sqlite3_stmt *s = prep(st,
+			       "SELECT " B_COLS " FROM batches ORDER BY"
+			       " created, id",
+			       err);
 	struct state_batch *v = NULL;
 	size_t n = 0;
 	int rc;
@@ -753,14 +778,16 @@ int state_batch_list(struct state *st, struct state_batch **v_r, size_t *n_r,
 int state_batch_update(struct state *st, const struct state_batch *b,
 		       struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE batches SET name=?, source_id=?,"
+	sqlite3_stmt *s = prep(st,
+			       "UPDATE batches SET name=?, source_id=?,"
 			       " target_id=?, status=?, exclude_folders=?,"
 			       " include_folders=?, allow_incremental=?,"
 			       " bad_item_limit=?, max_message_size=?,"
 			       " max_items=?, start_after=?,"
 			       " notification_emails=?, cutover=?, created=?,"
 			       " started=?, initial_done=?, last_synced=?,"
-			       " completed=? WHERE id=?", err);
+			       " completed=? WHERE id=?",
+			       err);
 
 	if (s == NULL)
 		return -1;
@@ -791,10 +818,12 @@ void state_batch_release(struct state_batch *b)
 int state_batch_counts(struct state *st, int64_t batch_id,
 		       struct state_batch_counts *c, struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "SELECT status, count(*), sum(items_synced),"
+	sqlite3_stmt *s = prep(st,
+			       "SELECT status, count(*), sum(items_synced),"
 			       " sum(items_skipped), sum(bytes_synced),"
 			       " min(coalesce(last_synced, 0)) FROM users"
-			       " WHERE batch_id=? GROUP BY status", err);
+			       " WHERE batch_id=? GROUP BY status",
+			       err);
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -812,7 +841,8 @@ int state_batch_counts(struct state *st, int64_t batch_id,
 		c->bytes_synced += (uint64_t)sqlite3_column_int64(s, 4);
 		if (c->last_synced == (time_t)-1 || ls < c->last_synced)
 			c->last_synced = ls;
-		if (strcmp(status, "Queued") == 0 || strcmp(status, "Created") == 0)
+		if (strcmp(status, "Queued") == 0 ||
+		    strcmp(status, "Created") == 0)
 			c->queued += n;
 		else if (strcmp(status, "Synced") == 0 ||
 			 strcmp(status, "IncrementalSynced") == 0)
@@ -835,11 +865,12 @@ int state_batch_counts(struct state *st, int64_t batch_id,
 
 /* ---- users ---- */
 
-#define U_COLS "id, batch_id, email, username, password, user_root," \
-	       " target_username, target_password, extra, status, error," \
-	       " items_total, items_synced, items_skipped, bytes_synced," \
-	       " bad_items, queued_at, sync_started, sync_ended, last_synced," \
-	       " seconds_syncing, seconds_throttled, csv_line"
+#define U_COLS                                                                 \
+	"id, batch_id, email, username, password, user_root,"                  \
+	" target_username, target_password, extra, status, error,"             \
+	" items_total, items_synced, items_skipped, bytes_synced,"             \
+	" bad_items, queued_at, sync_started, sync_ended, last_synced,"        \
+	" seconds_syncing, seconds_throttled, csv_line"
 
 static int u_read(struct state *st, sqlite3_stmt *s, struct state_user *u,
 		  struct err *err)
@@ -869,8 +900,9 @@ static int u_read(struct state *st, sqlite3_stmt *s, struct state_user *u,
 			{
 				u->extra[u->n_extra].name = xstrdup(k);
 				u->extra[u->n_extra].value =
-					xstrdup(json_string_value(v) ?
-							json_string_value(v) : "");
+					xstrdup(json_string_value(v)
+							? json_string_value(v)
+							: "");
 				u->n_extra++;
 			}
 			json_decref(o);
@@ -893,21 +925,24 @@ static int u_read(struct state *st, sqlite3_stmt *s, struct state_user *u,
 	return 0;
 }
 
-int state_users_add(struct state *st, int64_t batch_id,
-		    struct state_user *v, size_t n, const char *csv_name,
-		    struct err *err)
+int state_users_add(struct state *st, int64_t batch_id, struct state_user *v,
+		    size_t n, const char *csv_name, struct err *err)
 {
 	sqlite3_stmt *chk, *ins;
 	size_t i;
 
 	if (state_begin(st, err) < 0)
 		return -1;
-	chk = prep(st, "SELECT b.name FROM users u JOIN batches b ON"
-		   " b.id=u.batch_id WHERE u.email=?", err);
-	ins = prep(st, "INSERT INTO users(batch_id, email, username, password,"
-		   " user_root, target_username, target_password, extra,"
-		   " status, csv_line, queued_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	chk = prep(st,
+		   "SELECT b.name FROM users u JOIN batches b ON"
+		   " b.id=u.batch_id WHERE u.email=?",
 		   err);
+	ins = prep(
+		st,
+		"INSERT INTO users(batch_id, email, username, password,"
+		" user_root, target_username, target_password, extra,"
+		" status, csv_line, queued_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+		err);
 	if (chk == NULL || ins == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
@@ -928,8 +963,9 @@ int state_users_add(struct state *st, int64_t batch_id,
 			json_t *o = json_object();
 			size_t k;
 			for (k = 0; k < u->n_extra; k++)
-				json_object_set_new(o, u->extra[k].name,
-						    json_string(u->extra[k].value));
+				json_object_set_new(
+					o, u->extra[k].name,
+					json_string(u->extra[k].value));
 			json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 			json_decref(o);
 		}
@@ -970,10 +1006,12 @@ fail:
 static int u_get(struct state *st, const char *email, int64_t id,
 		 struct state_user *out, struct err *err)
 {
-	sqlite3_stmt *s = prep(st, email ? "SELECT " U_COLS " FROM users"
-					   " WHERE email=?"
-					 : "SELECT " U_COLS " FROM users"
-					   " WHERE id=?", err);
+	sqlite3_stmt *s = prep(st,
+			       email ? "SELECT " U_COLS " FROM users"
+				       " WHERE email=?"
+				     : "SELECT " U_COLS " FROM users"
+				       " WHERE id=?",
+			       err);
 	int rc;
 
 	if (s == NULL)
@@ -999,8 +1037,8 @@ static int u_get(struct state *st, const char *email, int64_t id,
 		       (long long)id);
 }
 
-int state_user_get(struct state *st, const char *email,
-		   struct state_user *out, struct err *err)
+int state_user_get(struct state *st, const char *email, struct state_user *out,
+		   struct err *err)
 {
 	return u_get(st, email, 0, out, err);
 }
@@ -1014,9 +1052,11 @@ int state_user_get_id(struct state *st, int64_t id, struct state_user *out,
 int state_user_list(struct state *st, int64_t batch_id, const char *status,
 		    struct state_user **v_r, size_t *n_r, struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "SELECT " U_COLS " FROM users WHERE"
+	sqlite3_stmt *s = prep(st,
+			       "SELECT " U_COLS " FROM users WHERE"
 			       " (?1 = 0 OR batch_id = ?1) AND"
-			       " (?2 IS NULL OR status = ?2) ORDER BY id", err);
+			       " (?2 IS NULL OR status = ?2) ORDER BY id",
+			       err);
 	struct state_user *v = NULL;
 	size_t n = 0;
 	int rc;
@@ -1044,8 +1084,10 @@ int state_user_list(struct state *st, int64_t batch_id, const char *status,
 int state_user_set_status(struct state *st, int64_t id, const char *status,
 			  const char *error, struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE users SET status=?, error=? WHERE"
-			       " id=?", err);
+	sqlite3_stmt *s = prep(st,
+			       "UPDATE users SET status=?, error=? WHERE"
+			       " id=?",
+			       err);
 
 	if (s == NULL)
 		return -1;
@@ -1058,11 +1100,13 @@ int state_user_set_status(struct state *st, int64_t id, const char *status,
 int state_user_update(struct state *st, const struct state_user *u,
 		      struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE users SET status=?, error=?,"
+	sqlite3_stmt *s = prep(st,
+			       "UPDATE users SET status=?, error=?,"
 			       " items_total=?, queued_at=?, sync_started=?,"
 			       " sync_ended=?, last_synced=?,"
 			       " seconds_syncing=?, seconds_throttled=?,"
-			       " batch_id=? WHERE id=?", err);
+			       " batch_id=? WHERE id=?",
+			       err);
 
 	if (s == NULL)
 		return -1;
@@ -1121,10 +1165,12 @@ void state_users_free(struct state_user *v, size_t n)
 int state_user_claim(struct state *st, int64_t user_id, const char *owner,
 		     unsigned lease_seconds, struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE users SET claim_owner=?1,"
+	sqlite3_stmt *s = prep(st,
+			       "UPDATE users SET claim_owner=?1,"
 			       " claim_until=?2 WHERE id=?3 AND"
 			       " (claim_owner IS NULL OR claim_owner=?1 OR"
-			       " claim_until < ?4)", err);
+			       " claim_until < ?4)",
+			       err);
 	time_t now = time(NULL);
 
 	if (s == NULL)
@@ -1138,11 +1184,12 @@ int state_user_claim(struct state *st, int64_t user_id, const char *owner,
 	return sqlite3_changes(st->db) > 0 ? 1 : 0;
 }
 
-int state_user_release_claim(struct state *st, int64_t user_id,
-			     struct err *err)
+int state_user_release_claim(struct state *st, int64_t user_id, struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE users SET claim_owner=NULL,"
-			       " claim_until=NULL WHERE id=?", err);
+	sqlite3_stmt *s = prep(st,
+			       "UPDATE users SET claim_owner=NULL,"
+			       " claim_until=NULL WHERE id=?",
+			       err);
 
 	if (s != NULL)
 		sqlite3_bind_int64(s, 1, user_id);
@@ -1150,13 +1197,15 @@ int state_user_release_claim(struct state *st, int64_t user_id,
 }
 
 int state_users_requeue_orphans(struct state *st,
-				int (*alive)(const char *owner),
-				unsigned *n_r, struct err *err)
+				int (*alive)(const char *owner), unsigned *n_r,
+				struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "SELECT id, claim_owner, claim_until,"
+	sqlite3_stmt *s = prep(st,
+			       "SELECT id, claim_owner, claim_until,"
 			       " status FROM users WHERE status IN"
 			       " ('Syncing', 'IncrementalSyncing', 'Stopping',"
-			       " 'Validating')", err);
+			       " 'Validating')",
+			       err);
 	int64_t *ids = NULL;
 	size_t n = 0, i;
 	time_t now = time(NULL);
@@ -1174,8 +1223,10 @@ int state_users_requeue_orphans(struct state *st,
 	}
 	sqlite3_finalize(s);
 	for (i = 0; i < n; i++) {
-		s = prep(st, "UPDATE users SET status='Queued', claim_owner=NULL,"
-			 " claim_until=NULL WHERE id=?", err);
+		s = prep(st,
+			 "UPDATE users SET status='Queued', claim_owner=NULL,"
+			 " claim_until=NULL WHERE id=?",
+			 err);
 		if (s != NULL)
 			sqlite3_bind_int64(s, 1, ids[i]);
 		if (run(st, s, "requeue user", err) < 0) {
@@ -1191,12 +1242,13 @@ int state_users_requeue_orphans(struct state *st,
 /* ---- reports ---- */
 
 int state_skipped_list(struct state *st, int64_t user_id,
-		       struct state_skipped **v_r, size_t *n_r,
-		       struct err *err)
+		       struct state_skipped **v_r, size_t *n_r, struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "SELECT folder, uid, size, subject, sender,"
+	sqlite3_stmt *s = prep(st,
+			       "SELECT folder, uid, size, subject, sender,"
 			       " date, reason, bad FROM skipped WHERE"
-			       " user_id=? ORDER BY id", err);
+			       " user_id=? ORDER BY id",
+			       err);
 	struct state_skipped *v = NULL;
 	size_t n = 0;
 	int rc;
@@ -1242,9 +1294,11 @@ int state_folder_list(struct state *st, int64_t user_id,
 		      struct state_folder_row **v_r, size_t *n_r,
 		      struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "SELECT src, dst, uidvalidity, last_uid,"
+	sqlite3_stmt *s = prep(st,
+			       "SELECT src, dst, uidvalidity, last_uid,"
 			       " messages, items_synced FROM folders WHERE"
-			       " user_id=? ORDER BY src", err);
+			       " user_id=? ORDER BY src",
+			       err);
 	struct state_folder_row *v = NULL;
 	size_t n = 0;
 	int rc;
@@ -1287,9 +1341,11 @@ int state_folder_open(struct state *st, int64_t user_id, const char *src,
 		      const char *dst, struct state_folder *out,
 		      struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "INSERT INTO folders(user_id, src, dst)"
+	sqlite3_stmt *s = prep(st,
+			       "INSERT INTO folders(user_id, src, dst)"
 			       " VALUES (?,?,?) ON CONFLICT(user_id, src) DO"
-			       " UPDATE SET dst=excluded.dst", err);
+			       " UPDATE SET dst=excluded.dst",
+			       err);
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -1300,8 +1356,10 @@ int state_folder_open(struct state *st, int64_t user_id, const char *src,
 	bind_str(s, 3, dst);
 	if (run(st, s, "open folder", err) < 0)
 		return -1;
-	s = prep(st, "SELECT id, uidvalidity, last_uid, highestmodseq FROM"
-		 " folders WHERE user_id=? AND src=?", err);
+	s = prep(st,
+		 "SELECT id, uidvalidity, last_uid, highestmodseq FROM"
+		 " folders WHERE user_id=? AND src=?",
+		 err);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, user_id);
@@ -1322,9 +1380,11 @@ int state_folder_update(struct state *st, int64_t folder_id,
 			uint64_t highestmodseq, uint32_t messages,
 			struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE folders SET uidvalidity=?,"
+	sqlite3_stmt *s = prep(st,
+			       "UPDATE folders SET uidvalidity=?,"
 			       " last_uid=?, highestmodseq=?, messages=?"
-			       " WHERE id=?", err);
+			       " WHERE id=?",
+			       err);
 
 	if (s == NULL)
 		return -1;
@@ -1346,9 +1406,9 @@ int state_folder_renumbered(struct state *st, int64_t folder_id,
 	return run(st, s, "reset folder", err);
 }
 
-int state_items_inflight(struct state *st, int64_t user_id,
-			 int64_t folder_id, struct store_msg *const *msgs,
-			 size_t n, struct err *err)
+int state_items_inflight(struct state *st, int64_t user_id, int64_t folder_id,
+			 struct store_msg *const *msgs, size_t n,
+			 struct err *err)
 {
 	sqlite3_stmt *s;
 	size_t i;
@@ -1356,8 +1416,10 @@ int state_items_inflight(struct state *st, int64_t user_id,
 	(void)user_id;
 	if (state_begin(st, err) < 0)
 		return -1;
-	s = prep(st, "INSERT OR REPLACE INTO items(folder_id, uid, size,"
-		 " state) VALUES (?,?,?,0)", err);
+	s = prep(st,
+		 "INSERT OR REPLACE INTO items(folder_id, uid, size,"
+		 " state) VALUES (?,?,?,0)",
+		 err);
 	if (s == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
@@ -1378,14 +1440,16 @@ fail:
 	return -1;
 }
 
-static int add_user_counts(struct state *st, int64_t user_id,
-			   int64_t folder_id, uint64_t done, uint64_t bytes,
-			   uint64_t skipped, uint64_t bad, struct err *err)
+static int add_user_counts(struct state *st, int64_t user_id, int64_t folder_id,
+			   uint64_t done, uint64_t bytes, uint64_t skipped,
+			   uint64_t bad, struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE users SET items_synced=items_synced"
+	sqlite3_stmt *s = prep(st,
+			       "UPDATE users SET items_synced=items_synced"
 			       "+?, bytes_synced=bytes_synced+?,"
 			       " items_skipped=items_skipped+?,"
-			       " bad_items=bad_items+? WHERE id=?", err);
+			       " bad_items=bad_items+? WHERE id=?",
+			       err);
 
 	if (s == NULL)
 		return -1;
@@ -1398,8 +1462,10 @@ static int add_user_counts(struct state *st, int64_t user_id,
 		return -1;
 	if (done == 0)
 		return 0;
-	s = prep(st, "UPDATE folders SET items_synced=items_synced+? WHERE"
-		 " id=?", err);
+	s = prep(st,
+		 "UPDATE folders SET items_synced=items_synced+? WHERE"
+		 " id=?",
+		 err);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)done);
@@ -1418,10 +1484,14 @@ int state_items_settle(struct state *st, int64_t user_id, int64_t folder_id,
 
 	if (state_begin(st, err) < 0)
 		return -1;
-	done = prep(st, "UPDATE items SET state=1, target_ref=? WHERE"
-		    " folder_id=? AND uid=?", err);
-	forget = prep(st, "DELETE FROM items WHERE folder_id=? AND uid=? AND"
-		      " state=0", err);
+	done = prep(st,
+		    "UPDATE items SET state=1, target_ref=? WHERE"
+		    " folder_id=? AND uid=?",
+		    err);
+	forget = prep(st,
+		      "DELETE FROM items WHERE folder_id=? AND uid=? AND"
+		      " state=0",
+		      err);
 	if (done == NULL || forget == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
@@ -1450,7 +1520,8 @@ int state_items_settle(struct state *st, int64_t user_id, int64_t folder_id,
 	sqlite3_finalize(done);
 	sqlite3_finalize(forget);
 	done = forget = NULL;
-	if (add_user_counts(st, user_id, folder_id, ndone, bytes, 0, 0, err) < 0)
+	if (add_user_counts(st, user_id, folder_id, ndone, bytes, 0, 0, err) <
+	    0)
 		goto fail;
 	return state_commit(st, err);
 fail:
@@ -1469,8 +1540,10 @@ int state_item_skip(struct state *st, int64_t user_id, int64_t folder_id,
 
 	if (state_begin(st, err) < 0)
 		return -1;
-	s = prep(st, "INSERT OR REPLACE INTO items(folder_id, uid, size, state)"
-		 " VALUES (?,?,?,?)", err);
+	s = prep(st,
+		 "INSERT OR REPLACE INTO items(folder_id, uid, size, state)"
+		 " VALUES (?,?,?,?)",
+		 err);
 	if (s == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, folder_id);
@@ -1479,9 +1552,11 @@ int state_item_skip(struct state *st, int64_t user_id, int64_t folder_id,
 	sqlite3_bind_int(s, 4, bad ? ITEM_FAILED : ITEM_SKIPPED);
 	if (run(st, s, "skip item", err) < 0)
 		goto fail;
-	s = prep(st, "INSERT INTO skipped(user_id, folder, uid, size, subject,"
+	s = prep(st,
+		 "INSERT INTO skipped(user_id, folder, uid, size, subject,"
 		 " sender, date, reason, bad) SELECT ?, src, ?, ?, ?, ?, ?, ?,"
-		 " ? FROM folders WHERE id=?", err);
+		 " ? FROM folders WHERE id=?",
+		 err);
 	if (s == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, user_id);
@@ -1494,8 +1569,8 @@ int state_item_skip(struct state *st, int64_t user_id, int64_t folder_id,
 	sqlite3_bind_int(s, 8, bad);
 	sqlite3_bind_int64(s, 9, folder_id);
 	if (run(st, s, "skip item", err) < 0 ||
-	    add_user_counts(st, user_id, folder_id, 0, 0, 1, bad ? 1 : 0,
-			    err) < 0)
+	    add_user_counts(st, user_id, folder_id, 0, 0, 1, bad ? 1 : 0, err) <
+		    0)
 		goto fail;
 	return state_commit(st, err);
 fail:
@@ -1517,8 +1592,10 @@ int state_item_found(struct state *st, int64_t user_id, int64_t folder_id,
 int state_item_forget(struct state *st, int64_t folder_id, uint32_t uid,
 		      struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "DELETE FROM items WHERE folder_id=? AND"
-			       " uid=? AND state=0", err);
+	sqlite3_stmt *s = prep(st,
+			       "DELETE FROM items WHERE folder_id=? AND"
+			       " uid=? AND state=0",
+			       err);
 
 	if (s == NULL)
 		return -1;
@@ -1557,16 +1634,20 @@ static int uid_list(struct state *st, const char *sql, int64_t folder_id,
 	return 0;
 }
 
-int state_inflight_uids(struct state *st, int64_t folder_id,
-			uint32_t **uids_r, size_t *n_r, struct err *err)
+int state_inflight_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
+			size_t *n_r, struct err *err)
 {
-	return uid_list(st, "SELECT uid FROM items WHERE folder_id=? AND"
-			" state=0 ORDER BY uid", folder_id, uids_r, n_r, err);
+	return uid_list(st,
+			"SELECT uid FROM items WHERE folder_id=? AND"
+			" state=0 ORDER BY uid",
+			folder_id, uids_r, n_r, err);
 }
 
-int state_settled_uids(struct state *st, int64_t folder_id,
-		       uint32_t **uids_r, size_t *n_r, struct err *err)
+int state_settled_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
+		       size_t *n_r, struct err *err)
 {
-	return uid_list(st, "SELECT uid FROM items WHERE folder_id=? AND"
-			" state<>0 ORDER BY uid", folder_id, uids_r, n_r, err);
+	return uid_list(st,
+			"SELECT uid FROM items WHERE folder_id=? AND"
+			" state<>0 ORDER BY uid",
+			folder_id, uids_r, n_r, err);
 }

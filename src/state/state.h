@@ -35,8 +35,11 @@ void state_rollback(struct state *st);
 
 /* ---- endpoints ---- */
 
-enum state_ep_kind { STATE_EP_SOURCE_IMAP, STATE_EP_TARGET_IMAP,
-		     STATE_EP_TARGET_MAILDIR };
+enum state_ep_kind {
+	STATE_EP_SOURCE_IMAP,
+	STATE_EP_TARGET_IMAP,
+	STATE_EP_TARGET_MAILDIR
+};
 
 struct state_endpoint {
 	int64_t id;
@@ -44,13 +47,13 @@ struct state_endpoint {
 	enum state_ep_kind kind;
 	char *host;
 	unsigned port;
-	char *security;           /* none | ssl | tls */
-	char *authentication;     /* basic | plain | xoauth2 */
-	char *login_template;     /* target: how to log in as each mailbox */
+	char *security;	      /* none | ssl | tls */
+	char *authentication; /* basic | plain | xoauth2 */
+	char *login_template; /* target: how to log in as each mailbox */
 	char *authzid_template;
-	char *password;           /* plaintext in memory only */
+	char *password; /* plaintext in memory only */
 	char *token_command;
-	char *path_template;      /* maildir */
+	char *path_template; /* maildir */
 	char *ca_file;
 	int accept_untrusted;
 	unsigned max_migrations;
@@ -70,8 +73,7 @@ int state_endpoint_list(struct state *st, struct state_endpoint **v_r,
 int state_endpoint_update(struct state *st, const struct state_endpoint *e,
 			  struct err *err);
 /* Refused while a batch uses it. */
-int state_endpoint_remove(struct state *st, const char *name,
-			  struct err *err);
+int state_endpoint_remove(struct state *st, const char *name, struct err *err);
 void state_endpoint_release(struct state_endpoint *e);
 const char *state_ep_kind_name(enum state_ep_kind k);
 
@@ -91,8 +93,8 @@ struct state_batch {
 };
 
 int state_batch_add(struct state *st, struct state_batch *b, struct err *err);
-int state_batch_get(struct state *st, const char *name,
-		    struct state_batch *out, struct err *err);
+int state_batch_get(struct state *st, const char *name, struct state_batch *out,
+		    struct err *err);
 int state_batch_get_id(struct state *st, int64_t id, struct state_batch *out,
 		       struct err *err);
 int state_batch_list(struct state *st, struct state_batch **v_r, size_t *n_r,
@@ -107,7 +109,7 @@ void state_batch_release(struct state_batch *b);
 struct state_batch_counts {
 	unsigned total, queued, syncing, synced, failed, stopped, completed;
 	uint64_t items_synced, items_skipped, bytes_synced;
-	time_t last_synced;           /* oldest last_synced of its users */
+	time_t last_synced; /* oldest last_synced of its users */
 };
 int state_batch_counts(struct state *st, int64_t batch_id,
 		       struct state_batch_counts *c, struct err *err);
@@ -134,11 +136,10 @@ struct state_user {
 
 /* Insert all users in one transaction, or none: an email already in any
  * batch is ERR_USAGE naming it (and file:line from csv_name/csv_line). */
-int state_users_add(struct state *st, int64_t batch_id,
-		    struct state_user *v, size_t n, const char *csv_name,
-		    struct err *err);
-int state_user_get(struct state *st, const char *email,
-		   struct state_user *out, struct err *err);
+int state_users_add(struct state *st, int64_t batch_id, struct state_user *v,
+		    size_t n, const char *csv_name, struct err *err);
+int state_user_get(struct state *st, const char *email, struct state_user *out,
+		   struct err *err);
 int state_user_get_id(struct state *st, int64_t id, struct state_user *out,
 		      struct err *err);
 /* batch_id 0: all batches; status NULL: any. */
@@ -163,8 +164,8 @@ int state_user_release_claim(struct state *st, int64_t user_id,
  * whose claim has expired or whose owner alive() says is gone go back to
  * Queued, claim released.  *n_r counts them. */
 int state_users_requeue_orphans(struct state *st,
-				int (*alive)(const char *owner),
-				unsigned *n_r, struct err *err);
+				int (*alive)(const char *owner), unsigned *n_r,
+				struct err *err);
 
 /* ---- skipped items, for reports ---- */
 
@@ -196,15 +197,15 @@ void state_folder_rows_free(struct state_folder_row *v, size_t n);
 
 struct state_folder {
 	int64_t id;
-	uint32_t uidvalidity;     /* 0: never selected */
-	uint32_t last_uid;        /* every UID <= this is settled */
+	uint32_t uidvalidity; /* 0: never selected */
+	uint32_t last_uid;    /* every UID <= this is settled */
 	uint64_t highestmodseq;
 };
 
 enum state_outcome {
-	STATE_ITEM_DONE,          /* the target confirmed the copy */
-	STATE_ITEM_FORGET,        /* never reached the target */
-	STATE_ITEM_KEEP,          /* unknown: stays in flight */
+	STATE_ITEM_DONE,   /* the target confirmed the copy */
+	STATE_ITEM_FORGET, /* never reached the target */
+	STATE_ITEM_KEEP,   /* unknown: stays in flight */
 };
 
 int state_folder_open(struct state *st, int64_t user_id, const char *src,
@@ -217,9 +218,9 @@ int state_folder_update(struct state *st, int64_t folder_id,
 /* UIDVALIDITY changed: forget the folder's UID-keyed items. */
 int state_folder_renumbered(struct state *st, int64_t folder_id,
 			    struct err *err);
-int state_items_inflight(struct state *st, int64_t user_id,
-			 int64_t folder_id, struct store_msg *const *msgs,
-			 size_t n, struct err *err);
+int state_items_inflight(struct state *st, int64_t user_id, int64_t folder_id,
+			 struct store_msg *const *msgs, size_t n,
+			 struct err *err);
 int state_items_settle(struct state *st, int64_t user_id, int64_t folder_id,
 		       struct store_msg *const *msgs,
 		       const enum state_outcome *oc, const char *const *refs,
@@ -232,9 +233,9 @@ int state_item_found(struct state *st, int64_t user_id, int64_t folder_id,
 		     const struct store_msg *m, struct err *err);
 int state_item_forget(struct state *st, int64_t folder_id, uint32_t uid,
 		      struct err *err);
-int state_inflight_uids(struct state *st, int64_t folder_id,
-			uint32_t **uids_r, size_t *n_r, struct err *err);
-int state_settled_uids(struct state *st, int64_t folder_id,
-		       uint32_t **uids_r, size_t *n_r, struct err *err);
+int state_inflight_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
+			size_t *n_r, struct err *err);
+int state_settled_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
+		       size_t *n_r, struct err *err);
 
 #endif

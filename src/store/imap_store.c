@@ -28,15 +28,15 @@
 /* ---- names ---- */
 
 struct imap_ns {
-	char *prefix;                /* e.g. "" or "INBOX." */
+	char *prefix; /* e.g. "" or "INBOX." */
 	char delim;
 };
 
 struct imap_names {
 	struct imap_ns personal;
-	struct imap_ns *others;      /* other users' and shared prefixes */
+	struct imap_ns *others; /* other users' and shared prefixes */
 	size_t n_others;
-	char delim;                  /* hierarchy delimiter of the root */
+	char delim; /* hierarchy delimiter of the root */
 };
 
 static void names_release(struct imap_names *nm)
@@ -71,8 +71,9 @@ static void ns_collect(struct imap_names *nm, const struct imap_arg *a,
 			nm->personal.prefix = xstrdup(pfx);
 			nm->personal.delim = del ? del[0] : '/';
 		} else if (!personal && pfx[0]) {
-			nm->others = xrealloc(nm->others, (nm->n_others + 1) *
-					      sizeof(*nm->others));
+			nm->others = xrealloc(nm->others,
+					      (nm->n_others + 1) *
+						      sizeof(*nm->others));
 			nm->others[nm->n_others].prefix = xstrdup(pfx);
 			nm->others[nm->n_others].delim = del ? del[0] : '/';
 			nm->n_others++;
@@ -171,8 +172,7 @@ static void name_to_server(const char *name, const char *prefix, char delim,
 	for (p = name; *p; p++) {
 		if (*p == '/') {
 			buf_addch(out, delim ? delim : '/');
-		} else if (delim != '/' &&
-			   strncmp(p, "\xe2\x88\x95", 3) == 0) {
+		} else if (delim != '/' && strncmp(p, "\xe2\x88\x95", 3) == 0) {
 			buf_addch(out, '/');
 			p += 2;
 		} else if (*p == delim) {
@@ -191,9 +191,8 @@ static int mailbox_arg(struct imap_cmdbuf *cb, const char *server_name)
 
 /* ---- dates and flags ---- */
 
-static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
-				    "Jun", "Jul", "Aug", "Sep", "Oct",
-				    "Nov", "Dec" };
+static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+				   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 /* "17-Jul-1996 02:44:25 -0700" (day may be space-padded). */
 static int parse_internaldate(const char *s, time_t *t_r, int *tz_r)
@@ -206,8 +205,8 @@ static int parse_internaldate(const char *s, time_t *t_r, int *tz_r)
 	memset(&tm, 0, sizeof(tm));
 	while (*s == ' ')
 		s++;
-	if (sscanf(s, "%d-%3s-%d %d:%d:%d %d", &day, mon, &year, &hh, &mm,
-		   &ss, &tz) != 7)
+	if (sscanf(s, "%d-%3s-%d %d:%d:%d %d", &day, mon, &year, &hh, &mm, &ss,
+		   &tz) != 7)
 		return -1;
 	for (m = 0; m < 12; m++)
 		if (strcasecmp(mon, months[m]) == 0)
@@ -278,9 +277,11 @@ static void flags_to_cmd(const struct store_msg *m, struct imap_cmdbuf *cb)
 	static const struct {
 		unsigned bit;
 		const char *name;
-	} sys[] = { { STORE_SEEN, "\\Seen" }, { STORE_ANSWERED, "\\Answered" },
-		    { STORE_FLAGGED, "\\Flagged" }, { STORE_DRAFT, "\\Draft" },
-		    { STORE_DELETED, "\\Deleted" } };
+	} sys[] = {{STORE_SEEN, "\\Seen"},
+		   {STORE_ANSWERED, "\\Answered"},
+		   {STORE_FLAGGED, "\\Flagged"},
+		   {STORE_DRAFT, "\\Draft"},
+		   {STORE_DELETED, "\\Deleted"}};
 	int first = 1;
 	size_t i;
 
@@ -327,8 +328,9 @@ static void parse_header_fields(const char *h, size_t len, struct store_msg *m)
 		struct buf v = BUF_INIT;
 		/* one logical (unfolded) header line */
 		while (i < len) {
-			if (h[i] == '\n' && (i + 1 >= len ||
-					     (h[i + 1] != ' ' && h[i + 1] != '\t')))
+			if (h[i] == '\n' &&
+			    (i + 1 >= len ||
+			     (h[i + 1] != ' ' && h[i + 1] != '\t')))
 				break;
 			i++;
 		}
@@ -357,8 +359,10 @@ static void parse_header_fields(const char *h, size_t len, struct store_msg *m)
 			if (is_mid && v.len > 0 && m->message_id == NULL)
 				m->message_id = buf_detach(&v, NULL);
 			else if (is_cte)
-				m->encoded = strcasecmp(v.p, "base64") == 0 ||
-					strcasecmp(v.p, "quoted-printable") == 0;
+				m->encoded =
+					strcasecmp(v.p, "base64") == 0 ||
+					strcasecmp(v.p, "quoted-printable") ==
+						0;
 		}
 		buf_release(&v);
 	}
@@ -370,9 +374,9 @@ struct imap_source {
 	struct store_source s;
 	struct imap_client *c;
 	struct imap_names nm;
-	char **root;                 /* user root levels, server spelling */
+	char **root; /* user root levels, server spelling */
 	size_t root_n;
-	char *selected;              /* server name of the open folder */
+	char *selected; /* server name of the open folder */
 	/* fetch state */
 	struct store_folder_list *list_out;
 	struct store_folder_status *st;
@@ -380,9 +384,9 @@ struct imap_source {
 	uint32_t min_uid;
 	const struct store_body_sink *sink;
 	int sink_failed;
-	int in_body;                 /* a streamed literal is in progress */
+	int in_body; /* a streamed literal is in progress */
 	uint32_t body_uid;
-	char **summary;              /* subject, from, date */
+	char **summary; /* subject, from, date */
 };
 
 static int root_strip(struct imap_source *is, const char *name, char delim,
@@ -451,7 +455,8 @@ static int source_rel_name(struct imap_source *is, const char *raw, char delim,
 }
 
 /* "* STATUS name (MESSAGES n UIDNEXT n UIDVALIDITY n HIGHESTMODSEQ n)" */
-static void parse_status(const struct imap_arg *l, struct store_folder_status *st)
+static void parse_status(const struct imap_arg *l,
+			 struct store_folder_status *st)
 {
 	size_t i;
 
@@ -476,11 +481,11 @@ static void list_attrs(const struct imap_arg *attrs, struct store_folder *f)
 	static const struct {
 		const char *name;
 		enum store_special sp;
-	} uses[] = { { "\\Sent", STORE_SPECIAL_SENT },
-		     { "\\Drafts", STORE_SPECIAL_DRAFTS },
-		     { "\\Trash", STORE_SPECIAL_TRASH },
-		     { "\\Junk", STORE_SPECIAL_JUNK },
-		     { "\\Archive", STORE_SPECIAL_ARCHIVE } };
+	} uses[] = {{"\\Sent", STORE_SPECIAL_SENT},
+		    {"\\Drafts", STORE_SPECIAL_DRAFTS},
+		    {"\\Trash", STORE_SPECIAL_TRASH},
+		    {"\\Junk", STORE_SPECIAL_JUNK},
+		    {"\\Archive", STORE_SPECIAL_ARCHIVE}};
 	size_t i, k;
 
 	for (i = 0; i < attrs->list_count; i++) {
@@ -501,7 +506,7 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 	struct imap_source *is = ctx;
 	const struct imap_arg *attrs;
 	const char *delim_s, *raw;
-	struct store_folder f = { 0 };
+	struct store_folder f = {0};
 	struct buf name = BUF_INIT;
 	char delim;
 	size_t i;
@@ -556,8 +561,8 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 			return;
 		}
 	}
-	is->list_out->v = xrealloc(is->list_out->v, (is->list_out->n + 1) *
-				   sizeof(f));
+	is->list_out->v =
+		xrealloc(is->list_out->v, (is->list_out->n + 1) * sizeof(f));
 	is->list_out->v[is->list_out->n++] = f;
 }
 
@@ -573,12 +578,15 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 	imap_client_cmdbuf_init(is->c, &cb);
 	if (imap_client_has_cap(is->c, "LIST-STATUS")) {
 		/* every folder's counters in the same command */
-		imap_cmd_rawf(&cb, "LIST \"\" \"*\" RETURN (%sSTATUS (MESSAGES "
+		imap_cmd_rawf(&cb,
+			      "LIST \"\" \"*\" RETURN (%sSTATUS (MESSAGES "
 			      "UIDNEXT UIDVALIDITY%s))",
 			      imap_client_has_cap(is->c, "SPECIAL-USE")
-				      ? "SPECIAL-USE " : "",
+				      ? "SPECIAL-USE "
+				      : "",
 			      imap_client_has_cap(is->c, "CONDSTORE")
-				      ? " HIGHESTMODSEQ" : "");
+				      ? " HIGHESTMODSEQ"
+				      : "");
 	} else if (imap_client_has_cap(is->c, "LIST-EXTENDED") &&
 		   imap_client_has_cap(is->c, "SPECIAL-USE")) {
 		imap_cmd_raw(&cb, "LIST \"\" \"*\" RETURN (SPECIAL-USE)");
@@ -597,7 +605,8 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 		return err_set(err, ERR_AUTH, EC_NO,
 			       "no folder found under UserRoot \"%s\": check "
 			       "the UserRoot column and that the login may "
-			       "read it", is->root[0]);
+			       "read it",
+			       is->root[0]);
 	/* INBOX always exists for a personal mailbox, listed or not. */
 	if (is->root_n == 0) {
 		size_t i;
@@ -605,7 +614,8 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 			if (strcmp(out->v[i].name, "INBOX") == 0)
 				break;
 		if (i == out->n) {
-			out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+			out->v = xrealloc(out->v,
+					  (out->n + 1) * sizeof(*out->v));
 			memset(&out->v[out->n], 0, sizeof(*out->v));
 			out->v[out->n].name = xstrdup("INBOX");
 			out->v[out->n].special = STORE_SPECIAL_INBOX;
@@ -682,8 +692,8 @@ static int source_select(struct store_source *s, const char *folder,
 	ret = imap_client_run(is->c, &cb, &res, err);
 	imap_client_set_untagged(is->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
-	if (ret == 0 && imap_result_to_err(&res, ERR_FOLDER, "EXAMINE",
-					   err) < 0) {
+	if (ret == 0 &&
+	    imap_result_to_err(&res, ERR_FOLDER, "EXAMINE", err) < 0) {
 		err_prefix(err, "folder \"%s\": ", folder);
 		ret = -1;
 	}
@@ -747,10 +757,10 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 		return;
 	}
 	if (is->meta_out->n == is->meta_out->cap) {
-		is->meta_out->cap = is->meta_out->cap ? is->meta_out->cap * 2
-						      : 256;
-		is->meta_out->v = xrealloc(is->meta_out->v, is->meta_out->cap *
-					   sizeof(m));
+		is->meta_out->cap =
+			is->meta_out->cap ? is->meta_out->cap * 2 : 256;
+		is->meta_out->v = xrealloc(is->meta_out->v,
+					   is->meta_out->cap * sizeof(m));
 	}
 	is->meta_out->v[is->meta_out->n++] = m;
 }
@@ -766,9 +776,11 @@ static int source_fetch_meta(struct store_source *s, uint32_t min_uid,
 	is->meta_out = out;
 	is->min_uid = min_uid ? min_uid : 1;
 	imap_client_cmdbuf_init(is->c, &cb);
-	imap_cmd_rawf(&cb, "UID FETCH %u:* (UID FLAGS INTERNALDATE "
+	imap_cmd_rawf(&cb,
+		      "UID FETCH %u:* (UID FLAGS INTERNALDATE "
 		      "RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID "
-		      "CONTENT-TRANSFER-ENCODING)])", is->min_uid);
+		      "CONTENT-TRANSFER-ENCODING)])",
+		      is->min_uid);
 	imap_client_set_untagged(is->c, meta_untagged, is);
 	ret = imap_client_run(is->c, &cb, &res, err);
 	imap_client_set_untagged(is->c, NULL, NULL);
@@ -866,8 +878,7 @@ static void body_untagged(void *ctx, const struct imap_resp *r)
 			 strncasecmp(key, "BODY[]", 6) == 0)
 			body = &items->list[i + 1];
 	}
-	if (body == NULL || uid == 0 ||
-	    body->type == IMAP_ARG_LITERAL_STREAMED)
+	if (body == NULL || uid == 0 || body->type == IMAP_ARG_LITERAL_STREAMED)
 		return; /* flags update, or already streamed */
 	if (body->type == IMAP_ARG_NIL)
 		return; /* vanished or unreadable: not delivered */
@@ -912,8 +923,8 @@ static int source_fetch_bodies(struct store_source *s,
 			       struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
-	struct imap_literal_sink lsink = { body_lit_begin, body_lit_data,
-					   body_lit_end, is };
+	struct imap_literal_sink lsink = {body_lit_begin, body_lit_data,
+					  body_lit_end, is};
 	uint32_t *bin = xmalloc(n * sizeof(*bin) + 1);
 	uint32_t *raw = xmalloc(n * sizeof(*raw) + 1);
 	size_t nb = 0, nr = 0, i;
@@ -933,7 +944,8 @@ static int source_fetch_bodies(struct store_source *s,
 	imap_client_set_sink(is->c, &lsink);
 	imap_client_set_untagged(is->c, body_untagged, is);
 	if (nb > 0)
-		ret = fetch_group(is, bin, nb, "BINARY.PEEK[]", &submitted, err);
+		ret = fetch_group(is, bin, nb, "BINARY.PEEK[]", &submitted,
+				  err);
 	if (ret == 0 && nr > 0)
 		ret = fetch_group(is, raw, nr, "BODY.PEEK[]", &submitted, err);
 	if (ret == 0)
@@ -975,16 +987,20 @@ static void summary_untagged(void *ctx, const struct imap_resp *r)
 		while (h < end) {
 			const char *eol = memchr(h, '\n', (size_t)(end - h));
 			const char *colon;
-			size_t len = eol ? (size_t)(eol - h) : (size_t)(end - h);
+			size_t len =
+				eol ? (size_t)(eol - h) : (size_t)(end - h);
 			int idx = -1;
 			colon = memchr(h, ':', len);
 			if (colon != NULL) {
 				size_t kl = (size_t)(colon - h);
-				if (kl == 7 && strncasecmp(h, "Subject", 7) == 0)
+				if (kl == 7 &&
+				    strncasecmp(h, "Subject", 7) == 0)
 					idx = 0;
-				else if (kl == 4 && strncasecmp(h, "From", 4) == 0)
+				else if (kl == 4 &&
+					 strncasecmp(h, "From", 4) == 0)
 					idx = 1;
-				else if (kl == 4 && strncasecmp(h, "Date", 4) == 0)
+				else if (kl == 4 &&
+					 strncasecmp(h, "Date", 4) == 0)
 					idx = 2;
 			}
 			if (idx >= 0 && is->summary[idx] == NULL) {
@@ -1007,15 +1023,17 @@ static int source_fetch_summary(struct store_source *s, uint32_t uid,
 				struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
-	char *vals[3] = { NULL, NULL, NULL };
+	char *vals[3] = {NULL, NULL, NULL};
 	struct imap_cmdbuf cb;
 	struct imap_result res;
 	int ret;
 
 	is->summary = vals;
 	imap_client_cmdbuf_init(is->c, &cb);
-	imap_cmd_rawf(&cb, "UID FETCH %u (BODY.PEEK[HEADER.FIELDS (SUBJECT "
-		      "FROM DATE)])", uid);
+	imap_cmd_rawf(&cb,
+		      "UID FETCH %u (BODY.PEEK[HEADER.FIELDS (SUBJECT "
+		      "FROM DATE)])",
+		      uid);
 	imap_client_set_untagged(is->c, summary_untagged, is);
 	ret = imap_client_run(is->c, &cb, &res, err);
 	imap_client_set_untagged(is->c, NULL, NULL);
@@ -1102,7 +1120,7 @@ struct imap_target {
 	struct imap_client *c;
 	struct imap_names nm;
 	uint64_t stream_left;
-	struct append_ctx *pending;  /* the message being streamed */
+	struct append_ctx *pending; /* the message being streamed */
 	struct store_folder_list *list_out;
 	/* on resume checks */
 	int found;
@@ -1120,7 +1138,7 @@ static void target_list_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct imap_target *it = ctx;
 	const char *delim_s, *raw, *rel;
-	struct store_folder f = { 0 };
+	struct store_folder f = {0};
 	struct buf name = BUF_INIT;
 	size_t plen;
 
@@ -1145,8 +1163,8 @@ static void target_list_untagged(void *ctx, const struct imap_resp *r)
 	}
 	f.name = buf_detach(&name, NULL);
 	buf_release(&name);
-	it->list_out->v = xrealloc(it->list_out->v,
-				   (it->list_out->n + 1) * sizeof(f));
+	it->list_out->v =
+		xrealloc(it->list_out->v, (it->list_out->n + 1) * sizeof(f));
 	it->list_out->v[it->list_out->n++] = f;
 }
 
@@ -1275,8 +1293,8 @@ static int target_append_begin(struct store_target *t, const char *folder,
 	return ret;
 }
 
-static int target_append_data(struct store_target *t, const char *p,
-			      size_t len, struct err *err)
+static int target_append_data(struct store_target *t, const char *p, size_t len,
+			      struct err *err)
 {
 	struct imap_target *it = (struct imap_target *)t;
 
@@ -1333,8 +1351,8 @@ static void search_untagged(void *ctx, const struct imap_resp *r)
 }
 
 static int target_find(struct store_target *t, const char *folder,
-		       const struct store_msg *m, const char *tag,
-		       int *found_r, struct err *err)
+		       const struct store_msg *m, const char *tag, int *found_r,
+		       struct err *err)
 {
 	struct imap_target *it = (struct imap_target *)t;
 	struct buf name = BUF_INIT;

@@ -32,8 +32,8 @@ struct maildir {
 
 struct maildir_msg {
 	struct maildir *md;
-	char *dir;       /* folder directory */
-	char *base;      /* base name without size and flags */
+	char *dir;  /* folder directory */
+	char *base; /* base name without size and flags */
 	char *tmp_path;
 	int fd;
 	unsigned long long size;
@@ -44,10 +44,11 @@ static int sys_err(struct err *err, const char *what, const char *path)
 	int e = errno;
 
 	return err_set(err, ERR_LOCAL, EC_IO, "%s %s: %s%s", what, path,
-		       strerror(e), e == ENOSPC || e == EDQUOT
-				? ": free disk space and run again (nothing is "
-				  "lost: the message is copied on resume)"
-				: "");
+		       strerror(e),
+		       e == ENOSPC || e == EDQUOT
+			       ? ": free disk space and run again (nothing is "
+				 "lost: the message is copied on resume)"
+			       : "");
 }
 
 static int mkdir_p(const char *path)
@@ -70,7 +71,7 @@ static int mkdir_p(const char *path)
 
 static int make_maildir(const char *dir, int folder, struct err *err)
 {
-	static const char *const subs[] = { "cur", "new", "tmp" };
+	static const char *const subs[] = {"cur", "new", "tmp"};
 	char p[4096];
 	size_t i;
 
@@ -166,7 +167,8 @@ static int folder_dir(struct maildir *md, const char *path, struct buf *out,
 			buf_release(&enc);
 			return err_set(err, ERR_FOLDER, EC_NONE,
 				       "folder name \"%s\" has an empty or "
-				       "dot level", path);
+				       "dot level",
+				       path);
 		}
 		if (imap_utf8_to_mutf7(p, n, &enc) < 0) {
 			buf_release(&enc);
@@ -250,7 +252,8 @@ int maildir_folder_list(struct maildir *md, char ***names_r, size_t *n_r,
 	*names_r = NULL;
 	*n_r = 0;
 	if (d == NULL)
-		return errno == ENOENT ? 0 : sys_err(err, "cannot read", md->root);
+		return errno == ENOENT ? 0
+				       : sys_err(err, "cannot read", md->root);
 	while ((de = readdir(d)) != NULL) {
 		struct buf name = BUF_INIT, lvl = BUF_INIT;
 		const char *p;
@@ -260,7 +263,8 @@ int maildir_folder_list(struct maildir *md, char ***names_r, size_t *n_r,
 		/* ".A.B" -> "A/B", each level from modified UTF-7 */
 		for (p = de->d_name + 1;; p++) {
 			if (*p == '.' || *p == '\0') {
-				if (imap_mutf7_to_utf8(lvl.p, lvl.len, &name) < 0)
+				if (imap_mutf7_to_utf8(lvl.p, lvl.len, &name) <
+				    0)
 					buf_add(&name, lvl.p, lvl.len);
 				buf_reset(&lvl);
 				if (*p == '\0')
@@ -285,8 +289,10 @@ static void tag_component(const char *tag, struct buf *out)
 	const char *p;
 
 	for (p = tag; *p; p++)
-		buf_addch(out, (*p == '.' || *p == '/' || *p == ':' ||
-				*p == ',') ? '_' : *p);
+		buf_addch(out,
+			  (*p == '.' || *p == '/' || *p == ':' || *p == ',')
+				  ? '_'
+				  : *p);
 }
 
 struct maildir_msg *maildir_msg_begin(struct maildir *md, const char *utf8_path,
@@ -448,8 +454,8 @@ int maildir_msg_commit(struct maildir_msg **mp, unsigned flags,
 		buf_addch(&info, 'S');
 	if (flags & MD_FLAG_DELETED)
 		buf_addch(&info, 'T');
-	if (keyword_letters(m->md, m->dir, keywords, n_keywords, &info,
-			    err) < 0)
+	if (keyword_letters(m->md, m->dir, keywords, n_keywords, &info, err) <
+	    0)
 		goto out;
 	qsort(info.p, info.len, 1, cmp_char);
 	buf_addf(&name, "%s,S=%llu:2,%s", m->base, m->size, info.p);
@@ -509,7 +515,7 @@ static int cmp_str(const void *a, const void *b)
 
 static void scan_tags(struct maildir *md, const char *dir)
 {
-	static const char *const subs[] = { "cur", "new" };
+	static const char *const subs[] = {"cur", "new"};
 	size_t i;
 
 	tags_clear(md);
@@ -533,7 +539,8 @@ static void scan_tags(struct maildir *md, const char *dir)
 				continue;
 			md->tags = xrealloc(md->tags,
 					    (md->n_tags + 1) * sizeof(char *));
-			md->tags[md->n_tags++] = xstrndup(t + 1, (size_t)(e - t - 1));
+			md->tags[md->n_tags++] =
+				xstrndup(t + 1, (size_t)(e - t - 1));
 		}
 		closedir(d);
 	}
@@ -541,8 +548,8 @@ static void scan_tags(struct maildir *md, const char *dir)
 		qsort(md->tags, md->n_tags, sizeof(char *), cmp_str);
 }
 
-int maildir_find_tag(struct maildir *md, const char *utf8_path,
-		     const char *tag, int *found_r, struct err *err)
+int maildir_find_tag(struct maildir *md, const char *utf8_path, const char *tag,
+		     int *found_r, struct err *err)
 {
 	struct buf dir = BUF_INIT, want = BUF_INIT;
 	const char *key;
@@ -556,9 +563,8 @@ int maildir_find_tag(struct maildir *md, const char *utf8_path,
 		scan_tags(md, dir.p);
 	tag_component(tag, &want);
 	key = want.p;
-	*found_r = md->n_tags > 0 &&
-		   bsearch(&key, md->tags, md->n_tags, sizeof(char *),
-			   cmp_str) != NULL;
+	*found_r = md->n_tags > 0 && bsearch(&key, md->tags, md->n_tags,
+					     sizeof(char *), cmp_str) != NULL;
 	buf_release(&dir);
 	buf_release(&want);
 	return 0;
@@ -605,7 +611,7 @@ int maildir_find_msgid(struct maildir *md, const char *utf8_path,
 		       unsigned long long size, const char *message_id,
 		       int *found_r, struct err *err)
 {
-	static const char *const subs[] = { "cur", "new" };
+	static const char *const subs[] = {"cur", "new"};
 	struct buf dir = BUF_INIT;
 	char want[40];
 	size_t i;

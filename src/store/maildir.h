@@ -50,8 +50,8 @@ int maildir_msg_commit(struct maildir_msg **mp, unsigned flags,
 		       const char *const *keywords, size_t n_keywords,
 		       time_t internaldate, char **name_r, struct err *err);
 void maildir_msg_abort(struct maildir_msg **mp);
-int maildir_find_tag(struct maildir *md, const char *utf8_path,
-		     const char *tag, int *found_r, struct err *err);
+int maildir_find_tag(struct maildir *md, const char *utf8_path, const char *tag,
+		     int *found_r, struct err *err);
 /* Is a message of exactly this size with this Message-ID in the folder?
  * (For a source folder renumbered by a new UIDVALIDITY, where tags no
  * longer match.)  Reads only the headers of same-size candidates. */

@@ -16,7 +16,7 @@
 struct maildir_target {
 	struct store_target t;
 	struct maildir *md;
-	struct maildir_msg *msg;      /* being written */
+	struct maildir_msg *msg; /* being written */
 	const struct store_msg *meta;
 	uint64_t left;
 };
@@ -40,9 +40,10 @@ static int md_list(struct store_target *t, struct store_folder_list *out,
 			continue;
 		}
 		out->v[out->n].name = names[i];
-		out->v[out->n].special = strchr(names[i], '/') == NULL
-						 ? store_special_from_name(names[i])
-						 : STORE_SPECIAL_NONE;
+		out->v[out->n].special =
+			strchr(names[i], '/') == NULL
+				? store_special_from_name(names[i])
+				: STORE_SPECIAL_NONE;
 		out->n++;
 	}
 	free(names);
@@ -105,8 +106,8 @@ static size_t split_keywords(const char *kw, char **copy_r, const char ***v_r)
 	return n;
 }
 
-static int md_append_end(struct store_target *t, store_append_cb *cb,
-			 void *ctx, struct err *err)
+static int md_append_end(struct store_target *t, store_append_cb *cb, void *ctx,
+			 struct err *err)
 {
 	struct maildir_target *mt = (struct maildir_target *)t;
 	const struct store_msg *m = mt->meta;

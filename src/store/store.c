@@ -33,21 +33,21 @@ static const struct {
 	const char *name;
 	enum store_special sp;
 } well_known[] = {
-	{ "Sent", STORE_SPECIAL_SENT },
-	{ "Sent Items", STORE_SPECIAL_SENT },
-	{ "Sent Messages", STORE_SPECIAL_SENT },
-	{ "Sent Mail", STORE_SPECIAL_SENT },
-	{ "Drafts", STORE_SPECIAL_DRAFTS },
-	{ "Draft", STORE_SPECIAL_DRAFTS },
-	{ "Trash", STORE_SPECIAL_TRASH },
-	{ "Deleted Items", STORE_SPECIAL_TRASH },
-	{ "Deleted Messages", STORE_SPECIAL_TRASH },
-	{ "Junk", STORE_SPECIAL_JUNK },
-	{ "Junk E-mail", STORE_SPECIAL_JUNK },
-	{ "Junk Email", STORE_SPECIAL_JUNK },
-	{ "Spam", STORE_SPECIAL_JUNK },
-	{ "Archive", STORE_SPECIAL_ARCHIVE },
-	{ "Archives", STORE_SPECIAL_ARCHIVE },
+	{"Sent", STORE_SPECIAL_SENT},
+	{"Sent Items", STORE_SPECIAL_SENT},
+	{"Sent Messages", STORE_SPECIAL_SENT},
+	{"Sent Mail", STORE_SPECIAL_SENT},
+	{"Drafts", STORE_SPECIAL_DRAFTS},
+	{"Draft", STORE_SPECIAL_DRAFTS},
+	{"Trash", STORE_SPECIAL_TRASH},
+	{"Deleted Items", STORE_SPECIAL_TRASH},
+	{"Deleted Messages", STORE_SPECIAL_TRASH},
+	{"Junk", STORE_SPECIAL_JUNK},
+	{"Junk E-mail", STORE_SPECIAL_JUNK},
+	{"Junk Email", STORE_SPECIAL_JUNK},
+	{"Spam", STORE_SPECIAL_JUNK},
+	{"Archive", STORE_SPECIAL_ARCHIVE},
+	{"Archives", STORE_SPECIAL_ARCHIVE},
 };
 
 enum store_special store_special_from_name(const char *leaf)

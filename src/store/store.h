@@ -49,13 +49,13 @@ struct store_folder_status {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint32_t messages;
-	uint64_t highestmodseq;      /* 0 without CONDSTORE */
+	uint64_t highestmodseq; /* 0 without CONDSTORE */
 };
 
 struct store_folder {
-	char *name;                  /* UTF-8, '/'-separated, owned */
-	enum store_special special;  /* from SPECIAL-USE or well-known name */
-	int noselect;                /* exists only as a parent */
+	char *name;		    /* UTF-8, '/'-separated, owned */
+	enum store_special special; /* from SPECIAL-USE or well-known name */
+	int noselect;		    /* exists only as a parent */
 	/* Filled by the listing when the server answers LIST-STATUS (one
 	 * command for every folder), so an unchanged folder costs nothing
 	 * more. */
@@ -72,13 +72,13 @@ void store_folder_list_free(struct store_folder_list *l);
 /* One message as the source describes it. */
 struct store_msg {
 	uint32_t uid;
-	uint32_t flags;              /* enum store_msg_flags */
-	uint64_t size;               /* RFC822.SIZE */
-	time_t internaldate;         /* UTC seconds */
-	int tz_minutes;              /* INTERNALDATE's zone, minutes east */
-	int encoded;                 /* top-level CTE base64/QP: see imap */
-	char *keywords;              /* space-separated, NULL if none */
-	char *message_id;            /* NULL if absent */
+	uint32_t flags;	     /* enum store_msg_flags */
+	uint64_t size;	     /* RFC822.SIZE */
+	time_t internaldate; /* UTC seconds */
+	int tz_minutes;	     /* INTERNALDATE's zone, minutes east */
+	int encoded;	     /* top-level CTE base64/QP: see imap */
+	char *keywords;	     /* space-separated, NULL if none */
+	char *message_id;    /* NULL if absent */
 };
 
 struct store_msg_list {
@@ -139,8 +139,7 @@ struct store_target;
  * how the target names it (IMAP: "uidvalidity:uid" or "" without
  * UIDPLUS; Maildir: the file's base name).  On failure err is set and
  * ref is NULL. */
-typedef void store_append_cb(void *ctx, const char *ref,
-			     const struct err *err);
+typedef void store_append_cb(void *ctx, const char *ref, const struct err *err);
 
 struct store_target_ops {
 	/* Folders that exist on the target. */
@@ -172,8 +171,8 @@ struct store_target_ops {
 	/* Is this source message already on the target?  Used on resume
 	 * for items recorded in flight. */
 	int (*find)(struct store_target *t, const char *folder,
-		    const struct store_msg *m, const char *tag,
-		    int *found_r, struct err *err);
+		    const struct store_msg *m, const char *tag, int *found_r,
+		    struct err *err);
 	void (*close)(struct store_target *t);
 	/* Hierarchy delimiter the target uses ('/' or '.'); a folder level
 	 * containing it must be renamed by the planner. */

@@ -15,7 +15,7 @@
  * Big enough that one FETCH and one round of APPEND confirmations cover
  * many messages; small enough that a stop or a fault loses little
  * progress and a resume checks few in-flight items. */
-#define CHUNK_MSGS 256
+#define CHUNK_MSGS  256
 #define CHUNK_BYTES (48ull << 20)
 /* APPENDs unconfirmed at once on an IMAP target. */
 #define TARGET_PIPELINE 64
@@ -43,20 +43,20 @@ struct run {
 	struct store_target *dst;
 	/* current folder */
 	const struct sync_plan_entry *fe;
-	char *dst_name;                /* fe->dst, or what the target took */
+	char *dst_name; /* fe->dst, or what the target took */
 	int64_t folder_id;
 	uint32_t uidvalidity;
 	char tag_prefix[16];
 	/* current chunk */
 	struct store_msg *const *chunk;
 	size_t chunk_n;
-	struct chunk_item *items;      /* parallel to chunk */
-	struct chunk_item *cur;        /* body being streamed */
+	struct chunk_item *items; /* parallel to chunk */
+	struct chunk_item *cur;	  /* body being streamed */
 	int cur_discard;
-	struct err sink_err;           /* a target error while streaming */
+	struct err sink_err; /* a target error while streaming */
 	int sink_fatal;
-	time_t cutoff;                 /* items older are over max_items */
-	uint64_t cutoff_ties;          /* items at cutoff still allowed */
+	time_t cutoff;	      /* items older are over max_items */
+	uint64_t cutoff_ties; /* items at cutoff still allowed */
 };
 
 /* What happened to one message of a chunk. */
@@ -128,8 +128,8 @@ static int sink_begin(void *ctx, uint32_t uid, uint64_t size)
 	m = r->chunk[ci - r->items];
 	snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix, r->uidvalidity,
 		 uid);
-	if (r->dst->ops->append_begin(r->dst, r->dst_name, m, size, tag,
-				      &err) < 0) {
+	if (r->dst->ops->append_begin(r->dst, r->dst_name, m, size, tag, &err) <
+	    0) {
 		if (err.cls == ERR_MESSAGE) {
 			/* This message only: record and go on. */
 			ci->state = CI_FAILED;
@@ -197,8 +197,8 @@ static int skip_item(struct run *r, const struct store_msg *m,
 		ret = -1;
 		goto out;
 	}
-	ret = state_item_skip(r->st, r->user_id, r->folder_id, m, reason,
-				bad, subject, from, date, err);
+	ret = state_item_skip(r->st, r->user_id, r->folder_id, m, reason, bad,
+			      subject, from, date, err);
 	if (ret == 0) {
 		r->res->items_skipped++;
 		atomic_fetch_add(&r->prog->items_skipped, 1);
@@ -217,8 +217,8 @@ out:
 static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 		      struct err *err)
 {
-	const struct store_body_sink sink = { sink_begin, sink_data, sink_end,
-					      r };
+	const struct store_body_sink sink = {sink_begin, sink_data, sink_end,
+					     r};
 	size_t i;
 	int ret;
 
@@ -233,11 +233,11 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 	err_clear(&r->sink_err);
 	/* Journal first: in flight before a byte reaches the target. */
 	ret = state_items_inflight(r->st, r->user_id, r->folder_id, chunk, n,
-				     err);
+				   err);
 	if (ret == 0)
-		ret = r->src->ops->fetch_bodies(r->src,
-						(const struct store_msg *const *)chunk,
-						n, &sink, err);
+		ret = r->src->ops->fetch_bodies(
+			r->src, (const struct store_msg *const *)chunk, n,
+			&sink, err);
 	if (ret < 0 && r->sink_fatal)
 		*err = r->sink_err;
 	if (ret == 0)
@@ -265,20 +265,16 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 				done++;
 				bytes += chunk[i]->size;
 				break;
-			case CI_PENDING:
-				oc[i] = STATE_ITEM_FORGET;
-				break;
+			case CI_PENDING: oc[i] = STATE_ITEM_FORGET; break;
 			case CI_FAILED:
 				/* refused: recorded as a bad item below */
 				oc[i] = STATE_ITEM_KEEP;
 				break;
-			case CI_SENT:
-				oc[i] = STATE_ITEM_KEEP;
-				break;
+			case CI_SENT: oc[i] = STATE_ITEM_KEEP; break;
 			}
 		}
-		if (state_items_settle(r->st, r->user_id, r->folder_id,
-					 chunk, oc, refs, n, &jerr) < 0) {
+		if (state_items_settle(r->st, r->user_id, r->folder_id, chunk,
+				       oc, refs, n, &jerr) < 0) {
 			*err = jerr;
 			ret = -1;
 		}
@@ -320,7 +316,8 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 		return err_set(err, ERR_MESSAGE, EC_TOO_BIG,
 			       "%llu bad item(s) and --bad-item-limit is 0: "
 			       "see 'imapmig user stats --include-skipped-"
-			       "items'", (unsigned long long)r->res->bad_items);
+			       "items'",
+			       (unsigned long long)r->res->bad_items);
 	return ret;
 }
 
@@ -367,7 +364,7 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 		if (m == NULL) {
 			/* Gone from the source since: nothing to copy. */
 			ret = state_item_forget(r->st, r->folder_id, uids[i],
-						  err);
+						err);
 			continue;
 		}
 		snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix,
@@ -380,11 +377,11 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 			log_info("user %lld: %s UID %u was copied before the "
 				 "interruption; not copying it again",
 				 (long long)r->user_id, r->fe->src, m->uid);
-			ret = state_item_found(r->st, r->user_id,
-						 r->folder_id, m, err);
+			ret = state_item_found(r->st, r->user_id, r->folder_id,
+					       m, err);
 		} else {
 			ret = state_item_forget(r->st, r->folder_id, uids[i],
-						  err);
+						err);
 		}
 	}
 	free(uids);
@@ -395,7 +392,7 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		       struct err *err)
 {
 	struct store_folder_status fs;
-	struct store_msg_list msgs = { 0 };
+	struct store_msg_list msgs = {0};
 	struct store_msg **todo = NULL;
 	struct state_folder jf;
 	size_t n_todo = 0, i;
@@ -445,13 +442,14 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		if (!changed)
 			return -1;
 		log_warn("user %lld: the target refused folder \"%s\"; using "
-			 "\"%s\"", (long long)r->user_id, fe->dst, r->dst_name);
+			 "\"%s\"",
+			 (long long)r->user_id, fe->dst, r->dst_name);
 		err_clear(err);
 		if (r->dst->ops->create(r->dst, r->dst_name, err) < 0)
 			return -1;
 	}
 	if (state_folder_open(r->st, r->user_id, fe->src, r->dst_name, &jf,
-				err) < 0)
+			      err) < 0)
 		return -1;
 	r->folder_id = jf.id;
 	make_tag_prefix(fe->src, r->tag_prefix);
@@ -464,16 +462,17 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		 * on the target before it is copied (settle_inflight). */
 		log_warn("user %lld: folder \"%s\" changed UIDVALIDITY "
 			 "(%u -> %u): re-reading it, matching messages "
-			 "already on the target", (long long)r->user_id,
-			 fe->src, jf.uidvalidity, fs.uidvalidity);
+			 "already on the target",
+			 (long long)r->user_id, fe->src, jf.uidvalidity,
+			 fs.uidvalidity);
 		if (state_folder_renumbered(r->st, r->folder_id, err) < 0)
 			return -1;
 		jf.last_uid = 0;
 		renumbered = 1;
 	}
 	if (state_folder_update(r->st, r->folder_id, fs.uidvalidity,
-				  jf.last_uid, fs.highestmodseq, fs.messages,
-				  err) < 0)
+				jf.last_uid, fs.highestmodseq, fs.messages,
+				err) < 0)
 		return -1;
 	if (fs.messages == 0)
 		goto done;
@@ -484,8 +483,8 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		struct store_msg **all = xcalloc(msgs.n + 1, sizeof(*all));
 		for (i = 0; i < msgs.n; i++)
 			all[i] = &msgs.v[i];
-		ret = state_items_inflight(r->st, r->user_id, r->folder_id,
-					     all, msgs.n, err);
+		ret = state_items_inflight(r->st, r->user_id, r->folder_id, all,
+					   msgs.n, err);
 		free(all);
 		if (ret < 0)
 			goto out_fail;
@@ -496,7 +495,7 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		uint32_t *done_uids = NULL;
 		size_t n_done = 0, d = 0;
 		if (state_settled_uids(r->st, r->folder_id, &done_uids, &n_done,
-				      err) < 0)
+				       err) < 0)
 			goto out_fail;
 		todo = xcalloc(msgs.n + 1, sizeof(*todo));
 		/* msgs and done_uids are both in UID order */
@@ -526,10 +525,9 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 					goto out_fail;
 				continue;
 			}
-			if (r->cutoff != 0 &&
-			    (m->internaldate < r->cutoff ||
-			     (m->internaldate == r->cutoff &&
-			      r->cutoff_ties == 0))) {
+			if (r->cutoff != 0 && (m->internaldate < r->cutoff ||
+					       (m->internaldate == r->cutoff &&
+						r->cutoff_ties == 0))) {
 				snprintf(reason, sizeof(reason),
 					 "over the %llu-item limit (older "
 					 "items are not migrated)",
@@ -570,8 +568,8 @@ done:
 			if (msgs.v[i].uid > last)
 				last = msgs.v[i].uid;
 		ret = state_folder_update(r->st, r->folder_id, fs.uidvalidity,
-					    last, fs.highestmodseq, fs.messages,
-					    err);
+					  last, fs.highestmodseq, fs.messages,
+					  err);
 	}
 	free(todo);
 	store_msg_list_free(&msgs);
@@ -623,7 +621,7 @@ static int compute_cutoff(struct run *r, const struct sync_plan *plan,
 		return 0;
 	for (i = 0; i < plan->n; i++) {
 		struct store_folder_status fs;
-		struct store_msg_list msgs = { 0 };
+		struct store_msg_list msgs = {0};
 		if (plan->v[i].dst == NULL || plan->v[i].noselect)
 			continue;
 		if (r->src->ops->select(r->src, plan->v[i].src, &fs, err) < 0 ||
@@ -661,8 +659,8 @@ static int compute_cutoff(struct run *r, const struct sync_plan *plan,
 static int one_attempt(struct run *r, const struct sync_endpoints *ep,
 		       struct err *err)
 {
-	struct store_folder_list sl = { 0 }, tl = { 0 };
-	struct sync_plan plan = { 0 };
+	struct store_folder_list sl = {0}, tl = {0};
+	struct sync_plan plan = {0};
 	struct err folder_err = ERR_INIT;
 	size_t i;
 	int ret = -1;
@@ -731,8 +729,8 @@ out:
 int sync_mailbox_run(struct state *st, int64_t user_id,
 		     const struct sync_endpoints *ep,
 		     const struct sync_options *opt,
-		     struct sync_progress *progress,
-		     struct sync_result *res, struct err *err)
+		     struct sync_progress *progress, struct sync_result *res,
+		     struct err *err)
 {
 	struct run r;
 	unsigned attempt, max = opt->max_attempts ? opt->max_attempts : 5;
@@ -783,8 +781,9 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 		/* Back off: the server's hint if it gave one, else
 		 * exponential with jitter.  Never counted as bad items. */
 		{
-			unsigned wait = err->retry_after_ms ? err->retry_after_ms
-							   : delay_ms;
+			unsigned wait = err->retry_after_ms
+						? err->retry_after_ms
+						: delay_ms;
 			wait += (unsigned)(rand() % 250);
 			log_warn("user %lld: %s; retrying in %.1f s",
 				 (long long)user_id, err->msg, wait / 1000.0);

@@ -28,11 +28,11 @@ struct state;
 /* Live progress, read by another thread (progress display, dashboard). */
 struct sync_progress {
 	_Atomic uint64_t items_total;
-	_Atomic uint64_t items_done;     /* copied this run + before */
+	_Atomic uint64_t items_done; /* copied this run + before */
 	_Atomic uint64_t items_skipped;
-	_Atomic uint64_t bytes_done;     /* copied this run */
-	_Atomic int phase;               /* enum sync_phase */
-	pthread_mutex_t lock;            /* guards folder */
+	_Atomic uint64_t bytes_done; /* copied this run */
+	_Atomic int phase;	     /* enum sync_phase */
+	pthread_mutex_t lock;	     /* guards folder */
 	char folder[256];
 };
 
@@ -57,21 +57,21 @@ struct sync_endpoints {
 struct sync_options {
 	struct sync_filter include;
 	struct sync_filter exclude;
-	uint64_t max_message_size;      /* bytes; larger items skipped */
-	uint64_t max_items;             /* per mailbox, newest kept */
-	uint64_t bad_item_limit;        /* failed items before Failed */
-	unsigned max_attempts;          /* per run, for transient faults */
-	const _Atomic int *stop;        /* set: finish the chunk and stop */
+	uint64_t max_message_size; /* bytes; larger items skipped */
+	uint64_t max_items;	   /* per mailbox, newest kept */
+	uint64_t bad_item_limit;   /* failed items before Failed */
+	unsigned max_attempts;	   /* per run, for transient faults */
+	const _Atomic int *stop;   /* set: finish the chunk and stop */
 };
 
 struct sync_result {
-	int stopped;                    /* the stop flag ended the run */
-	uint64_t items_copied;          /* this run */
+	int stopped;	       /* the stop flag ended the run */
+	uint64_t items_copied; /* this run */
 	uint64_t bytes_copied;
-	uint64_t items_skipped;         /* this run, incl. bad items */
-	uint64_t bad_items;             /* failed items, all runs */
-	uint64_t throttled_ms;          /* time waited on back-off */
-	uint64_t folders_unchanged;     /* skipped: nothing new */
+	uint64_t items_skipped;	    /* this run, incl. bad items */
+	uint64_t bad_items;	    /* failed items, all runs */
+	uint64_t throttled_ms;	    /* time waited on back-off */
+	uint64_t folders_unchanged; /* skipped: nothing new */
 };
 
 void sync_progress_init(struct sync_progress *p);
@@ -84,7 +84,7 @@ void sync_progress_set_folder(struct sync_progress *p, const char *folder);
 int sync_mailbox_run(struct state *st, int64_t user_id,
 		     const struct sync_endpoints *ep,
 		     const struct sync_options *opt,
-		     struct sync_progress *progress,
-		     struct sync_result *res, struct err *err);
+		     struct sync_progress *progress, struct sync_result *res,
+		     struct err *err);
 
 #endif

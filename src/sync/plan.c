@@ -12,12 +12,12 @@ static const struct {
 	const char *name;
 	enum store_special sp;
 } well_known[] = {
-	{ "#Inbox#", STORE_SPECIAL_INBOX },
-	{ "#SentItems#", STORE_SPECIAL_SENT },
-	{ "#DeletedItems#", STORE_SPECIAL_TRASH },
-	{ "#Drafts#", STORE_SPECIAL_DRAFTS },
-	{ "#JunkEmail#", STORE_SPECIAL_JUNK },
-	{ "#Archive#", STORE_SPECIAL_ARCHIVE },
+	{"#Inbox#", STORE_SPECIAL_INBOX},
+	{"#SentItems#", STORE_SPECIAL_SENT},
+	{"#DeletedItems#", STORE_SPECIAL_TRASH},
+	{"#Drafts#", STORE_SPECIAL_DRAFTS},
+	{"#JunkEmail#", STORE_SPECIAL_JUNK},
+	{"#Archive#", STORE_SPECIAL_ARCHIVE},
 };
 
 static enum store_special well_known_of(const char *pat)
@@ -30,8 +30,7 @@ static enum store_special well_known_of(const char *pat)
 	return STORE_SPECIAL_NONE;
 }
 
-int sync_filter_parse(const char *spec, struct sync_filter *f,
-		      struct err *err)
+int sync_filter_parse(const char *spec, struct sync_filter *f, struct err *err)
 {
 	const char *p = spec;
 
@@ -62,7 +61,8 @@ int sync_filter_parse(const char *spec, struct sync_filter *f,
 			err_set(err, ERR_USAGE, EC_NONE,
 				"unknown well-known folder %s: use #Inbox#, "
 				"#SentItems#, #DeletedItems#, #Drafts#, "
-				"#JunkEmail# or #Archive#", pat);
+				"#JunkEmail# or #Archive#",
+				pat);
 			free(pat);
 			sync_filter_release(f);
 			return -1;

@@ -26,18 +26,17 @@ struct sync_filter {
 
 /* Parse a comma-separated pattern list; ERR_USAGE on an empty pattern
  * or an unknown #WellKnown# name. */
-int sync_filter_parse(const char *spec, struct sync_filter *f,
-		      struct err *err);
+int sync_filter_parse(const char *spec, struct sync_filter *f, struct err *err);
 void sync_filter_release(struct sync_filter *f);
 int sync_filter_match(const struct sync_filter *f, const char *folder,
 		      enum store_special special);
 
 struct sync_plan_entry {
-	char *src;                   /* source name, '/'-separated */
-	char *dst;                   /* target name; NULL when excluded */
+	char *src; /* source name, '/'-separated */
+	char *dst; /* target name; NULL when excluded */
 	enum store_special special;
-	int noselect;                /* create only, nothing to copy */
-	int has_status;              /* status below came with the listing */
+	int noselect;	/* create only, nothing to copy */
+	int has_status; /* status below came with the listing */
 	struct store_folder_status status;
 };
 

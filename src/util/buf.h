@@ -24,7 +24,10 @@ struct slice {
 };
 
 extern char buf_empty_[1];
-#define BUF_INIT_MAX(m) { buf_empty_, 0, 0, (m) }
+#define BUF_INIT_MAX(m)                                                        \
+	{                                                                      \
+		buf_empty_, 0, 0, (m)                                          \
+	}
 #define BUF_INIT BUF_INIT_MAX(0)
 
 void buf_init(struct buf *b, size_t max);
@@ -47,7 +50,7 @@ void buf_setlen(struct buf *b, size_t len);
 
 static inline struct slice slice_of(const char *p, size_t len)
 {
-	struct slice s = { p, len };
+	struct slice s = {p, len};
 	return s;
 }
 struct slice slice_cstr(const char *s);

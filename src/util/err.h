@@ -33,21 +33,21 @@ enum err_class {
 /* Finer reasons, for tests and for retry policy. */
 enum err_code {
 	EC_NONE = 0,
-	EC_RESOLVE,       /* name does not resolve */
-	EC_REFUSED,       /* connection refused */
-	EC_TIMEOUT,       /* deadline passed */
-	EC_RESET,         /* connection reset / closed by peer */
-	EC_TLS,           /* TLS handshake failed */
-	EC_CERT,          /* certificate not trusted / wrong name */
-	EC_NO_STARTTLS,   /* --security tls but the server has no STARTTLS */
-	EC_PROTOCOL,      /* malformed or unexpected server response */
-	EC_BYE,           /* server said BYE */
-	EC_NO,            /* tagged NO */
-	EC_BAD,           /* tagged BAD */
-	EC_AUTHFAIL,      /* login refused */
-	EC_THROTTLED,     /* server asked us to slow down */
-	EC_TOO_BIG,       /* limit exceeded */
-	EC_IO,            /* local I/O */
+	EC_RESOLVE,	/* name does not resolve */
+	EC_REFUSED,	/* connection refused */
+	EC_TIMEOUT,	/* deadline passed */
+	EC_RESET,	/* connection reset / closed by peer */
+	EC_TLS,		/* TLS handshake failed */
+	EC_CERT,	/* certificate not trusted / wrong name */
+	EC_NO_STARTTLS, /* --security tls but the server has no STARTTLS */
+	EC_PROTOCOL,	/* malformed or unexpected server response */
+	EC_BYE,		/* server said BYE */
+	EC_NO,		/* tagged NO */
+	EC_BAD,		/* tagged BAD */
+	EC_AUTHFAIL,	/* login refused */
+	EC_THROTTLED,	/* server asked us to slow down */
+	EC_TOO_BIG,	/* limit exceeded */
+	EC_IO,		/* local I/O */
 };
 
 struct err {
@@ -59,7 +59,10 @@ struct err {
 	char msg[600];
 };
 
-#define ERR_INIT { ERR_NONE, EC_NONE, 0, "" }
+#define ERR_INIT                                                               \
+	{                                                                      \
+		ERR_NONE, EC_NONE, 0, ""                                       \
+	}
 
 void err_clear(struct err *e);
 /* Set the error; always returns -1 so callers can `return err_set(...)`. */

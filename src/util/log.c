@@ -22,8 +22,8 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 static void vlog(enum log_level level, const char *fmt, va_list ap)
 {
-	static const char *const names[] = { "", "error: ", "warning: ", "",
-					     "debug: ", "trace: " };
+	static const char *const names[] = {
+		"", "error: ", "warning: ", "", "debug: ", "trace: "};
 	if (level > cur_level)
 		return;
 	pthread_mutex_lock(&log_lock);
@@ -33,13 +33,13 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
 	pthread_mutex_unlock(&log_lock);
 }
 
-#define LOGFN(name, level)                        \
-	void name(const char *fmt, ...)           \
-	{                                         \
-		va_list ap;                       \
-		va_start(ap, fmt);                \
-		vlog(level, fmt, ap);             \
-		va_end(ap);                       \
+#define LOGFN(name, level)                                                     \
+	void name(const char *fmt, ...)                                        \
+	{                                                                      \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		vlog(level, fmt, ap);                                          \
+		va_end(ap);                                                    \
 	}
 LOGFN(log_error, LOG_ERROR)
 LOGFN(log_warn, LOG_WARN)

@@ -5,8 +5,14 @@
 #ifndef UTIL_LOG_H
 #define UTIL_LOG_H
 
-enum log_level { LOG_QUIET = 0, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG,
-		 LOG_TRACE };
+enum log_level {
+	LOG_QUIET = 0,
+	LOG_ERROR,
+	LOG_WARN,
+	LOG_INFO,
+	LOG_DEBUG,
+	LOG_TRACE
+};
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);

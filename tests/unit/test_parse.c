@@ -40,9 +40,7 @@ static void dump_arg(const struct imap_arg *a, struct buf *out)
 	case IMAP_ARG_LITERAL_STREAMED:
 		buf_addf(out, "LS%llu", (unsigned long long)a->literal_size);
 		break;
-	case IMAP_ARG_NIL:
-		buf_addstr(out, "NIL");
-		break;
+	case IMAP_ARG_NIL: buf_addstr(out, "NIL"); break;
 	case IMAP_ARG_LIST:
 		buf_addch(out, '(');
 		for (i = 0; i < a->list_count; i++) {
@@ -98,7 +96,8 @@ static int parse_split(const char *in, size_t len, const size_t *chunk,
 				continue;
 			}
 			if (pr == IMAP_PARSE_ERROR) {
-				buf_addf(out, "ERROR(%s)", imap_parser_error(p));
+				buf_addf(out, "ERROR(%s)",
+					 imap_parser_error(p));
 				ret = -1;
 				goto done;
 			}
@@ -120,13 +119,15 @@ static const char *const responses[] = {
 	"* CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN\r\n",
 	"* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\n",
 	"* LIST () \".\" {7}\r\nfoo bar\r\n",
-	"* STATUS \"x y\" (MESSAGES 3 UIDNEXT 9 UIDVALIDITY 1 HIGHESTMODSEQ 7)\r\n",
+	"* STATUS \"x y\" (MESSAGES 3 UIDNEXT 9 UIDVALIDITY 1 HIGHESTMODSEQ "
+	"7)\r\n",
 	"* 12 EXISTS\r\n",
 	"* 3 EXPUNGE\r\n",
 	"* 3 FETCH (UID 7 FLAGS (\\Seen $Forwarded) INTERNALDATE "
 	"\"17-Jul-1996 02:44:25 -0700\" RFC822.SIZE 10 BINARY[] ~{10}\r\n"
 	"ab\0cd\r\nefg)\r\n",
-	"* 4 FETCH (BODY[HEADER.FIELDS (SUBJECT FROM)] {9}\r\nSubject:x UID 8)\r\n",
+	"* 4 FETCH (BODY[HEADER.FIELDS (SUBJECT FROM)] {9}\r\nSubject:x UID "
+	"8)\r\n",
 	"* 5 FETCH (BODY[]<0> NIL)\r\n",
 	"* NAMESPACE ((\"\" \"/\")) NIL ((\"Shared/\" \"/\"))\r\n",
 	"* ESEARCH (TAG \"A5\") UID ALL 1:3,5\r\n",
@@ -155,26 +156,37 @@ static void test_splits_agree(void **state)
 	for (i = 0; i < sizeof(responses) / sizeof(responses[0]); i++) {
 		size_t len = strlen(responses[i]);
 		if (strstr(responses[i], "~{10}") != NULL)
-			len += 1 + strlen(responses[i] + len + 1); /* past NUL */
+			len += 1 +
+			       strlen(responses[i] + len + 1); /* past NUL */
 		buf_add(&all, responses[i], len);
 	}
 	{
-		static const size_t whole[] = { 1 << 20 }, one[] = { 1 };
+		static const size_t whole[] = {1 << 20}, one[] = {1};
 		struct buf a = BUF_INIT, b = BUF_INIT;
-		assert_int_equal(parse_split(all.p, all.len, whole, 1, NULL, &a), 0);
-		assert_int_equal(parse_split(all.p, all.len, one, 1, NULL, &b), 0);
+		assert_int_equal(
+			parse_split(all.p, all.len, whole, 1, NULL, &a), 0);
+		assert_int_equal(parse_split(all.p, all.len, one, 1, NULL, &b),
+				 0);
 		assert_string_equal(a.p, b.p);
 		/* spot checks of the tree */
-		assert_non_null(strstr(a.p, "c<CAPABILITY> ca<IMAP4rev1 LITERAL+ SASL-IR> x<Dovecot ready.>"));
-		assert_non_null(strstr(a.p, "c<PERMANENTFLAGS> ca<(\\Deleted \\Seen \\*)>"));
+		assert_non_null(strstr(a.p,
+				       "c<CAPABILITY> ca<IMAP4rev1 LITERAL+ "
+				       "SASL-IR> x<Dovecot ready.>"));
+		assert_non_null(strstr(
+			a.p, "c<PERMANENTFLAGS> ca<(\\Deleted \\Seen \\*)>"));
 		assert_non_null(strstr(a.p, "A<LIST> () S<.> L7<foo bar>"));
-		assert_non_null(strstr(a.p, "A<BINARY[]> L810<ab\\0cd\r\nefg>"));
-		assert_non_null(strstr(a.p, "A<BODY[HEADER.FIELDS (SUBJECT FROM)]> L9<Subject:x> A<UID> A<8>"));
+		assert_non_null(
+			strstr(a.p, "A<BINARY[]> L810<ab\\0cd\r\nefg>"));
+		assert_non_null(strstr(a.p,
+				       "A<BODY[HEADER.FIELDS (SUBJECT FROM)]> "
+				       "L9<Subject:x> A<UID> A<8>"));
 		assert_non_null(strstr(a.p, "A<BODY[]<0>> NIL"));
 		assert_non_null(strstr(a.p, "S<q\"uo\\te>"));
 		assert_non_null(strstr(a.p, "S<Entw\xc3\xbcrfe>"));
-		assert_non_null(strstr(a.p, "[k2 t<> s0 c<> ca<> x<dXNlcg==>]"));
-		assert_non_null(strstr(a.p, "[k1 t<a2> s2 c<UNAVAILABLE> ca<> x<try later>]"));
+		assert_non_null(
+			strstr(a.p, "[k2 t<> s0 c<> ca<> x<dXNlcg==>]"));
+		assert_non_null(strstr(
+			a.p, "[k1 t<a2> s2 c<UNAVAILABLE> ca<> x<try later>]"));
 		assert_non_null(strstr(a.p, "x<trailing space>"));
 		for (seed = 1; seed <= 200; seed++) {
 			size_t chunks[16];
@@ -183,7 +195,8 @@ static void test_splits_agree(void **state)
 			for (k = 0; k < 16; k++)
 				chunks[k] = 1 + (size_t)rand() % 40;
 			assert_int_equal(parse_split(all.p, all.len, chunks, 16,
-						     NULL, &c), 0);
+						     NULL, &c),
+					 0);
 			assert_string_equal(a.p, c.p);
 			buf_release(&c);
 		}
@@ -238,8 +251,8 @@ static int s_end(void *ctx)
 static void run_stream(size_t body_len, size_t inline_max, size_t chunk,
 		       struct sink_ctx *s, struct buf *dump)
 {
-	struct imap_parser_limits lim = { 0, 0, 0, inline_max };
-	struct imap_literal_sink sink = { s_begin, s_data, s_end, s };
+	struct imap_parser_limits lim = {0, 0, 0, inline_max};
+	struct imap_literal_sink sink = {s_begin, s_data, s_end, s};
 	struct imap_parser *p = imap_parser_create(&lim);
 	struct buf in = BUF_INIT;
 	size_t i, pos = 0;
@@ -281,7 +294,8 @@ static void test_literal_streamed(void **state)
 	for (i = 0; i < s.got.len; i++)
 		if (s.got.p[i] != (char)(i * 31 % 251))
 			fail_msg("byte %zu differs", i);
-	assert_non_null(strstr(dump.p, "A<BODY[]> LS3145735 A<FLAGS> (A<\\Seen>)"));
+	assert_non_null(
+		strstr(dump.p, "A<BODY[]> LS3145735 A<FLAGS> (A<\\Seen>)"));
 	assert_non_null(strstr(dump.p, "s4 c<> ca<> x<x>"));
 	buf_release(&s.got);
 	buf_release(&dump);
@@ -305,7 +319,7 @@ static const char *parse_error(const char *in, size_t len,
 			       const struct imap_parser_limits *lim,
 			       struct buf *out)
 {
-	static const size_t one[] = { 1 };
+	static const size_t one[] = {1};
 
 	buf_reset(out);
 	if (parse_split(in, len, one, 1, lim, out) == 0)
@@ -315,7 +329,7 @@ static const char *parse_error(const char *in, size_t len,
 
 static void test_hostile(void **state)
 {
-	struct imap_parser_limits small = { 4096, 16, 1 << 20, 64 };
+	struct imap_parser_limits small = {4096, 16, 1 << 20, 64};
 	struct buf out = BUF_INIT, in = BUF_INIT;
 	size_t i;
 
@@ -326,15 +340,16 @@ static void test_hostile(void **state)
 	assert_non_null(parse_error(in.p, in.len, &small, &out));
 	assert_non_null(strstr(out.p, "longer than 4096"));
 	/* literal sizes that overflow, and one over the limit */
-	assert_non_null(parse_error("* 1 FETCH (BODY[] {9223372036854775808}\r\n",
-				    41, NULL, &out));
-	assert_non_null(parse_error("* 1 FETCH (BODY[] {18446744073709551616}\r\n",
-				    42, NULL, &out));
-	assert_non_null(parse_error("* 1 FETCH (BODY[] {2000000}\r\n", 29, &small,
-				    &out));
+	assert_non_null(parse_error(
+		"* 1 FETCH (BODY[] {9223372036854775808}\r\n", 41, NULL, &out));
+	assert_non_null(
+		parse_error("* 1 FETCH (BODY[] {18446744073709551616}\r\n", 42,
+			    NULL, &out));
+	assert_non_null(parse_error("* 1 FETCH (BODY[] {2000000}\r\n", 29,
+				    &small, &out));
 	/* no sink for a big literal */
-	assert_non_null(parse_error("* 1 FETCH (BODY[] {100}\r\n", 25, &small,
-				    &out));
+	assert_non_null(
+		parse_error("* 1 FETCH (BODY[] {100}\r\n", 25, &small, &out));
 	/* deep nesting */
 	buf_reset(&in);
 	buf_addstr(&in, "* 1 FETCH ");
@@ -354,11 +369,13 @@ static void test_hostile(void **state)
 	/* BYE inside a literal is data: the literal ends where its size
 	 * says, then the real BYE parses */
 	{
-		static const char bye[] = "* 1 FETCH (BODY[] {12}\r\n* BYE fake\r\n)\r\n"
-					  "* BYE real\r\n";
-		static const size_t one[] = { 1 };
-		assert_int_equal(parse_split(bye, sizeof(bye) - 1, one, 1, NULL,
-					     &out), 0);
+		static const char bye[] =
+			"* 1 FETCH (BODY[] {12}\r\n* BYE fake\r\n)\r\n"
+			"* BYE real\r\n";
+		static const size_t one[] = {1};
+		assert_int_equal(
+			parse_split(bye, sizeof(bye) - 1, one, 1, NULL, &out),
+			0);
 		assert_non_null(strstr(out.p, "L12<* BYE fake\r\n>"));
 		assert_non_null(strstr(out.p, "x<real>"));
 	}

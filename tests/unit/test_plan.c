@@ -45,8 +45,9 @@ static void test_filter_parse_errors(void **state)
 	assert_int_equal(err.cls, ERR_USAGE);
 	assert_int_equal(sync_filter_parse("#Nope#", &f, &err), -1);
 	assert_non_null(strstr(err.msg, "#Nope#"));
-	assert_int_equal(sync_filter_parse(" Junk , #DeletedItems#,Archive/*",
-					   &f, &err), 0);
+	assert_int_equal(
+		sync_filter_parse(" Junk , #DeletedItems#,Archive/*", &f, &err),
+		0);
 	assert_int_equal(f.n, 3);
 	assert_string_equal(f.pat[0], "Junk");
 	sync_filter_release(&f);
@@ -58,14 +59,15 @@ static void test_filter_match(void **state)
 	struct err err = ERR_INIT;
 
 	(void)state;
-	assert_int_equal(sync_filter_parse("junk,#DeletedItems#,Archive/*",
-					   &f, &err), 0);
+	assert_int_equal(
+		sync_filter_parse("junk,#DeletedItems#,Archive/*", &f, &err),
+		0);
 	assert_true(sync_filter_match(&f, "Junk", STORE_SPECIAL_NONE));
 	assert_false(sync_filter_match(&f, "Junk2", STORE_SPECIAL_NONE));
 	assert_true(sync_filter_match(&f, "Papierkorb", STORE_SPECIAL_TRASH));
 	assert_true(sync_filter_match(&f, "Archive", STORE_SPECIAL_NONE));
-	assert_true(sync_filter_match(&f, "archive/2019/Q1",
-				      STORE_SPECIAL_NONE));
+	assert_true(
+		sync_filter_match(&f, "archive/2019/Q1", STORE_SPECIAL_NONE));
 	assert_false(sync_filter_match(&f, "Archived", STORE_SPECIAL_NONE));
 	assert_false(sync_filter_match(&f, "INBOX", STORE_SPECIAL_INBOX));
 	sync_filter_release(&f);
@@ -74,17 +76,17 @@ static void test_filter_match(void **state)
 static void test_plan_mapping(void **state)
 {
 	static const char *const src_names[] = {
-		"INBOX", "Sent Items", "Deleted Items", "Work/Projects/a.b",
-		"Entwürfe", "Junk", "Lists/Sent",
+		"INBOX",    "Sent Items", "Deleted Items", "Work/Projects/a.b",
+		"Entwürfe", "Junk",	  "Lists/Sent",
 	};
 	static const enum store_special src_sp[] = {
-		STORE_SPECIAL_INBOX, STORE_SPECIAL_SENT, STORE_SPECIAL_TRASH,
-		STORE_SPECIAL_NONE, STORE_SPECIAL_DRAFTS, STORE_SPECIAL_JUNK,
+		STORE_SPECIAL_INBOX, STORE_SPECIAL_SENT,   STORE_SPECIAL_TRASH,
+		STORE_SPECIAL_NONE,  STORE_SPECIAL_DRAFTS, STORE_SPECIAL_JUNK,
 		STORE_SPECIAL_NONE,
 	};
-	static const char *const dst_names[] = { "INBOX", "Gesendet" };
-	static const enum store_special dst_sp[] = { STORE_SPECIAL_INBOX,
-						     STORE_SPECIAL_SENT };
+	static const char *const dst_names[] = {"INBOX", "Gesendet"};
+	static const enum store_special dst_sp[] = {STORE_SPECIAL_INBOX,
+						    STORE_SPECIAL_SENT};
 	struct store_folder_list src = mklist(src_names, src_sp, 7);
 	struct store_folder_list dst = mklist(dst_names, dst_sp, 2);
 	struct sync_filter ex;
@@ -120,8 +122,8 @@ static void test_plan_mapping(void **state)
 
 static void test_plan_include(void **state)
 {
-	static const char *const names[] = { "INBOX", "Work", "Work/A",
-					      "Private" };
+	static const char *const names[] = {"INBOX", "Work", "Work/A",
+					    "Private"};
 	struct store_folder_list src = mklist(names, NULL, 4);
 	struct sync_filter inc;
 	struct sync_plan plan;

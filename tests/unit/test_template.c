@@ -12,8 +12,8 @@ static int expand(const char *t, const char *email, int path, struct buf *out,
 		  struct err *err)
 {
 	static const struct template_var vars[] = {
-		{ "TargetUserName", "terry" },
-		{ "Dept", "../etc" },
+		{"TargetUserName", "terry"},
+		{"Dept", "../etc"},
 	};
 	buf_reset(out);
 	return template_expand(t, email, vars, 2, path, out, err);
@@ -26,10 +26,12 @@ static void test_expand(void **state)
 
 	(void)state;
 	assert_int_equal(expand("/srv/mail/{domain}/{local}/Maildir",
-				"Terry.Adams@Contoso.EDU", 1, &out, &err), 0);
+				"Terry.Adams@Contoso.EDU", 1, &out, &err),
+			 0);
 	assert_string_equal(out.p, "/srv/mail/contoso.edu/Terry.Adams/Maildir");
-	assert_int_equal(expand("{email}*migadmin", "terrya@contoso.edu", 0,
-				&out, &err), 0);
+	assert_int_equal(
+		expand("{email}*migadmin", "terrya@contoso.edu", 0, &out, &err),
+		0);
 	assert_string_equal(out.p, "terrya@contoso.edu*migadmin");
 	assert_int_equal(expand("{targetusername}", "a@b.c", 0, &out, &err), 0);
 	assert_string_equal(out.p, "terry");

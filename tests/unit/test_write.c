@@ -29,28 +29,39 @@ static void test_astring(void **state)
 
 	(void)state;
 	/* the seed's admin formats */
-	assert_string_equal(astr(IMAP_LITERAL_SYNC, "contoso-students/mailadmin/terry.adams", 38, &w),
+	assert_string_equal(astr(IMAP_LITERAL_SYNC,
+				 "contoso-students/mailadmin/terry.adams", 38,
+				 &w),
 			    "contoso-students/mailadmin/terry.adams");
-	assert_string_equal(astr(IMAP_LITERAL_SYNC, "#terry.adams@contoso-students.edu#mailadmin#", 44, &w),
+	assert_string_equal(astr(IMAP_LITERAL_SYNC,
+				 "#terry.adams@contoso-students.edu#mailadmin#",
+				 44, &w),
 			    "#terry.adams@contoso-students.edu#mailadmin#");
-	assert_string_equal(astr(IMAP_LITERAL_SYNC, "terry.adams*mailadmin", 21, &w),
-			    "\"terry.adams*mailadmin\"");
-	assert_string_equal(astr(IMAP_LITERAL_SYNC, "P@ssw0rd", 8, &w), "P@ssw0rd");
+	assert_string_equal(
+		astr(IMAP_LITERAL_SYNC, "terry.adams*mailadmin", 21, &w),
+		"\"terry.adams*mailadmin\"");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "P@ssw0rd", 8, &w),
+			    "P@ssw0rd");
 	/* ']' is an ASTRING-CHAR; the atom-specials are not */
 	assert_string_equal(astr(IMAP_LITERAL_SYNC, "a]b", 3, &w), "a]b");
-	assert_string_equal(astr(IMAP_LITERAL_SYNC, "a\"b\\c", 5, &w), "\"a\\\"b\\\\c\"");
-	assert_string_equal(astr(IMAP_LITERAL_SYNC, "with space", 10, &w), "\"with space\"");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "a\"b\\c", 5, &w),
+			    "\"a\\\"b\\\\c\"");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "with space", 10, &w),
+			    "\"with space\"");
 	assert_string_equal(astr(IMAP_LITERAL_SYNC, "100%", 4, &w), "\"100%\"");
 	assert_string_equal(astr(IMAP_LITERAL_SYNC, "(x{", 3, &w), "\"(x{\"");
 	assert_string_equal(astr(IMAP_LITERAL_SYNC, "", 0, &w), "\"\"");
 	assert_string_equal(astr(IMAP_LITERAL_SYNC, "NIL", 3, &w), "\"NIL\"");
 	assert_int_equal(w, 0);
 	/* 8-bit, CR, LF, NUL: literals; synchronizing unless LITERAL+ */
-	assert_string_equal(astr(IMAP_LITERAL_SYNC, "p\xc3\xa4ss", 5, &w), "{5}\r\np\xc3\xa4ss");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "p\xc3\xa4ss", 5, &w),
+			    "{5}\r\np\xc3\xa4ss");
 	assert_int_equal(w, 1);
-	assert_string_equal(astr(IMAP_LITERAL_PLUS, "p\xc3\xa4ss", 5, &w), "{5+}\r\np\xc3\xa4ss");
+	assert_string_equal(astr(IMAP_LITERAL_PLUS, "p\xc3\xa4ss", 5, &w),
+			    "{5+}\r\np\xc3\xa4ss");
 	assert_int_equal(w, 0);
-	assert_string_equal(astr(IMAP_LITERAL_PLUS, "a\r\nb", 4, &w), "{4+}\r\na\r\nb");
+	assert_string_equal(astr(IMAP_LITERAL_PLUS, "a\r\nb", 4, &w),
+			    "{4+}\r\na\r\nb");
 	{
 		const char *r = astr(IMAP_LITERAL_MINUS, "a\0b", 3, &w);
 		assert_memory_equal(r, "{3+}\r\na\0b", 9);
@@ -67,9 +78,9 @@ static void test_literal_modes(void **state)
 	memset(big, '\n', 5000);
 	imap_cmdbuf_init(&cb, IMAP_LITERAL_MINUS);
 	imap_cmd_raw(&cb, "LOGIN ");
-	imap_cmd_astring(&cb, big, 5000);  /* over 4096: synchronizing */
+	imap_cmd_astring(&cb, big, 5000); /* over 4096: synchronizing */
 	imap_cmd_raw(&cb, " ");
-	imap_cmd_astring(&cb, big, 10);    /* small: non-synchronizing */
+	imap_cmd_astring(&cb, big, 10); /* small: non-synchronizing */
 	assert_int_equal(cb.n_waits, 1);
 	assert_int_equal(cb.waits[0], strlen("LOGIN {5000}\r\n"));
 	assert_memory_equal(cb.b.p + 6 + 8 + 5000, " {10+}\r\n", 8);
@@ -108,24 +119,27 @@ static void test_utf7(void **state)
 	struct imap_cmdbuf cb;
 
 	(void)state;
-	assert_string_equal(to7("Entw\xc3\xbc" "rfe"), "Entw&APw-rfe");
+	assert_string_equal(to7("Entw\xc3\xbc"
+				"rfe"),
+			    "Entw&APw-rfe");
 	assert_string_equal(to7("&"), "&-");
 	assert_string_equal(to7("\xe5\x8f\xb0\xe5\x8c\x97"), "&U,BTFw-");
-	assert_string_equal(to7("~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"),
+	assert_string_equal(to7("~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/"
+				"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"),
 			    "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
 	assert_string_equal(to7("\xf0\x9f\x98\x80"), "&2D3eAA-"); /* U+1F600 */
-	assert_null(to7("\xc3"));            /* truncated */
-	assert_null(to7("\xc0\xaf"));        /* overlong */
-	assert_null(to7("\xed\xa0\x80"));    /* surrogate */
+	assert_null(to7("\xc3"));	  /* truncated */
+	assert_null(to7("\xc0\xaf"));	  /* overlong */
+	assert_null(to7("\xed\xa0\x80")); /* surrogate */
 	assert_string_equal(from7("Entw&APw-rfe"), "Entw\xc3\xbcrfe");
 	assert_string_equal(from7("&-&-"), "&&");
 	assert_string_equal(from7("&U,BTFw-"), "\xe5\x8f\xb0\xe5\x8c\x97");
 	assert_string_equal(from7("&2D3eAA-"), "\xf0\x9f\x98\x80");
-	assert_null(from7("&U,BTFw"));       /* not closed */
-	assert_null(from7("&AGE-"));         /* 'a' in base64: not canonical */
-	assert_null(from7("&APx-"));         /* non-zero padding bits */
-	assert_null(from7("&2D0-"));         /* lone high surrogate */
-	assert_null(from7("a\xc3\xbc"));     /* raw 8-bit */
+	assert_null(from7("&U,BTFw"));	 /* not closed */
+	assert_null(from7("&AGE-"));	 /* 'a' in base64: not canonical */
+	assert_null(from7("&APx-"));	 /* non-zero padding bits */
+	assert_null(from7("&2D0-"));	 /* lone high surrogate */
+	assert_null(from7("a\xc3\xbc")); /* raw 8-bit */
 	/* mailbox arguments */
 	imap_cmdbuf_init(&cb, IMAP_LITERAL_PLUS);
 	assert_int_equal(imap_cmd_mailbox(&cb, "inbox"), 0);
@@ -135,16 +149,17 @@ static void test_utf7(void **state)
 	assert_int_equal(imap_cmd_mailbox(&cb, "Entw\xc3\xbcrfe"), 0);
 	imap_cmd_raw(&cb, " ");
 	assert_int_equal(imap_cmd_mailbox(&cb, "a\"b&c"), 0);
-	assert_string_equal(cb.b.p, "INBOX \"Sent Items\" Entw&APw-rfe \"a\\\"b&-c\"");
+	assert_string_equal(cb.b.p,
+			    "INBOX \"Sent Items\" Entw&APw-rfe \"a\\\"b&-c\"");
 	assert_int_equal(imap_cmd_mailbox(&cb, "bad\xff"), -1);
 	imap_cmdbuf_release(&cb);
 }
 
 static void test_utf7_roundtrip(void **state)
 {
-	static const uint32_t pool[] = { 'a', 'Z', '&', '-', '/', '.', ' ', '~',
-					 0xe4, 0xfc, 0x3b1, 0x4e2d, 0x53f0,
-					 0xfeff, 0x1f600, 0x10ffff };
+	static const uint32_t pool[] = {
+		'a',  'Z',  '&',   '-',	   '/',	   '.',	   ' ',	    '~',
+		0xe4, 0xfc, 0x3b1, 0x4e2d, 0x53f0, 0xfeff, 0x1f600, 0x10ffff};
 	unsigned seed;
 
 	(void)state;
@@ -153,7 +168,8 @@ static void test_utf7_roundtrip(void **state)
 		int n = 1 + rand() % 12, i;
 		srand(seed);
 		for (i = 0; i < n; i++) {
-			uint32_t cp = pool[(unsigned)rand() % (sizeof(pool) / sizeof(pool[0]))];
+			uint32_t cp = pool[(unsigned)rand() %
+					   (sizeof(pool) / sizeof(pool[0]))];
 			char u[4];
 			if (cp < 0x80) {
 				buf_addch(&in, (char)cp);
@@ -188,7 +204,7 @@ static void test_utf7_roundtrip(void **state)
 
 static void test_seqset(void **state)
 {
-	static const uint32_t uids[] = { 1, 2, 3, 4, 5, 7, 9, 10, 11, 12, 100 };
+	static const uint32_t uids[] = {1, 2, 3, 4, 5, 7, 9, 10, 11, 12, 100};
 	struct buf b = BUF_INIT;
 
 	(void)state;
