@@ -81,6 +81,9 @@ static const char *const migrations[] = {
 	" folder TEXT, uid INTEGER, size INTEGER, subject TEXT, sender TEXT,"
 	" date TEXT, reason TEXT, bad INTEGER);"
 	"CREATE INDEX skipped_user ON skipped(user_id);",
+	/* 2: the flags each copy was given, for incremental flag sync */
+	"ALTER TABLE items ADD COLUMN flags INTEGER DEFAULT 0;"
+	"ALTER TABLE items ADD COLUMN keywords TEXT;",
 };
 
 /* ---- small helpers ---- */
@@ -1427,6 +1430,8 @@ int state_items_inflight(struct state *st, int64_t user_id, int64_t folder_id,
 		sqlite3_bind_int64(s, 1, folder_id);
 		sqlite3_bind_int64(s, 2, msgs[i]->uid);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)msgs[i]->size);
+		sqlite3_bind_int(s, 4, (int)msgs[i]->flags);
+		bind_str(s, 5, msgs[i]->keywords);
 		if (sqlite3_step(s) != SQLITE_DONE) {
 			db_error(st, "record items in flight", err);
 			sqlite3_finalize(s);
@@ -1650,4 +1655,69 @@ int state_settled_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
 			"SELECT uid FROM items WHERE folder_id=? AND"
 			" state<>0 ORDER BY uid",
 			folder_id, uids_r, n_r, err);
+}
+
+int state_done_items(struct state *st, int64_t folder_id,
+		     struct state_item **v_r, size_t *n_r, struct err *err)
+{
+	sqlite3_stmt *s = prep(st,
+			       "SELECT uid, flags, keywords, target_ref"
+			       " FROM items WHERE folder_id=? AND state=1"
+			       " ORDER BY uid",
+			       err);
+	struct state_item *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, folder_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[n].uid = (uint32_t)sqlite3_column_int64(s, 0);
+		v[n].flags = (uint32_t)sqlite3_column_int(s, 1);
+		v[n].keywords = col_str(s, 2);
+		v[n].ref = col_str(s, 3);
+		n++;
+	}
+	sqlite3_finalize(s);
+	*v_r = v;
+	*n_r = n;
+	return rc == SQLITE_DONE ? 0 : db_error(st, "list items", err);
+}
+
+void state_items_free(struct state_item *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].keywords);
+		free(v[i].ref);
+	}
+	free(v);
+}
+
+int state_item_set_flags(struct state *st, int64_t folder_id, uint32_t uid,
+			 uint32_t flags, const char *keywords, const char *ref,
+			 struct err *err)
+{
+	sqlite3_stmt *s = prep(st,
+			       "UPDATE items SET flags=?, keywords=?,"
+			       " target_ref=coalesce(?, target_ref) WHERE"
+			       " folder_id=? AND uid=?",
+			       err);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int(s, 1, (int)flags);
+	bind_str(s, 2, keywords);
+	bind_str(s, 3, ref);
+	sqlite3_bind_int64(s, 4, folder_id);
+	sqlite3_bind_int64(s, 5, uid);
+	return run(st, s, "update item flags", err);
 }

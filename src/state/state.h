@@ -238,4 +238,18 @@ int state_inflight_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
 int state_settled_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
 		       size_t *n_r, struct err *err);
 
+/* Copies the target confirmed, with the flags they were given. */
+struct state_item {
+	uint32_t uid;
+	uint32_t flags;
+	char *keywords;
+	char *ref;
+};
+int state_done_items(struct state *st, int64_t folder_id,
+		     struct state_item **v_r, size_t *n_r, struct err *err);
+void state_items_free(struct state_item *v, size_t n);
+int state_item_set_flags(struct state *st, int64_t folder_id, uint32_t uid,
+			 uint32_t flags, const char *keywords, const char *ref,
+			 struct err *err);
+
 #endif

@@ -790,6 +790,33 @@ static int source_fetch_meta(struct store_source *s, uint32_t min_uid,
 	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err);
 }
 
+static int source_fetch_flags(struct store_source *s, uint32_t max_uid,
+			      uint64_t changedsince, struct store_msg_list *out,
+			      struct err *err)
+{
+	struct imap_source *is = (struct imap_source *)s;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	if (max_uid == 0)
+		return 0;
+	is->meta_out = out;
+	is->min_uid = 1;
+	imap_client_cmdbuf_init(is->c, &cb);
+	imap_cmd_rawf(&cb, "UID FETCH 1:%u (UID FLAGS)", max_uid);
+	if (changedsince > 0 && imap_client_has_cap(is->c, "CONDSTORE"))
+		imap_cmd_rawf(&cb, " (CHANGEDSINCE %llu)",
+			      (unsigned long long)changedsince);
+	imap_client_set_untagged(is->c, meta_untagged, is);
+	ret = imap_client_run(is->c, &cb, &res, err);
+	imap_client_set_untagged(is->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0)
+		return -1;
+	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH FLAGS", err);
+}
+
 /* Big literals: straight from the parser into the caller's sink. */
 static int body_lit_begin(void *ctx, const struct imap_resp *partial,
 			  struct slice key, uint64_t size, int literal8)
@@ -1066,6 +1093,7 @@ static const struct store_source_ops imap_source_ops = {
 	.select = source_select,
 	.fetch_meta = source_fetch_meta,
 	.fetch_bodies = source_fetch_bodies,
+	.fetch_flags = source_fetch_flags,
 	.fetch_summary = source_fetch_summary,
 	.close = source_close,
 };
@@ -1121,6 +1149,7 @@ struct imap_target {
 	struct imap_names nm;
 	uint64_t stream_left;
 	struct append_ctx *pending; /* the message being streamed */
+	char *selected;		    /* folder selected for flag updates */
 	struct store_folder_list *list_out;
 	/* on resume checks */
 	int found;
@@ -1399,7 +1428,52 @@ static int target_find(struct store_target *t, const char *folder,
 	if (imap_result_to_err(&res, ERR_FOLDER, "UID SEARCH", err) < 0)
 		return -1;
 	*found_r = it->found;
+	free(it->selected);
+	it->selected = NULL;
 	return imap_client_simple(it->c, "CLOSE", err);
+}
+
+static int target_set_flags(struct store_target *t, const char *folder,
+			    const char *ref, const struct store_msg *m,
+			    char **new_ref_r, struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+	struct buf name = BUF_INIT;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	unsigned long uv, uid;
+	int ret;
+
+	*new_ref_r = NULL;
+	if (ref == NULL || sscanf(ref, "%lu:%lu", &uv, &uid) != 2)
+		return 0; /* no UIDPLUS when it was copied: cannot address it */
+	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	if (it->selected == NULL || strcmp(it->selected, name.p) != 0) {
+		imap_client_cmdbuf_init(it->c, &cb);
+		imap_cmd_raw(&cb, "SELECT ");
+		mailbox_arg(&cb, name.p);
+		ret = imap_client_run(it->c, &cb, &res, err);
+		imap_cmdbuf_release(&cb);
+		if (ret == 0)
+			ret = imap_result_to_err(&res, ERR_FOLDER, "SELECT",
+						 err);
+		free(it->selected);
+		it->selected = ret == 0 ? xstrdup(name.p) : NULL;
+		if (ret < 0) {
+			buf_release(&name);
+			return -1;
+		}
+	}
+	buf_release(&name);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_rawf(&cb, "UID STORE %lu FLAGS.SILENT ", uid);
+	flags_to_cmd(m, &cb);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0)
+		return -1;
+	*new_ref_r = xstrdup(ref);
+	return imap_result_to_err(&res, ERR_MESSAGE, "UID STORE", err);
 }
 
 static char target_delimiter(struct store_target *t)
@@ -1412,6 +1486,8 @@ static void target_close(struct store_target *t)
 	struct imap_target *it = (struct imap_target *)t;
 
 	imap_client_logout(&it->c);
+	free(it->selected);
+	free(it->selected);
 	free(it->pending);
 	names_release(&it->nm);
 	free(it);
@@ -1426,6 +1502,7 @@ static const struct store_target_ops imap_target_ops = {
 	.append_abort = target_append_abort,
 	.flush = target_flush,
 	.find = target_find,
+	.set_flags = target_set_flags,
 	.close = target_close,
 	.delimiter = target_delimiter,
 };

@@ -434,6 +434,10 @@ static int cmp_char(const void *a, const void *b)
 	return *(const char *)a - *(const char *)b;
 }
 
+static int info_letters(struct maildir *md, const char *dir, unsigned flags,
+			const char *const *keywords, size_t n_keywords,
+			struct buf *info, struct err *err);
+
 int maildir_msg_commit(struct maildir_msg **mp, unsigned flags,
 		       const char *const *keywords, size_t n_keywords,
 		       time_t internaldate, char **name_r, struct err *err)
@@ -505,6 +509,66 @@ out_placed:
 	buf_release(&name);
 	msg_free(m);
 	*mp = NULL;
+	return ret;
+}
+
+static int info_letters(struct maildir *md, const char *dir, unsigned flags,
+			const char *const *keywords, size_t n_keywords,
+			struct buf *info, struct err *err)
+{
+	if (flags & MD_FLAG_DRAFT)
+		buf_addch(info, 'D');
+	if (flags & MD_FLAG_FLAGGED)
+		buf_addch(info, 'F');
+	if (flags & MD_FLAG_ANSWERED)
+		buf_addch(info, 'R');
+	if (flags & MD_FLAG_SEEN)
+		buf_addch(info, 'S');
+	if (flags & MD_FLAG_DELETED)
+		buf_addch(info, 'T');
+	if (keyword_letters(md, dir, keywords, n_keywords, info, err) < 0)
+		return -1;
+	qsort(info->p, info->len, 1, cmp_char);
+	return 0;
+}
+
+int maildir_set_flags(struct maildir *md, const char *utf8_path,
+		      const char *name, unsigned flags,
+		      const char *const *keywords, size_t n_keywords,
+		      char **new_name_r, struct err *err)
+{
+	struct buf dir = BUF_INIT, info = BUF_INIT, from = BUF_INIT,
+		   to = BUF_INIT, base = BUF_INIT;
+	const char *colon = strstr(name, ":2,");
+	int ret = -1;
+
+	*new_name_r = NULL;
+	if (folder_dir(md, utf8_path, &dir, err) < 0)
+		goto out;
+	buf_add(&base, name, colon ? (size_t)(colon - name) : strlen(name));
+	if (info_letters(md, dir.p, flags, keywords, n_keywords, &info, err) <
+	    0)
+		goto out;
+	buf_addf(&from, "%s/cur/%s", dir.p, name);
+	buf_addf(&to, "%s/cur/%s:2,%s", dir.p, base.p, info.p);
+	if (strcmp(from.p, to.p) != 0 && rename(from.p, to.p) < 0) {
+		if (errno == ENOENT) {
+			/* gone (a user deleted it on the target): nothing
+			 * to update */
+			ret = 0;
+			goto out;
+		}
+		sys_err(err, "cannot rename", from.p);
+		goto out;
+	}
+	*new_name_r = xasprintf("%s:2,%s", base.p, info.p);
+	ret = 0;
+out:
+	buf_release(&dir);
+	buf_release(&info);
+	buf_release(&from);
+	buf_release(&to);
+	buf_release(&base);
 	return ret;
 }
 

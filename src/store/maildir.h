@@ -50,6 +50,12 @@ int maildir_msg_commit(struct maildir_msg **mp, unsigned flags,
 		       const char *const *keywords, size_t n_keywords,
 		       time_t internaldate, char **name_r, struct err *err);
 void maildir_msg_abort(struct maildir_msg **mp);
+/* Give the message whose base name is name (as commit returned it) new
+ * flags and keywords: a rename within cur/.  *new_name_r (caller frees). */
+int maildir_set_flags(struct maildir *md, const char *utf8_path,
+		      const char *name, unsigned flags,
+		      const char *const *keywords, size_t n_keywords,
+		      char **new_name_r, struct err *err);
 int maildir_find_tag(struct maildir *md, const char *utf8_path, const char *tag,
 		     int *found_r, struct err *err);
 /* Is a message of exactly this size with this Message-ID in the folder?

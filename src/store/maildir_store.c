@@ -21,6 +21,8 @@ struct maildir_target {
 	uint64_t left;
 };
 
+static unsigned md_flags(const struct store_msg *m);
+
 static int md_list(struct store_target *t, struct store_folder_list *out,
 		   struct err *err)
 {
@@ -122,16 +124,7 @@ static int md_append_end(struct store_target *t, store_append_cb *cb, void *ctx,
 		return err_set(err, ERR_MESSAGE, EC_PROTOCOL,
 			       "message shorter than announced");
 	}
-	if (m->flags & STORE_SEEN)
-		flags |= MD_FLAG_SEEN;
-	if (m->flags & STORE_ANSWERED)
-		flags |= MD_FLAG_ANSWERED;
-	if (m->flags & STORE_FLAGGED)
-		flags |= MD_FLAG_FLAGGED;
-	if (m->flags & STORE_DRAFT)
-		flags |= MD_FLAG_DRAFT;
-	if (m->flags & STORE_DELETED)
-		flags |= MD_FLAG_DELETED;
+	flags = md_flags(m);
 	nkw = split_keywords(m->keywords, &kwcopy, &kw);
 	ret = maildir_msg_commit(&mt->msg, flags, kw, nkw, m->internaldate,
 				 &name, err);
@@ -180,6 +173,46 @@ static int md_find(struct store_target *t, const char *folder,
 	return 0;
 }
 
+static unsigned md_flags(const struct store_msg *m)
+{
+	unsigned flags = 0;
+
+	if (m->flags & STORE_SEEN)
+		flags |= MD_FLAG_SEEN;
+	if (m->flags & STORE_ANSWERED)
+		flags |= MD_FLAG_ANSWERED;
+	if (m->flags & STORE_FLAGGED)
+		flags |= MD_FLAG_FLAGGED;
+	if (m->flags & STORE_DRAFT)
+		flags |= MD_FLAG_DRAFT;
+	if (m->flags & STORE_DELETED)
+		flags |= MD_FLAG_DELETED;
+	return flags;
+}
+
+static int md_set_flags(struct store_target *t, const char *folder,
+			const char *ref, const struct store_msg *m,
+			char **new_ref_r, struct err *err)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+	char *kwcopy;
+	const char **kw;
+	size_t nkw = split_keywords(m->keywords, &kwcopy, &kw);
+	int ret;
+
+	*new_ref_r = NULL;
+	if (ref == NULL || ref[0] == '\0') {
+		free(kw);
+		free(kwcopy);
+		return 0; /* found on resume, name unknown: left as is */
+	}
+	ret = maildir_set_flags(mt->md, folder, ref, md_flags(m), kw, nkw,
+				new_ref_r, err);
+	free(kw);
+	free(kwcopy);
+	return ret;
+}
+
 static char md_delimiter(struct store_target *t)
 {
 	(void)t;
@@ -204,6 +237,7 @@ static const struct store_target_ops maildir_target_ops = {
 	.append_abort = md_append_abort,
 	.flush = md_flush,
 	.find = md_find,
+	.set_flags = md_set_flags,
 	.close = md_close,
 	.delimiter = md_delimiter,
 };

@@ -120,6 +120,12 @@ struct store_source_ops {
 			    const struct store_msg *const *msgs, size_t n,
 			    const struct store_body_sink *sink,
 			    struct err *err);
+	/* Flags of the messages with UID <= max_uid (only those changed
+	 * since changedsince when it is non-zero and the server has
+	 * CONDSTORE), appended to out. */
+	int (*fetch_flags)(struct store_source *s, uint32_t max_uid,
+			   uint64_t changedsince, struct store_msg_list *out,
+			   struct err *err);
 	/* Subject, From and Date of one message, for a report. */
 	int (*fetch_summary)(struct store_source *s, uint32_t uid,
 			     char **subject_r, char **from_r, char **date_r,
@@ -173,6 +179,11 @@ struct store_target_ops {
 	int (*find)(struct store_target *t, const char *folder,
 		    const struct store_msg *m, const char *tag, int *found_r,
 		    struct err *err);
+	/* Give the copy named ref the flags and keywords of m; *new_ref_r
+	 * (caller frees) is its name afterwards (Maildir renames). */
+	int (*set_flags)(struct store_target *t, const char *folder,
+			 const char *ref, const struct store_msg *m,
+			 char **new_ref_r, struct err *err);
 	void (*close)(struct store_target *t);
 	/* Hierarchy delimiter the target uses ('/' or '.'); a folder level
 	 * containing it must be renamed by the planner. */

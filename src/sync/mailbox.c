@@ -321,6 +321,77 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 	return ret;
 }
 
+/* ---- flag changes on messages already copied ---- */
+
+static int kw_equal(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static int sync_flags(struct run *r, const struct state_folder *jf,
+		      const struct store_folder_status *fs, struct err *err)
+{
+	struct store_msg_list cur = {0};
+	struct state_item *items = NULL;
+	size_t n_items = 0, i;
+	int ret = -1;
+
+	if (jf->last_uid == 0)
+		return 0;
+	/* CONDSTORE: an unchanged HIGHESTMODSEQ means no flag changed. */
+	if (fs->highestmodseq != 0 && jf->highestmodseq == fs->highestmodseq)
+		return 0;
+	if (r->src->ops->fetch_flags(r->src, jf->last_uid,
+				     fs->highestmodseq ? jf->highestmodseq : 0,
+				     &cur, err) < 0)
+		return -1;
+	if (cur.n == 0) {
+		ret = 0;
+		goto out;
+	}
+	if (state_done_items(r->st, r->folder_id, &items, &n_items, err) < 0)
+		goto out;
+	for (i = 0; i < cur.n; i++) {
+		const struct store_msg *m = &cur.v[i];
+		size_t lo = 0, hi = n_items;
+		struct state_item *it = NULL;
+		char *new_ref = NULL;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (items[mid].uid == m->uid) {
+				it = &items[mid];
+				break;
+			}
+			if (items[mid].uid < m->uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (it == NULL || (it->flags == m->flags &&
+				   kw_equal(it->keywords, m->keywords)))
+			continue;
+		if (r->dst->ops->set_flags(r->dst, r->dst_name, it->ref, m,
+					   &new_ref, err) < 0) {
+			if (err->cls != ERR_MESSAGE)
+				goto out;
+			err_clear(err); /* one message: keep its old flags */
+			continue;
+		}
+		if (state_item_set_flags(r->st, r->folder_id, m->uid, m->flags,
+					 m->keywords, new_ref, err) < 0) {
+			free(new_ref);
+			goto out;
+		}
+		free(new_ref);
+		r->res->flags_updated++;
+	}
+	ret = 0;
+out:
+	state_items_free(items, n_items);
+	store_msg_list_free(&cur);
+	return ret;
+}
+
 /* ---- one folder ---- */
 
 static void make_tag_prefix(const char *folder, char out[16])
@@ -415,7 +486,10 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		if (jf.uidvalidity != 0 &&
 		    jf.uidvalidity == fe->status.uidvalidity &&
 		    (fe->status.uidnext == 0 ||
-		     fe->status.uidnext <= jf.last_uid + 1)) {
+		     fe->status.uidnext <= jf.last_uid + 1) &&
+		    /* flags unchanged too: only CONDSTORE can tell */
+		    fe->status.highestmodseq != 0 &&
+		    fe->status.highestmodseq == jf.highestmodseq) {
 			if (state_inflight_uids(r->st, jf.id, &infl, &ninfl,
 						err) < 0)
 				return -1;
@@ -470,9 +544,13 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		jf.last_uid = 0;
 		renumbered = 1;
 	}
+	/* The new HIGHESTMODSEQ is recorded only once the pass is done:
+	 * a pass cut short must look at the flags again. */
 	if (state_folder_update(r->st, r->folder_id, fs.uidvalidity,
-				jf.last_uid, fs.highestmodseq, fs.messages,
-				err) < 0)
+				jf.last_uid, renumbered ? 0 : jf.highestmodseq,
+				fs.messages, err) < 0)
+		return -1;
+	if (!renumbered && sync_flags(r, &jf, &fs, err) < 0)
 		return -1;
 	if (fs.messages == 0)
 		goto done;

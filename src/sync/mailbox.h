@@ -72,6 +72,7 @@ struct sync_result {
 	uint64_t bad_items;	    /* failed items, all runs */
 	uint64_t throttled_ms;	    /* time waited on back-off */
 	uint64_t folders_unchanged; /* skipped: nothing new */
+	uint64_t flags_updated;	    /* copies given new flags */
 };
 
 void sync_progress_init(struct sync_progress *p);

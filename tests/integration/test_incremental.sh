@@ -33,8 +33,9 @@ same() { # TARGET-USER: the target holds exactly the source's messages
 import json, sys
 from collections import Counter
 a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+key = lambda m: (m["sha256"], " ".join(m["flags"]))
 bad = [f for f in set(a) | set(b)
-       if Counter(m["sha256"] for m in a.get(f, [])) != Counter(m["sha256"] for m in b.get(f, []))
+       if Counter(key(m) for m in a.get(f, [])) != Counter(key(m) for m in b.get(f, []))
        and (a.get(f) or b.get(f))]
 if bad:
     print("differs in", sorted(bad)); sys.exit(1)
@@ -55,6 +56,23 @@ for target in md dst; do
 	echo "$target: unchanged 31-folder mailbox: $n commands to the source" >&2
 	[ "$n" -le 8 ] || fail "$target: $n commands for an unchanged mailbox: $(grep 'src C:' "$T/trace" | head -20)"
 	grep -q 'P@ssw0rd\|1091990' "$T/trace" && fail "$target: a password in the protocol trace"
+
+	# Flags changed on the source are carried (CONDSTORE).
+	python3 - "$IMAPFIX_PORT" <<'EOF' || fail "$target: could not change flags on the source"
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("terry.adams", "1091990")
+m.select("INBOX")
+m.uid("STORE", "1:3", "+FLAGS", "(\\Flagged $Important)")
+m.uid("STORE", "4", "FLAGS", "(\\Answered)")
+m.select("Projects/P5")
+m.uid("STORE", "1", "+FLAGS", "(\\Seen \\Draft)")
+m.logout()
+EOF
+	"$IMAPMIG" -q batch set "B-$target" --sync-now
+	"$IMAPMIG" -q sync --batch "B-$target" || fail "$target: incremental sync (flags)"
+	[ "$target" = md ] && chown -R "$IMAPFIX2_UID:$IMAPFIX2_GID" "$IMAPFIX2_MAIL"
+	same "$user" || fail "$target: flags not carried"
 
 	# New mail and a new folder.
 	$POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 --seed "$RANDOM" \
