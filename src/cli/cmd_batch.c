@@ -516,23 +516,34 @@ static int b_action(const char *action, int argc, char **argv)
 	} else if (strcmp(action, "complete") == 0) {
 		struct state_batch_counts c;
 		ret = state_batch_counts(st, b.id, &c, &err);
-		if (ret == 0 && (c.queued > 0 || c.syncing > 0)) {
+		if (ret == 0 && c.syncing > 0) {
 			err_set(&err, ERR_USAGE, EC_NONE,
-				"batch %s still has "
-				"%u users syncing or queued: let 'imapmig "
-				"sync' "
+				"batch %s has %u users syncing: let them "
 				"finish first",
-				name, c.queued + c.syncing);
+				name, c.syncing);
 			ret = -1;
 		}
+		/* One last incremental sync of every synced user, then no
+		 * more: 'sync' or 'serve' runs it and marks the batch
+		 * Completed. */
 		if (ret == 0)
-			ret = move_users(st, b.id, to_complete, "Completed",
-					 &err);
+			ret = move_users(st, b.id, to_complete, "Queued", &err);
 		if (ret == 0) {
 			free(b.status);
-			b.status = xstrdup(c.failed ? "CompletedWithErrors"
-						    : "Completed");
-			b.completed = time(NULL);
+			if (c.synced + c.queued == 0) {
+				b.status =
+					xstrdup(c.failed ? "CompletedWithErrors"
+							 : "Completed");
+				b.completed = time(NULL);
+			} else {
+				b.status = xstrdup("Completing");
+				if (!cli_globals.quiet)
+					printf("Batch %s: a final incremental "
+					       "sync is queued; 'imapmig sync' "
+					       "or 'imapmig serve' runs it and "
+					       "completes the batch.\n",
+					       name);
+			}
 		}
 	} else if (strcmp(action, "remove") == 0) {
 		struct state_batch_counts c;

@@ -311,17 +311,45 @@ static void add_jobs(struct state *st, const struct state_batch *b,
 	state_users_free(users, nu);
 }
 
-static void finish_batches(struct state *st, struct state_batch *bs, size_t nb)
+/* Every user of the batch in status from goes to status to. */
+static void move_all(struct state *st, int64_t batch_id, const char *from,
+		     const char *to)
+{
+	struct state_user *u = NULL;
+	struct err err = ERR_INIT;
+	size_t n = 0, i;
+
+	if (state_user_list(st, batch_id, from, &u, &n, &err) < 0)
+		return;
+	for (i = 0; i < n; i++)
+		state_user_set_status(st, u[i].id, to, NULL, &err);
+	state_users_free(u, n);
+}
+
+static void finish_batches(struct state *st, struct state_batch *bs, size_t nb,
+			   const int *ran)
 {
 	size_t i;
 
 	for (i = 0; i < nb; i++) {
 		struct state_batch_counts c;
 		struct err err = ERR_INIT;
-		if (state_batch_counts(st, bs[i].id, &c, &err) < 0)
+		if (!ran[i] || state_batch_counts(st, bs[i].id, &c, &err) < 0)
 			continue;
 		if (c.queued > 0 || c.syncing > 0)
 			continue;
+		if (strcmp(bs[i].status, "Completing") == 0) {
+			/* the final incremental sync is done: no more */
+			move_all(st, bs[i].id, "Synced", "Completed");
+			free(bs[i].status);
+			bs[i].status = xstrdup(c.failed ? "CompletedWithErrors"
+							: "Completed");
+			bs[i].completed = time(NULL);
+			if (c.failed == 0)
+				bs[i].last_synced = c.last_synced;
+			state_batch_update(st, &bs[i], &err);
+			continue;
+		}
 		free(bs[i].status);
 		if (c.stopped > 0)
 			bs[i].status = xstrdup("Stopped");
@@ -362,6 +390,7 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 	struct sched_job *jobs = NULL;
 	size_t nb = 0, nj = 0, i, done = 0;
 	unsigned polls = 0;
+	int *ran = NULL;
 	int ret = -1;
 
 	*synced_r = *failed_r = 0;
@@ -387,6 +416,7 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 			goto out;
 		}
 		nb = 1;
+		ran = xcalloc(1, sizeof(*ran));
 		if (!batch_runnable(bs)) {
 			err_set(err, ERR_USAGE, EC_NONE,
 				"batch %s is %s: run 'imapmig batch start %s' "
@@ -397,6 +427,7 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 	} else if (state_batch_list(st, &bs, &nb, err) < 0) {
 		goto out;
 	}
+	ran = xcalloc(nb + 1, sizeof(*ran));
 	for (i = 0; i < nb; i++) {
 		if (!batch_runnable(&bs[i]))
 			continue;
@@ -414,6 +445,9 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 			if (nj == before)
 				continue; /* nothing due in this batch */
 		}
+		ran[i] = 1;
+		if (strcmp(bs[i].status, "Completing") == 0)
+			continue;
 		free(bs[i].status);
 		bs[i].status = xstrdup("Syncing");
 		if (bs[i].started == 0)
@@ -515,7 +549,7 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 	}
 	if (o->tick)
 		o->tick(o->ctx, jobs, nj, 1);
-	finish_batches(st, bs, nb);
+	finish_batches(st, bs, nb, ran);
 	ret = 0;
 out:
 	for (i = 0; i < nj; i++) {
@@ -528,6 +562,7 @@ out:
 	for (i = 0; i < nb; i++)
 		state_batch_release(&bs[i]);
 	free(bs);
+	free(ran);
 	state_close(&st);
 	return ret;
 }

@@ -1,0 +1,67 @@
+#!/bin/bash
+# The batch lifecycle of the procedure (Steps 4-6) against real Dovecot:
+# Created -> start -> Synced -> complete (one last incremental sync) ->
+# Completed -> remove, with the cutover guard; --allow-incremental-syncs
+# false; user stop/start/remove.
+set -u
+: "${IMAPMIG:?}"
+. "$IMAPMIG_SRCDIR/tests/fixtures/lib.sh"
+T=$TEST_TMP
+POP="python3 $IMAPMIG_SRCDIR/tests/fixtures/populate.py"
+fixture_start
+$POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 'INBOX:5' >/dev/null || exit 1
+$POP --port "$IMAPFIX_PORT" --user ann.beebe --password 2111991 'INBOX:4' >/dev/null || exit 1
+export IMAPMIG_STATE="$T/state/state.db"
+"$IMAPMIG" -q endpoint new --name src --remote-server 127.0.0.1 --port "$IMAPFIX_PORT" --security none --skip-verification 2>/dev/null
+"$IMAPMIG" -q endpoint new --name md --type maildir --path-template "$T/mail/{local}/Maildir"
+printf 'EmailAddress,UserName,Password\nta@contoso.edu,terry.adams,1091990\nab@contoso.edu,ann.beebe,2111991\n' >"$T/u.csv"
+
+bstatus() { "$IMAPMIG" batch get "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
+ustatus() { "$IMAPMIG" user get "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["status"])'; }
+count() { find "$T/mail/$1" -path '*/cur/*' -type f 2>/dev/null | wc -l; }
+
+"$IMAPMIG" -q batch new --name L --source-endpoint src --target-endpoint md --csv "$T/u.csv"
+expect_eq "$(bstatus L)" Created "a new batch without --autostart"
+"$IMAPMIG" sync --batch L >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "sync of a batch not started"
+grep -q "batch start L" "$T/err" || fail "not-started error: $(cat "$T/err")"
+"$IMAPMIG" -q batch start L
+"$IMAPMIG" -q sync --batch L || fail "initial sync"
+expect_eq "$(bstatus L)" Synced "after the initial sync"
+expect_eq "$(count ta)" 5 "ta copied"
+
+# stop / start one user
+"$IMAPMIG" -q user stop ab@contoso.edu
+expect_eq "$(ustatus ab@contoso.edu)" Stopped "user stop"
+"$IMAPMIG" -q user start ab@contoso.edu
+expect_eq "$(ustatus ab@contoso.edu)" Queued "user start"
+"$IMAPMIG" -q sync --batch L || fail "sync after user start"
+
+# complete: one last incremental sync, then Completed for good
+$POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 --seed 5 'INBOX:2' >/dev/null
+"$IMAPMIG" -q batch complete L
+expect_eq "$(bstatus L)" Completing "batch complete"
+"$IMAPMIG" -q sync --batch L || fail "the final sync"
+expect_eq "$(bstatus L)" Completed "after the final sync"
+expect_eq "$(ustatus ta@contoso.edu)" Completed "user after complete"
+expect_eq "$(count ta)" 7 "mail that arrived before complete is copied"
+"$IMAPMIG" sync --batch L >/dev/null 2>&1
+expect_eq "$?" 2 "a completed batch does not sync again"
+
+# remove: refused while the last sync is older than the cutover
+"$IMAPMIG" -q batch set L --cutover +1h
+"$IMAPMIG" batch remove L >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "remove before a sync after the cutover"
+grep -q 'cutover.*--force' "$T/err" || fail "cutover guard: $(cat "$T/err")"
+"$IMAPMIG" -q batch remove L --force || fail "remove --force"
+"$IMAPMIG" batch get L >/dev/null 2>&1 && fail "batch still there after remove"
+expect_eq "$(count ta)" 7 "remove keeps the mail on the target"
+
+# --allow-incremental-syncs false: Stopped after the initial sync
+"$IMAPMIG" -q batch new --name N --source-endpoint src --target-endpoint md --csv "$T/u.csv" \
+	--allow-incremental-syncs false --autostart 2>"$T/err" || fail "batch new N: $(cat "$T/err")"
+"$IMAPMIG" -q sync --batch N || fail "sync N"
+expect_eq "$(bstatus N)" Stopped "no incremental syncs"
+"$IMAPMIG" -q user remove ab@contoso.edu
+"$IMAPMIG" user get ab@contoso.edu >/dev/null 2>&1 && fail "user remove"
+finish
