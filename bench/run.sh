@@ -33,21 +33,15 @@ BYTES=$(du -sb "$IMAPFIX_MAIL/terry.adams" | cut -f1)
 python3 "$SRC/tests/fixtures/imapdump.py" --port "$IMAPFIX_PORT" --user terry.adams \
 	--password-file <(echo 1091990) --no-public >/dev/null
 
-# measure LABEL CMD...: wall, CPU (user+sys of the tool), peak RSS
+# measure LABEL CMD...: wall, CPU (user+sys of the tool), peak RSS (KB),
+# by GNU time, whose own footprint is tiny.
 measure() {
-	local label=$1
+	local label=$1 out
 	shift
-	python3 - "$label" "$@" <<'PY'
-import resource, subprocess, sys, time
-label, cmd = sys.argv[1], sys.argv[2:]
-t = time.time()
-r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-wall = time.time() - t
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-if r.returncode != 0:
-    sys.stderr.write("bench: %s failed (%d): %s\n" % (label, r.returncode, r.stderr.decode()[-500:]))
-print("%s\t%.2f\t%.2f\t%d\t%d" % (label, wall, u.ru_utime + u.ru_stime, u.ru_maxrss, r.returncode))
-PY
+	out=$(/usr/bin/time -f '%e %U %S %M %x' "$@" 2>"$T/tool.err" >/dev/null; tail -1 "$T/tool.err")
+	set -- $out
+	[ "${5:-1}" = 0 ] || { echo "bench: $label failed: $out" >&2; tail -4 "$T/tool.err" >&2; }
+	echo "$label	$1	$(echo "$2 + $3" | bc)	$4	${5:-1}"
 }
 
 count_msgs() { find "$1" -type f \( -path '*/cur/*' -o -path '*/new/*' \) | wc -l; }
@@ -115,8 +109,12 @@ Near :dst:
 Patterns *
 Create Near
 Sync Pull
+SyncState $T/mbsync-state/
 EOF
+mkdir -p "$T/mbsync-state"
 
+mkdir -p "$T/out-doveadm"
+chown "$IMAPFIX2_UID:$IMAPFIX2_GID" "$T/out-doveadm"
 cat >"$T/doveadm-backup" <<EOF
 #!/bin/sh
 exec /usr/bin/doveadm -c "$IMAPFIX2_DIR/main.conf" -o "mail_location=maildir:$T/out-doveadm" \\

@@ -523,7 +523,7 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 		/* Stops take effect within a second: ours (a signal), or
 		 * one written by another process ('batch stop', 'user
 		 * stop'). */
-		if (++polls % 5 == 0) {
+		if (++polls % 50 == 0) {
 			for (i = 0; i < nj; i++) {
 				struct state_user u;
 				struct err e2 = ERR_INIT;
@@ -542,10 +542,11 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 				state_user_release(&u);
 			}
 		}
-		if (o->tick)
+		if (o->tick && polls % 10 == 0)
 			o->tick(o->ctx, jobs, nj, 0);
+		/* short naps: a finished job makes room for the next at once */
 		if (done < nj)
-			usleep(200000);
+			usleep(20000);
 	}
 	if (o->tick)
 		o->tick(o->ctx, jobs, nj, 1);

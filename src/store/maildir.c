@@ -24,6 +24,10 @@ struct maildir {
 	char *tags_folder;
 	char **tags;
 	size_t n_tags;
+	/* directories renamed into since the last maildir_sync_dirs() */
+	int deferred;
+	char **dirty;
+	size_t n_dirty;
 	/* keywords of one folder */
 	char *kw_folder;
 	char *kw[26];
@@ -144,6 +148,9 @@ void maildir_close(struct maildir **mdp)
 	*mdp = NULL;
 	tags_clear(md);
 	kw_clear(md);
+	while (md->n_dirty > 0)
+		free(md->dirty[--md->n_dirty]);
+	free(md->dirty);
 	free(md->root);
 	free(md);
 }
@@ -484,7 +491,19 @@ int maildir_msg_commit(struct maildir_msg **mp, unsigned flags,
 		sys_err(err, "cannot move into place", final.p);
 		goto out;
 	}
-	{
+	if (m->md->deferred) {
+		char cur[4200];
+		size_t k;
+		snprintf(cur, sizeof(cur), "%s/cur", m->dir);
+		for (k = 0; k < m->md->n_dirty; k++)
+			if (strcmp(m->md->dirty[k], cur) == 0)
+				break;
+		if (k == m->md->n_dirty) {
+			m->md->dirty = xrealloc(m->md->dirty,
+						(k + 1) * sizeof(char *));
+			m->md->dirty[m->md->n_dirty++] = xstrdup(cur);
+		}
+	} else {
 		char cur[4200];
 		snprintf(cur, sizeof(cur), "%s/cur", m->dir);
 		dfd = open(cur, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -708,4 +727,25 @@ int maildir_find_msgid(struct maildir *md, const char *utf8_path,
 	}
 	buf_release(&dir);
 	return 0;
+}
+
+void maildir_set_deferred_sync(struct maildir *md, int on)
+{
+	md->deferred = on;
+}
+
+int maildir_sync_dirs(struct maildir *md, struct err *err)
+{
+	int ret = 0;
+
+	while (md->n_dirty > 0) {
+		char *d = md->dirty[--md->n_dirty];
+		int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if ((fd < 0 || fsync(fd) < 0) && ret == 0)
+			ret = sys_err(err, "cannot sync", d);
+		if (fd >= 0)
+			close(fd);
+		free(d);
+	}
+	return ret;
 }

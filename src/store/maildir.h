@@ -33,6 +33,11 @@ struct maildir;
 struct maildir_msg;
 
 struct maildir *maildir_open(const char *root, int create, struct err *err);
+/* With deferred directory syncs, a commit fsyncs the message but not its
+ * directory; maildir_sync_dirs() then makes every rename since durable at
+ * once (the caller confirms those messages only after it). */
+void maildir_set_deferred_sync(struct maildir *md, int on);
+int maildir_sync_dirs(struct maildir *md, struct err *err);
 void maildir_close(struct maildir **mdp);
 /* "" or "INBOX" is the root; parents are created too. */
 int maildir_folder_create(struct maildir *md, const char *utf8_path,

@@ -13,9 +13,18 @@
 #include "store/store.h"
 #include "util/xalloc.h"
 
+struct md_pending {
+	char *name;
+	store_append_cb *cb;
+	void *ctx;
+};
+
 struct maildir_target {
 	struct store_target t;
 	struct maildir *md;
+	/* committed, waiting for the directory sync that confirms them */
+	struct md_pending *pending;
+	size_t n_pending;
 	struct maildir_msg *msg; /* being written */
 	const struct store_msg *meta;
 	uint64_t left;
@@ -136,8 +145,14 @@ static int md_append_end(struct store_target *t, store_append_cb *cb, void *ctx,
 		 * stops the run. */
 		return -1;
 	}
-	cb(ctx, name, NULL);
-	free(name);
+	/* confirmed at the next flush, after one fsync of the directory
+	 * for the whole group */
+	mt->pending = xrealloc(mt->pending,
+			       (mt->n_pending + 1) * sizeof(*mt->pending));
+	mt->pending[mt->n_pending].name = name;
+	mt->pending[mt->n_pending].cb = cb;
+	mt->pending[mt->n_pending].ctx = ctx;
+	mt->n_pending++;
 	return 0;
 }
 
@@ -151,10 +166,20 @@ static void md_append_abort(struct store_target *t)
 static int md_flush(struct store_target *t, unsigned max_pending,
 		    struct err *err)
 {
-	(void)t;
-	(void)max_pending;
-	(void)err;
-	return 0; /* every append is confirmed at append_end */
+	struct maildir_target *mt = (struct maildir_target *)t;
+	size_t i;
+
+	if (mt->n_pending <= max_pending)
+		return 0;
+	if (maildir_sync_dirs(mt->md, err) < 0)
+		return -1; /* not confirmed: resume looks them up */
+	for (i = 0; i < mt->n_pending; i++) {
+		mt->pending[i].cb(mt->pending[i].ctx, mt->pending[i].name,
+				  NULL);
+		free(mt->pending[i].name);
+	}
+	mt->n_pending = 0;
+	return 0;
 }
 
 static int md_find(struct store_target *t, const char *folder,
@@ -224,6 +249,10 @@ static void md_close(struct store_target *t)
 	struct maildir_target *mt = (struct maildir_target *)t;
 
 	maildir_msg_abort(&mt->msg);
+	/* unconfirmed copies stay in flight in the journal */
+	while (mt->n_pending > 0)
+		free(mt->pending[--mt->n_pending].name);
+	free(mt->pending);
 	maildir_close(&mt->md);
 	free(mt);
 }
@@ -253,5 +282,6 @@ struct store_target *store_maildir_target_create(const char *root,
 		free(mt);
 		return NULL;
 	}
+	maildir_set_deferred_sync(mt->md, 1);
 	return &mt->t;
 }
