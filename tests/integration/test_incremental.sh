@@ -81,6 +81,30 @@ EOF
 	"$IMAPMIG" -q sync --batch "B-$target" || fail "$target: incremental sync"
 	[ "$target" = md ] && chown -R "$IMAPFIX2_UID:$IMAPFIX2_GID" "$IMAPFIX2_MAIL"
 	same "$user" || fail "$target: after new mail and a new folder"
+	# A folder renamed and another deleted on the source: the target
+	# keeps what it has (nothing is deleted), the new name is copied.
+	python3 - "$IMAPFIX_PORT" "$target" <<'EOF' || fail "$target: rename/delete on the source"
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("terry.adams", "1091990")
+t = sys.argv[2]
+a, b = ("P9", "P10") if t == "md" else ("P11", "P12")
+assert m.rename('"Projects/%s"' % a, '"Renamed %s"' % t)[0] == "OK"
+assert m.delete('"Projects/%s"' % b)[0] == "OK"
+m.logout()
+EOF
+	"$IMAPMIG" -q batch set "B-$target" --sync-now
+	"$IMAPMIG" -q sync --batch "B-$target" || fail "$target: sync after rename/delete"
+	[ "$target" = md ] && chown -R "$IMAPFIX2_UID:$IMAPFIX2_GID" "$IMAPFIX2_MAIL"
+	$IMAPDUMP --port "$IMAPFIX2_PORT" --user "$user" --password-file "$T/x.pw" --no-public >"$T/dst.json"
+	python3 - "$T/dst.json" "$target" <<'EOF' || fail "$target: target after rename/delete"
+import json, sys
+d = json.load(open(sys.argv[1]))
+a, b = ("P9", "P10") if sys.argv[2] == "md" else ("P11", "P12")
+assert len(d.get("Projects/" + a, [])) == 2, "renamed-away folder lost on the target"
+assert len(d.get("Projects/" + b, [])) == 2, "deleted folder lost on the target"
+assert len(d.get("Renamed " + sys.argv[2], [])) == 2, sorted(d)
+EOF
 	"$IMAPMIG" -q batch remove "B-$target" --force
 done
 

@@ -64,4 +64,18 @@ expect_eq "$(count ta)" 7 "remove keeps the mail on the target"
 expect_eq "$(bstatus N)" Stopped "no incremental syncs"
 "$IMAPMIG" -q user remove ab@contoso.edu
 "$IMAPMIG" user get ab@contoso.edu >/dev/null 2>&1 && fail "user remove"
+
+# A source that refuses the password: Failed at once, with the reason,
+# not retried for minutes.
+printf 'EmailAddress,UserName,Password
+bad@contoso.edu,terry.adams,WrongSecret
+' >"$T/bad.csv"
+"$IMAPMIG" -q batch new --name Bad --source-endpoint src --target-endpoint md --csv "$T/bad.csv" --autostart
+start=$(date +%s)
+"$IMAPMIG" sync --batch Bad >/dev/null 2>"$T/err"
+expect_eq "$?" 1 "sync with a refused password"
+[ $(( $(date +%s) - start )) -le 5 ] || fail "a refused password was retried"
+expect_eq "$(ustatus bad@contoso.edu)" Failed "user with a refused password"
+"$IMAPMIG" user get bad@contoso.edu --json | grep -q 'refused the login of' || fail "no reason for the failure"
+grep -q WrongSecret "$T/err" && fail "the password was printed"
 finish
