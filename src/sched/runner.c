@@ -416,7 +416,6 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 			goto out;
 		}
 		nb = 1;
-		ran = xcalloc(1, sizeof(*ran));
 		if (!batch_runnable(bs)) {
 			err_set(err, ERR_USAGE, EC_NONE,
 				"batch %s is %s: run 'imapmig batch start %s' "
