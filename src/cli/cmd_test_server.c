@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "imap/client.h"
+#include "state/state.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -171,10 +172,13 @@ int cmd_test_server(int argc, char **argv)
 	};
 	struct ts_opts o = {.security = CONN_SEC_SSL, .timeout_ms = 30000};
 	char *password = NULL;
+	const char *endpoint = NULL;
+	struct state_endpoint ep;
 	struct err err = ERR_INIT;
 	int ch, ret;
 
 	o.port = 0;
+	memset(&ep, 0, sizeof(ep));
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -226,11 +230,7 @@ int cmd_test_server(int argc, char **argv)
 			o.timeout_ms = (int)v * 1000;
 			break;
 		}
-		case 'e':
-			return cli_usage_error("test-server: --endpoint needs "
-					       "saved endpoints, which this "
-					       "build does not have yet: give "
-					       "--remote-server");
+		case 'e': endpoint = optarg; break;
 		case 'h': help(); return 0;
 		default:
 			return cli_usage_error("test-server: unknown option "
@@ -242,9 +242,40 @@ int cmd_test_server(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("test-server: unexpected argument '%s'",
 				       argv[optind]);
+	if (endpoint != NULL) {
+		/* A saved endpoint: its server, port, security and trust. */
+		struct state *st;
+		if (o.host != NULL)
+			return cli_usage_error("test-server: give --endpoint "
+					       "or --remote-server, not both");
+		st = cli_state_open("test-server");
+		if (st == NULL)
+			return 1;
+		if (state_endpoint_get(st, endpoint, &ep, &err) < 0) {
+			state_close(&st);
+			return cli_fail("test-server", &err);
+		}
+		state_close(&st);
+		if (ep.kind == STATE_EP_TARGET_MAILDIR) {
+			state_endpoint_release(&ep);
+			return cli_usage_error("test-server: endpoint %s is a "
+					       "Maildir target: there is no "
+					       "server to test",
+					       endpoint);
+		}
+		o.host = ep.host;
+		o.port = (int)ep.port;
+		o.security =
+			strcasecmp(ep.security, "none") == 0  ? CONN_SEC_NONE
+			: strcasecmp(ep.security, "tls") == 0 ? CONN_SEC_TLS
+							      : CONN_SEC_SSL;
+		o.tls.ca_file = ep.ca_file;
+		o.tls.accept_untrusted = ep.accept_untrusted;
+		o.auth_plain = strcasecmp(ep.authentication, "plain") == 0;
+	}
 	if (o.host == NULL)
-		return cli_usage_error("test-server: --remote-server HOST is "
-				       "required");
+		return cli_usage_error("test-server: --remote-server HOST or "
+				       "--endpoint NAME is required");
 	if (o.port == 0)
 		o.port = o.security == CONN_SEC_SSL ? 993 : 143;
 	if (o.authzid && !o.auth_plain)
@@ -261,5 +292,6 @@ int cmd_test_server(int argc, char **argv)
 	}
 	ret = run(&o, password);
 	cli_password_free(&password);
+	state_endpoint_release(&ep);
 	return ret;
 }

@@ -98,6 +98,17 @@ run --remote-server no-such-host.invalid --port 993
 expect_eq "$RC" 1 "unresolvable"
 grep -q 'cannot resolve no-such-host.invalid' "$T/err" || fail "unresolvable: unclear: $(cat "$T/err")"
 
+# A saved endpoint is tested with its own settings.
+export IMAPMIG_STATE="$T/state/state.db"
+"$IMAPMIG" -q endpoint new --name Saved --remote-server 127.0.0.1 --port "$IMAPFIX_PORT" --security tls --ca-file "$IMAPFIX_CA" ||
+	fail "endpoint new (verified over STARTTLS)"
+run --endpoint Saved --user terry.adams --password-file "$T/terry.pw"
+expect_eq "$RC" 0 "test-server --endpoint: $(cat "$T/err")"
+grep -q 'security tls (STARTTLS)' "$T/out" && grep -q 'verified: yes' "$T/out" ||
+	fail "test-server --endpoint did not use the endpoint's settings: $(cat "$T/out")"
+run --endpoint Nope
+expect_eq "$RC" 2 "test-server --endpoint with an unknown name"
+
 # Bad usage: exit 2.
 run --port 993
 expect_eq "$RC" 2 "missing --remote-server"
