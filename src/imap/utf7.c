@@ -1,147 +1,204 @@
 /* utf7.c - modified UTF-7 mailbox names (RFC 3501 5.1.3).
  *
- * The conversion itself is glibc's iconv "UTF-7-IMAP" (glibc >= 2.36).
- * iconv is not strict enough on its own, so both directions add checks:
- *
- * - UTF-8 in: iconv refuses overlongs and surrogates, but we validate
- *   first anyway (and refuse NUL, which no mailbox name can hold) so the
- *   rule does not depend on the libc's leniency.
- * - Modified UTF-7 in: glibc 2.36 accepts "&AGE-" (base64 for a plain
- *   'a'), an "&" run left open at the end ("&U,BTFw"), two adjacent runs
- *   ("&AOQ-&AOQ-") and "&AAA-" (a NUL).  Each is a second spelling of a
- *   name that has a canonical one, so two wire names could map to one
- *   folder.  We accept a name only if re-encoding its decoded text gives
- *   back exactly the same bytes (what Dovecot's imap_utf7_is_valid does),
- *   which refuses all of these and anything iconv itself refuses (bad
- *   padding bits, lone surrogates, 8-bit bytes).
- *
- * On failure the output buffer is left as it was: callers (the Maildir
- * store, the IMAP store) fall back to the raw name and append it to the
- * same buffer. */
+ * Encoding is done by hand: it is short, and glibc's UTF-7-IMAP
+ * converter (2.36) is not on every libc this may be built with.
+ * Decoding is strict: a name that is not the one canonical encoding of
+ * its text (e.g. base64 for printable ASCII, bad padding, "&" left open)
+ * is refused, so two different wire names never map to one folder. */
 #include "imap/write.h"
 
-#include <errno.h>
-#include <iconv.h>
+#include <stdint.h>
 #include <string.h>
 
-/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF and,
- * for mailbox names, no NUL. */
-static int utf8_valid(const unsigned char *s, size_t len)
+static const char b64[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+
+/* One UTF-8 code point; -1 on invalid input (overlong, surrogate, >max). */
+static int utf8_next(const unsigned char *s, size_t len, size_t *i,
+		     uint32_t *cp_r)
 {
-	size_t i = 0;
+	unsigned char c = s[*i];
+	uint32_t cp;
+	size_t n, k;
 
-	while (i < len) {
-		unsigned char c = s[i];
-		unsigned char lo = 0x80, hi = 0xbf;
-		size_t n, k;
-
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			if (c == 0xe0)
-				lo = 0xa0; /* overlong */
-			else if (c == 0xed)
-				hi = 0x9f; /* surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			if (c == 0xf0)
-				lo = 0x90; /* overlong */
-			else if (c == 0xf4)
-				hi = 0x8f; /* above U+10FFFF */
-		} else {
-			return 0;
-		}
-		if (len - i <= n)
-			return 0;
-		for (k = 1; k <= n; k++) {
-			unsigned char t = s[i + k];
-			if (k == 1 ? (t < lo || t > hi) : (t & 0xc0) != 0x80)
-				return 0;
-		}
-		i += n + 1;
+	if (c < 0x80) {
+		*cp_r = c;
+		(*i)++;
+		return 0;
 	}
-	return 1;
+	if ((c & 0xe0) == 0xc0) {
+		n = 1;
+		cp = c & 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 2;
+		cp = c & 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 3;
+		cp = c & 0x07;
+	} else {
+		return -1;
+	}
+	for (k = 1; k <= n; k++) {
+		if (*i + k >= len || (s[*i + k] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (s[*i + k] & 0x3f);
+	}
+	if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+	    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*i += n + 1;
+	*cp_r = cp;
+	return 0;
 }
 
-/* Convert with a fresh iconv handle (opening one costs microseconds and
- * keeps this thread-safe without per-thread state) and append to out.
- * -1 on any conversion error, including a missing converter. */
-static int convert(const char *to, const char *from, const char *in, size_t len,
-		   struct buf *out)
+static void put_utf8(struct buf *out, uint32_t cp)
 {
-	iconv_t cd = iconv_open(to, from);
-	char *ip = (char *)in; /* iconv's prototype is not const-correct */
-	size_t il = len;
-	int flushing = 0, ret = -1;
+	char b[4];
 
-	if (cd == (iconv_t)-1)
-		return -1;
-	for (;;) {
-		char tmp[256], *op = tmp;
-		size_t ol = sizeof(tmp), r;
-
-		/* after the input, one call with NULL input writes the
-		 * closing '-' of a base64 run still open */
-		if (!flushing)
-			r = iconv(cd, &ip, &il, &op, &ol);
-		else
-			r = iconv(cd, NULL, NULL, &op, &ol);
-		if (buf_add(out, tmp, (size_t)(op - tmp)) < 0)
-			goto cleanup;
-		if (r == (size_t)-1) {
-			if (errno == E2BIG)
-				continue;
-			goto cleanup;
-		}
-		if (flushing)
-			break;
-		if (il == 0)
-			flushing = 1;
+	if (cp < 0x80) {
+		buf_addch(out, (char)cp);
+	} else if (cp < 0x800) {
+		b[0] = (char)(0xc0 | (cp >> 6));
+		b[1] = (char)(0x80 | (cp & 0x3f));
+		buf_add(out, b, 2);
+	} else if (cp < 0x10000) {
+		b[0] = (char)(0xe0 | (cp >> 12));
+		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		b[2] = (char)(0x80 | (cp & 0x3f));
+		buf_add(out, b, 3);
+	} else {
+		b[0] = (char)(0xf0 | (cp >> 18));
+		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		b[3] = (char)(0x80 | (cp & 0x3f));
+		buf_add(out, b, 4);
 	}
-	ret = 0;
-cleanup:
-	iconv_close(cd);
-	return ret;
 }
 
 int imap_utf8_to_mutf7(const char *in, size_t len, struct buf *out)
 {
-	size_t start = out->len;
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0;
 
-	if (!utf8_valid((const unsigned char *)in, len) ||
-	    convert("UTF-7-IMAP", "UTF-8", in, len, out) < 0) {
-		buf_setlen(out, start);
-		return -1;
+	while (i < len) {
+		uint32_t cp;
+		uint32_t bits = 0;
+		int nbits = 0;
+
+		if (s[i] >= 0x20 && s[i] < 0x7f) {
+			if (s[i] == '&')
+				buf_addstr(out, "&-");
+			else
+				buf_addch(out, (char)s[i]);
+			i++;
+			continue;
+		}
+		if (s[i] == 0)
+			return -1;
+		/* a run of non-printable characters, as UTF-16 in base64 */
+		buf_addch(out, '&');
+		while (i < len && !(s[i] >= 0x20 && s[i] < 0x7f)) {
+			uint16_t u[2];
+			int nu, k;
+			if (s[i] == 0 || utf8_next(s, len, &i, &cp) < 0)
+				return -1;
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				u[0] = (uint16_t)(0xd800 | (cp >> 10));
+				u[1] = (uint16_t)(0xdc00 | (cp & 0x3ff));
+				nu = 2;
+			} else {
+				u[0] = (uint16_t)cp;
+				nu = 1;
+			}
+			for (k = 0; k < nu; k++) {
+				bits = (bits << 16) | u[k];
+				nbits += 16;
+				while (nbits >= 6) {
+					nbits -= 6;
+					buf_addch(out,
+						  b64[(bits >> nbits) & 0x3f]);
+				}
+				bits &= (1u << nbits) - 1;
+			}
+		}
+		if (nbits > 0)
+			buf_addch(out, b64[(bits << (6 - nbits)) & 0x3f]);
+		buf_addch(out, '-');
 	}
 	return 0;
 }
 
+static int b64_val(unsigned char c)
+{
+	const char *p = c ? strchr(b64, c) : NULL;
+
+	return p ? (int)(p - b64) : -1;
+}
+
 int imap_mutf7_to_utf8(const char *in, size_t len, struct buf *out)
 {
-	struct buf check = BUF_INIT;
-	size_t start = out->len, i;
-	int ret = -1;
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0;
 
-	for (i = 0; i < len; i++)
-		if ((unsigned char)in[i] < 0x20 || (unsigned char)in[i] >= 0x7f)
-			goto cleanup; /* names on the wire are printable */
-	if (convert("UTF-8", "UTF-7-IMAP", in, len, out) < 0)
-		goto cleanup;
-	/* canonical form only; see the top of the file */
-	if (imap_utf8_to_mutf7(out->p + start, out->len - start, &check) < 0 ||
-	    check.len != len || memcmp(check.p, in, len) != 0)
-		goto cleanup;
-	ret = 0;
-cleanup:
-	if (ret < 0)
-		buf_setlen(out, start);
-	buf_release(&check);
-	return ret;
+	while (i < len) {
+		uint32_t bits = 0, hi = 0;
+		int nbits = 0, units = 0;
+
+		if (s[i] < 0x20 || s[i] >= 0x7f)
+			return -1;
+		if (s[i] != '&') {
+			buf_addch(out, (char)s[i++]);
+			continue;
+		}
+		i++;
+		if (i < len && s[i] == '-') {
+			buf_addch(out, '&');
+			i++;
+			continue;
+		}
+		for (;;) {
+			int v;
+			if (i >= len)
+				return -1; /* "&" left open */
+			if (s[i] == '-') {
+				i++;
+				break;
+			}
+			v = b64_val(s[i++]);
+			if (v < 0)
+				return -1;
+			bits = (bits << 6) | (uint32_t)v;
+			nbits += 6;
+			if (nbits >= 16) {
+				uint32_t u;
+				nbits -= 16;
+				u = (bits >> nbits) & 0xffff;
+				bits &= (1u << nbits) - 1;
+				units++;
+				if (hi) {
+					if (u < 0xdc00 || u > 0xdfff)
+						return -1;
+					put_utf8(out,
+						 0x10000 +
+							 ((hi - 0xd800) << 10) +
+							 (u - 0xdc00));
+					hi = 0;
+				} else if (u >= 0xd800 && u <= 0xdbff) {
+					hi = u;
+				} else if (u >= 0xdc00 && u <= 0xdfff) {
+					return -1;
+				} else if (u >= 0x20 && u < 0x7f) {
+					return -1; /* must be plain ASCII */
+				} else {
+					put_utf8(out, u);
+				}
+			}
+		}
+		/* leftover bits must be padding zeros, fewer than 6 */
+		if (units == 0 || hi || nbits >= 6 || bits != 0)
+			return -1;
+	}
+	return 0;
 }

@@ -1,8 +1,6 @@
 /* write.c - command building; see write.h. */
 #include "imap/write.h"
 
-#include "util/log.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,30 +41,18 @@ static int astring_char(unsigned char c)
 	return strchr("(){%*\"\\", c) == NULL;
 }
 
-/* 8-bit text may be quoted only under UTF8=ACCEPT, and then only when it
- * is valid UTF-8 (RFC 6855 quoted-utf8); a Latin-1 password goes as a
- * literal, which carries any bytes. */
 static int quotable(const char *s, size_t len, int utf8_ok)
 {
-	struct buf scratch = BUF_INIT;
 	size_t i;
-	int eight_bit = 0, ok;
 
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '\0' || c == '\r' || c == '\n')
 			return 0;
-		if (c >= 0x80)
-			eight_bit = 1;
+		if (c >= 0x80 && !utf8_ok)
+			return 0;
 	}
-	if (!eight_bit)
-		return 1;
-	if (!utf8_ok)
-		return 0;
-	/* the strict UTF-8 check lives in utf7.c; the encoder runs it */
-	ok = imap_utf8_to_mutf7(s, len, &scratch) == 0;
-	buf_release(&scratch);
-	return ok;
+	return 1;
 }
 
 void imap_cmd_literal_header(struct imap_cmdbuf *cb, uint64_t n, int literal8)
@@ -76,17 +62,8 @@ void imap_cmd_literal_header(struct imap_cmdbuf *cb, uint64_t n, int literal8)
 
 	buf_addf(&cb->b, "%s{%llu%s}\r\n", literal8 ? "~" : "",
 		 (unsigned long long)n, plus ? "+" : "");
-	if (!plus) {
-		/* A literal without its wait point would be sent before the
-		 * server's "+" and desynchronise the connection: a command
-		 * with this many synchronizing literals is a bug here. */
-		if (cb->n_waits >= IMAP_CMD_MAX_WAITS)
-			fatalx(1,
-			       "imap command with more than %d "
-			       "synchronizing literals",
-			       IMAP_CMD_MAX_WAITS);
+	if (!plus && cb->n_waits < IMAP_CMD_MAX_WAITS)
 		cb->waits[cb->n_waits++] = cb->b.len;
-	}
 }
 
 static void literal(struct imap_cmdbuf *cb, const char *s, size_t len)
@@ -137,15 +114,15 @@ int imap_cmd_mailbox(struct imap_cmdbuf *cb, const char *utf8)
 		buf_addstr(&cb->b, "INBOX");
 		return 0;
 	}
-	/* validate even when UTF-8 goes out as it is (UTF8=ACCEPT) */
+	if (cb->utf8_ok) {
+		imap_cmd_astring(cb, utf8, strlen(utf8));
+		return 0;
+	}
 	if (imap_utf8_to_mutf7(utf8, strlen(utf8), &enc) < 0) {
 		buf_release(&enc);
 		return -1;
 	}
-	if (cb->utf8_ok)
-		imap_cmd_astring(cb, utf8, strlen(utf8));
-	else
-		imap_cmd_astring(cb, enc.p, enc.len);
+	imap_cmd_astring(cb, enc.p, enc.len);
 	buf_release(&enc);
 	return 0;
 }

@@ -1,6 +1,5 @@
-/* test_write.c - the astring/string/literal choice for every awkward
- * value, the three literal modes with exact wait points, literal8
- * headers and mailbox arguments. */
+/* test_write.c - astring/string/literal choice, literal modes and wait
+ * points, modified UTF-7 both ways, UID sets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,124 +8,65 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/seqset.h"
 #include "imap/write.h"
 
-struct out {
-	char bytes[256];
-	size_t len;
-	unsigned n_waits;
-	size_t waits[IMAP_CMD_MAX_WAITS];
-};
-
-/* Write one astring (or string) into a fresh command buffer. */
-static struct out write1(enum imap_literal_mode mode, int utf8_ok,
-			 int as_string, const char *s, size_t len)
+static const char *astr(enum imap_literal_mode mode, const char *s, size_t len,
+			unsigned *waits)
 {
-	struct imap_cmdbuf cb;
-	struct out o;
+	static struct imap_cmdbuf cb;
 
-	memset(&o, 0, sizeof(o));
-	imap_cmdbuf_init(&cb, mode);
-	cb.utf8_ok = utf8_ok;
-	if (as_string)
-		imap_cmd_string(&cb, s, len);
-	else
-		imap_cmd_astring(&cb, s, len);
-	assert_true(cb.b.len < sizeof(o.bytes));
-	memcpy(o.bytes, cb.b.p, cb.b.len);
-	o.len = cb.b.len;
-	o.n_waits = cb.n_waits;
-	memcpy(o.waits, cb.waits, sizeof(o.waits));
 	imap_cmdbuf_release(&cb);
-	return o;
+	imap_cmdbuf_init(&cb, mode);
+	imap_cmd_astring(&cb, s, len);
+	*waits = cb.n_waits;
+	return cb.b.p;
 }
 
-/* Expect value s (C string) to be written as want, with no wait point. */
-static void expect(const char *s, const char *want)
+static void test_astring(void **state)
 {
-	struct out o = write1(IMAP_LITERAL_SYNC, 0, 0, s, strlen(s));
-
-	assert_int_equal(o.len, strlen(want));
-	assert_memory_equal(o.bytes, want, o.len);
-	assert_int_equal(o.n_waits, 0);
-}
-
-static void test_atoms(void **state)
-{
-	(void)state;
-	/* the seed's UserName formats: '/', '#', '@', '.' are atom chars */
-	expect("contoso-students/mailadmin/terry.adams",
-	       "contoso-students/mailadmin/terry.adams");
-	expect("#terry.adams@contoso-students.edu#mailadmin#",
-	       "#terry.adams@contoso-students.edu#mailadmin#");
-	expect("P@ssw0rd", "P@ssw0rd");
-	expect("1091990", "1091990");
-	/* ']' is an ASTRING-CHAR (resp-specials), though not an ATOM-CHAR */
-	expect("a]b", "a]b");
-	expect("~!$&'+,-.:;<=>?^_`|", "~!$&'+,-.:;<=>?^_`|");
-}
-
-static void test_quoted(void **state)
-{
-	(void)state;
-	/* Dovecot's master-user separator is a list wildcard */
-	expect("terry.adams*mailadmin", "\"terry.adams*mailadmin\"");
-	expect("pa\"ss", "\"pa\\\"ss\"");
-	expect("pa\\ss", "\"pa\\\\ss\"");
-	expect("\\\"", "\"\\\\\\\"\"");
-	expect("with space", "\"with space\"");
-	expect("100%", "\"100%\"");
-	expect("(x", "\"(x\"");
-	expect("x)", "\"x)\"");
-	expect("{5}", "\"{5}\"");
-	expect("[", "[");
-	expect("", "\"\"");
-	expect("\t", "\"\t\""); /* a CTL, but quotable */
-	expect("a\x7f", "\"a\x7f\"");
-	/* NIL would read as a nil in an nstring: never an atom */
-	expect("NIL", "\"NIL\"");
-	expect("nil", "\"nil\"");
-	expect("NILS", "NILS");
-}
-
-static void test_literals(void **state)
-{
-	struct out o;
+	unsigned w;
 
 	(void)state;
-	/* 8-bit: literal, synchronizing by default, wait just after CRLF */
-	o = write1(IMAP_LITERAL_SYNC, 0, 0, "p\xc3\xa4ssw\xc3\xb6rd", 10);
-	assert_int_equal(o.len, 6 + 10);
-	assert_memory_equal(o.bytes, "{10}\r\np\xc3\xa4ssw\xc3\xb6rd", o.len);
-	assert_int_equal(o.n_waits, 1);
-	assert_int_equal(o.waits[0], 6);
-	/* ... or quoted under UTF8=ACCEPT */
-	o = write1(IMAP_LITERAL_SYNC, 1, 0, "p\xc3\xa4ssw\xc3\xb6rd", 10);
-	assert_memory_equal(o.bytes, "\"p\xc3\xa4ssw\xc3\xb6rd\"", 12);
-	assert_int_equal(o.len, 12);
-	assert_int_equal(o.n_waits, 0);
-	/* ... but not Latin-1, which is not UTF-8 */
-	o = write1(IMAP_LITERAL_SYNC, 1, 0, "p\xe4ss", 4);
-	assert_memory_equal(o.bytes, "{4}\r\np\xe4ss", 9);
-	assert_int_equal(o.n_waits, 1);
-	/* CR, LF, NUL: literal in every mode, even under UTF8=ACCEPT */
-	o = write1(IMAP_LITERAL_SYNC, 1, 0, "a\rb", 3);
-	assert_memory_equal(o.bytes, "{3}\r\na\rb", 8);
-	assert_int_equal(o.len, 8);
-	o = write1(IMAP_LITERAL_PLUS, 0, 0, "a\nb", 3);
-	assert_memory_equal(o.bytes, "{3+}\r\na\nb", 9);
-	assert_int_equal(o.n_waits, 0);
-	o = write1(IMAP_LITERAL_MINUS, 0, 0, "a\0b", 3);
-	assert_int_equal(o.len, 9);
-	assert_memory_equal(o.bytes, "{3+}\r\na\0b", 9);
-	assert_int_equal(o.n_waits, 0);
-	/* a string is never an atom */
-	o = write1(IMAP_LITERAL_SYNC, 0, 1, "abc", 3);
-	assert_int_equal(o.len, 5);
-	assert_memory_equal(o.bytes, "\"abc\"", 5);
-	o = write1(IMAP_LITERAL_SYNC, 0, 1, "", 0);
-	assert_int_equal(o.len, 2);
-	assert_memory_equal(o.bytes, "\"\"", 2);
+	/* the seed's admin formats */
+	assert_string_equal(astr(IMAP_LITERAL_SYNC,
+				 "contoso-students/mailadmin/terry.adams", 38,
+				 &w),
+			    "contoso-students/mailadmin/terry.adams");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC,
+				 "#terry.adams@contoso-students.edu#mailadmin#",
+				 44, &w),
+			    "#terry.adams@contoso-students.edu#mailadmin#");
+	assert_string_equal(
+		astr(IMAP_LITERAL_SYNC, "terry.adams*mailadmin", 21, &w),
+		"\"terry.adams*mailadmin\"");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "P@ssw0rd", 8, &w),
+			    "P@ssw0rd");
+	/* ']' is an ASTRING-CHAR; the atom-specials are not */
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "a]b", 3, &w), "a]b");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "a\"b\\c", 5, &w),
+			    "\"a\\\"b\\\\c\"");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "with space", 10, &w),
+			    "\"with space\"");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "100%", 4, &w), "\"100%\"");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "(x{", 3, &w), "\"(x{\"");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "", 0, &w), "\"\"");
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "NIL", 3, &w), "\"NIL\"");
+	assert_int_equal(w, 0);
+	/* 8-bit, CR, LF, NUL: literals; synchronizing unless LITERAL+ */
+	assert_string_equal(astr(IMAP_LITERAL_SYNC, "p\xc3\xa4ss", 5, &w),
+			    "{5}\r\np\xc3\xa4ss");
+	assert_int_equal(w, 1);
+	assert_string_equal(astr(IMAP_LITERAL_PLUS, "p\xc3\xa4ss", 5, &w),
+			    "{5+}\r\np\xc3\xa4ss");
+	assert_int_equal(w, 0);
+	assert_string_equal(astr(IMAP_LITERAL_PLUS, "a\r\nb", 4, &w),
+			    "{4+}\r\na\r\nb");
+	{
+		const char *r = astr(IMAP_LITERAL_MINUS, "a\0b", 3, &w);
+		assert_memory_equal(r, "{3+}\r\na\0b", 9);
+		assert_int_equal(w, 0);
+	}
 }
 
 static void test_literal_modes(void **state)
@@ -136,157 +76,157 @@ static void test_literal_modes(void **state)
 
 	(void)state;
 	memset(big, '\n', 5000);
-	/* LITERAL-: non-synchronizing up to 4096 bytes only */
 	imap_cmdbuf_init(&cb, IMAP_LITERAL_MINUS);
-	imap_cmd_raw(&cb, "X ");
-	imap_cmd_astring(&cb, big, 4097);
-	imap_cmd_raw(&cb, " ");
-	imap_cmd_astring(&cb, big, 4096);
-	assert_int_equal(cb.n_waits, 1);
-	assert_int_equal(cb.waits[0], strlen("X {4097}\r\n"));
-	assert_memory_equal(cb.b.p, "X {4097}\r\n", 10);
-	assert_memory_equal(cb.b.p + 10 + 4097, " {4096+}\r\n", 10);
-	assert_int_equal(cb.b.len, 10 + 4097 + 10 + 4096);
-	imap_cmdbuf_release(&cb);
-	/* LITERAL+: always non-synchronizing, whatever the size */
-	imap_cmdbuf_init(&cb, IMAP_LITERAL_PLUS);
-	imap_cmd_astring(&cb, big, 5000);
-	assert_int_equal(cb.n_waits, 0);
-	assert_memory_equal(cb.b.p, "{5000+}\r\n", 9);
-	imap_cmdbuf_release(&cb);
-	/* synchronizing: two literals in one LOGIN, two exact wait points */
-	imap_cmdbuf_init(&cb, IMAP_LITERAL_SYNC);
 	imap_cmd_raw(&cb, "LOGIN ");
-	imap_cmd_astring(&cb, "us\xc3\xa9r", 5);
+	imap_cmd_astring(&cb, big, 5000); /* over 4096: synchronizing */
 	imap_cmd_raw(&cb, " ");
-	imap_cmd_astring(&cb, "p\r\n", 3);
-	assert_int_equal(cb.b.len,
-			 strlen("LOGIN {5}\r\nus\xc3\xa9r {3}\r\np\r\n"));
-	assert_string_equal(cb.b.p, "LOGIN {5}\r\nus\xc3\xa9r {3}\r\np\r\n");
-	assert_int_equal(cb.n_waits, 2);
-	assert_int_equal(cb.waits[0], strlen("LOGIN {5}\r\n"));
-	assert_int_equal(cb.waits[1],
-			 strlen("LOGIN {5}\r\nus\xc3\xa9r {3}\r\n"));
+	imap_cmd_astring(&cb, big, 10); /* small: non-synchronizing */
+	assert_int_equal(cb.n_waits, 1);
+	assert_int_equal(cb.waits[0], strlen("LOGIN {5000}\r\n"));
+	assert_memory_equal(cb.b.p + 6 + 8 + 5000, " {10+}\r\n", 8);
 	imap_cmdbuf_release(&cb);
-	assert_int_equal(cb.n_waits, 0);
-	/* the limit of wait points is reachable */
 	imap_cmdbuf_init(&cb, IMAP_LITERAL_SYNC);
-	for (int i = 0; i < IMAP_CMD_MAX_WAITS; i++)
-		imap_cmd_astring(&cb, "\n", 1);
-	assert_int_equal(cb.n_waits, IMAP_CMD_MAX_WAITS);
-	assert_int_equal(cb.waits[IMAP_CMD_MAX_WAITS - 1], cb.b.len - 1);
+	imap_cmd_raw(&cb, "APPEND x ");
+	imap_cmd_literal_header(&cb, 123, 1);
+	assert_string_equal(cb.b.p, "APPEND x ~{123}\r\n");
+	assert_int_equal(cb.waits[0], cb.b.len);
 	imap_cmdbuf_release(&cb);
 	free(big);
 }
 
-static void test_literal_header(void **state)
+static const char *to7(const char *in)
 {
-	static const struct {
-		enum imap_literal_mode mode;
-		uint64_t n;
-		int literal8;
-		const char *want;
-		int wait;
-	} cases[] = {
-		{IMAP_LITERAL_SYNC, 123, 0, "{123}\r\n", 1},
-		{IMAP_LITERAL_SYNC, 123, 1, "~{123}\r\n", 1},
-		{IMAP_LITERAL_PLUS, 123, 1, "~{123+}\r\n", 0},
-		{IMAP_LITERAL_PLUS, 0, 0, "{0+}\r\n", 0},
-		{IMAP_LITERAL_MINUS, 4096, 1, "~{4096+}\r\n", 0},
-		{IMAP_LITERAL_MINUS, 4097, 1, "~{4097}\r\n", 1},
-		{IMAP_LITERAL_PLUS, 36700160, 1, "~{36700160+}\r\n", 0},
-		{IMAP_LITERAL_SYNC, 5000000000ull, 0, "{5000000000}\r\n", 1},
-	};
-	size_t i;
+	static struct buf b = BUF_INIT;
 
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct imap_cmdbuf cb;
-		imap_cmdbuf_init(&cb, cases[i].mode);
-		imap_cmd_raw(&cb, "APPEND x ");
-		imap_cmd_literal_header(&cb, cases[i].n, cases[i].literal8);
-		assert_string_equal(cb.b.p + 9, cases[i].want);
-		assert_int_equal(cb.n_waits, (unsigned)cases[i].wait);
-		if (cases[i].wait)
-			assert_int_equal(cb.waits[0], cb.b.len);
-		imap_cmdbuf_release(&cb);
-	}
+	buf_reset(&b);
+	if (imap_utf8_to_mutf7(in, strlen(in), &b) < 0)
+		return NULL;
+	return b.p;
 }
 
-/* Write one mailbox argument; NULL when refused (and nothing written). */
-static const char *mailbox(int utf8_ok, const char *name)
+static const char *from7(const char *in)
 {
-	static char out[256];
-	struct imap_cmdbuf cb;
-	const char *ret = out;
+	static struct buf b = BUF_INIT;
 
+	buf_reset(&b);
+	if (imap_mutf7_to_utf8(in, strlen(in), &b) < 0)
+		return NULL;
+	return b.p;
+}
+
+static void test_utf7(void **state)
+{
+	struct imap_cmdbuf cb;
+
+	(void)state;
+	assert_string_equal(to7("Entw\xc3\xbc"
+				"rfe"),
+			    "Entw&APw-rfe");
+	assert_string_equal(to7("&"), "&-");
+	assert_string_equal(to7("\xe5\x8f\xb0\xe5\x8c\x97"), "&U,BTFw-");
+	assert_string_equal(to7("~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/"
+				"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"),
+			    "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
+	assert_string_equal(to7("\xf0\x9f\x98\x80"), "&2D3eAA-"); /* U+1F600 */
+	assert_null(to7("\xc3"));	  /* truncated */
+	assert_null(to7("\xc0\xaf"));	  /* overlong */
+	assert_null(to7("\xed\xa0\x80")); /* surrogate */
+	assert_string_equal(from7("Entw&APw-rfe"), "Entw\xc3\xbcrfe");
+	assert_string_equal(from7("&-&-"), "&&");
+	assert_string_equal(from7("&U,BTFw-"), "\xe5\x8f\xb0\xe5\x8c\x97");
+	assert_string_equal(from7("&2D3eAA-"), "\xf0\x9f\x98\x80");
+	assert_null(from7("&U,BTFw"));	 /* not closed */
+	assert_null(from7("&AGE-"));	 /* 'a' in base64: not canonical */
+	assert_null(from7("&APx-"));	 /* non-zero padding bits */
+	assert_null(from7("&2D0-"));	 /* lone high surrogate */
+	assert_null(from7("a\xc3\xbc")); /* raw 8-bit */
+	/* mailbox arguments */
 	imap_cmdbuf_init(&cb, IMAP_LITERAL_PLUS);
-	cb.utf8_ok = utf8_ok;
-	imap_cmd_raw(&cb, "SELECT ");
-	if (imap_cmd_mailbox(&cb, name) < 0) {
-		assert_string_equal(cb.b.p, "SELECT ");
-		ret = NULL;
-	} else {
-		assert_true(cb.b.len - 7 < sizeof(out));
-		memcpy(out, cb.b.p + 7, cb.b.len - 7 + 1);
+	assert_int_equal(imap_cmd_mailbox(&cb, "inbox"), 0);
+	imap_cmd_raw(&cb, " ");
+	assert_int_equal(imap_cmd_mailbox(&cb, "Sent Items"), 0);
+	imap_cmd_raw(&cb, " ");
+	assert_int_equal(imap_cmd_mailbox(&cb, "Entw\xc3\xbcrfe"), 0);
+	imap_cmd_raw(&cb, " ");
+	assert_int_equal(imap_cmd_mailbox(&cb, "a\"b&c"), 0);
+	assert_string_equal(cb.b.p,
+			    "INBOX \"Sent Items\" Entw&APw-rfe \"a\\\"b&-c\"");
+	assert_int_equal(imap_cmd_mailbox(&cb, "bad\xff"), -1);
+	imap_cmdbuf_release(&cb);
+}
+
+static void test_utf7_roundtrip(void **state)
+{
+	static const uint32_t pool[] = {
+		'a',  'Z',  '&',   '-',	   '/',	   '.',	   ' ',	    '~',
+		0xe4, 0xfc, 0x3b1, 0x4e2d, 0x53f0, 0xfeff, 0x1f600, 0x10ffff};
+	unsigned seed;
+
+	(void)state;
+	for (seed = 1; seed <= 500; seed++) {
+		struct buf in = BUF_INIT, enc = BUF_INIT, dec = BUF_INIT;
+		int n = 1 + rand() % 12, i;
+		srand(seed);
+		for (i = 0; i < n; i++) {
+			uint32_t cp = pool[(unsigned)rand() %
+					   (sizeof(pool) / sizeof(pool[0]))];
+			char u[4];
+			if (cp < 0x80) {
+				buf_addch(&in, (char)cp);
+			} else if (cp < 0x800) {
+				u[0] = (char)(0xc0 | cp >> 6);
+				u[1] = (char)(0x80 | (cp & 0x3f));
+				buf_add(&in, u, 2);
+			} else if (cp < 0x10000) {
+				u[0] = (char)(0xe0 | cp >> 12);
+				u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				u[2] = (char)(0x80 | (cp & 0x3f));
+				buf_add(&in, u, 3);
+			} else {
+				u[0] = (char)(0xf0 | cp >> 18);
+				u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+				u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				u[3] = (char)(0x80 | (cp & 0x3f));
+				buf_add(&in, u, 4);
+			}
+		}
+		assert_int_equal(imap_utf8_to_mutf7(in.p, in.len, &enc), 0);
+		for (i = 0; i < (int)enc.len; i++)
+			assert_true(enc.p[i] >= 0x20 && enc.p[i] < 0x7f);
+		assert_int_equal(imap_mutf7_to_utf8(enc.p, enc.len, &dec), 0);
+		assert_int_equal(dec.len, in.len);
+		assert_memory_equal(dec.p, in.p, in.len);
+		buf_release(&in);
+		buf_release(&enc);
+		buf_release(&dec);
 	}
-	imap_cmdbuf_release(&cb);
-	return ret;
 }
 
-static void test_mailbox(void **state)
+static void test_seqset(void **state)
 {
-	(void)state;
-	assert_string_equal(mailbox(0, "INBOX"), "INBOX");
-	assert_string_equal(mailbox(0, "inbox"), "INBOX");
-	assert_string_equal(mailbox(1, "InBoX"), "INBOX");
-	assert_string_equal(mailbox(0, "INBOX/Sub"), "INBOX/Sub");
-	assert_string_equal(mailbox(0, "Entw\xc3\xbcrfe"), "Entw&APw-rfe");
-	assert_string_equal(mailbox(0, "&"), "&-");
-	assert_string_equal(mailbox(0, "\xe5\x8f\xb0\xe5\x8c\x97"), "&U,BTFw-");
-	assert_string_equal(mailbox(0, "a b"), "\"a b\"");
-	assert_string_equal(mailbox(0, "\"quoted\""), "\"\\\"quoted\\\"\"");
-	assert_string_equal(mailbox(0, "Archive/2023/Q1"), "Archive/2023/Q1");
-	assert_string_equal(mailbox(0, "Lists.dev.imap"), "Lists.dev.imap");
-	assert_string_equal(mailbox(0, "50%*"), "\"50%*\"");
-	assert_string_equal(mailbox(0, "Sent Items"), "\"Sent Items\"");
-	assert_string_equal(mailbox(0, "a\"b&c"), "\"a\\\"b&-c\"");
-	/* a control character is encoded, so it needs no literal */
-	assert_string_equal(mailbox(0, "a\tb"), "a&AAk-b");
-	/* UTF8=ACCEPT: the name goes as UTF-8, quoted */
-	assert_string_equal(mailbox(1, "Entw\xc3\xbcrfe"),
-			    "\"Entw\xc3\xbcrfe\"");
-	assert_string_equal(mailbox(1, "&"), "&");
-	/* not UTF-8: refused in both modes */
-	assert_null(mailbox(0, "bad\xff"));
-	assert_null(mailbox(1, "bad\xff"));
-	assert_null(mailbox(0, "\xc0\xaf"));
-	assert_null(mailbox(1, "\xed\xa0\x80"));
-}
-
-static void test_raw(void **state)
-{
-	struct imap_cmdbuf cb;
+	static const uint32_t uids[] = {1, 2, 3, 4, 5, 7, 9, 10, 11, 12, 100};
+	struct buf b = BUF_INIT;
 
 	(void)state;
-	imap_cmdbuf_init(&cb, IMAP_LITERAL_SYNC);
-	imap_cmd_raw(&cb, "UID FETCH ");
-	imap_cmd_rawf(&cb, "%u:%s (%s)", 17u, "*", "FLAGS");
-	assert_string_equal(cb.b.p, "UID FETCH 17:* (FLAGS)");
-	assert_int_equal(cb.n_waits, 0);
-	imap_cmdbuf_release(&cb);
+	assert_int_equal(seqset_build(uids, 11, 1000, &b), 11);
+	assert_string_equal(b.p, "1:5,7,9:12,100");
+	buf_reset(&b);
+	assert_int_equal(seqset_build(uids, 11, 6, &b), 6);
+	assert_string_equal(b.p, "1:5,7");
+	buf_reset(&b);
+	assert_int_equal(seqset_build(uids + 10, 1, 1, &b), 1); /* always one */
+	assert_string_equal(b.p, "100");
+	buf_release(&b);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_atoms),
-		cmocka_unit_test(test_quoted),
-		cmocka_unit_test(test_literals),
+		cmocka_unit_test(test_astring),
 		cmocka_unit_test(test_literal_modes),
-		cmocka_unit_test(test_literal_header),
-		cmocka_unit_test(test_mailbox),
-		cmocka_unit_test(test_raw),
+		cmocka_unit_test(test_utf7),
+		cmocka_unit_test(test_utf7_roundtrip),
+		cmocka_unit_test(test_seqset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
