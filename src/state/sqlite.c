@@ -144,12 +144,53 @@ static int run(struct state *st, sqlite3_stmt *s, const char *what,
 	return 0;
 }
 
+/* Every bind is checked: a failure (SQLITE_RANGE: a parameter the
+ * statement does not have, SQLITE_NOMEM) is a bug or out of memory, and a
+ * bug here would silently store wrong state, so it stops the program. */
+static void bind_check(sqlite3_stmt *s, int i, int rc)
+{
+	if (rc != SQLITE_OK) {
+		fprintf(stderr,
+			"imapmig: internal error: binding parameter %d of "
+			"\"%s\": %s\n",
+			i, sqlite3_sql(s), sqlite3_errstr(rc));
+		abort();
+	}
+}
+
+static void b_i64(sqlite3_stmt *s, int i, sqlite3_int64 v)
+{
+	bind_check(s, i, sqlite3_bind_int64(s, i, v));
+}
+
+static void b_int(sqlite3_stmt *s, int i, int v)
+{
+	bind_check(s, i, sqlite3_bind_int(s, i, v));
+}
+
+static void b_null(sqlite3_stmt *s, int i)
+{
+	bind_check(s, i, sqlite3_bind_null(s, i));
+}
+
+static void b_text(sqlite3_stmt *s, int i, const char *v, int n,
+		   void (*d)(void *))
+{
+	bind_check(s, i, sqlite3_bind_text(s, i, v, n, d));
+}
+
+static void b_blob(sqlite3_stmt *s, int i, const void *v, int n,
+		   void (*d)(void *))
+{
+	bind_check(s, i, sqlite3_bind_blob(s, i, v, n, d));
+}
+
 static void bind_str(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v == NULL)
-		sqlite3_bind_null(s, i);
+		b_null(s, i);
 	else
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+		b_text(s, i, v, -1, SQLITE_TRANSIENT);
 }
 
 static char *col_str(sqlite3_stmt *s, int i)
@@ -165,12 +206,12 @@ static int bind_secret(struct state *st, sqlite3_stmt *s, int i,
 	struct buf b = BUF_INIT;
 
 	if (plain == NULL) {
-		sqlite3_bind_null(s, i);
+		b_null(s, i);
 		return 0;
 	}
 	if (secret_seal(&st->key, plain, strlen(plain), &b, err) < 0)
 		return -1;
-	sqlite3_bind_blob(s, i, b.p, (int)b.len, SQLITE_TRANSIENT);
+	b_blob(s, i, b.p, (int)b.len, SQLITE_TRANSIENT);
 	buf_release(&b);
 	return 0;
 }
@@ -412,9 +453,9 @@ static int ep_bind(struct state *st, sqlite3_stmt *s,
 		   const struct state_endpoint *e, struct err *err)
 {
 	bind_str(s, 1, e->name);
-	sqlite3_bind_int(s, 2, (int)e->kind);
+	b_int(s, 2, (int)e->kind);
 	bind_str(s, 3, e->host);
-	sqlite3_bind_int(s, 4, (int)e->port);
+	b_int(s, 4, (int)e->port);
 	bind_str(s, 5, e->security);
 	bind_str(s, 6, e->authentication);
 	bind_str(s, 7, e->login_template);
@@ -424,10 +465,10 @@ static int ep_bind(struct state *st, sqlite3_stmt *s,
 	bind_str(s, 10, e->token_command);
 	bind_str(s, 11, e->path_template);
 	bind_str(s, 12, e->ca_file);
-	sqlite3_bind_int(s, 13, e->accept_untrusted);
-	sqlite3_bind_int(s, 14, (int)e->max_migrations);
-	sqlite3_bind_int(s, 15, (int)e->max_incremental);
-	sqlite3_bind_int64(s, 16, (sqlite3_int64)e->created);
+	b_int(s, 13, e->accept_untrusted);
+	b_int(s, 14, (int)e->max_migrations);
+	b_int(s, 15, (int)e->max_incremental);
+	b_i64(s, 16, (sqlite3_int64)e->created);
 	return 0;
 }
 
@@ -483,7 +524,7 @@ static int ep_get(struct state *st, const char *where, const char *name,
 	if (name != NULL)
 		bind_str(s, 1, name);
 	else
-		sqlite3_bind_int64(s, 1, id);
+		b_i64(s, 1, id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		rc = ep_read(st, s, out, err);
@@ -564,7 +605,7 @@ int state_endpoint_update(struct state *st, const struct state_endpoint *e,
 		sqlite3_finalize(s);
 		return -1;
 	}
-	sqlite3_bind_int64(s, 17, e->id);
+	b_i64(s, 17, e->id);
 	return run(st, s, "update endpoint", err);
 }
 
@@ -584,8 +625,8 @@ int state_endpoint_remove(struct state *st, const char *name, struct err *err)
 		state_endpoint_release(&e);
 		return -1;
 	}
-	sqlite3_bind_int64(s, 1, e.id);
-	sqlite3_bind_int64(s, 2, e.id);
+	b_i64(s, 1, e.id);
+	b_i64(s, 2, e.id);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		batch = col_str(s, 0);
 	sqlite3_finalize(s);
@@ -600,7 +641,7 @@ int state_endpoint_remove(struct state *st, const char *name, struct err *err)
 	}
 	s = prep(st, "DELETE FROM endpoints WHERE id=?", err);
 	if (s != NULL)
-		sqlite3_bind_int64(s, 1, e.id);
+		b_i64(s, 1, e.id);
 	state_endpoint_release(&e);
 	return run(st, s, "remove endpoint", err);
 }
@@ -656,23 +697,23 @@ static void b_read(sqlite3_stmt *s, struct state_batch *b)
 static void b_bind(sqlite3_stmt *s, const struct state_batch *b)
 {
 	bind_str(s, 1, b->name);
-	sqlite3_bind_int64(s, 2, b->source_id);
-	sqlite3_bind_int64(s, 3, b->target_id);
+	b_i64(s, 2, b->source_id);
+	b_i64(s, 3, b->target_id);
 	bind_str(s, 4, b->status);
 	bind_str(s, 5, b->exclude_folders);
 	bind_str(s, 6, b->include_folders);
-	sqlite3_bind_int(s, 7, b->allow_incremental);
-	sqlite3_bind_int64(s, 8, (sqlite3_int64)b->bad_item_limit);
-	sqlite3_bind_int64(s, 9, (sqlite3_int64)b->max_message_size);
-	sqlite3_bind_int64(s, 10, (sqlite3_int64)b->max_items);
-	sqlite3_bind_int64(s, 11, (sqlite3_int64)b->start_after);
+	b_int(s, 7, b->allow_incremental);
+	b_i64(s, 8, (sqlite3_int64)b->bad_item_limit);
+	b_i64(s, 9, (sqlite3_int64)b->max_message_size);
+	b_i64(s, 10, (sqlite3_int64)b->max_items);
+	b_i64(s, 11, (sqlite3_int64)b->start_after);
 	bind_str(s, 12, b->notification_emails);
-	sqlite3_bind_int64(s, 13, (sqlite3_int64)b->cutover);
-	sqlite3_bind_int64(s, 14, (sqlite3_int64)b->created);
-	sqlite3_bind_int64(s, 15, (sqlite3_int64)b->started);
-	sqlite3_bind_int64(s, 16, (sqlite3_int64)b->initial_done);
-	sqlite3_bind_int64(s, 17, (sqlite3_int64)b->last_synced);
-	sqlite3_bind_int64(s, 18, (sqlite3_int64)b->completed);
+	b_i64(s, 13, (sqlite3_int64)b->cutover);
+	b_i64(s, 14, (sqlite3_int64)b->created);
+	b_i64(s, 15, (sqlite3_int64)b->started);
+	b_i64(s, 16, (sqlite3_int64)b->initial_done);
+	b_i64(s, 17, (sqlite3_int64)b->last_synced);
+	b_i64(s, 18, (sqlite3_int64)b->completed);
 }
 
 int state_batch_add(struct state *st, struct state_batch *b, struct err *err)
@@ -724,7 +765,7 @@ static int b_get(struct state *st, const char *name, int64_t id,
 	if (name)
 		bind_str(s, 1, name);
 	else
-		sqlite3_bind_int64(s, 1, id);
+		b_i64(s, 1, id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		b_read(s, out);
@@ -795,7 +836,7 @@ int state_batch_update(struct state *st, const struct state_batch *b,
 	if (s == NULL)
 		return -1;
 	b_bind(s, b);
-	sqlite3_bind_int64(s, 19, b->id);
+	b_i64(s, 19, b->id);
 	return run(st, s, "update batch", err);
 }
 
@@ -804,7 +845,7 @@ int state_batch_remove(struct state *st, int64_t id, struct err *err)
 	sqlite3_stmt *s = prep(st, "DELETE FROM batches WHERE id=?", err);
 
 	if (s != NULL)
-		sqlite3_bind_int64(s, 1, id);
+		b_i64(s, 1, id);
 	return run(st, s, "remove batch", err);
 }
 
@@ -832,7 +873,7 @@ int state_batch_counts(struct state *st, int64_t batch_id,
 	memset(c, 0, sizeof(*c));
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, batch_id);
+	b_i64(s, 1, batch_id);
 	c->last_synced = (time_t)-1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *status = (const char *)sqlite3_column_text(s, 0);
@@ -974,7 +1015,7 @@ int state_users_add(struct state *st, int64_t batch_id, struct state_user *v,
 		}
 		sqlite3_reset(ins);
 		sqlite3_clear_bindings(ins);
-		sqlite3_bind_int64(ins, 1, batch_id);
+		b_i64(ins, 1, batch_id);
 		bind_str(ins, 2, u->email);
 		bind_str(ins, 3, u->username);
 		if (bind_secret(st, ins, 4, u->password, err) < 0 ||
@@ -986,8 +1027,8 @@ int state_users_add(struct state *st, int64_t batch_id, struct state_user *v,
 		bind_str(ins, 6, u->target_username);
 		bind_str(ins, 8, json);
 		bind_str(ins, 9, u->status ? u->status : "Queued");
-		sqlite3_bind_int(ins, 10, (int)u->csv_line);
-		sqlite3_bind_int64(ins, 11, (sqlite3_int64)time(NULL));
+		b_int(ins, 10, (int)u->csv_line);
+		b_i64(ins, 11, (sqlite3_int64)time(NULL));
 		free(json);
 		if (sqlite3_step(ins) != SQLITE_DONE) {
 			db_error(st, "add user", err);
@@ -1022,7 +1063,7 @@ static int u_get(struct state *st, const char *email, int64_t id,
 	if (email)
 		bind_str(s, 1, email);
 	else
-		sqlite3_bind_int64(s, 1, id);
+		b_i64(s, 1, id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		rc = u_read(st, s, out, err);
@@ -1068,7 +1109,7 @@ int state_user_list(struct state *st, int64_t batch_id, const char *status,
 	*n_r = 0;
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, batch_id);
+	b_i64(s, 1, batch_id);
 	bind_str(s, 2, status);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		v = xrealloc(v, (n + 1) * sizeof(*v));
@@ -1096,7 +1137,7 @@ int state_user_set_status(struct state *st, int64_t id, const char *status,
 		return -1;
 	bind_str(s, 1, status);
 	bind_str(s, 2, error);
-	sqlite3_bind_int64(s, 3, id);
+	b_i64(s, 3, id);
 	return run(st, s, "set user status", err);
 }
 
@@ -1115,15 +1156,15 @@ int state_user_update(struct state *st, const struct state_user *u,
 		return -1;
 	bind_str(s, 1, u->status);
 	bind_str(s, 2, u->error);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)u->items_total);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)u->queued_at);
-	sqlite3_bind_int64(s, 5, (sqlite3_int64)u->sync_started);
-	sqlite3_bind_int64(s, 6, (sqlite3_int64)u->sync_ended);
-	sqlite3_bind_int64(s, 7, (sqlite3_int64)u->last_synced);
-	sqlite3_bind_int64(s, 8, (sqlite3_int64)u->seconds_syncing);
-	sqlite3_bind_int64(s, 9, (sqlite3_int64)u->seconds_throttled);
-	sqlite3_bind_int64(s, 10, u->batch_id);
-	sqlite3_bind_int64(s, 11, u->id);
+	b_i64(s, 3, (sqlite3_int64)u->items_total);
+	b_i64(s, 4, (sqlite3_int64)u->queued_at);
+	b_i64(s, 5, (sqlite3_int64)u->sync_started);
+	b_i64(s, 6, (sqlite3_int64)u->sync_ended);
+	b_i64(s, 7, (sqlite3_int64)u->last_synced);
+	b_i64(s, 8, (sqlite3_int64)u->seconds_syncing);
+	b_i64(s, 9, (sqlite3_int64)u->seconds_throttled);
+	b_i64(s, 10, u->batch_id);
+	b_i64(s, 11, u->id);
 	return run(st, s, "update user", err);
 }
 
@@ -1132,7 +1173,7 @@ int state_user_remove(struct state *st, int64_t id, struct err *err)
 	sqlite3_stmt *s = prep(st, "DELETE FROM users WHERE id=?", err);
 
 	if (s != NULL)
-		sqlite3_bind_int64(s, 1, id);
+		b_i64(s, 1, id);
 	return run(st, s, "remove user", err);
 }
 
@@ -1179,9 +1220,9 @@ int state_user_claim(struct state *st, int64_t user_id, const char *owner,
 	if (s == NULL)
 		return -1;
 	bind_str(s, 1, owner);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)(now + lease_seconds));
-	sqlite3_bind_int64(s, 3, user_id);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
+	b_i64(s, 2, (sqlite3_int64)(now + lease_seconds));
+	b_i64(s, 3, user_id);
+	b_i64(s, 4, (sqlite3_int64)now);
 	if (run(st, s, "claim user", err) < 0)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 1 : 0;
@@ -1195,7 +1236,7 @@ int state_user_release_claim(struct state *st, int64_t user_id, struct err *err)
 			       err);
 
 	if (s != NULL)
-		sqlite3_bind_int64(s, 1, user_id);
+		b_i64(s, 1, user_id);
 	return run(st, s, "release user", err);
 }
 
@@ -1231,7 +1272,7 @@ int state_users_requeue_orphans(struct state *st,
 			 " claim_until=NULL WHERE id=?",
 			 err);
 		if (s != NULL)
-			sqlite3_bind_int64(s, 1, ids[i]);
+			b_i64(s, 1, ids[i]);
 		if (run(st, s, "requeue user", err) < 0) {
 			free(ids);
 			return -1;
@@ -1260,7 +1301,7 @@ int state_skipped_list(struct state *st, int64_t user_id,
 	*n_r = 0;
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, user_id);
+	b_i64(s, 1, user_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		v = xrealloc(v, (n + 1) * sizeof(*v));
 		v[n].folder = col_str(s, 0);
@@ -1310,7 +1351,7 @@ int state_folder_list(struct state *st, int64_t user_id,
 	*n_r = 0;
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, user_id);
+	b_i64(s, 1, user_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		v = xrealloc(v, (n + 1) * sizeof(*v));
 		v[n].src = col_str(s, 0);
@@ -1354,7 +1395,7 @@ int state_folder_open(struct state *st, int64_t user_id, const char *src,
 	memset(out, 0, sizeof(*out));
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, user_id);
+	b_i64(s, 1, user_id);
 	bind_str(s, 2, src);
 	bind_str(s, 3, dst);
 	if (run(st, s, "open folder", err) < 0)
@@ -1365,7 +1406,7 @@ int state_folder_open(struct state *st, int64_t user_id, const char *src,
 		 err);
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, user_id);
+	b_i64(s, 1, user_id);
 	bind_str(s, 2, src);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -1391,11 +1432,11 @@ int state_folder_update(struct state *st, int64_t folder_id,
 
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, uidvalidity);
-	sqlite3_bind_int64(s, 2, last_uid);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)highestmodseq);
-	sqlite3_bind_int64(s, 4, messages);
-	sqlite3_bind_int64(s, 5, folder_id);
+	b_i64(s, 1, uidvalidity);
+	b_i64(s, 2, last_uid);
+	b_i64(s, 3, (sqlite3_int64)highestmodseq);
+	b_i64(s, 4, messages);
+	b_i64(s, 5, folder_id);
 	return run(st, s, "update folder", err);
 }
 
@@ -1405,7 +1446,7 @@ int state_folder_renumbered(struct state *st, int64_t folder_id,
 	sqlite3_stmt *s = prep(st, "DELETE FROM items WHERE folder_id=?", err);
 
 	if (s != NULL)
-		sqlite3_bind_int64(s, 1, folder_id);
+		b_i64(s, 1, folder_id);
 	return run(st, s, "reset folder", err);
 }
 
@@ -1421,16 +1462,16 @@ int state_items_inflight(struct state *st, int64_t user_id, int64_t folder_id,
 		return -1;
 	s = prep(st,
 		 "INSERT OR REPLACE INTO items(folder_id, uid, size,"
-		 " state) VALUES (?,?,?,0)",
+		 " state, flags, keywords) VALUES (?,?,?,0,?,?)",
 		 err);
 	if (s == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		sqlite3_reset(s);
-		sqlite3_bind_int64(s, 1, folder_id);
-		sqlite3_bind_int64(s, 2, msgs[i]->uid);
-		sqlite3_bind_int64(s, 3, (sqlite3_int64)msgs[i]->size);
-		sqlite3_bind_int(s, 4, (int)msgs[i]->flags);
+		b_i64(s, 1, folder_id);
+		b_i64(s, 2, msgs[i]->uid);
+		b_i64(s, 3, (sqlite3_int64)msgs[i]->size);
+		b_int(s, 4, (int)msgs[i]->flags);
 		bind_str(s, 5, msgs[i]->keywords);
 		if (sqlite3_step(s) != SQLITE_DONE) {
 			db_error(st, "record items in flight", err);
@@ -1458,11 +1499,11 @@ static int add_user_counts(struct state *st, int64_t user_id, int64_t folder_id,
 
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)done);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)bytes);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)skipped);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)bad);
-	sqlite3_bind_int64(s, 5, user_id);
+	b_i64(s, 1, (sqlite3_int64)done);
+	b_i64(s, 2, (sqlite3_int64)bytes);
+	b_i64(s, 3, (sqlite3_int64)skipped);
+	b_i64(s, 4, (sqlite3_int64)bad);
+	b_i64(s, 5, user_id);
 	if (run(st, s, "count items", err) < 0)
 		return -1;
 	if (done == 0)
@@ -1473,8 +1514,8 @@ static int add_user_counts(struct state *st, int64_t user_id, int64_t folder_id,
 		 err);
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)done);
-	sqlite3_bind_int64(s, 2, folder_id);
+	b_i64(s, 1, (sqlite3_int64)done);
+	b_i64(s, 2, folder_id);
 	return run(st, s, "count items", err);
 }
 
@@ -1507,15 +1548,15 @@ int state_items_settle(struct state *st, int64_t user_id, int64_t folder_id,
 			s = done;
 			sqlite3_reset(s);
 			bind_str(s, 1, refs[i] ? refs[i] : "");
-			sqlite3_bind_int64(s, 2, folder_id);
-			sqlite3_bind_int64(s, 3, msgs[i]->uid);
+			b_i64(s, 2, folder_id);
+			b_i64(s, 3, msgs[i]->uid);
 			ndone++;
 			bytes += msgs[i]->size;
 		} else {
 			s = forget;
 			sqlite3_reset(s);
-			sqlite3_bind_int64(s, 1, folder_id);
-			sqlite3_bind_int64(s, 2, msgs[i]->uid);
+			b_i64(s, 1, folder_id);
+			b_i64(s, 2, msgs[i]->uid);
 		}
 		if (sqlite3_step(s) != SQLITE_DONE) {
 			db_error(st, "settle items", err);
@@ -1551,10 +1592,10 @@ int state_item_skip(struct state *st, int64_t user_id, int64_t folder_id,
 		 err);
 	if (s == NULL)
 		goto fail;
-	sqlite3_bind_int64(s, 1, folder_id);
-	sqlite3_bind_int64(s, 2, m->uid);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)m->size);
-	sqlite3_bind_int(s, 4, bad ? ITEM_FAILED : ITEM_SKIPPED);
+	b_i64(s, 1, folder_id);
+	b_i64(s, 2, m->uid);
+	b_i64(s, 3, (sqlite3_int64)m->size);
+	b_int(s, 4, bad ? ITEM_FAILED : ITEM_SKIPPED);
 	if (run(st, s, "skip item", err) < 0)
 		goto fail;
 	s = prep(st,
@@ -1564,15 +1605,15 @@ int state_item_skip(struct state *st, int64_t user_id, int64_t folder_id,
 		 err);
 	if (s == NULL)
 		goto fail;
-	sqlite3_bind_int64(s, 1, user_id);
-	sqlite3_bind_int64(s, 2, m->uid);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)m->size);
+	b_i64(s, 1, user_id);
+	b_i64(s, 2, m->uid);
+	b_i64(s, 3, (sqlite3_int64)m->size);
 	bind_str(s, 4, subject);
 	bind_str(s, 5, from);
 	bind_str(s, 6, date);
 	bind_str(s, 7, reason);
-	sqlite3_bind_int(s, 8, bad);
-	sqlite3_bind_int64(s, 9, folder_id);
+	b_int(s, 8, bad);
+	b_i64(s, 9, folder_id);
 	if (run(st, s, "skip item", err) < 0 ||
 	    add_user_counts(st, user_id, folder_id, 0, 0, 1, bad ? 1 : 0, err) <
 		    0)
@@ -1584,12 +1625,14 @@ fail:
 }
 
 int state_item_found(struct state *st, int64_t user_id, int64_t folder_id,
-		     const struct store_msg *m, struct err *err)
+		     const struct store_msg *m, const char *ref,
+		     struct err *err)
 {
 	const enum state_outcome oc = STATE_ITEM_DONE;
-	const char *ref = "";
 	struct store_msg *mm = (struct store_msg *)m;
 
+	if (ref == NULL)
+		ref = "";
 	return state_items_settle(st, user_id, folder_id, &mm, &oc, &ref, 1,
 				  err);
 }
@@ -1604,8 +1647,8 @@ int state_item_forget(struct state *st, int64_t folder_id, uint32_t uid,
 
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, folder_id);
-	sqlite3_bind_int64(s, 2, uid);
+	b_i64(s, 1, folder_id);
+	b_i64(s, 2, uid);
 	return run(st, s, "forget item", err);
 }
 
@@ -1621,7 +1664,7 @@ static int uid_list(struct state *st, const char *sql, int64_t folder_id,
 	*n_r = 0;
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, folder_id);
+	b_i64(s, 1, folder_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
@@ -1673,7 +1716,7 @@ int state_done_items(struct state *st, int64_t folder_id,
 	*n_r = 0;
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, folder_id);
+	b_i64(s, 1, folder_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
@@ -1714,10 +1757,10 @@ int state_item_set_flags(struct state *st, int64_t folder_id, uint32_t uid,
 
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int(s, 1, (int)flags);
+	b_int(s, 1, (int)flags);
 	bind_str(s, 2, keywords);
 	bind_str(s, 3, ref);
-	sqlite3_bind_int64(s, 4, folder_id);
-	sqlite3_bind_int64(s, 5, uid);
+	b_i64(s, 4, folder_id);
+	b_i64(s, 5, uid);
 	return run(st, s, "update item flags", err);
 }

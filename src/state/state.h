@@ -229,8 +229,10 @@ int state_item_skip(struct state *st, int64_t user_id, int64_t folder_id,
 		    const struct store_msg *m, const char *reason, int bad,
 		    const char *subject, const char *from, const char *date,
 		    struct err *err);
+/* An item in flight turned out to be on the target already, as ref. */
 int state_item_found(struct state *st, int64_t user_id, int64_t folder_id,
-		     const struct store_msg *m, struct err *err);
+		     const struct store_msg *m, const char *ref,
+		     struct err *err);
 int state_item_forget(struct state *st, int64_t folder_id, uint32_t uid,
 		      struct err *err);
 int state_inflight_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,

@@ -4,20 +4,28 @@
  * personal namespace or to the user's root; metadata from one pipelined
  * UID FETCH per folder; bodies from one UID FETCH per batch of messages,
  * streamed literal chunk by literal chunk into the caller's sink.  Bodies
- * are fetched with BINARY.PEEK[] (true bytes, NUL included) when the
- * server has BINARY and the message's top-level Content-Transfer-Encoding
- * is not base64 or quoted-printable -- for those, BINARY[] would decode
- * the body, so BODY.PEEK[] gives the stored bytes instead.
+ * are fetched with BODY.PEEK[], the stored bytes -- except that an IMAP4rev1
+ * literal cannot carry NUL, and Dovecot serves NUL as 0x80 there.
+ * BINARY.PEEK[] is not a raw fetch: RFC 3516 has the server undo every
+ * part's Content-Transfer-Encoding.  So BINARY.PEEK[] is used only for a
+ * message whose BINARY.SIZE[] equals its RFC822.SIZE: decoding base64
+ * always shrinks a part and decoding quoted-printable never grows one, so
+ * equal sizes mean nothing was decoded and BINARY[] is the stored bytes,
+ * NUL included.  The metadata FETCH asks for BINARY.SIZE[] to know.
  *
  * Target: CREATE, and APPEND with flags and INTERNALDATE, pipelined with
- * LITERAL+ (literal8 when the server has BINARY); APPENDUID (UIDPLUS)
- * names the copy. */
+ * LITERAL+, always as a plain literal: literal8 would let Dovecot re-encode
+ * binary parts as base64.  A message with NUL bytes is never sent
+ * (takes_nul() is 0): the sync engine reports it instead.  APPENDUID
+ * (UIDPLUS) names the copy. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <openssl/evp.h>
 
 #include "imap/client.h"
 #include "imap/seqset.h"
@@ -318,56 +326,6 @@ static void flags_to_cmd(const struct store_msg *m, struct imap_cmdbuf *cb)
 	imap_cmd_raw(cb, ")");
 }
 
-/* Message-ID and Content-Transfer-Encoding from a header block. */
-static void parse_header_fields(const char *h, size_t len, struct store_msg *m)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		size_t s = i, e;
-		struct buf v = BUF_INIT;
-		/* one logical (unfolded) header line */
-		while (i < len) {
-			if (h[i] == '\n' &&
-			    (i + 1 >= len ||
-			     (h[i + 1] != ' ' && h[i + 1] != '\t')))
-				break;
-			i++;
-		}
-		e = i;
-		i++;
-		{
-			const char *colon = memchr(h + s, ':', e - s);
-			size_t k;
-			int is_mid, is_cte;
-			if (colon == NULL)
-				continue;
-			is_mid = (size_t)(colon - (h + s)) == 10 &&
-				 strncasecmp(h + s, "Message-ID", 10) == 0;
-			is_cte = (size_t)(colon - (h + s)) == 25 &&
-				 strncasecmp(h + s, "Content-Transfer-Encoding",
-					     25) == 0;
-			if (!is_mid && !is_cte)
-				continue;
-			for (k = (size_t)(colon + 1 - h); k < e; k++) {
-				char ch = h[k];
-				if (ch == '\r' || ch == '\n' || ch == '\t' ||
-				    ch == ' ')
-					continue;
-				buf_addch(&v, ch);
-			}
-			if (is_mid && v.len > 0 && m->message_id == NULL)
-				m->message_id = buf_detach(&v, NULL);
-			else if (is_cte)
-				m->encoded =
-					strcasecmp(v.p, "base64") == 0 ||
-					strcasecmp(v.p, "quoted-printable") ==
-						0;
-		}
-		buf_release(&v);
-	}
-}
-
 /* ---- source ---- */
 
 struct imap_source {
@@ -386,7 +344,12 @@ struct imap_source {
 	int sink_failed;
 	int in_body; /* a streamed literal is in progress */
 	uint32_t body_uid;
-	char **summary; /* subject, from, date */
+	int body_refused;      /* a body FETCH was answered NO */
+	int no_binary_size;    /* BINARY.SIZE[] refused: BODY[] only */
+	char **summary;	       /* subject, from, date */
+	struct buf big_header; /* a header literal too big to be inline */
+	int in_header;
+	struct imap_literal_sink lsink;
 };
 
 static int root_strip(struct imap_source *is, const char *name, char delim,
@@ -740,15 +703,14 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 		} else if (strcasecmp(key, "FLAGS") == 0 &&
 			   v->type == IMAP_ARG_LIST) {
 			parse_flags(v, &m);
+		} else if (strcasecmp(key, "BINARY.SIZE[]") == 0 &&
+			   imap_arg_u64(v, &n) == 0) {
+			m.binary_size = n;
 		} else if (strcasecmp(key, "INTERNALDATE") == 0) {
 			const char *d = imap_arg_str(v);
 			if (d != NULL)
 				parse_internaldate(d, &m.internaldate,
 						   &m.tz_minutes);
-		} else if (strncasecmp(key, "BODY[HEADER", 11) == 0) {
-			if (v->type == IMAP_ARG_LITERAL ||
-			    v->type == IMAP_ARG_STRING)
-				parse_header_fields(v->str.p, v->str.len, &m);
 		}
 	}
 	if (!have_uid || m.uid < is->min_uid) {
@@ -773,20 +735,37 @@ static int source_fetch_meta(struct store_source *s, uint32_t min_uid,
 	struct imap_result res;
 	int ret;
 
+	size_t before = out->n;
+	int binsize;
+
 	is->meta_out = out;
 	is->min_uid = min_uid ? min_uid : 1;
+again:
+	binsize = imap_client_has_cap(is->c, "BINARY") && !is->no_binary_size;
 	imap_client_cmdbuf_init(is->c, &cb);
 	imap_cmd_rawf(&cb,
-		      "UID FETCH %u:* (UID FLAGS INTERNALDATE "
-		      "RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID "
-		      "CONTENT-TRANSFER-ENCODING)])",
-		      is->min_uid);
+		      "UID FETCH %u:* (UID FLAGS INTERNALDATE RFC822.SIZE%s)",
+		      is->min_uid, binsize ? " BINARY.SIZE[]" : "");
 	imap_client_set_untagged(is->c, meta_untagged, is);
 	ret = imap_client_run(is->c, &cb, &res, err);
 	imap_client_set_untagged(is->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
 	if (ret < 0)
 		return -1;
+	if (binsize && res.status != IMAP_STATUS_OK) {
+		/* e.g. NO [UNKNOWN-CTE] for one message: ask again without
+		 * BINARY.SIZE[], and fetch every body with BODY[]. */
+		log_info("source refused BINARY.SIZE[] (%s %s): fetching "
+			 "bodies with BODY[] only",
+			 res.code, res.text);
+		while (out->n > before) {
+			out->n--;
+			free(out->v[out->n].keywords);
+			free(out->v[out->n].message_id);
+		}
+		is->no_binary_size = 1;
+		goto again;
+	}
 	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err);
 }
 
@@ -826,12 +805,18 @@ static int body_lit_begin(void *ctx, const struct imap_resp *partial,
 	size_t i;
 
 	(void)literal8;
-	if (is->sink == NULL)
-		return -1;
-	if (!(key.len >= 7 && (strncasecmp(key.p, "BINARY[", 7) == 0 ||
-			       strncasecmp(key.p, "BODY[]", 6) == 0))) {
-		/* Some other big literal (a header, a name): swallow. */
-		is->in_body = 0;
+	is->in_body = 0;
+	is->in_header = 0;
+	if (is->sink == NULL ||
+	    !((key.len == 6 && strncasecmp(key.p, "BODY[]", 6) == 0) ||
+	      (key.len == 8 && strncasecmp(key.p, "BINARY[]", 8) == 0))) {
+		/* Some other big literal: a header (keep its start for a
+		 * report), a name: never a body. */
+		if (key.len >= 11 &&
+		    strncasecmp(key.p, "BODY[HEADER", 11) == 0) {
+			buf_reset(&is->big_header);
+			is->in_header = 1;
+		}
 		return 0;
 	}
 	items = partial->arg_count >= 3 ? &partial->args[2] : NULL;
@@ -859,6 +844,11 @@ static int body_lit_data(void *ctx, const char *p, size_t len)
 {
 	struct imap_source *is = ctx;
 
+	if (is->in_header) {
+		size_t room = 65536 - is->big_header.len;
+		buf_add(&is->big_header, p, len < room ? len : room);
+		return 0;
+	}
 	if (!is->in_body)
 		return 0;
 	if (is->sink->data(is->sink->ctx, p, len) < 0) {
@@ -873,7 +863,7 @@ static int body_lit_end(void *ctx)
 	struct imap_source *is = ctx;
 
 	if (!is->in_body)
-		return 0;
+		return 0; /* a header stays in big_header for its response */
 	is->in_body = 0;
 	if (is->sink->end(is->sink->ctx) < 0) {
 		is->sink_failed = 1;
@@ -907,12 +897,25 @@ static void body_untagged(void *ctx, const struct imap_resp *r)
 	}
 	if (body == NULL || uid == 0 || body->type == IMAP_ARG_LITERAL_STREAMED)
 		return; /* flags update, or already streamed */
-	if (body->type == IMAP_ARG_NIL)
-		return; /* vanished or unreadable: not delivered */
+	if (body->type != IMAP_ARG_LITERAL && body->type != IMAP_ARG_STRING)
+		return; /* NIL: vanished or unreadable: not delivered */
 	if (is->sink->begin(is->sink->ctx, uid, body->str.len) < 0 ||
 	    is->sink->data(is->sink->ctx, body->str.p, body->str.len) < 0 ||
 	    is->sink->end(is->sink->ctx) < 0)
 		is->sink_failed = 1;
+}
+
+static void body_fetch_done(void *ctx, const struct imap_result *res)
+{
+	struct imap_source *is = ctx;
+
+	if (res->status != IMAP_STATUS_OK) {
+		/* What it did not deliver, the caller sees is missing. */
+		is->body_refused = 1;
+		log_warn("source refused a body FETCH: %s%s%s%s",
+			 res->code[0] ? "[" : "", res->code,
+			 res->code[0] ? "] " : "", res->text);
+	}
 }
 
 static int fetch_group(struct imap_source *is, const uint32_t *uids, size_t n,
@@ -929,7 +932,7 @@ static int fetch_group(struct imap_source *is, const uint32_t *uids, size_t n,
 		imap_client_cmdbuf_init(is->c, &cb);
 		imap_cmd_rawf(&cb, "UID FETCH %s (UID %s)", set.p, item);
 		buf_release(&set);
-		ret = imap_client_submit(is->c, &cb, NULL, NULL, err);
+		ret = imap_client_submit(is->c, &cb, body_fetch_done, is, err);
 		imap_cmdbuf_release(&cb);
 		if (ret < 0)
 			return -1;
@@ -950,8 +953,6 @@ static int source_fetch_bodies(struct store_source *s,
 			       struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
-	struct imap_literal_sink lsink = {body_lit_begin, body_lit_data,
-					  body_lit_end, is};
 	uint32_t *bin = xmalloc(n * sizeof(*bin) + 1);
 	uint32_t *raw = xmalloc(n * sizeof(*raw) + 1);
 	size_t nb = 0, nr = 0, i;
@@ -960,7 +961,8 @@ static int source_fetch_bodies(struct store_source *s,
 	int ret = 0;
 
 	for (i = 0; i < n; i++) {
-		if (has_binary && !msgs[i]->encoded)
+		if (has_binary && msgs[i]->binary_size != 0 &&
+		    msgs[i]->binary_size == msgs[i]->size)
 			bin[nb++] = msgs[i]->uid;
 		else
 			raw[nr++] = msgs[i]->uid;
@@ -968,7 +970,7 @@ static int source_fetch_bodies(struct store_source *s,
 	is->sink = sink;
 	is->sink_failed = 0;
 	is->in_body = 0;
-	imap_client_set_sink(is->c, &lsink);
+	is->body_refused = 0;
 	imap_client_set_untagged(is->c, body_untagged, is);
 	if (nb > 0)
 		ret = fetch_group(is, bin, nb, "BINARY.PEEK[]", &submitted,
@@ -987,7 +989,6 @@ static int source_fetch_bodies(struct store_source *s,
 		ret = err_set(err, ERR_TRANSIENT, EC_IO,
 			      "copy interrupted while delivering a message");
 	imap_client_set_untagged(is->c, NULL, NULL);
-	imap_client_set_sink(is->c, NULL);
 	is->sink = NULL;
 	free(bin);
 	free(raw);
@@ -1006,11 +1007,18 @@ static void summary_untagged(void *ctx, const struct imap_resp *r)
 		const char *key = imap_arg_str(&items->list[i]);
 		const struct imap_arg *v = &items->list[i + 1];
 		const char *h, *end;
-		if (key == NULL || strncasecmp(key, "BODY[HEADER", 11) != 0 ||
-		    (v->type != IMAP_ARG_LITERAL && v->type != IMAP_ARG_STRING))
+		if (key == NULL || strncasecmp(key, "BODY[HEADER", 11) != 0)
 			continue;
-		h = v->str.p;
-		end = h + v->str.len;
+		if (v->type == IMAP_ARG_LITERAL || v->type == IMAP_ARG_STRING) {
+			h = v->str.p;
+			end = h + v->str.len;
+		} else if (v->type == IMAP_ARG_LITERAL_STREAMED) {
+			/* over the inline limit: its first 64 KiB */
+			h = is->big_header.p;
+			end = h + is->big_header.len;
+		} else {
+			continue;
+		}
 		while (h < end) {
 			const char *eol = memchr(h, '\n', (size_t)(end - h));
 			const char *colon;
@@ -1085,6 +1093,7 @@ static void source_close(struct store_source *s)
 		free(is->root[i]);
 	free(is->root);
 	free(is->selected);
+	buf_release(&is->big_header);
 	free(is);
 }
 
@@ -1106,6 +1115,14 @@ struct store_source *store_imap_source_create(struct imap_client *client,
 
 	is->s.ops = &imap_source_ops;
 	is->c = client;
+	buf_init(&is->big_header, 65536);
+	/* Big literals go to the body sink, or are kept (a header's start)
+	 * or dropped: never an error that would break the session. */
+	is->lsink.begin = body_lit_begin;
+	is->lsink.data = body_lit_data;
+	is->lsink.end = body_lit_end;
+	is->lsink.ctx = is;
+	imap_client_set_sink(client, &is->lsink);
 	if (names_load(client, &is->nm, err) < 0) {
 		source_close(&is->s);
 		return NULL;
@@ -1141,6 +1158,13 @@ struct store_source *store_imap_source_create(struct imap_client *client,
 	return &is->s;
 }
 
+static int uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* ---- target ---- */
 
 struct imap_target {
@@ -1151,8 +1175,6 @@ struct imap_target {
 	struct append_ctx *pending; /* the message being streamed */
 	char *selected;		    /* folder selected for flag updates */
 	struct store_folder_list *list_out;
-	/* on resume checks */
-	int found;
 };
 
 struct append_ctx {
@@ -1298,8 +1320,9 @@ static int target_append_begin(struct store_target *t, const char *folder,
 	flags_to_cmd(m, &cb);
 	format_internaldate(m->internaldate, m->tz_minutes, date, sizeof(date));
 	imap_cmd_rawf(&cb, " \"%s\" ", date);
-	imap_cmd_literal_header(&cb, size,
-				imap_client_has_cap(it->c, "BINARY"));
+	/* A plain literal: with literal8 Dovecot would re-encode binary
+	 * parts as base64.  No message with NUL comes here (takes_nul). */
+	imap_cmd_literal_header(&cb, size, 0);
 	buf_release(&name);
 	/* The append_ctx is attached at append_end, when the callback is
 	 * known; the command's callback reads it through this holder. */
@@ -1370,67 +1393,227 @@ static int target_flush(struct store_target *t, unsigned max_pending,
 	return imap_client_drain(it->c, max_pending, err);
 }
 
-static void search_untagged(void *ctx, const struct imap_resp *r)
-{
-	struct imap_target *it = ctx;
+/* ---- finding a copy on the target, by content ---- */
 
-	if (r->status == IMAP_STATUS_NONE && r->arg_count >= 2 &&
-	    imap_arg_is_atom(&r->args[0], "SEARCH"))
-		it->found = 1;
+struct tfind {
+	uint32_t uidvalidity;
+	uint32_t *uids; /* SEARCH results */
+	size_t n, cap;
+	const unsigned char *want; /* SHA-256 */
+	uint32_t match;		   /* UID of a copy with that digest */
+	EVP_MD_CTX *md;
+	uint32_t cur;
+};
+
+static void tfind_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct tfind *f = ctx;
+	uint64_t v;
+	size_t i;
+
+	if (r->kind != IMAP_RESP_UNTAGGED)
+		return;
+	if (r->status == IMAP_STATUS_OK && slice_ieq(r->code, "UIDVALIDITY")) {
+		unsigned long long uv;
+		if (slice_to_u64(r->code_args, &uv) == 0)
+			f->uidvalidity = (uint32_t)uv;
+		return;
+	}
+	if (r->status != IMAP_STATUS_NONE || r->arg_count < 1)
+		return;
+	if (imap_arg_is_atom(&r->args[0], "SEARCH")) {
+		for (i = 1; i < r->arg_count; i++) {
+			if (imap_arg_u64(&r->args[i], &v) < 0 || v == 0 ||
+			    v > UINT32_MAX)
+				continue;
+			if (f->n == f->cap) {
+				f->cap = f->cap ? f->cap * 2 : 16;
+				f->uids = xrealloc(f->uids,
+						   f->cap * sizeof(*f->uids));
+			}
+			f->uids[f->n++] = (uint32_t)v;
+		}
+		return;
+	}
+	{
+		const struct imap_arg *items = fetch_items(r);
+		const struct imap_arg *body = NULL;
+		uint32_t uid = 0;
+		unsigned char d[EVP_MAX_MD_SIZE];
+		unsigned dl = 0;
+		if (items == NULL)
+			return;
+		for (i = 0; i + 1 < items->list_count; i += 2) {
+			const char *key = imap_arg_str(&items->list[i]);
+			if (key == NULL)
+				continue;
+			if (strcasecmp(key, "UID") == 0 &&
+			    imap_arg_u64(&items->list[i + 1], &v) == 0)
+				uid = (uint32_t)v;
+			else if (strcasecmp(key, "BODY[]") == 0)
+				body = &items->list[i + 1];
+		}
+		if (body == NULL || uid == 0 ||
+		    (body->type != IMAP_ARG_LITERAL &&
+		     body->type != IMAP_ARG_STRING))
+			return; /* streamed: hashed by the sink */
+		EVP_Digest(body->str.p, body->str.len, d, &dl, EVP_sha256(),
+			   NULL);
+		if (f->match == 0 && memcmp(d, f->want, 32) == 0)
+			f->match = uid;
+	}
+}
+
+static int tfind_lit_begin(void *ctx, const struct imap_resp *partial,
+			   struct slice key, uint64_t size, int literal8)
+{
+	struct tfind *f = ctx;
+	const struct imap_arg *items;
+	size_t i;
+
+	(void)size;
+	(void)literal8;
+	f->cur = 0;
+	if (!(key.len == 6 && strncasecmp(key.p, "BODY[]", 6) == 0))
+		return 0;
+	items = partial->arg_count >= 3 ? &partial->args[2] : NULL;
+	for (i = 0; items != NULL && i + 1 < items->list_count; i += 2) {
+		uint64_t n;
+		if (imap_arg_is_atom(&items->list[i], "UID") &&
+		    imap_arg_u64(&items->list[i + 1], &n) == 0)
+			f->cur = (uint32_t)n;
+	}
+	if (f->cur != 0)
+		EVP_DigestInit_ex(f->md, EVP_sha256(), NULL);
+	return 0;
+}
+
+static int tfind_lit_data(void *ctx, const char *p, size_t len)
+{
+	struct tfind *f = ctx;
+
+	if (f->cur != 0)
+		EVP_DigestUpdate(f->md, p, len);
+	return 0;
+}
+
+static int tfind_lit_end(void *ctx)
+{
+	struct tfind *f = ctx;
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned dl = 0;
+
+	if (f->cur == 0)
+		return 0;
+	EVP_DigestFinal_ex(f->md, d, &dl);
+	if (f->match == 0 && memcmp(d, f->want, 32) == 0)
+		f->match = f->cur;
+	f->cur = 0;
+	return 0;
+}
+
+static int claimed_has(const char *const *claimed, size_t n, const char *ref)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(claimed[mid], ref);
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
 }
 
 static int target_find(struct store_target *t, const char *folder,
-		       const struct store_msg *m, const char *tag, int *found_r,
+		       const char *tag, uint64_t size,
+		       const unsigned char *sha256, const char *const *claimed,
+		       size_t n_claimed, char **ref_r, int *found_r,
 		       struct err *err)
 {
 	struct imap_target *it = (struct imap_target *)t;
-	struct buf name = BUF_INIT;
+	struct imap_literal_sink sink = {tfind_lit_begin, tfind_lit_data,
+					 tfind_lit_end, NULL};
+	struct tfind f;
+	struct buf name = BUF_INIT, set = BUF_INIT;
 	struct imap_cmdbuf cb;
 	struct imap_result res;
-	struct tm tm;
-	char day[32];
-	time_t local;
+	char ref[64];
+	size_t i, k;
 	int ret;
 
-	(void)tag;
+	(void)tag; /* an IMAP server keeps no tag of ours */
 	*found_r = 0;
+	*ref_r = NULL;
+	if (sha256 == NULL)
+		return 0; /* nothing could prove it: copy again */
+	memset(&f, 0, sizeof(f));
+	f.want = sha256;
+	sink.ctx = &f;
 	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
 	imap_client_cmdbuf_init(it->c, &cb);
 	imap_cmd_raw(&cb, "EXAMINE ");
 	mailbox_arg(&cb, name.p);
 	buf_release(&name);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0)
-		return -1;
-	if (res.status != IMAP_STATUS_OK)
-		return 0; /* no folder, no message */
-	/* Same size, same INTERNALDATE day, same Message-ID. */
-	local = m->internaldate + (time_t)m->tz_minutes * 60;
-	gmtime_r(&local, &tm);
-	snprintf(day, sizeof(day), "%d-%s-%04d", tm.tm_mday, months[tm.tm_mon],
-		 tm.tm_year + 1900);
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_rawf(&cb, "UID SEARCH ON %s LARGER %llu SMALLER %llu", day,
-		      (unsigned long long)(m->size ? m->size - 1 : 0),
-		      (unsigned long long)m->size + 1);
-	if (m->message_id != NULL) {
-		imap_cmd_raw(&cb, " HEADER Message-ID ");
-		imap_cmd_string(&cb, m->message_id, strlen(m->message_id));
-	}
-	it->found = 0;
-	imap_client_set_untagged(it->c, search_untagged, it);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_client_set_untagged(it->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0)
-		return -1;
-	if (imap_result_to_err(&res, ERR_FOLDER, "UID SEARCH", err) < 0)
-		return -1;
-	*found_r = it->found;
 	free(it->selected);
 	it->selected = NULL;
-	return imap_client_simple(it->c, "CLOSE", err);
+	imap_client_set_untagged(it->c, tfind_untagged, &f);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0 || res.status != IMAP_STATUS_OK)
+		goto out; /* no folder, no message */
+	/* Candidates: the same size.  Then their bytes decide. */
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_rawf(&cb, "UID SEARCH LARGER %llu SMALLER %llu",
+		      (unsigned long long)(size ? size - 1 : 0),
+		      (unsigned long long)size + 1);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0 ||
+	    (ret = imap_result_to_err(&res, ERR_FOLDER, "UID SEARCH", err)) < 0)
+		goto out;
+	for (i = 0, k = 0; i < f.n; i++) {
+		snprintf(ref, sizeof(ref), "%u:%u", f.uidvalidity, f.uids[i]);
+		if (!claimed_has(claimed, n_claimed, ref))
+			f.uids[k++] = f.uids[i];
+	}
+	f.n = k;
+	if (f.n > 0) {
+		qsort(f.uids, f.n, sizeof(*f.uids), uid_cmp);
+		seqset_build(f.uids, f.n, 100000, &set);
+		f.md = EVP_MD_CTX_new();
+		imap_client_set_sink(it->c, &sink);
+		imap_client_cmdbuf_init(it->c, &cb);
+		imap_cmd_rawf(&cb, "UID FETCH %s (UID BODY.PEEK[])", set.p);
+		ret = imap_client_run(it->c, &cb, &res, err);
+		imap_cmdbuf_release(&cb);
+		imap_client_set_sink(it->c, NULL);
+		EVP_MD_CTX_free(f.md);
+		if (ret < 0 || (ret = imap_result_to_err(&res, ERR_FOLDER,
+							 "UID FETCH", err)) < 0)
+			goto out;
+	}
+	if (f.match != 0) {
+		snprintf(ref, sizeof(ref), "%u:%u", f.uidvalidity, f.match);
+		*ref_r = xstrdup(ref);
+		*found_r = 1;
+	}
+	ret = imap_client_simple(it->c, "CLOSE", err);
+out:
+	imap_client_set_untagged(it->c, NULL, NULL);
+	buf_release(&set);
+	free(f.uids);
+	return ret;
+}
+
+static int target_takes_nul(struct store_target *t)
+{
+	(void)t;
+	return 0;
 }
 
 static int target_set_flags(struct store_target *t, const char *folder,
@@ -1487,7 +1670,6 @@ static void target_close(struct store_target *t)
 
 	imap_client_logout(&it->c);
 	free(it->selected);
-	free(it->selected);
 	free(it->pending);
 	names_release(&it->nm);
 	free(it);
@@ -1502,6 +1684,7 @@ static const struct store_target_ops imap_target_ops = {
 	.append_abort = target_append_abort,
 	.flush = target_flush,
 	.find = target_find,
+	.takes_nul = target_takes_nul,
 	.set_flags = target_set_flags,
 	.close = target_close,
 	.delimiter = target_delimiter,

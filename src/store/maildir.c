@@ -12,6 +12,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "imap/write.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
@@ -596,48 +598,62 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Entries are "tag\tname"; a key is a bare tag. */
+static int cmp_tag(const void *key, const void *entry)
+{
+	const char *k = *(char *const *)key, *e = *(char *const *)entry;
+	size_t kl = strlen(k);
+	int c = strncmp(k, e, kl);
+
+	if (c != 0)
+		return c;
+	return e[kl] == '\t' ? 0 : -1;
+}
+
 static void scan_tags(struct maildir *md, const char *dir)
 {
-	static const char *const subs[] = {"cur", "new"};
-	size_t i;
-
 	tags_clear(md);
 	md->tags_folder = xstrdup(dir);
-	for (i = 0; i < 2; i++) {
+	{
 		char p[4200];
 		DIR *d;
 		struct dirent *de;
-		snprintf(p, sizeof(p), "%s/%s", dir, subs[i]);
+		/* only ever written into cur/, complete (renamed from tmp/
+		 * after an fsync) */
+		snprintf(p, sizeof(p), "%s/cur", dir);
 		d = opendir(p);
-		if (d == NULL)
-			continue;
-		while ((de = readdir(d)) != NULL) {
-			const char *t = strchr(de->d_name, 'T'), *e;
-			/* the tag sits between "Q<n>T" and ".host" */
-			const char *q = strstr(de->d_name, "Q");
-			if (q == NULL || t == NULL || t < q)
-				continue;
-			e = strchr(t, '.');
-			if (e == NULL)
-				continue;
-			md->tags = xrealloc(md->tags,
-					    (md->n_tags + 1) * sizeof(char *));
-			md->tags[md->n_tags++] =
-				xstrndup(t + 1, (size_t)(e - t - 1));
+		if (d != NULL) {
+			while ((de = readdir(d)) != NULL) {
+				const char *t = strchr(de->d_name, 'T'), *e;
+				/* the tag sits between "Q<n>T" and ".host" */
+				const char *q = strstr(de->d_name, "Q");
+				if (q == NULL || t == NULL || t < q)
+					continue;
+				e = strchr(t, '.');
+				if (e == NULL)
+					continue;
+				md->tags = xrealloc(md->tags,
+						    (md->n_tags + 1) *
+							    sizeof(char *));
+				md->tags[md->n_tags++] =
+					xasprintf("%.*s\t%s", (int)(e - t - 1),
+						  t + 1, de->d_name);
+			}
+			closedir(d);
 		}
-		closedir(d);
 	}
 	if (md->n_tags > 1)
 		qsort(md->tags, md->n_tags, sizeof(char *), cmp_str);
 }
 
 int maildir_find_tag(struct maildir *md, const char *utf8_path, const char *tag,
-		     int *found_r, struct err *err)
+		     char **name_r, struct err *err)
 {
 	struct buf dir = BUF_INIT, want = BUF_INIT;
 	const char *key;
+	char **hit;
 
-	*found_r = 0;
+	*name_r = NULL;
 	if (folder_dir(md, utf8_path, &dir, err) < 0) {
 		buf_release(&dir);
 		return -1;
@@ -646,66 +662,76 @@ int maildir_find_tag(struct maildir *md, const char *utf8_path, const char *tag,
 		scan_tags(md, dir.p);
 	tag_component(tag, &want);
 	key = want.p;
-	*found_r = md->n_tags > 0 && bsearch(&key, md->tags, md->n_tags,
-					     sizeof(char *), cmp_str) != NULL;
+	hit = md->n_tags > 0 ? bsearch(&key, md->tags, md->n_tags,
+				       sizeof(char *), cmp_tag)
+			     : NULL;
+	if (hit != NULL)
+		*name_r = xstrdup(strchr(*hit, '\t') + 1);
 	buf_release(&dir);
 	buf_release(&want);
 	return 0;
 }
 
-/* The Message-ID header of a file, unfolded and without spaces. */
-static int file_has_msgid(const char *path, const char *want)
+static int file_sha256(const char *path, unsigned char out[32])
 {
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned dl = 0;
+	char chunk[65536];
+	EVP_MD_CTX *md;
+	size_t n;
 	FILE *f = fopen(path, "rb");
-	char line[2048];
-	int found = 0, in_mid = 0;
-	struct buf v = BUF_INIT;
 
 	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (line[0] == '\r' || line[0] == '\n')
-			break; /* end of the header */
-		if (in_mid && (line[0] == ' ' || line[0] == '\t')) {
-			/* continuation */
-		} else if (strncasecmp(line, "Message-ID:", 11) == 0) {
-			in_mid = 1;
-			memmove(line, line + 11, strlen(line + 11) + 1);
-		} else {
-			if (in_mid)
-				break;
-			continue;
-		}
-		{
-			const char *p;
-			for (p = line; *p; p++)
-				if (*p != ' ' && *p != '\t' && *p != '\r' &&
-				    *p != '\n')
-					buf_addch(&v, *p);
-		}
+		return -1;
+	md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		EVP_DigestUpdate(md, chunk, n);
+	EVP_DigestFinal_ex(md, d, &dl);
+	EVP_MD_CTX_free(md);
+	if (ferror(f)) {
+		fclose(f);
+		return -1;
 	}
 	fclose(f);
-	found = v.len > 0 && strcmp(v.p, want) == 0;
-	buf_release(&v);
-	return found;
+	memcpy(out, d, 32);
+	return 0;
 }
 
-int maildir_find_msgid(struct maildir *md, const char *utf8_path,
-		       unsigned long long size, const char *message_id,
-		       int *found_r, struct err *err)
+static int claimed_has(const char *const *claimed, size_t n, const char *ref)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(claimed[mid], ref);
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+int maildir_find_content(struct maildir *md, const char *utf8_path,
+			 unsigned long long size, const unsigned char *sha256,
+			 const char *const *claimed, size_t n_claimed,
+			 char **name_r, struct err *err)
 {
 	static const char *const subs[] = {"cur", "new"};
 	struct buf dir = BUF_INIT;
 	char want[40];
 	size_t i;
 
-	*found_r = 0;
+	*name_r = NULL;
 	if (folder_dir(md, utf8_path, &dir, err) < 0) {
 		buf_release(&dir);
 		return -1;
 	}
 	snprintf(want, sizeof(want), ",S=%llu", size);
-	for (i = 0; i < 2 && !*found_r; i++) {
+	for (i = 0; i < 2 && *name_r == NULL; i++) {
 		char p[4200];
 		DIR *d;
 		struct dirent *de;
@@ -713,15 +739,20 @@ int maildir_find_msgid(struct maildir *md, const char *utf8_path,
 		d = opendir(p);
 		if (d == NULL)
 			continue;
-		while (!*found_r && (de = readdir(d)) != NULL) {
+		while (*name_r == NULL && (de = readdir(d)) != NULL) {
 			const char *sz = strstr(de->d_name, want);
+			unsigned char h[32];
 			char file[4500];
 			if (sz == NULL || (sz[strlen(want)] != ':' &&
 					   sz[strlen(want)] != ',' &&
 					   sz[strlen(want)] != '\0'))
 				continue;
+			if (claimed_has(claimed, n_claimed, de->d_name))
+				continue;
 			snprintf(file, sizeof(file), "%s/%s", p, de->d_name);
-			*found_r = file_has_msgid(file, message_id);
+			if (file_sha256(file, h) == 0 &&
+			    memcmp(h, sha256, 32) == 0)
+				*name_r = xstrdup(de->d_name);
 		}
 		closedir(d);
 	}

@@ -61,13 +61,16 @@ int maildir_set_flags(struct maildir *md, const char *utf8_path,
 		      const char *name, unsigned flags,
 		      const char *const *keywords, size_t n_keywords,
 		      char **new_name_r, struct err *err);
+/* The copy whose name carries tag (only this program writes it, once the
+ * copy is complete): *name_r (caller frees) or NULL. */
 int maildir_find_tag(struct maildir *md, const char *utf8_path, const char *tag,
-		     int *found_r, struct err *err);
-/* Is a message of exactly this size with this Message-ID in the folder?
- * (For a source folder renumbered by a new UIDVALIDITY, where tags no
- * longer match.)  Reads only the headers of same-size candidates. */
-int maildir_find_msgid(struct maildir *md, const char *utf8_path,
-		       unsigned long long size, const char *message_id,
-		       int *found_r, struct err *err);
+		     char **name_r, struct err *err);
+/* A file of exactly size bytes whose SHA-256 is sha256 and whose name is
+ * not in claimed (sorted by strcmp): *name_r (caller frees) or NULL.
+ * Reads only same-size candidates (the S= of their names). */
+int maildir_find_content(struct maildir *md, const char *utf8_path,
+			 unsigned long long size, const unsigned char *sha256,
+			 const char *const *claimed, size_t n_claimed,
+			 char **name_r, struct err *err);
 
 #endif

@@ -182,20 +182,30 @@ static int md_flush(struct store_target *t, unsigned max_pending,
 	return 0;
 }
 
-static int md_find(struct store_target *t, const char *folder,
-		   const struct store_msg *m, const char *tag, int *found_r,
-		   struct err *err)
+static int md_find(struct store_target *t, const char *folder, const char *tag,
+		   uint64_t size, const unsigned char *sha256,
+		   const char *const *claimed, size_t n_claimed, char **ref_r,
+		   int *found_r, struct err *err)
 {
 	struct maildir_target *mt = (struct maildir_target *)t;
 
-	if (maildir_find_tag(mt->md, folder, tag, found_r, err) < 0)
+	*found_r = 0;
+	if (maildir_find_tag(mt->md, folder, tag, ref_r, err) < 0)
 		return -1;
 	/* A renumbered source folder (new UIDVALIDITY) gives new tags:
-	 * then the same Message-ID and size identify the copy. */
-	if (!*found_r && m->message_id != NULL)
-		return maildir_find_msgid(mt->md, folder, m->size,
-					  m->message_id, found_r, err);
+	 * then only the same bytes identify the copy. */
+	if (*ref_r == NULL && sha256 != NULL &&
+	    maildir_find_content(mt->md, folder, size, sha256, claimed,
+				 n_claimed, ref_r, err) < 0)
+		return -1;
+	*found_r = *ref_r != NULL;
 	return 0;
+}
+
+static int md_takes_nul(struct store_target *t)
+{
+	(void)t;
+	return 1;
 }
 
 static unsigned md_flags(const struct store_msg *m)
@@ -266,6 +276,7 @@ static const struct store_target_ops maildir_target_ops = {
 	.append_abort = md_append_abort,
 	.flush = md_flush,
 	.find = md_find,
+	.takes_nul = md_takes_nul,
 	.set_flags = md_set_flags,
 	.close = md_close,
 	.delimiter = md_delimiter,

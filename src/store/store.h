@@ -76,9 +76,13 @@ struct store_msg {
 	uint64_t size;	     /* RFC822.SIZE */
 	time_t internaldate; /* UTC seconds */
 	int tz_minutes;	     /* INTERNALDATE's zone, minutes east */
-	int encoded;	     /* top-level CTE base64/QP: see imap */
-	char *keywords;	     /* space-separated, NULL if none */
-	char *message_id;    /* NULL if absent */
+	/* BINARY.SIZE[] when the source has BINARY (RFC 3516), else 0.
+	 * Equal to size only when the server's BINARY[] undoes no transfer
+	 * encoding, i.e. BINARY[] is the stored bytes, NUL bytes included;
+	 * otherwise the body must be fetched with BODY[]. */
+	uint64_t binary_size;
+	char *keywords;	  /* space-separated, NULL if none */
+	char *message_id; /* NULL if absent */
 };
 
 struct store_msg_list {
@@ -90,7 +94,8 @@ void store_msg_list_free(struct store_msg_list *l);
 /* A message body being delivered: its bytes come in order through
  * data(); size is known before the first byte. */
 struct store_body_sink {
-	/* A body starts: uid and its size. <0 aborts the fetch. */
+	/* A body starts: uid and its size (the bytes that will follow, not
+	 * what RFC822.SIZE said).  <0 aborts the fetch. */
 	int (*begin)(void *ctx, uint32_t uid, uint64_t size);
 	int (*data)(void *ctx, const char *p, size_t len);
 	/* The body is complete. */
@@ -114,8 +119,10 @@ struct store_source_ops {
 	int (*fetch_meta)(struct store_source *s, uint32_t min_uid,
 			  struct store_msg_list *out, struct err *err);
 	/* Stream the bodies of the given messages (of the selected folder,
-	 * in the given order, pipelined: no round trip per message).
-	 * Messages that vanished meanwhile are simply not delivered. */
+	 * pipelined: no round trip per message), each exactly as the server
+	 * stores it, in whatever order the server answers.  Messages that
+	 * vanished meanwhile, or that the server refuses or leaves out, are
+	 * simply not delivered: the caller checks what arrived. */
 	int (*fetch_bodies)(struct store_source *s,
 			    const struct store_msg *const *msgs, size_t n,
 			    const struct store_body_sink *sink,
@@ -175,10 +182,20 @@ struct store_target_ops {
 	int (*flush)(struct store_target *t, unsigned max_pending,
 		     struct err *err);
 	/* Is this source message already on the target?  Used on resume
-	 * for items recorded in flight. */
-	int (*find)(struct store_target *t, const char *folder,
-		    const struct store_msg *m, const char *tag, int *found_r,
-		    struct err *err);
+	 * for items recorded in flight and after a UIDVALIDITY change.  A
+	 * match must prove identity: a copy whose name carries tag (only
+	 * this program writes it, and only once the copy is complete), or
+	 * a copy of exactly size bytes whose SHA-256 is sha256 (NULL: not
+	 * known, so only the tag can prove it).  Copies named in claimed
+	 * (refs of other items, sorted by strcmp) never count, so of two
+	 * identical messages each finds its own copy.  *ref_r (caller
+	 * frees) names the copy found. */
+	int (*find)(struct store_target *t, const char *folder, const char *tag,
+		    uint64_t size, const unsigned char *sha256,
+		    const char *const *claimed, size_t n_claimed, char **ref_r,
+		    int *found_r, struct err *err);
+	/* Can the target store a message holding NUL bytes unaltered? */
+	int (*takes_nul)(struct store_target *t);
 	/* Give the copy named ref the flags and keywords of m; *new_ref_r
 	 * (caller frees) is its name afterwards (Maildir renames). */
 	int (*set_flags)(struct store_target *t, const char *folder,

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "state/state.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -47,12 +49,20 @@ struct run {
 	int64_t folder_id;
 	uint32_t uidvalidity;
 	char tag_prefix[16];
+	int takes_nul; /* the target stores NUL bytes unaltered */
+	/* messages the source failed to deliver, per folder and UID, over
+	 * the attempts of this run */
+	struct undelivered *undel;
+	size_t n_undel;
+	unsigned undelivered_now; /* this folder, this attempt */
 	/* current chunk */
 	struct store_msg *const *chunk;
 	size_t chunk_n;
 	struct chunk_item *items; /* parallel to chunk */
 	struct chunk_item *cur;	  /* body being streamed */
 	int cur_discard;
+	int begin_pending;   /* append_begin waits for the first bytes */
+	int target_dropped;  /* append_abort() closed the target */
 	struct err sink_err; /* a target error while streaming */
 	int sink_fatal;
 	time_t cutoff;	      /* items older are over max_items */
@@ -62,11 +72,29 @@ struct run {
 /* What happened to one message of a chunk. */
 struct chunk_item {
 	uint32_t uid;
-	enum { CI_PENDING, CI_SENT, CI_DONE, CI_FAILED } state;
+	enum {
+		CI_PENDING, /* not delivered by the source (yet) */
+		CI_SENT,    /* sent to the target, not confirmed */
+		CI_DONE,    /* the target confirmed it */
+		CI_FAILED,  /* the target refused it: a bad item */
+		CI_LARGE,   /* more bytes arrived than the size limit */
+		CI_NUL,	    /* holds NUL bytes the target cannot store */
+	} state;
+	uint64_t size; /* bytes the source delivered */
 	char *ref;
 	struct err err;
 	struct run *run;
 };
+
+struct undelivered {
+	int64_t folder_id;
+	uint32_t uid;
+	unsigned times;
+};
+
+/* Tries before a message the source keeps not delivering is reported as
+ * a bad item; until then it is a transient fault, retried with back-off. */
+#define UNDELIVERED_TRIES 3
 
 static int stop_requested(const struct run *r)
 {
@@ -77,6 +105,13 @@ static int msg_cmp_uid(const void *a, const void *b)
 {
 	const struct store_msg *x = *(struct store_msg *const *)a;
 	const struct store_msg *y = *(struct store_msg *const *)b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static int msg_cmp_uid_val(const void *a, const void *b)
+{
+	const struct store_msg *x = a, *y = b;
 
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
@@ -117,19 +152,39 @@ static int sink_begin(void *ctx, uint32_t uid, uint64_t size)
 {
 	struct run *r = ctx;
 	struct chunk_item *ci = chunk_find(r, uid);
-	const struct store_msg *m;
-	char tag[48];
-	struct err err = ERR_INIT;
 
 	r->cur = ci;
 	r->cur_discard = 1;
-	if (ci == NULL || ci->state != CI_PENDING)
-		return 0; /* not asked for, or a repeat: ignore */
-	m = r->chunk[ci - r->items];
+	r->begin_pending = 0;
+	if (ci == NULL || ci->state != CI_PENDING || r->target_dropped)
+		return 0; /* not asked for, a repeat, or no target: ignore */
+	ci->size = size;
+	if (size > r->opt->max_message_size) {
+		/* The limit holds for the bytes that come, whatever
+		 * RFC822.SIZE said. */
+		ci->state = CI_LARGE;
+		return 0;
+	}
+	/* The target is told about the message with its first bytes, so a
+	 * NUL in a small message is seen before the target is. */
+	r->cur_discard = 0;
+	r->begin_pending = 1;
+	return 0;
+}
+
+static int sink_start_target(struct run *r)
+{
+	struct chunk_item *ci = r->cur;
+	const struct store_msg *m = r->chunk[ci - r->items];
+	char tag[48];
+	struct err err = ERR_INIT;
+
+	r->begin_pending = 0;
 	snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix, r->uidvalidity,
-		 uid);
-	if (r->dst->ops->append_begin(r->dst, r->dst_name, m, size, tag, &err) <
-	    0) {
+		 ci->uid);
+	if (r->dst->ops->append_begin(r->dst, r->dst_name, m, ci->size, tag,
+				      &err) < 0) {
+		r->cur_discard = 1;
 		if (err.cls == ERR_MESSAGE) {
 			/* This message only: record and go on. */
 			ci->state = CI_FAILED;
@@ -140,7 +195,6 @@ static int sink_begin(void *ctx, uint32_t uid, uint64_t size)
 		r->sink_fatal = 1;
 		return -1;
 	}
-	r->cur_discard = 0;
 	return 0;
 }
 
@@ -148,6 +202,22 @@ static int sink_data(void *ctx, const char *p, size_t len)
 {
 	struct run *r = ctx;
 
+	if (r->cur_discard)
+		return 0;
+	if (!r->takes_nul && memchr(p, '\0', len) != NULL) {
+		/* Reported, never stored altered.  If the target has seen
+		 * part of it, only dropping the connection takes it back. */
+		r->cur->state = CI_NUL;
+		r->cur_discard = 1;
+		if (!r->begin_pending) {
+			r->dst->ops->append_abort(r->dst);
+			r->target_dropped = 1;
+		}
+		r->begin_pending = 0;
+		return 0;
+	}
+	if (r->begin_pending && sink_start_target(r) < 0)
+		return -1;
 	if (r->cur_discard)
 		return 0;
 	if (r->dst->ops->append_data(r->dst, p, len, &r->sink_err) < 0) {
@@ -163,6 +233,9 @@ static int sink_end(void *ctx)
 	struct run *r = ctx;
 	struct chunk_item *ci = r->cur;
 
+	if (!r->cur_discard && r->begin_pending &&
+	    sink_start_target(r) < 0) /* an empty body */
+		return -1;
 	r->cur = NULL;
 	if (r->cur_discard)
 		return 0;
@@ -177,6 +250,22 @@ static int sink_end(void *ctx)
 		return -1;
 	}
 	return 0;
+}
+
+static unsigned undelivered_bump(struct run *r, uint32_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_undel; i++)
+		if (r->undel[i].folder_id == r->folder_id &&
+		    r->undel[i].uid == uid)
+			return ++r->undel[i].times;
+	r->undel = xrealloc(r->undel, (r->n_undel + 1) * sizeof(*r->undel));
+	r->undel[r->n_undel].folder_id = r->folder_id;
+	r->undel[r->n_undel].uid = uid;
+	r->undel[r->n_undel].times = 1;
+	r->n_undel++;
+	return 1;
 }
 
 /* ---- skipped items ---- */
@@ -230,6 +319,8 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 		r->items[i].run = r;
 	}
 	r->sink_fatal = 0;
+	r->target_dropped = 0;
+	r->cur = NULL;
 	err_clear(&r->sink_err);
 	/* Journal first: in flight before a byte reaches the target. */
 	ret = state_items_inflight(r->st, r->user_id, r->folder_id, chunk, n,
@@ -240,9 +331,13 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 			&sink, err);
 	if (ret < 0 && r->sink_fatal)
 		*err = r->sink_err;
+	if (ret == 0 && r->target_dropped)
+		ret = err_set(err, ERR_TRANSIENT, EC_RESET,
+			      "target connection closed to withdraw a "
+			      "message with NUL bytes; reconnecting");
 	if (ret == 0)
 		ret = r->dst->ops->flush(r->dst, 0, err);
-	if (ret < 0 && r->cur != NULL) {
+	if (ret < 0 && r->cur != NULL && !r->target_dropped) {
 		/* A message was half sent: it must leave no trace. */
 		r->dst->ops->append_abort(r->dst);
 		r->cur = NULL;
@@ -263,11 +358,13 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 				oc[i] = STATE_ITEM_DONE;
 				refs[i] = ci->ref;
 				done++;
-				bytes += chunk[i]->size;
+				bytes += ci->size;
 				break;
 			case CI_PENDING: oc[i] = STATE_ITEM_FORGET; break;
 			case CI_FAILED:
-				/* refused: recorded as a bad item below */
+			case CI_LARGE:
+			case CI_NUL:
+				/* recorded as skipped below */
 				oc[i] = STATE_ITEM_KEEP;
 				break;
 			case CI_SENT: oc[i] = STATE_ITEM_KEEP; break;
@@ -284,19 +381,62 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 		r->res->bytes_copied += bytes;
 		atomic_fetch_add(&r->prog->items_done, done);
 	}
-	/* Messages the target refused one by one are bad items. */
+	/* Messages the target refused one by one are bad items; those
+	 * over the limit or with NUL bytes the target cannot take are
+	 * skipped with their reason; those the source did not deliver are
+	 * asked for again, and reported after UNDELIVERED_TRIES. */
 	for (i = 0; ret == 0 && i < n; i++) {
 		struct chunk_item *ci = &r->items[i];
+		struct store_msg m = *chunk[i];
 		char reason[700];
-		if (ci->state != CI_FAILED)
-			continue;
-		if (ci->err.cls != ERR_MESSAGE) {
-			*err = ci->err;
-			ret = -1;
+		switch (ci->state) {
+		case CI_FAILED:
+			if (ci->err.cls != ERR_MESSAGE) {
+				*err = ci->err;
+				ret = -1;
+				break;
+			}
+			snprintf(reason, sizeof(reason), "bad item: %s",
+				 ci->err.msg);
+			ret = skip_item(r, chunk[i], reason, 1, err);
 			break;
+		case CI_LARGE:
+			m.size = ci->size;
+			snprintf(reason, sizeof(reason),
+				 "large item: %llu bytes, over the %llu-byte "
+				 "limit%s",
+				 (unsigned long long)ci->size,
+				 (unsigned long long)r->opt->max_message_size,
+				 ci->size != chunk[i]->size
+					 ? " (the server had announced less)"
+					 : "");
+			ret = skip_item(r, &m, reason, 0, err);
+			break;
+		case CI_NUL:
+			m.size = ci->size;
+			ret = skip_item(r, &m,
+					"holds NUL bytes, which this target "
+					"cannot store unaltered (an IMAP "
+					"literal cannot carry NUL): not "
+					"copied",
+					0, err);
+			break;
+		case CI_PENDING:
+			if (r->target_dropped || r->sink_fatal)
+				break; /* not asked to the end: not a fault */
+			if (undelivered_bump(r, ci->uid) < UNDELIVERED_TRIES) {
+				r->undelivered_now++;
+				break;
+			}
+			snprintf(reason, sizeof(reason),
+				 "bad item: the source server did not deliver "
+				 "this message in %d tries (its FETCH was "
+				 "refused or left it out)",
+				 UNDELIVERED_TRIES);
+			ret = skip_item(r, chunk[i], reason, 1, err);
+			break;
+		default: break;
 		}
-		snprintf(reason, sizeof(reason), "bad item: %s", ci->err.msg);
-		ret = skip_item(r, chunk[i], reason, 1, err);
 	}
 	for (i = 0; i < n; i++)
 		free(r->items[i].ref);
@@ -406,57 +546,234 @@ static void make_tag_prefix(const char *folder, char out[16])
 	snprintf(out, 16, "%08x.", h);
 }
 
-/* In-flight items of an earlier, interrupted run: on the target or not? */
+/* ---- resume: in-flight items of an earlier, interrupted run ---- */
+
+/* SHA-256 of source messages, filled by a sink. */
+struct hashing {
+	struct store_msg *const *msgs; /* sorted by UID */
+	size_t n;
+	unsigned char (*sha)[32];
+	uint64_t *size;
+	unsigned char *have;
+	size_t cur; /* index, or n */
+	EVP_MD_CTX *md;
+};
+
+static size_t msgp_find(struct store_msg *const *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid]->uid == uid)
+			return mid;
+		if (v[mid]->uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return n;
+}
+
+static int hash_begin(void *ctx, uint32_t uid, uint64_t size)
+{
+	struct hashing *h = ctx;
+
+	h->cur = msgp_find(h->msgs, h->n, uid);
+	if (h->cur < h->n) {
+		h->size[h->cur] = size;
+		EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
+	}
+	return 0;
+}
+
+static int hash_data(void *ctx, const char *p, size_t len)
+{
+	struct hashing *h = ctx;
+
+	if (h->cur < h->n)
+		EVP_DigestUpdate(h->md, p, len);
+	return 0;
+}
+
+static int hash_end(void *ctx)
+{
+	struct hashing *h = ctx;
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned dl = 0;
+
+	if (h->cur < h->n) {
+		EVP_DigestFinal_ex(h->md, d, &dl);
+		memcpy(h->sha[h->cur], d, 32);
+		h->have[h->cur] = 1;
+	}
+	h->cur = h->n;
+	return 0;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Each in-flight item is looked up on the target: found only if a copy
+ * proves to be it (its tag, or the same bytes, SHA-256 compared, and not
+ * a copy another item already owns).  Found: done.  Not found: forgotten,
+ * so it is copied again.  Never a guess. */
 static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 			   struct err *err)
 {
+	const struct store_body_sink hsink = {hash_begin, hash_data, hash_end,
+					      NULL};
+	struct store_body_sink sink = hsink;
+	struct hashing h;
 	uint32_t *uids = NULL;
-	size_t n = 0, i, j;
+	struct store_msg **want = NULL;
+	struct state_item *done = NULL;
+	char **claimed = NULL;
+	size_t n = 0, nw = 0, n_done = 0, n_claimed = 0, i;
 	int ret;
 
+	memset(&h, 0, sizeof(h));
 	ret = state_inflight_uids(r->st, r->folder_id, &uids, &n, err);
+	if (ret < 0 || n == 0)
+		goto out;
+	want = xcalloc(n, sizeof(*want));
 	for (i = 0; ret == 0 && i < n; i++) {
-		const struct store_msg *m = NULL;
-		char tag[48];
-		int found = 0;
-		size_t lo = 0, hi = msgs->n;
-		/* msgs is in UID order */
-		while (lo < hi) {
-			j = (lo + hi) / 2;
-			if (msgs->v[j].uid == uids[i]) {
-				m = &msgs->v[j];
-				break;
+		{
+			size_t lo = 0, hi = msgs->n;
+			struct store_msg *m = NULL;
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				if (msgs->v[mid].uid == uids[i]) {
+					m = &msgs->v[mid];
+					break;
+				}
+				if (msgs->v[mid].uid < uids[i])
+					lo = mid + 1;
+				else
+					hi = mid;
 			}
-			if (msgs->v[j].uid < uids[i])
-				lo = j + 1;
+			if (m == NULL) /* gone from the source since */
+				ret = state_item_forget(r->st, r->folder_id,
+							uids[i], err);
 			else
-				hi = j;
+				want[nw++] = m;
 		}
-		if (m == NULL) {
-			/* Gone from the source since: nothing to copy. */
-			ret = state_item_forget(r->st, r->folder_id, uids[i],
-						err);
-			continue;
+	}
+	if (ret < 0 || nw == 0)
+		goto out;
+	/* The source's bytes, hashed: what a copy must be. */
+	h.msgs = want;
+	h.n = nw;
+	h.sha = xcalloc(nw, sizeof(*h.sha));
+	h.size = xcalloc(nw, sizeof(*h.size));
+	h.have = xcalloc(nw, 1);
+	h.cur = nw;
+	h.md = EVP_MD_CTX_new();
+	sink.ctx = &h;
+	ret = r->src->ops->fetch_bodies(
+		r->src, (const struct store_msg *const *)want, nw, &sink, err);
+	if (ret < 0)
+		goto out;
+	/* Copies other items own. */
+	ret = state_done_items(r->st, r->folder_id, &done, &n_done, err);
+	if (ret < 0)
+		goto out;
+	claimed = xcalloc(n_done + nw + 1, sizeof(*claimed));
+	for (i = 0; i < n_done; i++)
+		if (done[i].ref != NULL && done[i].ref[0] != '\0')
+			claimed[n_claimed++] = done[i].ref;
+	qsort(claimed, n_claimed, sizeof(*claimed), cmp_strp);
+	for (i = 0; ret == 0 && i < nw; i++) {
+		const struct store_msg *m = want[i];
+		char tag[48], *ref = NULL;
+		int found = 0;
+		if (!h.have[i]) {
+			/* Unread, it cannot be checked, so it cannot be
+			 * copied again either: later. */
+			ret = err_set(err, ERR_TRANSIENT, EC_IO,
+				      "the source did not deliver UID %u, "
+				      "which an interrupted run had in "
+				      "flight: retrying",
+				      m->uid);
+			break;
 		}
 		snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix,
 			 r->uidvalidity, m->uid);
-		ret = r->dst->ops->find(r->dst, r->dst_name, m, tag, &found,
-					err);
+		ret = r->dst->ops->find(r->dst, r->dst_name, tag, h.size[i],
+					h.sha[i], (const char *const *)claimed,
+					n_claimed, &ref, &found, err);
 		if (ret < 0)
 			break;
 		if (found) {
 			log_info("user %lld: %s UID %u was copied before the "
-				 "interruption; not copying it again",
-				 (long long)r->user_id, r->fe->src, m->uid);
+				 "interruption (%s); not copying it again",
+				 (long long)r->user_id, r->fe->src, m->uid,
+				 ref);
 			ret = state_item_found(r->st, r->user_id, r->folder_id,
-					       m, err);
+					       m, ref, err);
+			if (ref[0] != '\0') {
+				claimed[n_claimed++] = ref;
+				qsort(claimed, n_claimed, sizeof(*claimed),
+				      cmp_strp);
+				ref = NULL; /* claimed owns it now */
+			}
 		} else {
-			ret = state_item_forget(r->st, r->folder_id, uids[i],
+			ret = state_item_forget(r->st, r->folder_id, m->uid,
 						err);
 		}
+		free(ref);
 	}
+	/* refs found here were appended to claimed and are freed below */
+	for (i = 0; i < n_claimed; i++) {
+		size_t k;
+		int from_done = 0;
+		for (k = 0; k < n_done && !from_done; k++)
+			from_done = claimed[i] == done[k].ref;
+		if (!from_done)
+			free(claimed[i]);
+	}
+out:
+	if (h.md != NULL)
+		EVP_MD_CTX_free(h.md);
+	free(h.sha);
+	free(h.size);
+	free(h.have);
+	free(claimed);
+	state_items_free(done, n_done);
+	free(want);
 	free(uids);
 	return ret;
+}
+
+/* The source's listing in UID order, each UID once, and nothing at or
+ * above UIDNEXT (a stray response must not move last_uid past mail that
+ * has yet to arrive). */
+static void normalise_listing(struct run *r, struct store_msg_list *msgs,
+			      const struct store_folder_status *fs)
+{
+	size_t i, k = 0;
+
+	qsort(msgs->v, msgs->n, sizeof(*msgs->v), msg_cmp_uid_val);
+	for (i = 0; i < msgs->n; i++) {
+		struct store_msg *m = &msgs->v[i];
+		int drop = fs->uidnext != 0 && m->uid >= fs->uidnext;
+		if (!drop && k > 0 && msgs->v[k - 1].uid == m->uid)
+			drop = 1; /* a repeat: the first answer stands */
+		if (drop) {
+			log_warn("user %lld: folder \"%s\": ignoring a "
+				 "stray or repeated FETCH response for UID "
+				 "%u (UIDNEXT %u)",
+				 (long long)r->user_id, r->fe->src, m->uid,
+				 fs->uidnext);
+			free(m->keywords);
+			free(m->message_id);
+			continue;
+		}
+		msgs->v[k++] = *m;
+	}
+	msgs->n = k;
 }
 
 static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
@@ -556,6 +873,8 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		goto done;
 	if (r->src->ops->fetch_meta(r->src, jf.last_uid + 1, &msgs, err) < 0)
 		return -1;
+	normalise_listing(r, &msgs, &fs);
+	r->undelivered_now = 0;
 	if (renumbered) {
 		/* Every message is treated as possibly on the target. */
 		struct store_msg **all = xcalloc(msgs.n + 1, sizeof(*all));
@@ -639,15 +958,51 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		i += n;
 	}
 done:
-	/* Every message up to the highest UID seen is settled. */
+	/* last_uid moves only over messages that are settled (copied or
+	 * reported), in UID order, and only when the journal accounts for
+	 * every message the source says the folder holds: a message the
+	 * server left out, refused or has yet to deliver keeps it back, so
+	 * the next pass asks for it again. */
 	{
-		uint32_t last = jf.last_uid;
-		for (i = 0; i < msgs.n; i++)
-			if (msgs.v[i].uid > last)
-				last = msgs.v[i].uid;
-		ret = state_folder_update(r->st, r->folder_id, fs.uidvalidity,
-					  last, fs.highestmodseq, fs.messages,
-					  err);
+		uint32_t last = jf.last_uid, *settled = NULL;
+		size_t n_settled = 0, d = 0;
+		int complete;
+		if (state_settled_uids(r->st, r->folder_id, &settled,
+				       &n_settled, err) < 0)
+			goto out_fail;
+		for (i = 0; i < msgs.n; i++) {
+			while (d < n_settled && settled[d] < msgs.v[i].uid)
+				d++;
+			if (d == n_settled || settled[d] != msgs.v[i].uid)
+				break;
+			last = msgs.v[i].uid;
+		}
+		free(settled);
+		complete = n_settled >= fs.messages;
+		if (!complete) {
+			last = jf.last_uid;
+			log_warn("user %lld: folder \"%s\": the source says it "
+				 "holds %u messages, %zu are copied or "
+				 "reported",
+				 (long long)r->user_id, fe->src, fs.messages,
+				 n_settled);
+		}
+		ret = state_folder_update(
+			r->st, r->folder_id, fs.uidvalidity, last,
+			complete ? fs.highestmodseq : jf.highestmodseq,
+			fs.messages, err);
+		if (ret == 0 && r->undelivered_now > 0)
+			ret = err_set(
+				err, ERR_TRANSIENT, EC_IO,
+				"folder \"%s\": the source did not deliver "
+				"%u message(s) it listed: asking again",
+				fe->src, r->undelivered_now);
+		else if (ret == 0 && !complete)
+			ret = err_set(err, ERR_TRANSIENT, EC_PROTOCOL,
+				      "folder \"%s\": the source says it holds "
+				      "%u messages but listed only %zu: asking "
+				      "again",
+				      fe->src, fs.messages, n_settled);
 	}
 	free(todo);
 	store_msg_list_free(&msgs);
@@ -750,6 +1105,7 @@ static int one_attempt(struct run *r, const struct sync_endpoints *ep,
 	r->dst = ep->open_target(ep->ctx, err);
 	if (r->dst == NULL)
 		goto out;
+	r->takes_nul = r->dst->ops->takes_nul(r->dst);
 	atomic_store(&r->prog->phase, SYNC_PHASE_LISTING);
 	if (r->src->ops->list(r->src, &sl, err) < 0 ||
 	    r->dst->ops->list(r->dst, &tl, err) < 0)
@@ -835,6 +1191,7 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 		err_clear(err);
 		if (one_attempt(&r, ep, err) == 0) {
 			free(r.dst_name);
+			free(r.undel);
 			atomic_store(&progress->phase, SYNC_PHASE_DONE);
 			return 0;
 		}
@@ -873,6 +1230,7 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 		}
 	}
 	free(r.dst_name);
+	free(r.undel);
 	atomic_store(&progress->phase, SYNC_PHASE_FAILED);
 	return -1;
 }
