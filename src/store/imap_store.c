@@ -346,10 +346,13 @@ struct imap_source {
 	uint32_t body_uid;
 	int body_refused;      /* a body FETCH was answered NO */
 	int no_binary_size;    /* BINARY.SIZE[] refused: BODY[] only */
+	int want_meta; /* fetch_meta: answers need size and date */
 	char **summary;	       /* subject, from, date */
 	struct buf big_header; /* a header literal too big to be inline */
 	int in_header;
 	struct imap_literal_sink lsink;
+	struct nulcheck *nc; /* nul_check in progress */
+	int nul_scan, in_scan;
 };
 
 static int root_strip(struct imap_source *is, const char *name, char delim,
@@ -682,7 +685,7 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 	const struct imap_arg *items = fetch_items(r);
 	struct store_msg m;
 	size_t i;
-	int have_uid = 0;
+	int have_uid = 0, have_size = 0, have_date = 0;
 
 	if (items == NULL)
 		return;
@@ -700,6 +703,7 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 		} else if (strcasecmp(key, "RFC822.SIZE") == 0 &&
 			   imap_arg_u64(v, &n) == 0) {
 			m.size = n;
+			have_size = 1;
 		} else if (strcasecmp(key, "FLAGS") == 0 &&
 			   v->type == IMAP_ARG_LIST) {
 			parse_flags(v, &m);
@@ -708,11 +712,16 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 			m.binary_size = n;
 		} else if (strcasecmp(key, "INTERNALDATE") == 0) {
 			const char *d = imap_arg_str(v);
-			if (d != NULL)
-				parse_internaldate(d, &m.internaldate,
-						   &m.tz_minutes);
+			if (d != NULL &&
+			    parse_internaldate(d, &m.internaldate,
+					       &m.tz_minutes) == 0)
+				have_date = 1;
 		}
 	}
+	/* A metadata answer must be whole: an unsolicited FETCH (a flag
+	 * change, or a stray from a broken server) is no message. */
+	if (is->want_meta && !(have_size && have_date))
+		have_uid = 0;
 	if (!have_uid || m.uid < is->min_uid) {
 		free(m.keywords);
 		free(m.message_id);
@@ -747,7 +756,9 @@ again:
 		      "UID FETCH %u:* (UID FLAGS INTERNALDATE RFC822.SIZE%s)",
 		      is->min_uid, binsize ? " BINARY.SIZE[]" : "");
 	imap_client_set_untagged(is->c, meta_untagged, is);
+	is->want_meta = 1;
 	ret = imap_client_run(is->c, &cb, &res, err);
+	is->want_meta = 0;
 	imap_client_set_untagged(is->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
 	if (ret < 0)
@@ -796,6 +807,43 @@ static int source_fetch_flags(struct store_source *s, uint32_t max_uid,
 	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH FLAGS", err);
 }
 
+struct nulcheck {
+	const uint32_t *uids; /* sorted */
+	size_t n;
+	struct buf *parts; /* per UID */
+	unsigned char *has_nul;
+	size_t cur; /* streamed literal's index, or n */
+};
+
+static size_t uid_index(const uint32_t *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid] == uid)
+			return mid;
+		if (v[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return n;
+}
+
+static uint32_t resp_uid(const struct imap_arg *items)
+{
+	size_t i;
+	uint64_t n;
+
+	for (i = 0; items != NULL && i + 1 < items->list_count; i += 2)
+		if (imap_arg_is_atom(&items->list[i], "UID") &&
+		    imap_arg_u64(&items->list[i + 1], &n) == 0 &&
+		    n <= UINT32_MAX)
+			return (uint32_t)n;
+	return 0;
+}
+
 /* Big literals: straight from the parser into the caller's sink. */
 static int body_lit_begin(void *ctx, const struct imap_resp *partial,
 			  struct slice key, uint64_t size, int literal8)
@@ -807,6 +855,7 @@ static int body_lit_begin(void *ctx, const struct imap_resp *partial,
 	(void)literal8;
 	is->in_body = 0;
 	is->in_header = 0;
+	is->in_scan = 0;
 	if (is->sink == NULL ||
 	    !((key.len == 6 && strncasecmp(key.p, "BODY[]", 6) == 0) ||
 	      (key.len == 8 && strncasecmp(key.p, "BINARY[]", 8) == 0))) {
@@ -816,6 +865,15 @@ static int body_lit_begin(void *ctx, const struct imap_resp *partial,
 		    strncasecmp(key.p, "BODY[HEADER", 11) == 0) {
 			buf_reset(&is->big_header);
 			is->in_header = 1;
+		}
+		if (is->nul_scan && is->nc != NULL && key.len > 7 &&
+		    strncasecmp(key.p, "BINARY[", 7) == 0) {
+			is->nc->cur =
+				uid_index(is->nc->uids, is->nc->n,
+					  resp_uid(partial->arg_count >= 3
+							   ? &partial->args[2]
+							   : NULL));
+			is->in_scan = is->nc->cur < is->nc->n;
 		}
 		return 0;
 	}
@@ -844,6 +902,11 @@ static int body_lit_data(void *ctx, const char *p, size_t len)
 {
 	struct imap_source *is = ctx;
 
+	if (is->in_scan) {
+		if (memchr(p, '\0', len) != NULL)
+			is->nc->has_nul[is->nc->cur] = 1;
+		return 0;
+	}
 	if (is->in_header) {
 		size_t room = 65536 - is->big_header.len;
 		buf_add(&is->big_header, p, len < room ? len : room);
@@ -1082,6 +1145,215 @@ static int source_fetch_summary(struct store_source *s, uint32_t uid,
 	return imap_result_to_err(&res, ERR_MESSAGE, "UID FETCH", err);
 }
 
+/* ---- NUL bytes that BODY[] hides ---- */
+
+/* Part numbers of the leaf parts of a BODYSTRUCTURE whose transfer
+ * encoding BINARY[] leaves as it is (none, 7bit, 8bit, binary): there,
+ * BINARY[part] is the stored bytes and shows a NUL that BODY[] turns into
+ * 0x80.  A message/rfc822 part is entered. */
+static void identity_parts(const struct imap_arg *b, const char *prefix,
+			   struct buf *out, unsigned depth)
+{
+	char num[256];
+	size_t i;
+
+	if (b->type != IMAP_ARG_LIST || b->list_count == 0 || depth > 40)
+		return;
+	if (b->list[0].type == IMAP_ARG_LIST) {
+		unsigned k = 0;
+		for (i = 0; i < b->list_count &&
+			    b->list[i].type == IMAP_ARG_LIST;
+		     i++) {
+			snprintf(num, sizeof(num), "%s%s%u", prefix,
+				 prefix[0] ? "." : "", ++k);
+			identity_parts(&b->list[i], num, out, depth + 1);
+		}
+		return;
+	}
+	{
+		const char *type = imap_arg_str(&b->list[0]);
+		const char *sub = b->list_count > 1 ? imap_arg_str(&b->list[1])
+						    : NULL;
+		const char *enc = b->list_count > 5 ? imap_arg_str(&b->list[5])
+						    : NULL;
+		const char *part = prefix[0] ? prefix : "1";
+		if (type != NULL && sub != NULL &&
+		    strcasecmp(type, "MESSAGE") == 0 &&
+		    strcasecmp(sub, "RFC822") == 0 && b->list_count > 8) {
+			const struct imap_arg *inner = &b->list[8];
+			if (inner->type == IMAP_ARG_LIST &&
+			    inner->list_count > 0 &&
+			    inner->list[0].type != IMAP_ARG_LIST) {
+				/* a single-part message: its body is P.1 */
+				snprintf(num, sizeof(num), "%s.1", part);
+				identity_parts(inner, num, out, depth + 1);
+			} else {
+				identity_parts(inner, part, out, depth + 1);
+			}
+			return;
+		}
+		if (enc == NULL || strcasecmp(enc, "7BIT") == 0 ||
+		    strcasecmp(enc, "8BIT") == 0 ||
+		    strcasecmp(enc, "BINARY") == 0) {
+			if (out->len)
+				buf_addch(out, ' ');
+			buf_addstr(out, part);
+		}
+	}
+}
+
+static void bs_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct imap_source *is = ctx;
+	struct nulcheck *nc = is->nc;
+	const struct imap_arg *items = fetch_items(r);
+	size_t i, k;
+
+	if (items == NULL || nc == NULL)
+		return;
+	k = uid_index(nc->uids, nc->n, resp_uid(items));
+	if (k == nc->n)
+		return;
+	for (i = 0; i + 1 < items->list_count; i += 2) {
+		const struct imap_arg *v = &items->list[i + 1];
+		const char *key = imap_arg_str(&items->list[i]);
+		if (key == NULL)
+			continue;
+		if (strcasecmp(key, "BODYSTRUCTURE") == 0) {
+			buf_reset(&nc->parts[k]);
+			identity_parts(v, "", &nc->parts[k], 0);
+		} else if (strncasecmp(key, "BINARY[", 7) == 0 &&
+			   (v->type == IMAP_ARG_LITERAL ||
+			    v->type == IMAP_ARG_STRING) &&
+			   memchr(v->str.p, '\0', v->str.len) != NULL) {
+			nc->has_nul[k] = 1;
+		}
+	}
+}
+
+static int source_nul_check(struct store_source *s, const uint32_t *uids,
+			    size_t n, unsigned char *has_nul_r,
+			    struct err *err)
+{
+	struct imap_source *is = (struct imap_source *)s;
+	struct nulcheck nc;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	struct buf set = BUF_INIT;
+	size_t i;
+	int ret = 0;
+
+	memset(has_nul_r, 0, n);
+	if (n == 0 || !imap_client_has_cap(is->c, "BINARY"))
+		return 0; /* no way to tell */
+	memset(&nc, 0, sizeof(nc));
+	nc.uids = uids;
+	nc.n = n;
+	nc.has_nul = has_nul_r;
+	nc.cur = n;
+	nc.parts = xcalloc(n, sizeof(*nc.parts));
+	for (i = 0; i < n; i++)
+		buf_init(&nc.parts[i], 64 * 1024);
+	is->nc = &nc;
+	imap_client_set_untagged(is->c, bs_untagged, is);
+	/* One command for every structure, then one per message for its
+	 * parts, pipelined. */
+	seqset_build(uids, n, (size_t)-1, &set);
+	imap_client_cmdbuf_init(is->c, &cb);
+	imap_cmd_rawf(&cb, "UID FETCH %s (UID BODYSTRUCTURE)", set.p);
+	ret = imap_client_run(is->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0 || res.status != IMAP_STATUS_OK)
+		goto out;
+	for (i = 0; ret == 0 && i < n; i++) {
+		const char *p;
+		if (nc.parts[i].len == 0)
+			continue;
+		imap_client_cmdbuf_init(is->c, &cb);
+		imap_cmd_rawf(&cb, "UID FETCH %u (UID", uids[i]);
+		for (p = nc.parts[i].p; *p;) {
+			const char *e = strchr(p, ' ');
+			size_t len = e ? (size_t)(e - p) : strlen(p);
+			imap_cmd_rawf(&cb, " BINARY.PEEK[%.*s]", (int)len, p);
+			p += len;
+			while (*p == ' ')
+				p++;
+		}
+		imap_cmd_raw(&cb, ")");
+		ret = imap_client_submit(is->c, &cb, NULL, NULL, err);
+		imap_cmdbuf_release(&cb);
+	}
+	is->nul_scan = 1;
+	if (ret == 0)
+		ret = imap_client_drain(is->c, 0, err);
+	is->nul_scan = 0;
+out:
+	imap_client_set_untagged(is->c, NULL, NULL);
+	is->nc = NULL;
+	for (i = 0; i < n; i++)
+		buf_release(&nc.parts[i]);
+	free(nc.parts);
+	buf_release(&set);
+	return ret;
+}
+
+struct sizeprobe {
+	const uint32_t *uids;
+	size_t n;
+	unsigned char *over;
+};
+
+static void probe_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct sizeprobe *sp = ctx;
+	const struct imap_arg *items = fetch_items(r);
+	size_t i, k;
+
+	if (items == NULL)
+		return;
+	k = uid_index(sp->uids, sp->n, resp_uid(items));
+	if (k == sp->n)
+		return;
+	for (i = 0; i + 1 < items->list_count; i += 2) {
+		const char *key = imap_arg_str(&items->list[i]);
+		const struct imap_arg *v = &items->list[i + 1];
+		if (key == NULL || strncasecmp(key, "BODY[]<", 7) != 0)
+			continue;
+		/* a byte at that offset: the message is longer */
+		sp->over[k] = (v->type == IMAP_ARG_LITERAL ||
+			       v->type == IMAP_ARG_STRING) &&
+			      v->str.len > 0;
+	}
+}
+
+static int source_size_over(struct store_source *s, const uint32_t *uids,
+			    size_t n, uint64_t limit, unsigned char *over_r,
+			    struct err *err)
+{
+	struct imap_source *is = (struct imap_source *)s;
+	struct sizeprobe sp = {uids, n, over_r};
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	struct buf set = BUF_INIT;
+	int ret;
+
+	memset(over_r, 0, n);
+	if (n == 0)
+		return 0;
+	seqset_build(uids, n, (size_t)-1, &set);
+	imap_client_cmdbuf_init(is->c, &cb);
+	imap_cmd_rawf(&cb, "UID FETCH %s (UID BODY.PEEK[]<%llu.1>)", set.p,
+		      (unsigned long long)limit);
+	imap_client_set_untagged(is->c, probe_untagged, &sp);
+	ret = imap_client_run(is->c, &cb, &res, err);
+	imap_client_set_untagged(is->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	buf_release(&set);
+	if (ret < 0)
+		return -1;
+	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err);
+}
+
 static void source_close(struct store_source *s)
 {
 	struct imap_source *is = (struct imap_source *)s;
@@ -1104,6 +1376,8 @@ static const struct store_source_ops imap_source_ops = {
 	.fetch_bodies = source_fetch_bodies,
 	.fetch_flags = source_fetch_flags,
 	.fetch_summary = source_fetch_summary,
+	.nul_check = source_nul_check,
+	.size_over = source_size_over,
 	.close = source_close,
 };
 
@@ -1610,6 +1884,123 @@ out:
 	return ret;
 }
 
+/* EXAMINE folder into f (UIDVALIDITY); 1 if it exists. */
+static int tfind_examine(struct imap_target *it, const char *folder,
+			 struct tfind *f, struct err *err)
+{
+	struct buf name = BUF_INIT;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_raw(&cb, "EXAMINE ");
+	mailbox_arg(&cb, name.p);
+	buf_release(&name);
+	free(it->selected);
+	it->selected = NULL;
+	imap_client_set_untagged(it->c, tfind_untagged, f);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_client_set_untagged(it->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0)
+		return -1;
+	return res.status == IMAP_STATUS_OK;
+}
+
+static int target_check(struct store_target *t, const char *folder,
+			const char *ref, uint64_t size,
+			const unsigned char *sha256, int *same_r,
+			struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+	struct imap_literal_sink sink = {tfind_lit_begin, tfind_lit_data,
+					 tfind_lit_end, NULL};
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	struct tfind f;
+	unsigned long uv, uid;
+	int ret;
+
+	(void)size; /* the digest covers it */
+	*same_r = 0;
+	if (ref == NULL || sscanf(ref, "%lu:%lu", &uv, &uid) != 2)
+		return 0; /* no APPENDUID: cannot be read back */
+	memset(&f, 0, sizeof(f));
+	f.want = sha256;
+	sink.ctx = &f;
+	ret = tfind_examine(it, folder, &f, err);
+	if (ret <= 0)
+		return ret;
+	if (f.uidvalidity != uv)
+		return imap_client_simple(it->c, "CLOSE", err);
+	f.md = EVP_MD_CTX_new();
+	imap_client_set_sink(it->c, &sink);
+	imap_client_set_untagged(it->c, tfind_untagged, &f);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_rawf(&cb, "UID FETCH %lu (UID BODY.PEEK[])", uid);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	imap_client_set_sink(it->c, NULL);
+	imap_client_set_untagged(it->c, NULL, NULL);
+	EVP_MD_CTX_free(f.md);
+	if (ret < 0 ||
+	    imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err) < 0)
+		return -1;
+	*same_r = f.match == uid;
+	return imap_client_simple(it->c, "CLOSE", err);
+}
+
+static int target_withdraw(struct store_target *t, const char *folder,
+			   const char *ref, struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+	struct buf name = BUF_INIT;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	unsigned long uv, uid;
+	int ret;
+
+	if (ref == NULL || sscanf(ref, "%lu:%lu", &uv, &uid) != 2 ||
+	    !imap_client_has_cap(it->c, "UIDPLUS"))
+		return err_set(err, ERR_MESSAGE, EC_NO,
+			       "cannot take the copy back (no UIDPLUS)");
+	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_raw(&cb, "SELECT ");
+	mailbox_arg(&cb, name.p);
+	buf_release(&name);
+	free(it->selected);
+	it->selected = NULL;
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0 || imap_result_to_err(&res, ERR_FOLDER, "SELECT", err) < 0)
+		return -1;
+	/* Only this UID: UID EXPUNGE (UIDPLUS) never touches the other
+	 * \Deleted messages of the folder. */
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_rawf(&cb, "UID STORE %lu +FLAGS.SILENT (\\Deleted)", uid);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0 ||
+	    imap_result_to_err(&res, ERR_MESSAGE, "UID STORE", err) < 0)
+		return -1;
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_rawf(&cb, "UID EXPUNGE %lu", uid);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0 ||
+	    imap_result_to_err(&res, ERR_MESSAGE, "UID EXPUNGE", err) < 0)
+		return -1;
+	/* leave without CLOSE, which would expunge every \Deleted one */
+	return imap_client_simple(it->c,
+				  imap_client_has_cap(it->c, "UNSELECT")
+					  ? "UNSELECT"
+					  : "EXAMINE INBOX",
+				  err);
+}
+
 static int target_takes_nul(struct store_target *t)
 {
 	(void)t;
@@ -1686,6 +2077,8 @@ static const struct store_target_ops imap_target_ops = {
 	.find = target_find,
 	.takes_nul = target_takes_nul,
 	.set_flags = target_set_flags,
+	.check = target_check,
+	.withdraw = target_withdraw,
 	.close = target_close,
 	.delimiter = target_delimiter,
 };

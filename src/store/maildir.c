@@ -760,6 +760,27 @@ int maildir_find_content(struct maildir *md, const char *utf8_path,
 	return 0;
 }
 
+int maildir_remove(struct maildir *md, const char *utf8_path, const char *name,
+		   struct err *err)
+{
+	struct buf dir = BUF_INIT, file = BUF_INIT;
+	int ret = -1;
+
+	if (folder_dir(md, utf8_path, &dir, err) < 0)
+		goto out;
+	buf_addf(&file, "%s/cur/%s", dir.p, name);
+	if (unlink(file.p) < 0 && errno != ENOENT) {
+		sys_err(err, "cannot remove", file.p);
+		goto out;
+	}
+	tags_clear(md);
+	ret = 0;
+out:
+	buf_release(&dir);
+	buf_release(&file);
+	return ret;
+}
+
 void maildir_set_deferred_sync(struct maildir *md, int on)
 {
 	md->deferred = on;

