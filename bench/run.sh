@@ -30,8 +30,8 @@ $S --folder 'Projekte/Überblick' --count $((MSGS * 10 / 100)) --seed "$((SEED_N
 $S --folder 'Lists/dovecot' --count $((MSGS * 5 / 100)) --seed "$((SEED_N + 4))" >/dev/null
 BYTES=$(du -sb "$IMAPFIX_MAIL/terry.adams" | cut -f1)
 # Let Dovecot index the mailbox once, so no tool pays for that.
-python3 "$SRC/tests/fixtures/imapdump.py" --port "$IMAPFIX_PORT" --user terry.adams \
-	--password-file <(echo 1091990) --no-public >/dev/null
+echo 1091990 >"$T/terry.pw"
+python3 "$SRC/tests/fixtures/oracle.py" dump "imap:127.0.0.1:$IMAPFIX_PORT:terry.adams:$T/terry.pw" >/dev/null
 
 # measure LABEL CMD...: wall, CPU (user+sys of the tool), peak RSS (KB),
 # by GNU time, whose own footprint is tiny.

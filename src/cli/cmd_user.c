@@ -24,6 +24,21 @@ static const char *grade(const struct state_user *u)
 	return "Good";
 }
 
+/* BadItem: it failed to copy and counts against --bad-item-limit;
+ * LargeItem: over --max-message-size; OverItemLimit: older than the newest
+ * --max-items; Uncopyable: the source or the target cannot carry its bytes
+ * exactly (NUL bytes, a target that rewrites it). */
+static const char *skipped_kind(const struct state_skipped *s)
+{
+	if (s->bad)
+		return "BadItem";
+	if (strncmp(s->reason, "large item", 10) == 0)
+		return "LargeItem";
+	if (strncmp(s->reason, "over the ", 9) == 0)
+		return "OverItemLimit";
+	return "Uncopyable";
+}
+
 static json_t *user_json(struct state *st, const struct state_user *u)
 {
 	struct state_batch b;
@@ -219,9 +234,7 @@ static int u_stats(int argc, char **argv)
 				s, "size",
 				json_integer((json_int_t)sk[i].size));
 			json_object_set_new(s, "kind",
-					    json_string(sk[i].bad
-								? "BadItem"
-								: "LargeItem"));
+					    json_string(skipped_kind(&sk[i])));
 			json_object_set_new(s, "reason",
 					    json_string(sk[i].reason));
 			json_array_append_new(sa, s);

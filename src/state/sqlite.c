@@ -1388,7 +1388,7 @@ int state_folder_open(struct state *st, int64_t user_id, const char *src,
 	sqlite3_stmt *s = prep(st,
 			       "INSERT INTO folders(user_id, src, dst)"
 			       " VALUES (?,?,?) ON CONFLICT(user_id, src) DO"
-			       " UPDATE SET dst=excluded.dst",
+			       " UPDATE SET dst=coalesce(excluded.dst, dst)",
 			       err);
 	int rc;
 
@@ -1443,11 +1443,43 @@ int state_folder_update(struct state *st, int64_t folder_id,
 int state_folder_renumbered(struct state *st, int64_t folder_id,
 			    struct err *err)
 {
-	sqlite3_stmt *s = prep(st, "DELETE FROM items WHERE folder_id=?", err);
+	/* The folder's items are read again and matched on the target:
+	 * what they counted is taken off the totals first, so nothing is
+	 * counted twice, and their skipped-item rows go (they come back if
+	 * they are skipped again). */
+	static const char *const sql[] = {
+		"UPDATE users SET"
+		" items_synced=items_synced-(SELECT count(*) FROM items"
+		"  WHERE folder_id=?1 AND state=1),"
+		" bytes_synced=bytes_synced-(SELECT coalesce(sum(size),0)"
+		"  FROM items WHERE folder_id=?1 AND state=1),"
+		" items_skipped=items_skipped-(SELECT count(*) FROM items"
+		"  WHERE folder_id=?1 AND state IN (2,3)),"
+		" bad_items=bad_items-(SELECT count(*) FROM items"
+		"  WHERE folder_id=?1 AND state=3)"
+		" WHERE id=(SELECT user_id FROM folders WHERE id=?1)",
+		"DELETE FROM skipped WHERE user_id=(SELECT user_id FROM folders"
+		" WHERE id=?1) AND folder=(SELECT src FROM folders WHERE "
+		"id=?1)",
+		"UPDATE folders SET items_synced=0 WHERE id=?1",
+		"DELETE FROM items WHERE folder_id=?1",
+	};
+	size_t i;
 
-	if (s != NULL)
+	if (state_begin(st, err) < 0)
+		return -1;
+	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *s = prep(st, sql[i], err);
+		if (s == NULL)
+			goto fail;
 		b_i64(s, 1, folder_id);
-	return run(st, s, "reset folder", err);
+		if (run(st, s, "reset folder", err) < 0)
+			goto fail;
+	}
+	return state_commit(st, err);
+fail:
+	state_rollback(st);
+	return -1;
 }
 
 int state_items_inflight(struct state *st, int64_t user_id, int64_t folder_id,

@@ -346,7 +346,7 @@ struct imap_source {
 	uint32_t body_uid;
 	int body_refused;      /* a body FETCH was answered NO */
 	int no_binary_size;    /* BINARY.SIZE[] refused: BODY[] only */
-	int want_meta; /* fetch_meta: answers need size and date */
+	int want_meta;	       /* fetch_meta: answers need size and date */
 	char **summary;	       /* subject, from, date */
 	struct buf big_header; /* a header literal too big to be inline */
 	int in_header;
@@ -712,9 +712,8 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 			m.binary_size = n;
 		} else if (strcasecmp(key, "INTERNALDATE") == 0) {
 			const char *d = imap_arg_str(v);
-			if (d != NULL &&
-			    parse_internaldate(d, &m.internaldate,
-					       &m.tz_minutes) == 0)
+			if (d != NULL && parse_internaldate(d, &m.internaldate,
+							    &m.tz_minutes) == 0)
 				have_date = 1;
 		}
 	}
@@ -1161,8 +1160,8 @@ static void identity_parts(const struct imap_arg *b, const char *prefix,
 		return;
 	if (b->list[0].type == IMAP_ARG_LIST) {
 		unsigned k = 0;
-		for (i = 0; i < b->list_count &&
-			    b->list[i].type == IMAP_ARG_LIST;
+		for (i = 0;
+		     i < b->list_count && b->list[i].type == IMAP_ARG_LIST;
 		     i++) {
 			snprintf(num, sizeof(num), "%s%s%u", prefix,
 				 prefix[0] ? "." : "", ++k);
@@ -1172,10 +1171,10 @@ static void identity_parts(const struct imap_arg *b, const char *prefix,
 	}
 	{
 		const char *type = imap_arg_str(&b->list[0]);
-		const char *sub = b->list_count > 1 ? imap_arg_str(&b->list[1])
-						    : NULL;
-		const char *enc = b->list_count > 5 ? imap_arg_str(&b->list[5])
-						    : NULL;
+		const char *sub =
+			b->list_count > 1 ? imap_arg_str(&b->list[1]) : NULL;
+		const char *enc =
+			b->list_count > 5 ? imap_arg_str(&b->list[5]) : NULL;
 		const char *part = prefix[0] ? prefix : "1";
 		if (type != NULL && sub != NULL &&
 		    strcasecmp(type, "MESSAGE") == 0 &&
@@ -1232,8 +1231,7 @@ static void bs_untagged(void *ctx, const struct imap_resp *r)
 }
 
 static int source_nul_check(struct store_source *s, const uint32_t *uids,
-			    size_t n, unsigned char *has_nul_r,
-			    struct err *err)
+			    size_t n, unsigned char *has_nul_r, struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
 	struct nulcheck nc;

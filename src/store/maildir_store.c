@@ -248,9 +248,9 @@ static int md_set_flags(struct store_target *t, const char *folder,
 	return ret;
 }
 
-static int md_check(struct store_target *t, const char *folder,
-		    const char *ref, uint64_t size, const unsigned char *sha256,
-		    int *same_r, struct err *err)
+static int md_check(struct store_target *t, const char *folder, const char *ref,
+		    uint64_t size, const unsigned char *sha256, int *same_r,
+		    struct err *err)
 {
 	(void)t;
 	(void)folder;

@@ -140,8 +140,8 @@ struct store_source_ops {
 	/* Is each message really over limit bytes, as its RFC822.SIZE
 	 * says?  A partial fetch of the byte at offset limit tells, without
 	 * transferring the message.  over_r[i]: 1 yes, 0 no (uids sorted). */
-	int (*size_over)(struct store_source *s, const uint32_t *uids,
-			 size_t n, uint64_t limit, unsigned char *over_r,
+	int (*size_over)(struct store_source *s, const uint32_t *uids, size_t n,
+			 uint64_t limit, unsigned char *over_r,
 			 struct err *err);
 	/* Messages fetched with BODY[] that hold 0x80 bytes: were some of
 	 * them NUL bytes in the stored message, which an IMAP4rev1 literal
@@ -149,8 +149,8 @@ struct store_source_ops {
 	 * the server shows a NUL in a part of uids[i] (sorted) that it does
 	 * not transfer-decode, 0 if not or if it offers no way to tell.
 	 * (A NUL in a header of a message with encoded parts stays unseen.) */
-	int (*nul_check)(struct store_source *s, const uint32_t *uids,
-			 size_t n, unsigned char *has_nul_r, struct err *err);
+	int (*nul_check)(struct store_source *s, const uint32_t *uids, size_t n,
+			 unsigned char *has_nul_r, struct err *err);
 	void (*close)(struct store_source *s);
 };
 

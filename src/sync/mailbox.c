@@ -65,6 +65,8 @@ struct run {
 	int target_dropped; /* append_abort() closed the target */
 	EVP_MD_CTX *md;	    /* SHA-256 of the body being streamed */
 	char last_byte;	    /* of the previous chunk of that body */
+	int in_header;	    /* still in that body's header section */
+	char h_prev, h_prev2;
 	struct err sink_err; /* a target error while streaming */
 	int sink_fatal;
 	time_t cutoff;	      /* items older are over max_items */
@@ -84,10 +86,11 @@ struct chunk_item {
 		CI_SRC_NUL, /* the source served NUL bytes as 0x80 */
 		CI_ALTERED, /* the target stored other bytes than it got */
 	} state;
-	uint64_t size; /* bytes the source delivered */
+	uint64_t size;	       /* bytes the source delivered */
 	unsigned char sha[32]; /* of those bytes */
 	unsigned has80 : 1;    /* a 0x80 byte: maybe a NUL the source hid */
 	unsigned odd_eol : 1;  /* a bare CR or LF: may be altered */
+	unsigned hdr8 : 1;     /* 8-bit header bytes: may be altered */
 	uint64_t n_cr, n_lf;
 	char *ref;
 	struct err err;
@@ -197,6 +200,8 @@ static int sink_start_target(struct run *r)
 	r->begin_pending = 0;
 	EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
 	r->last_byte = '\0';
+	r->in_header = 1;
+	r->h_prev = r->h_prev2 = '\0';
 	snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix, r->uidvalidity,
 		 ci->uid);
 	if (r->dst->ops->append_begin(r->dst, r->dst_name, m, ci->size, tag,
@@ -224,6 +229,18 @@ static void note_bytes(struct run *r, struct chunk_item *ci, const char *p,
 	EVP_DigestUpdate(r->md, p, len);
 	if (len == 0)
 		return;
+	/* the header section, byte by byte (it is short): 8-bit bytes in
+	 * it are what some targets rewrite (Cyrus' munge8bit) */
+	for (q = p; r->in_header && q < end; q++) {
+		unsigned char c = (unsigned char)*q;
+		if (c >= 0x80)
+			ci->hdr8 = 1;
+		if (c == '\n' && (r->h_prev == '\n' ||
+				  (r->h_prev == '\r' && r->h_prev2 == '\n')))
+			r->in_header = 0;
+		r->h_prev2 = r->h_prev;
+		r->h_prev = (char)c;
+	}
 	if (!ci->has80 && memchr(p, 0x80, len) != NULL)
 		ci->has80 = 1;
 	for (q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++) {
@@ -353,10 +370,12 @@ out:
 /* Two kinds of copies are checked before they count: a message fetched
  * with BODY[] holding 0x80 bytes, which may be NUL bytes the source
  * hid (a source with BINARY tells, part by part); and one with bare CR
- * or LF, which a target may rewrite (read back and compared).  A copy
+ * or LF or with 8-bit header bytes, which a target may rewrite (read back
+ * and compared: Dovecot drops bare CRs, Cyrus turns 8-bit header bytes
+ * into 'X').  A copy
  * that is not exact is taken back and reported: never kept altered. */
-static int check_copies(struct run *r, struct store_msg *const *chunk,
-			size_t n, struct err *err)
+static int check_copies(struct run *r, struct store_msg *const *chunk, size_t n,
+			struct err *err)
 {
 	uint32_t *uids = xcalloc(n + 1, sizeof(*uids));
 	size_t *idx = xcalloc(n + 1, sizeof(*idx));
@@ -381,7 +400,7 @@ static int check_copies(struct run *r, struct store_msg *const *chunk,
 	for (i = 0; ret == 0 && i < n; i++) {
 		struct chunk_item *ci = &r->items[i];
 		int same = 1;
-		if (ci->state == CI_DONE && ci->odd_eol) {
+		if (ci->state == CI_DONE && (ci->odd_eol || ci->hdr8)) {
 			ret = r->dst->ops->check(r->dst, r->dst_name, ci->ref,
 						 ci->size, ci->sha, &same, err);
 			if (ret < 0)
@@ -549,9 +568,9 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 			break;
 		case CI_ALTERED:
 			ret = skip_item(r, chunk[i],
-					"the target stored it altered (it does "
-					"not keep bare CR or LF line endings "
-					"or other bytes as sent): copy taken "
+					"the target stored it altered (it "
+					"rewrites bare CR or LF line endings "
+					"or 8-bit header bytes): copy taken "
 					"back, not copied",
 					0, err);
 			break;
@@ -667,18 +686,6 @@ out:
 }
 
 /* ---- one folder ---- */
-
-static void make_tag_prefix(const char *folder, char out[16])
-{
-	/* FNV-1a of the source folder: two source folders merged into one
-	 * target folder (Sent and Sent Items) never share a tag. */
-	uint32_t h = 2166136261u;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)folder; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	snprintf(out, 16, "%08x.", h);
-}
 
 /* ---- resume: in-flight items of an earlier, interrupted run ---- */
 
@@ -910,6 +917,66 @@ static void normalise_listing(struct run *r, struct store_msg_list *msgs,
 	msgs->n = k;
 }
 
+static void make_tag_prefix(const char *folder, char out[16])
+{
+	/* FNV-1a of the source folder: two source folders merged into one
+	 * target folder (Sent and Sent Items) never share a tag. */
+	uint32_t h = 2166136261u;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)folder; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	snprintf(out, 16, "%08x.", h);
+}
+
+/* Create the target folder.  A target that refuses the name (Cyrus: '"';
+ * Dovecot's Maildir++: '.') gets a safe spelling, then a last resort; the
+ * folder report shows which name was used. */
+static int create_folder(struct run *r, const struct sync_plan_entry *fe,
+			 struct err *err)
+{
+	struct err first = ERR_INIT;
+	char *p;
+	int step;
+
+	for (step = 0; step < 3; step++) {
+		if (step == 1) {
+			/* each level: only letters, digits, space, '-', '_'
+			 * and non-ASCII stay */
+			for (p = r->dst_name; *p; p++)
+				if (*p != '/' && (unsigned char)*p < 0x80 &&
+				    !(*p >= 'a' && *p <= 'z') &&
+				    !(*p >= 'A' && *p <= 'Z') &&
+				    !(*p >= '0' && *p <= '9') && *p != ' ' &&
+				    *p != '-' && *p != '_')
+					*p = '_';
+			if (strcmp(r->dst_name, fe->dst) == 0)
+				continue;
+		} else if (step == 2) {
+			char tag[16];
+			make_tag_prefix(fe->src, tag);
+			tag[8] = '\0';
+			free(r->dst_name);
+			r->dst_name = xasprintf("Migrated folder %s", tag);
+		}
+		if (r->dst->ops->create(r->dst, r->dst_name, err) == 0) {
+			if (step > 0)
+				log_warn("user %lld: the target refused "
+					 "folder \"%s\" (%s); using \"%s\"",
+					 (long long)r->user_id, fe->dst,
+					 first.msg, r->dst_name);
+			return 0;
+		}
+		if (err->cls != ERR_FOLDER)
+			return -1;
+		if (step == 0)
+			first = *err;
+		err_clear(err);
+	}
+	*err = first;
+	return -1;
+}
+
 static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		       struct err *err)
 {
@@ -931,7 +998,7 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		 * one copied, nothing left in flight. */
 		uint32_t *infl = NULL;
 		size_t ninfl = 0;
-		if (state_folder_open(r->st, r->user_id, fe->src, fe->dst, &jf,
+		if (state_folder_open(r->st, r->user_id, fe->src, NULL, &jf,
 				      err) < 0)
 			return -1;
 		if (jf.uidvalidity != 0 &&
@@ -951,28 +1018,8 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 			}
 		}
 	}
-	if (r->dst->ops->create(r->dst, r->dst_name, err) < 0) {
-		/* Some targets refuse characters their delimiter does not
-		 * (Dovecot's Maildir++ refuses '.' even with '/'): try once
-		 * with them replaced, and say so. */
-		char *p;
-		int changed = 0;
-		if (err->cls != ERR_FOLDER)
-			return -1;
-		for (p = r->dst_name; *p; p++)
-			if (*p == '.') {
-				*p = '_';
-				changed = 1;
-			}
-		if (!changed)
-			return -1;
-		log_warn("user %lld: the target refused folder \"%s\"; using "
-			 "\"%s\"",
-			 (long long)r->user_id, fe->dst, r->dst_name);
-		err_clear(err);
-		if (r->dst->ops->create(r->dst, r->dst_name, err) < 0)
-			return -1;
-	}
+	if (create_folder(r, fe, err) < 0)
+		return -1;
 	if (state_folder_open(r->st, r->user_id, fe->src, r->dst_name, &jf,
 			      err) < 0)
 		return -1;
@@ -1049,10 +1096,9 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 			if (todo[i]->size > r->opt->max_message_size)
 				big[nb++] = todo[i]->uid;
 		qsort(big, nb, sizeof(*big), cmp_u32);
-		if (nb > 0 &&
-		    r->src->ops->size_over(r->src, big, nb,
-					   r->opt->max_message_size, over,
-					   err) < 0) {
+		if (nb > 0 && r->src->ops->size_over(r->src, big, nb,
+						     r->opt->max_message_size,
+						     over, err) < 0) {
 			free(big);
 			free(over);
 			goto out_fail;
@@ -1061,16 +1107,16 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 			struct store_msg *m = todo[i];
 			char reason[160];
 			if (m->size > r->opt->max_message_size) {
-				const uint32_t *hit = bsearch(&m->uid, big, nb,
-							      sizeof(*big),
-							      cmp_u32);
+				const uint32_t *hit =
+					bsearch(&m->uid, big, nb, sizeof(*big),
+						cmp_u32);
 				if (hit != NULL && !over[hit - big]) {
 					log_warn("user %lld: %s UID %u: the "
 						 "server says %llu bytes, but "
 						 "it is not over the limit: "
 						 "copying it",
-						 (long long)r->user_id,
-						 fe->src, m->uid,
+						 (long long)r->user_id, fe->src,
+						 m->uid,
 						 (unsigned long long)m->size);
 					todo[k++] = m;
 					continue;
