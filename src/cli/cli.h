@@ -20,6 +20,7 @@ int cmd_batch(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 struct state;
 /* Open the state store named by --state / $IMAPMIG_STATE / the default;
@@ -45,6 +46,16 @@ int cli_fail(const char *cmd, const struct err *err);
  * owned by the caller and should be wiped with cli_password_free(). */
 char *cli_read_password(const char *path, struct err *err);
 void cli_password_free(char **pw);
+struct state_user;
+/* The data-consistency grade of a user, one rule for every command:
+ * Poor - Failed, or the last 'imapmig verify' found messages missing or
+ * altered; Investigate - bad items; Perfect - Synced (or Completed) with
+ * every source message on the target or skipped for a stated reason;
+ * Good - not finished yet.  A batch's grade is its worst user's. */
+enum cli_grade { GRADE_PERFECT, GRADE_GOOD, GRADE_INVESTIGATE, GRADE_POOR };
+enum cli_grade cli_user_grade(struct state *st, const struct state_user *u);
+const char *cli_grade_name(enum cli_grade g);
+
 /* Parse a port; -1 if not 1..65535. */
 int cli_parse_port(const char *s);
 

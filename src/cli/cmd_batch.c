@@ -273,27 +273,17 @@ static const char *batch_grade(struct state *st, int64_t id)
 	struct state_user *u = NULL;
 	size_t n = 0, i;
 	struct err err = ERR_INIT;
-	int worst = 0;
+	enum cli_grade worst = GRADE_PERFECT;
 
 	if (state_user_list(st, id, NULL, &u, &n, &err) < 0)
-		return "Investigate";
+		return cli_grade_name(GRADE_INVESTIGATE);
 	for (i = 0; i < n; i++) {
-		int g = 0;
-		if (strcmp(u[i].status, "Failed") == 0)
-			g = 3;
-		else if (u[i].bad_items > 0)
-			g = 2;
-		else if (strcmp(u[i].status, "Synced") != 0 &&
-			 strncmp(u[i].status, "Completed", 9) != 0)
-			g = 1;
+		enum cli_grade g = cli_user_grade(st, &u[i]);
 		if (g > worst)
 			worst = g;
 	}
 	state_users_free(u, n);
-	return worst == 0   ? "Perfect"
-	       : worst == 1 ? "Good"
-	       : worst == 2 ? "Investigate"
-			    : "Poor";
+	return cli_grade_name(worst);
 }
 
 static json_t *batch_json(struct state *st, const struct state_batch *b,

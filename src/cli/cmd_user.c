@@ -11,19 +11,6 @@
 #include "state/state.h"
 #include "util/xalloc.h"
 
-static const char *grade(const struct state_user *u)
-{
-	if (strcmp(u->status, "Failed") == 0)
-		return "Poor";
-	if (u->bad_items > 0)
-		return "Investigate";
-	if (strcmp(u->status, "Synced") == 0 ||
-	    strncmp(u->status, "Completed", 9) == 0 ||
-	    strcmp(u->status, "IncrementalSynced") == 0)
-		return "Perfect";
-	return "Good";
-}
-
 /* BadItem: it failed to copy and counts against --bad-item-limit;
  * LargeItem: over --max-message-size; OverItemLimit: older than the newest
  * --max-items; Uncopyable: the source or the target cannot carry its bytes
@@ -68,7 +55,8 @@ static json_t *user_json(struct state *st, const struct state_user *u)
 			       : json_null());
 	json_object_set_new(o, "error",
 			    u->error ? json_string(u->error) : json_null());
-	json_object_set_new(o, "data_consistency", json_string(grade(u)));
+	json_object_set_new(o, "data_consistency",
+			    json_string(cli_grade_name(cli_user_grade(st, u))));
 	json_object_set_new(o, "seconds_syncing",
 			    json_integer((json_int_t)u->seconds_syncing));
 	json_object_set_new(o, "seconds_throttled",
@@ -260,7 +248,8 @@ static int u_stats(int argc, char **argv)
 		printf("BadItems          : %llu\n",
 		       (unsigned long long)u.bad_items);
 		printf("BytesSynced       : %s\n", size);
-		printf("DataConsistency   : %s\n", grade(&u));
+		printf("DataConsistency   : %s\n",
+		       cli_grade_name(cli_user_grade(st, &u)));
 		printf("LastSyncedTime    : %s\n",
 		       cli_fmt_time(u.last_synced, 0));
 		printf("TimeSyncing       : %llu s\n",

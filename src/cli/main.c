@@ -25,6 +25,8 @@ static const struct cmd commands[] = {
 	 "run pending migrations in the foreground, with progress"},
 	{"serve", cmd_serve,
 	 "the scheduler: initial syncs, incremental syncs every 24h"},
+	{"verify", cmd_verify,
+	 "compare source and target afresh (--deep: byte for byte)"},
 };
 
 static void usage(FILE *f)

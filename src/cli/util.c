@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "cli/cli.h"
+#include "state/state.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -201,4 +202,32 @@ const char *cli_fmt_time(long long t, int slot)
 	gmtime_r(&tt, &tm);
 	strftime(b, sizeof(bufs[0]), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	return b;
+}
+
+enum cli_grade cli_user_grade(struct state *st, const struct state_user *u)
+{
+	struct state_verify v;
+	struct err err = ERR_INIT;
+
+	if (strcmp(u->status, "Failed") == 0 ||
+	    strcmp(u->status, "IncrementalFailed") == 0)
+		return GRADE_POOR;
+	if (state_verify_get(st, u->id, &v, &err) == 0 && v.at != 0 &&
+	    (v.missing > 0 || v.altered > 0))
+		return GRADE_POOR;
+	if (u->bad_items > 0)
+		return GRADE_INVESTIGATE;
+	if (strcmp(u->status, "Synced") == 0 ||
+	    strcmp(u->status, "IncrementalSynced") == 0 ||
+	    strncmp(u->status, "Completed", 9) == 0)
+		return GRADE_PERFECT;
+	return GRADE_GOOD;
+}
+
+const char *cli_grade_name(enum cli_grade g)
+{
+	static const char *const names[] = {"Perfect", "Good", "Investigate",
+					    "Poor"};
+
+	return names[g];
 }

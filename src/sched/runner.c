@@ -144,6 +144,55 @@ out:
 	return t;
 }
 
+struct sched_sides {
+	struct worker w;
+	struct sync_options opt;
+};
+
+struct sched_sides *sched_sides_load(struct state *st, int64_t user_id,
+				     struct sync_endpoints *ep,
+				     struct sync_options *opt, struct err *err)
+{
+	struct sched_sides *sd = xcalloc(1, sizeof(*sd));
+
+	sd->w.st = st;
+	if (state_user_get_id(st, user_id, &sd->w.u, err) < 0 ||
+	    state_batch_get_id(st, sd->w.u.batch_id, &sd->w.b, err) < 0 ||
+	    state_endpoint_get_id(st, sd->w.b.source_id, &sd->w.src, err) < 0 ||
+	    state_endpoint_get_id(st, sd->w.b.target_id, &sd->w.dst, err) < 0 ||
+	    sync_filter_parse(sd->w.b.include_folders, &sd->opt.include, err) <
+		    0 ||
+	    sync_filter_parse(sd->w.b.exclude_folders, &sd->opt.exclude, err) <
+		    0) {
+		sched_sides_free(&sd);
+		return NULL;
+	}
+	sd->opt.max_message_size = sd->w.b.max_message_size;
+	sd->opt.max_items = sd->w.b.max_items;
+	sd->opt.bad_item_limit = sd->w.b.bad_item_limit;
+	ep->open_source = open_source;
+	ep->open_target = open_target;
+	ep->ctx = &sd->w;
+	*opt = sd->opt;
+	return sd;
+}
+
+void sched_sides_free(struct sched_sides **sp)
+{
+	struct sched_sides *sd = *sp;
+
+	if (sd == NULL)
+		return;
+	*sp = NULL;
+	sync_filter_release(&sd->opt.include);
+	sync_filter_release(&sd->opt.exclude);
+	state_user_release(&sd->w.u);
+	state_batch_release(&sd->w.b);
+	state_endpoint_release(&sd->w.src);
+	state_endpoint_release(&sd->w.dst);
+	free(sd);
+}
+
 static void set_user(struct state *st, struct state_user *u, const char *status,
 		     const char *error)
 {
@@ -227,8 +276,9 @@ static void *worker_main(void *arg)
 		ret = 0;
 	} else if (ret == 0) {
 		w.u.last_synced = w.u.sync_ended;
-		set_user(w.st, &w.u, job->incremental ? "Synced" : "Synced",
-			 NULL);
+		/* an incremental pass ends Synced too: the procedure's
+		 * mailboxes stay Synced between incremental syncs */
+		set_user(w.st, &w.u, "Synced", NULL);
 	} else {
 		set_user(w.st, &w.u,
 			 job->incremental ? "IncrementalFailed" : "Failed",

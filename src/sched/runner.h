@@ -48,4 +48,14 @@ struct sched_opts {
 int sched_run(const struct sched_opts *o, unsigned *synced_r,
 	      unsigned *failed_r, struct err *err);
 
+/* What it takes to open a user's two sides and apply its batch's folder
+ * filters and limits outside the scheduler (imapmig verify): ep and opt
+ * are filled and stay valid until sched_sides_free().  The sides borrow
+ * st, which must outlive them. */
+struct sched_sides;
+struct sched_sides *sched_sides_load(struct state *st, int64_t user_id,
+				     struct sync_endpoints *ep,
+				     struct sync_options *opt, struct err *err);
+void sched_sides_free(struct sched_sides **sp);
+
 #endif

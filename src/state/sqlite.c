@@ -84,6 +84,11 @@ static const char *const migrations[] = {
 	/* 2: the flags each copy was given, for incremental flag sync */
 	"ALTER TABLE items ADD COLUMN flags INTEGER DEFAULT 0;"
 	"ALTER TABLE items ADD COLUMN keywords TEXT;",
+	/* 3: the last 'imapmig verify' of each user */
+	"CREATE TABLE verify("
+	" user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	" at INTEGER, deep INTEGER, compared INTEGER, missing INTEGER,"
+	" altered INTEGER);",
 };
 
 /* ---- small helpers ---- */
@@ -1795,4 +1800,51 @@ int state_item_set_flags(struct state *st, int64_t folder_id, uint32_t uid,
 	b_i64(s, 4, folder_id);
 	b_i64(s, 5, uid);
 	return run(st, s, "update item flags", err);
+}
+
+int state_verify_record(struct state *st, int64_t user_id,
+			const struct state_verify *v, struct err *err)
+{
+	sqlite3_stmt *s = prep(st,
+			       "INSERT OR REPLACE INTO verify(user_id, at,"
+			       " deep, compared, missing, altered)"
+			       " VALUES (?,?,?,?,?,?)",
+			       err);
+
+	if (s == NULL)
+		return -1;
+	b_i64(s, 1, user_id);
+	b_i64(s, 2, (sqlite3_int64)v->at);
+	b_int(s, 3, v->deep);
+	b_i64(s, 4, (sqlite3_int64)v->compared);
+	b_i64(s, 5, (sqlite3_int64)v->missing);
+	b_i64(s, 6, (sqlite3_int64)v->altered);
+	return run(st, s, "record verify", err);
+}
+
+int state_verify_get(struct state *st, int64_t user_id, struct state_verify *v,
+		     struct err *err)
+{
+	sqlite3_stmt *s = prep(st,
+			       "SELECT at, deep, compared, missing, altered"
+			       " FROM verify WHERE user_id=?",
+			       err);
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	if (s == NULL)
+		return -1;
+	b_i64(s, 1, user_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		v->at = (time_t)sqlite3_column_int64(s, 0);
+		v->deep = sqlite3_column_int(s, 1);
+		v->compared = (uint64_t)sqlite3_column_int64(s, 2);
+		v->missing = (uint64_t)sqlite3_column_int64(s, 3);
+		v->altered = (uint64_t)sqlite3_column_int64(s, 4);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(st, "read verify", err);
+	return 0;
 }

@@ -254,4 +254,16 @@ int state_item_set_flags(struct state *st, int64_t folder_id, uint32_t uid,
 			 uint32_t flags, const char *keywords, const char *ref,
 			 struct err *err);
 
+/* ---- the last 'imapmig verify' of a user ---- */
+
+struct state_verify {
+	time_t at; /* 0: never verified */
+	int deep;
+	uint64_t compared, missing, altered;
+};
+int state_verify_record(struct state *st, int64_t user_id,
+			const struct state_verify *v, struct err *err);
+int state_verify_get(struct state *st, int64_t user_id, struct state_verify *v,
+		     struct err *err);
+
 #endif

@@ -1713,7 +1713,7 @@ static void tfind_untagged(void *ctx, const struct imap_resp *r)
 		uint32_t uid = 0;
 		unsigned char d[EVP_MAX_MD_SIZE];
 		unsigned dl = 0;
-		if (items == NULL)
+		if (items == NULL || f->want == NULL)
 			return;
 		for (i = 0; i + 1 < items->list_count; i += 2) {
 			const char *key = imap_arg_str(&items->list[i]);
@@ -1999,6 +1999,236 @@ static int target_withdraw(struct store_target *t, const char *folder,
 				  err);
 }
 
+struct tlist {
+	struct imap_target *it;
+	struct tfind f;
+	struct store_copy_list *out;
+};
+
+static void tlist_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct tlist *tl = ctx;
+	const struct imap_arg *items;
+	uint64_t uid = 0, size = 0, v;
+	time_t date = 0;
+	int tz = 0;
+	size_t i;
+	char ref[64];
+
+	tfind_untagged(&tl->f, r); /* UIDVALIDITY */
+	items = fetch_items(r);
+	if (items == NULL)
+		return;
+	for (i = 0; i + 1 < items->list_count; i += 2) {
+		const char *key = imap_arg_str(&items->list[i]);
+		if (key == NULL)
+			continue;
+		if (strcasecmp(key, "UID") == 0 &&
+		    imap_arg_u64(&items->list[i + 1], &v) == 0)
+			uid = v;
+		else if (strcasecmp(key, "RFC822.SIZE") == 0 &&
+			 imap_arg_u64(&items->list[i + 1], &v) == 0)
+			size = v;
+		else if (strcasecmp(key, "INTERNALDATE") == 0 &&
+			 imap_arg_str(&items->list[i + 1]) != NULL)
+			parse_internaldate(imap_arg_str(&items->list[i + 1]),
+					   &date, &tz);
+	}
+	if (uid == 0)
+		return;
+	snprintf(ref, sizeof(ref), "%u:%llu", tl->f.uidvalidity,
+		 (unsigned long long)uid);
+	store_copy_list_add(tl->out, ref, size, date);
+}
+
+static int target_list_copies(struct store_target *t, const char *folder,
+			      struct store_copy_list *out, struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	struct tlist tl;
+	int ret;
+
+	memset(&tl, 0, sizeof(tl));
+	tl.it = it;
+	tl.out = out;
+	ret = tfind_examine(it, folder, &tl.f, err);
+	if (ret <= 0)
+		return ret;
+	imap_client_set_untagged(it->c, tlist_untagged, &tl);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_raw(&cb, "UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE)");
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	imap_client_set_untagged(it->c, NULL, NULL);
+	free(tl.f.uids);
+	if (ret < 0 ||
+	    imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err) < 0)
+		return -1;
+	return imap_client_simple(it->c, "CLOSE", err);
+}
+
+/* Many copies hashed with one FETCH. */
+struct thash {
+	struct tfind f; /* UIDVALIDITY from EXAMINE */
+	uint32_t *uids; /* sorted */
+	size_t *idx;	/* uids[k] is refs[idx[k]] */
+	size_t n, cur;	/* cur: k of the streamed body, or n */
+	unsigned char (*sha)[32];
+	unsigned char *have;
+	EVP_MD_CTX *md;
+};
+
+static void thash_put(struct thash *h, size_t k, const unsigned char *d)
+{
+	memcpy(h->sha[h->idx[k]], d, 32);
+	h->have[h->idx[k]] = 1;
+}
+
+static void thash_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct thash *h = ctx;
+	const struct imap_arg *items = fetch_items(r);
+	size_t i, k;
+
+	tfind_untagged(&h->f, r);
+	if (items == NULL)
+		return;
+	k = uid_index(h->uids, h->n, resp_uid(items));
+	if (k == h->n)
+		return;
+	for (i = 0; i + 1 < items->list_count; i += 2) {
+		const char *key = imap_arg_str(&items->list[i]);
+		const struct imap_arg *v = &items->list[i + 1];
+		unsigned char d[EVP_MAX_MD_SIZE];
+		unsigned dl = 0;
+		if (key == NULL || strcasecmp(key, "BODY[]") != 0 ||
+		    (v->type != IMAP_ARG_LITERAL && v->type != IMAP_ARG_STRING))
+			continue;
+		EVP_Digest(v->str.p, v->str.len, d, &dl, EVP_sha256(), NULL);
+		thash_put(h, k, d);
+	}
+}
+
+static int thash_begin(void *ctx, const struct imap_resp *partial,
+		       struct slice key, uint64_t size, int literal8)
+{
+	struct thash *h = ctx;
+
+	(void)size;
+	(void)literal8;
+	h->cur = h->n;
+	if (!(key.len == 6 && strncasecmp(key.p, "BODY[]", 6) == 0))
+		return 0;
+	h->cur = uid_index(
+		h->uids, h->n,
+		resp_uid(partial->arg_count >= 3 ? &partial->args[2] : NULL));
+	if (h->cur < h->n)
+		EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
+	return 0;
+}
+
+static int thash_data(void *ctx, const char *p, size_t len)
+{
+	struct thash *h = ctx;
+
+	if (h->cur < h->n)
+		EVP_DigestUpdate(h->md, p, len);
+	return 0;
+}
+
+static int thash_end(void *ctx)
+{
+	struct thash *h = ctx;
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned dl = 0;
+
+	if (h->cur < h->n) {
+		EVP_DigestFinal_ex(h->md, d, &dl);
+		thash_put(h, h->cur, d);
+	}
+	h->cur = h->n;
+	return 0;
+}
+
+static int thash_cmp(const void *a, const void *b, void *ctx)
+{
+	const uint32_t *uids = ctx;
+	uint32_t x = uids[*(const size_t *)a], y = uids[*(const size_t *)b];
+
+	return x < y ? -1 : x > y;
+}
+
+static int target_hash_copies(struct store_target *t, const char *folder,
+			      const char *const *refs, size_t n,
+			      unsigned char (*sha_r)[32], unsigned char *have_r,
+			      struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+	struct imap_literal_sink sink = {thash_begin, thash_data, thash_end,
+					 NULL};
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	struct thash h;
+	struct buf set = BUF_INIT;
+	uint32_t *raw;
+	size_t i, m = 0;
+	int ret;
+
+	memset(have_r, 0, n);
+	memset(&h, 0, sizeof(h));
+	ret = tfind_examine(it, folder, &h.f, err);
+	if (ret <= 0)
+		return ret;
+	/* refs "uidvalidity:uid" of this folder, in UID order */
+	raw = xcalloc(n + 1, sizeof(*raw));
+	h.idx = xcalloc(n + 1, sizeof(*h.idx));
+	for (i = 0; i < n; i++) {
+		unsigned long uv, uid;
+		if (refs[i] != NULL &&
+		    sscanf(refs[i], "%lu:%lu", &uv, &uid) == 2 &&
+		    uv == h.f.uidvalidity) {
+			raw[i] = (uint32_t)uid;
+			h.idx[m++] = i;
+		}
+	}
+	qsort_r(h.idx, m, sizeof(*h.idx), thash_cmp, raw);
+	h.uids = xcalloc(m + 1, sizeof(*h.uids));
+	for (i = 0; i < m; i++)
+		h.uids[i] = raw[h.idx[i]];
+	free(raw);
+	h.n = m;
+	h.cur = m;
+	h.sha = sha_r;
+	h.have = have_r;
+	ret = 0;
+	if (m > 0) {
+		h.md = EVP_MD_CTX_new();
+		sink.ctx = &h;
+		seqset_build(h.uids, m, (size_t)-1, &set);
+		imap_client_set_sink(it->c, &sink);
+		imap_client_set_untagged(it->c, thash_untagged, &h);
+		imap_client_cmdbuf_init(it->c, &cb);
+		imap_cmd_rawf(&cb, "UID FETCH %s (UID BODY.PEEK[])", set.p);
+		ret = imap_client_run(it->c, &cb, &res, err);
+		imap_cmdbuf_release(&cb);
+		imap_client_set_sink(it->c, NULL);
+		imap_client_set_untagged(it->c, NULL, NULL);
+		EVP_MD_CTX_free(h.md);
+		if (ret == 0)
+			ret = imap_result_to_err(&res, ERR_FOLDER, "UID FETCH",
+						 err);
+	}
+	buf_release(&set);
+	free(h.uids);
+	free(h.idx);
+	free(h.f.uids);
+	if (ret < 0)
+		return -1;
+	return imap_client_simple(it->c, "CLOSE", err);
+}
+
 static int target_takes_nul(struct store_target *t)
 {
 	(void)t;
@@ -2076,6 +2306,8 @@ static const struct store_target_ops imap_target_ops = {
 	.takes_nul = target_takes_nul,
 	.set_flags = target_set_flags,
 	.check = target_check,
+	.list_copies = target_list_copies,
+	.hash_copies = target_hash_copies,
 	.withdraw = target_withdraw,
 	.close = target_close,
 	.delimiter = target_delimiter,

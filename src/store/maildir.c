@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "imap/write.h"
+#include "store/store.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -758,6 +759,67 @@ int maildir_find_content(struct maildir *md, const char *utf8_path,
 	}
 	buf_release(&dir);
 	return 0;
+}
+
+int maildir_list_msgs(struct maildir *md, const char *utf8_path,
+		      struct store_copy_list *out, struct err *err)
+{
+	static const char *const subs[] = {"cur", "new"};
+	struct buf dir = BUF_INIT;
+	size_t i;
+
+	if (folder_dir(md, utf8_path, &dir, err) < 0) {
+		buf_release(&dir);
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		char p[4200];
+		DIR *d;
+		struct dirent *de;
+		snprintf(p, sizeof(p), "%s/%s", dir.p, subs[i]);
+		d = opendir(p);
+		if (d == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			char file[4500];
+			struct stat sb;
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", p, de->d_name);
+			if (stat(file, &sb) < 0 || !S_ISREG(sb.st_mode))
+				continue;
+			store_copy_list_add(out, de->d_name,
+					    (uint64_t)sb.st_size, sb.st_mtime);
+		}
+		closedir(d);
+	}
+	buf_release(&dir);
+	return 0;
+}
+
+int maildir_file_sha256(struct maildir *md, const char *utf8_path,
+			const char *name, unsigned char out[32],
+			struct err *err)
+{
+	struct buf dir = BUF_INIT, file = BUF_INIT;
+	int ret = -1;
+
+	if (folder_dir(md, utf8_path, &dir, err) < 0)
+		goto out;
+	buf_addf(&file, "%s/cur/%s", dir.p, name);
+	if (file_sha256(file.p, out) < 0) {
+		buf_reset(&file);
+		buf_addf(&file, "%s/new/%s", dir.p, name);
+		if (file_sha256(file.p, out) < 0) {
+			ret = 1; /* no such file */
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	buf_release(&dir);
+	buf_release(&file);
+	return ret;
 }
 
 int maildir_remove(struct maildir *md, const char *utf8_path, const char *name,

@@ -72,6 +72,14 @@ int maildir_find_content(struct maildir *md, const char *utf8_path,
 			 unsigned long long size, const unsigned char *sha256,
 			 const char *const *claimed, size_t n_claimed,
 			 char **name_r, struct err *err);
+struct store_copy_list;
+/* Every message file of the folder (cur/ and new/): name, size, mtime. */
+int maildir_list_msgs(struct maildir *md, const char *utf8_path,
+		      struct store_copy_list *out, struct err *err);
+/* SHA-256 of the message file name: 0, 1 if there is none, -1 error. */
+int maildir_file_sha256(struct maildir *md, const char *utf8_path,
+			const char *name, unsigned char out[32],
+			struct err *err);
 /* Remove the message named name (as commit returned it) from cur/. */
 int maildir_remove(struct maildir *md, const char *utf8_path, const char *name,
 		   struct err *err);

@@ -252,14 +252,45 @@ static int md_check(struct store_target *t, const char *folder, const char *ref,
 		    uint64_t size, const unsigned char *sha256, int *same_r,
 		    struct err *err)
 {
-	(void)t;
-	(void)folder;
-	(void)ref;
+	struct maildir_target *mt = (struct maildir_target *)t;
+	unsigned char h[32];
+	int ret;
+
 	(void)size;
-	(void)sha256;
-	(void)err;
-	*same_r = 1; /* the file holds the bytes exactly as they came */
+	*same_r = 0;
+	if (ref == NULL || ref[0] == '\0')
+		return 0;
+	ret = maildir_file_sha256(mt->md, folder, ref, h, err);
+	if (ret < 0)
+		return -1;
+	*same_r = ret == 0 && memcmp(h, sha256, 32) == 0;
 	return 0;
+}
+
+static int md_hash_copies(struct store_target *t, const char *folder,
+			  const char *const *refs, size_t n,
+			  unsigned char (*sha_r)[32], unsigned char *have_r,
+			  struct err *err)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int ret = maildir_file_sha256(mt->md, folder, refs[i], sha_r[i],
+					      err);
+		if (ret < 0)
+			return -1;
+		have_r[i] = ret == 0;
+	}
+	return 0;
+}
+
+static int md_list_copies(struct store_target *t, const char *folder,
+			  struct store_copy_list *out, struct err *err)
+{
+	struct maildir_target *mt = (struct maildir_target *)t;
+
+	return maildir_list_msgs(mt->md, folder, out, err);
 }
 
 static int md_withdraw(struct store_target *t, const char *folder,
@@ -301,6 +332,8 @@ static const struct store_target_ops maildir_target_ops = {
 	.takes_nul = md_takes_nul,
 	.set_flags = md_set_flags,
 	.check = md_check,
+	.list_copies = md_list_copies,
+	.hash_copies = md_hash_copies,
 	.withdraw = md_withdraw,
 	.close = md_close,
 	.delimiter = md_delimiter,

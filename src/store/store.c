@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/xalloc.h"
+
 void store_folder_list_free(struct store_folder_list *l)
 {
 	size_t i;
@@ -74,4 +76,27 @@ const char *store_special_name(enum store_special sp)
 	case STORE_SPECIAL_ARCHIVE: return "Archive";
 	}
 	return NULL;
+}
+
+void store_copy_list_add(struct store_copy_list *l, const char *ref,
+			 uint64_t size, time_t internaldate)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n].ref = xstrdup(ref);
+	l->v[l->n].size = size;
+	l->v[l->n].internaldate = internaldate;
+	l->n++;
+}
+
+void store_copy_list_free(struct store_copy_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].ref);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
 }

@@ -160,6 +160,20 @@ struct store_source {
 
 /* ---- target ---- */
 
+struct store_copy {
+	char *ref;
+	uint64_t size;
+	time_t internaldate;
+};
+
+struct store_copy_list {
+	struct store_copy *v;
+	size_t n, cap;
+};
+void store_copy_list_add(struct store_copy_list *l, const char *ref,
+			 uint64_t size, time_t internaldate);
+void store_copy_list_free(struct store_copy_list *l);
+
 struct store_target;
 
 /* Called once per appended message when the target confirms it; ref is
@@ -221,6 +235,17 @@ struct store_target_ops {
 	int (*check)(struct store_target *t, const char *folder,
 		     const char *ref, uint64_t size,
 		     const unsigned char *sha256, int *same_r, struct err *err);
+	/* Every message of folder on the target: its ref (as append
+	 * confirmations name copies), size and INTERNALDATE.  A folder that
+	 * does not exist has none. */
+	int (*list_copies)(struct store_target *t, const char *folder,
+			   struct store_copy_list *out, struct err *err);
+	/* SHA-256 of the copies refs[0..n) of folder, read back in one go:
+	 * have_r[i] is 0 for a copy that is not there. */
+	int (*hash_copies)(struct store_target *t, const char *folder,
+			   const char *const *refs, size_t n,
+			   unsigned char (*sha_r)[32], unsigned char *have_r,
+			   struct err *err);
 	/* Take back a copy this program made (found altered): the one
 	 * deletion the engine ever asks for. */
 	int (*withdraw)(struct store_target *t, const char *folder,

@@ -125,6 +125,37 @@ $ORACLE compare --source "served:$IMAPFIX_MAIL/terry.adams/Maildir" --target "fi
 	>"$T/oracle.md" 2>&1 || fail "Maildir target differs from the source: $(head -20 "$T/oracle.md")"
 tail -1 "$T/oracle.md" >&2
 
+# verify EMAIL NAME: imapmig's own afresh comparison must agree with the
+# oracle and with the counts it reported.
+verify_agrees() {
+	"$IMAPMIG" verify "$1" --deep --json >"$T/$2.verify" 2>"$T/$2.verify.err"
+	local rc=$?
+	expect_eq "$rc" 0 "verify $2 exit ($(cat "$T/$2.verify.err"))"
+	python3 - "$T/$2.verify" "$SYNCED" "$SKIPPED" <<'PY' || fail "verify $2: $(head -c 600 "$T/$2.verify")"
+import json, sys
+d = json.load(open(sys.argv[1]))[0]
+assert d["deep"] and d["missing"] == 0 and d["altered"] == 0, d
+assert d["copied"] == int(sys.argv[2]) and d["skipped"] == int(sys.argv[3]), (d["copied"], d["skipped"])
+PY
+}
+verify_agrees terrym@contoso.edu ToMaildir
+# ... and it must see a change: one byte of one copy (same size, same
+# date: only --deep sees it), then one copy gone.
+victim=$(find "$T/md/terrym/Maildir/.enmime/cur" -type f | head -1)
+cp -p "$victim" "$T/victim.bak"
+python3 -c 'import os,sys; p=sys.argv[1]; st=os.stat(p); b=bytearray(open(p,"rb").read()); b[-3]^=1; open(p,"wb").write(b); os.utime(p,(st.st_mtime,st.st_mtime))' "$victim"
+"$IMAPMIG" verify terrym@contoso.edu --deep >"$T/v1.out" 2>&1
+expect_eq "$?" 1 "verify --deep after one byte changed"
+grep -q '1 altered' "$T/v1.out" || fail "verify --deep does not name the altered copy: $(grep enmime "$T/v1.out")"
+"$IMAPMIG" user get terrym@contoso.edu --json | grep -q '"Poor"' || fail "an altered copy leaves the grade above Poor"
+rm -f "$victim"
+"$IMAPMIG" verify terrym@contoso.edu >"$T/v2.out" 2>&1
+expect_eq "$?" 1 "verify after one copy was deleted"
+grep -q '1 missing' "$T/v2.out" || fail "verify does not count the missing copy: $(grep enmime "$T/v2.out")"
+cp -p "$T/victim.bak" "$victim"
+"$IMAPMIG" verify terrym@contoso.edu --deep >"$T/v3.out" 2>&1 || fail "verify after the repair: $(tail -3 "$T/v3.out")"
+"$IMAPMIG" user get terrym@contoso.edu --json | grep -q '"Perfect"' || fail "the grade is not Perfect after a clean verify"
+
 # ---- into Dovecot over IMAP ----
 # A message with NUL bytes cannot be APPENDed unaltered (IMAP literals
 # cannot carry NUL; Dovecot's literal8 APPEND re-encodes binary parts): it
@@ -145,6 +176,7 @@ $ORACLE compare --source "served:$IMAPFIX_MAIL/terry.adams/Maildir" \
 	--allow-skipped "$T/ToDovecot.allow" --expect-copied "$SYNCED" \
 	>"$T/oracle.dvi" 2>&1 || fail "Dovecot target (IMAP) differs from the source: $(head -20 "$T/oracle.dvi")"
 tail -1 "$T/oracle.dvi" >&2
+verify_agrees terrya@contoso.edu ToDovecot
 
 # ---- into Cyrus over IMAP ----
 # Cyrus refuses some messages outright (bare CR line endings: "invalid
@@ -163,5 +195,6 @@ $ORACLE compare --source "served:$IMAPFIX_MAIL/terry.adams/Maildir" \
 	--allow-skipped "$T/ToCyrus.allow" --expect-copied "$SYNCED" --expect-skipped "$SKIPPED" \
 	>"$T/oracle.cy" 2>&1 || fail "Cyrus target differs from the source: $(head -20 "$T/oracle.cy")"
 tail -1 "$T/oracle.cy" >&2
+verify_agrees annb@contoso.edu ToCyrus
 
 finish
