@@ -197,6 +197,50 @@ void csv_batch_free(struct csv_batch **bp)
 	free(b);
 }
 
+static int row_cmp(const void *a, const void *b)
+{
+	const struct csv_row *x = *(const struct csv_row *const *)a;
+	const struct csv_row *y = *(const struct csv_row *const *)b;
+	int c = strcasecmp(x->email, y->email);
+	if (c != 0)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Each mailbox once per batch.  Sorted, not pairwise: a batch of 50,000
+ * rows is checked in milliseconds.  The error names the first line that
+ * repeats an earlier one, as a reader going down the file would find it. */
+static int find_duplicate(const struct csv_batch *b, const char *name,
+			  struct err *err)
+{
+	const struct csv_row **v, *dup = NULL, *orig = NULL;
+	size_t i, g = 0; /* v[g]: the first (lowest line) of v[i]'s group */
+
+	if (b->n < 2)
+		return 0;
+	v = xcalloc(b->n, sizeof(*v));
+	for (i = 0; i < b->n; i++)
+		v[i] = &b->rows[i];
+	qsort(v, b->n, sizeof(*v), row_cmp);
+	for (i = 1; i < b->n; i++) {
+		if (strcasecmp(v[i]->email, v[g]->email) != 0) {
+			g = i;
+			continue;
+		}
+		if (dup == NULL || v[i]->line < dup->line) {
+			dup = v[i];
+			orig = v[g];
+		}
+	}
+	free(v);
+	if (dup == NULL)
+		return 0;
+	err_set(err, ERR_USAGE, EC_NONE,
+		"%s:%u: %s is already on line %u: each mailbox once per batch",
+		name, dup->line, dup->email, orig->line);
+	return -1;
+}
+
 struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 				     const char *name, int allow_unknown,
 				     struct err *err)
@@ -362,16 +406,9 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 				name, line, row->email);
 			goto fail;
 		}
-		for (i = 0; i + 1 < b->n; i++)
-			if (strcasecmp(b->rows[i].email, row->email) == 0) {
-				err_set(err, ERR_USAGE, EC_NONE,
-					"%s:%u: %s is already on line %u: "
-					"each mailbox once per batch",
-					name, line, row->email,
-					b->rows[i].line);
-				goto fail;
-			}
 	}
+	if (find_duplicate(b, name, err) < 0)
+		goto fail;
 	if (b->n == 0) {
 		err_set(err, ERR_USAGE, EC_NONE,
 			"%s: no mailboxes after the "

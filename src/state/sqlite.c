@@ -1737,12 +1737,12 @@ int state_settled_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
 			folder_id, uids_r, n_r, err);
 }
 
-int state_done_items(struct state *st, int64_t folder_id,
-		     struct state_item **v_r, size_t *n_r, struct err *err)
+static int items_in_state(struct state *st, int64_t folder_id, int state,
+			  struct state_item **v_r, size_t *n_r, struct err *err)
 {
 	sqlite3_stmt *s = prep(st,
 			       "SELECT uid, flags, keywords, target_ref"
-			       " FROM items WHERE folder_id=? AND state=1"
+			       " FROM items WHERE folder_id=? AND state=?"
 			       " ORDER BY uid",
 			       err);
 	struct state_item *v = NULL;
@@ -1754,6 +1754,7 @@ int state_done_items(struct state *st, int64_t folder_id,
 	if (s == NULL)
 		return -1;
 	b_i64(s, 1, folder_id);
+	b_int(s, 2, state);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
@@ -1769,6 +1770,51 @@ int state_done_items(struct state *st, int64_t folder_id,
 	*v_r = v;
 	*n_r = n;
 	return rc == SQLITE_DONE ? 0 : db_error(st, "list items", err);
+}
+
+int state_done_items(struct state *st, int64_t folder_id,
+		     struct state_item **v_r, size_t *n_r, struct err *err)
+{
+	return items_in_state(st, folder_id, 1, v_r, n_r, err);
+}
+
+int state_inflight_items(struct state *st, int64_t folder_id,
+			 struct state_item **v_r, size_t *n_r, struct err *err)
+{
+	return items_in_state(st, folder_id, 0, v_r, n_r, err);
+}
+
+int state_items_placed(struct state *st, int64_t folder_id,
+		       const uint32_t *uids, const char *const *refs, size_t n,
+		       struct err *err)
+{
+	sqlite3_stmt *s;
+	size_t i;
+
+	if (state_begin(st, err) < 0)
+		return -1;
+	s = prep(st,
+		 "UPDATE items SET target_ref=? WHERE folder_id=? AND uid=?"
+		 " AND state=0",
+		 err);
+	if (s == NULL)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(s);
+		bind_str(s, 1, refs[i]);
+		b_i64(s, 2, folder_id);
+		b_i64(s, 3, uids[i]);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			db_error(st, "record where copies were placed", err);
+			sqlite3_finalize(s);
+			goto fail;
+		}
+	}
+	sqlite3_finalize(s);
+	return state_commit(st, err);
+fail:
+	state_rollback(st);
+	return -1;
 }
 
 void state_items_free(struct state_item *v, size_t n)

@@ -249,6 +249,15 @@ struct state_item {
 };
 int state_done_items(struct state *st, int64_t folder_id,
 		     struct state_item **v_r, size_t *n_r, struct err *err);
+/* Items in flight, with the ref of the copy where one was placed. */
+int state_inflight_items(struct state *st, int64_t folder_id,
+			 struct state_item **v_r, size_t *n_r, struct err *err);
+/* Copies confirmed but not yet checked (they may be taken back): their
+ * refs recorded while the items stay in flight, so that a run killed
+ * before the check finds and checks them. */
+int state_items_placed(struct state *st, int64_t folder_id,
+		       const uint32_t *uids, const char *const *refs, size_t n,
+		       struct err *err);
 void state_items_free(struct state_item *v, size_t n);
 int state_item_set_flags(struct state *st, int64_t folder_id, uint32_t uid,
 			 uint32_t flags, const char *keywords, const char *ref,

@@ -1957,6 +1957,7 @@ static int target_withdraw(struct store_target *t, const char *folder,
 	struct buf name = BUF_INIT;
 	struct imap_cmdbuf cb;
 	struct imap_result res;
+	struct tfind f;
 	unsigned long uv, uid;
 	int ret;
 
@@ -1964,6 +1965,7 @@ static int target_withdraw(struct store_target *t, const char *folder,
 	    !imap_client_has_cap(it->c, "UIDPLUS"))
 		return err_set(err, ERR_MESSAGE, EC_NO,
 			       "cannot take the copy back (no UIDPLUS)");
+	memset(&f, 0, sizeof(f));
 	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
 	imap_client_cmdbuf_init(it->c, &cb);
 	imap_cmd_raw(&cb, "SELECT ");
@@ -1971,10 +1973,28 @@ static int target_withdraw(struct store_target *t, const char *folder,
 	buf_release(&name);
 	free(it->selected);
 	it->selected = NULL;
+	imap_client_set_untagged(it->c, tfind_untagged, &f);
 	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_client_set_untagged(it->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
 	if (ret < 0 || imap_result_to_err(&res, ERR_FOLDER, "SELECT", err) < 0)
 		return -1;
+	/* The UID names the copy only under the UIDVALIDITY it was given
+	 * with: under another it could be anybody's message. */
+	if (f.uidvalidity != uv) {
+		free(f.uids);
+		/* not CLOSE, which would expunge others' \Deleted mail */
+		if (imap_client_simple(it->c,
+				       imap_client_has_cap(it->c, "UNSELECT")
+					       ? "UNSELECT"
+					       : "EXAMINE INBOX",
+				       err) < 0)
+			return -1;
+		return err_set(err, ERR_MESSAGE, EC_NO,
+			       "cannot take the copy back: the target "
+			       "folder was renumbered");
+	}
+	free(f.uids);
 	/* Only this UID: UID EXPUNGE (UIDPLUS) never touches the other
 	 * \Deleted messages of the folder. */
 	imap_client_cmdbuf_init(it->c, &cb);
@@ -2193,7 +2213,8 @@ static int target_hash_copies(struct store_target *t, const char *folder,
 			h.idx[m++] = i;
 		}
 	}
-	qsort_r(h.idx, m, sizeof(*h.idx), thash_cmp, raw);
+	if (m > 1)
+		qsort_r(h.idx, m, sizeof(*h.idx), thash_cmp, raw);
 	h.uids = xcalloc(m + 1, sizeof(*h.uids));
 	for (i = 0; i < m; i++)
 		h.uids[i] = raw[h.idx[i]];

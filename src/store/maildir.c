@@ -471,7 +471,8 @@ int maildir_msg_commit(struct maildir_msg **mp, unsigned flags,
 	if (keyword_letters(m->md, m->dir, keywords, n_keywords, &info, err) <
 	    0)
 		goto out;
-	qsort(info.p, info.len, 1, cmp_char);
+	if (info.len > 1)
+		qsort(info.p, info.len, 1, cmp_char);
 	buf_addf(&name, "%s,S=%llu:2,%s", m->base, m->size, info.p);
 	buf_addf(&final, "%s/cur/%s", m->dir, name.p);
 	ts[0].tv_sec = ts[1].tv_sec = internaldate;
@@ -550,7 +551,8 @@ static int info_letters(struct maildir *md, const char *dir, unsigned flags,
 		buf_addch(info, 'T');
 	if (keyword_letters(md, dir, keywords, n_keywords, info, err) < 0)
 		return -1;
-	qsort(info->p, info->len, 1, cmp_char);
+	if (info->len > 1)
+		qsort(info->p, info->len, 1, cmp_char);
 	return 0;
 }
 

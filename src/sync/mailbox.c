@@ -374,6 +374,44 @@ out:
  * and compared: Dovecot drops bare CRs, Cyrus turns 8-bit header bytes
  * into 'X').  A copy
  * that is not exact is taken back and reported: never kept altered. */
+/* Bytes fetched with BODY[] that hold 0x80 may be a NUL the server hid. */
+static int maybe_hid_nul(const struct chunk_item *ci, const struct store_msg *m)
+{
+	return ci->has80 && !(m->binary_size != 0 && m->binary_size == m->size);
+}
+
+/* Could check_copies find this confirmed copy altered? */
+static int maybe_altered(const struct chunk_item *ci, const struct store_msg *m)
+{
+	return ci->state == CI_DONE &&
+	       (maybe_hid_nul(ci, m) || ci->odd_eol || ci->hdr8);
+}
+
+/* Before copies are checked (and perhaps taken back), the journal learns
+ * where they are: a run killed in between finds them by ref, checks them
+ * and takes back what is not exact, instead of leaving it. */
+static int record_placed(struct run *r, struct store_msg *const *chunk,
+			 size_t n, struct err *err)
+{
+	uint32_t *uids = xcalloc(n + 1, sizeof(*uids));
+	const char **refs = xcalloc(n + 1, sizeof(*refs));
+	size_t i, k = 0;
+	int ret = 0;
+
+	for (i = 0; i < n; i++)
+		if (maybe_altered(&r->items[i], chunk[i]) &&
+		    r->items[i].ref != NULL) {
+			uids[k] = chunk[i]->uid;
+			refs[k++] = r->items[i].ref;
+		}
+	if (k > 0)
+		ret = state_items_placed(r->st, r->folder_id, uids, refs, k,
+					 err);
+	free(uids);
+	free(refs);
+	return ret;
+}
+
 static int check_copies(struct run *r, struct store_msg *const *chunk, size_t n,
 			struct err *err)
 {
@@ -386,8 +424,7 @@ static int check_copies(struct run *r, struct store_msg *const *chunk, size_t n,
 	for (i = 0; i < n; i++) {
 		const struct store_msg *m = chunk[i];
 		struct chunk_item *ci = &r->items[i];
-		if (ci->state == CI_DONE && ci->has80 &&
-		    !(m->binary_size != 0 && m->binary_size == m->size)) {
+		if (ci->state == CI_DONE && maybe_hid_nul(ci, m)) {
 			uids[k] = m->uid;
 			idx[k++] = i;
 		}
@@ -472,6 +509,14 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 		r->dst->ops->append_abort(r->dst);
 		r->cur = NULL;
 	}
+	{
+		/* even after a failure: the confirmed copies exist */
+		struct err perr = ERR_INIT;
+		if (record_placed(r, chunk, n, &perr) < 0 && ret == 0) {
+			*err = perr;
+			ret = -1;
+		}
+	}
 	if (ret == 0)
 		ret = check_copies(r, chunk, n, err);
 	/* What the journal records is what came, not what was announced. */
@@ -491,6 +536,12 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 			struct chunk_item *ci = &r->items[i];
 			switch (ci->state) {
 			case CI_DONE:
+				if (ret < 0 && maybe_altered(ci, chunk[i])) {
+					/* unchecked: the next run checks it
+					 * where record_placed noted it */
+					oc[i] = STATE_ITEM_KEEP;
+					break;
+				}
 				oc[i] = STATE_ITEM_DONE;
 				refs[i] = ci->ref;
 				done++;
@@ -696,7 +747,8 @@ struct hashing {
 	unsigned char (*sha)[32];
 	uint64_t *size;
 	unsigned char *have;
-	size_t cur; /* index, or n */
+	unsigned char *has80; /* or NULL */
+	size_t cur;	      /* index, or n */
 	EVP_MD_CTX *md;
 };
 
@@ -732,8 +784,11 @@ static int hash_data(void *ctx, const char *p, size_t len)
 {
 	struct hashing *h = ctx;
 
-	if (h->cur < h->n)
+	if (h->cur < h->n) {
 		EVP_DigestUpdate(h->md, p, len);
+		if (h->has80 != NULL && memchr(p, 0x80, len) != NULL)
+			h->has80[h->cur] = 1;
+	}
 	return 0;
 }
 
@@ -757,10 +812,50 @@ static int cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Index of uid in msgs (sorted by UID), or msgs->n. */
+static size_t msg_find(const struct store_msg_list *msgs, uint32_t uid)
+{
+	size_t lo = 0, hi = msgs->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (msgs->v[mid].uid == uid)
+			return mid;
+		if (msgs->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return msgs->n;
+}
+
+/* An interrupted run's copy that is not exact leaves the target.  If the
+ * target cannot take it back, say so and go on: the item is copied again
+ * and reported as the copy_chunk check finds it. */
+static int take_back(struct run *r, uint32_t uid, const char *ref,
+		     struct err *err)
+{
+	log_warn("user %lld: %s UID %u: a copy an interrupted run made is "
+		 "not exact; taking it back",
+		 (long long)r->user_id, r->fe->src, uid);
+	if (r->dst->ops->withdraw(r->dst, r->dst_name, ref, err) == 0)
+		return 0;
+	if (err->cls != ERR_MESSAGE)
+		return -1;
+	log_warn("user %lld: %s UID %u: %s", (long long)r->user_id, r->fe->src,
+		 uid, err->msg);
+	err_clear(err);
+	return 0;
+}
+
 /* Each in-flight item is looked up on the target: found only if a copy
- * proves to be it (its tag, or the same bytes, SHA-256 compared, and not
- * a copy another item already owns).  Found: done.  Not found: forgotten,
- * so it is copied again.  Never a guess. */
+ * proves to be it.  A copy placed before the interruption but not yet
+ * checked (its ref recorded) is read back: exact, it is the copy; not
+ * exact, it is taken back.  Any other item needs its tag, or the same
+ * bytes (SHA-256 compared) in a copy no other item owns.  A found copy
+ * whose source bytes may hide a NUL is checked as copy_chunk would, and
+ * taken back if it does.  Found: done.  Not found: forgotten, so it is
+ * copied again.  Never a guess. */
 static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 			   struct err *err)
 {
@@ -768,39 +863,33 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 					      NULL};
 	struct store_body_sink sink = hsink;
 	struct hashing h;
-	uint32_t *uids = NULL;
+	struct state_item *infl = NULL, *done = NULL;
 	struct store_msg **want = NULL;
-	struct state_item *done = NULL;
-	char **claimed = NULL;
-	size_t n = 0, nw = 0, n_done = 0, n_claimed = 0, i;
+	const char **placed = NULL;
+	char **claimed = NULL, **found = NULL;
+	uint32_t *nul_uids = NULL;
+	size_t *nul_idx = NULL;
+	unsigned char *has_nul = NULL;
+	size_t n = 0, nw = 0, n_done = 0, n_claimed = 0, n_nul = 0, i;
 	int ret;
 
 	memset(&h, 0, sizeof(h));
-	ret = state_inflight_uids(r->st, r->folder_id, &uids, &n, err);
+	ret = state_inflight_items(r->st, r->folder_id, &infl, &n, err);
 	if (ret < 0 || n == 0)
 		goto out;
 	want = xcalloc(n, sizeof(*want));
+	placed = xcalloc(n, sizeof(*placed));
 	for (i = 0; ret == 0 && i < n; i++) {
-		{
-			size_t lo = 0, hi = msgs->n;
-			struct store_msg *m = NULL;
-			while (lo < hi) {
-				size_t mid = (lo + hi) / 2;
-				if (msgs->v[mid].uid == uids[i]) {
-					m = &msgs->v[mid];
-					break;
-				}
-				if (msgs->v[mid].uid < uids[i])
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			if (m == NULL) /* gone from the source since */
-				ret = state_item_forget(r->st, r->folder_id,
-							uids[i], err);
-			else
-				want[nw++] = m;
+		size_t k = msg_find(msgs, infl[i].uid);
+		if (k == msgs->n) { /* gone from the source since */
+			ret = state_item_forget(r->st, r->folder_id,
+						infl[i].uid, err);
+			continue;
 		}
+		placed[nw] = infl[i].ref != NULL && infl[i].ref[0] != '\0'
+				     ? infl[i].ref
+				     : NULL;
+		want[nw++] = &msgs->v[k];
 	}
 	if (ret < 0 || nw == 0)
 		goto out;
@@ -810,6 +899,7 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 	h.sha = xcalloc(nw, sizeof(*h.sha));
 	h.size = xcalloc(nw, sizeof(*h.size));
 	h.have = xcalloc(nw, 1);
+	h.has80 = xcalloc(nw, 1);
 	h.cur = nw;
 	h.md = EVP_MD_CTX_new();
 	sink.ctx = &h;
@@ -817,19 +907,7 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 		r->src, (const struct store_msg *const *)want, nw, &sink, err);
 	if (ret < 0)
 		goto out;
-	/* Copies other items own. */
-	ret = state_done_items(r->st, r->folder_id, &done, &n_done, err);
-	if (ret < 0)
-		goto out;
-	claimed = xcalloc(n_done + nw + 1, sizeof(*claimed));
-	for (i = 0; i < n_done; i++)
-		if (done[i].ref != NULL && done[i].ref[0] != '\0')
-			claimed[n_claimed++] = done[i].ref;
-	qsort(claimed, n_claimed, sizeof(*claimed), cmp_strp);
-	for (i = 0; ret == 0 && i < nw; i++) {
-		const struct store_msg *m = want[i];
-		char tag[48], *ref = NULL;
-		int found = 0;
+	for (i = 0; i < nw; i++)
 		if (!h.have[i]) {
 			/* Unread, it cannot be checked, so it cannot be
 			 * copied again either: later. */
@@ -837,54 +915,109 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 				      "the source did not deliver UID %u, "
 				      "which an interrupted run had in "
 				      "flight: retrying",
-				      m->uid);
-			break;
+				      want[i]->uid);
+			goto out;
+		}
+	/* Copies other items own: those confirmed, and those placed. */
+	ret = state_done_items(r->st, r->folder_id, &done, &n_done, err);
+	if (ret < 0)
+		goto out;
+	claimed = xcalloc(n_done + 2 * nw + 1, sizeof(*claimed));
+	found = xcalloc(nw, sizeof(*found));
+	for (i = 0; i < n_done; i++)
+		if (done[i].ref != NULL && done[i].ref[0] != '\0')
+			claimed[n_claimed++] = done[i].ref;
+	for (i = 0; i < nw; i++)
+		if (placed[i] != NULL)
+			claimed[n_claimed++] = (char *)placed[i];
+	if (n_claimed > 1)
+		qsort(claimed, n_claimed, sizeof(*claimed), cmp_strp);
+	for (i = 0; ret == 0 && i < nw; i++) {
+		const struct store_msg *m = want[i];
+		char tag[48], *ref = NULL;
+		int hit = 0;
+		if (placed[i] != NULL) {
+			ret = r->dst->ops->check(r->dst, r->dst_name, placed[i],
+						 h.size[i], h.sha[i], &hit,
+						 err);
+			if (ret == 0 && hit) {
+				found[i] = xstrdup(placed[i]);
+				continue;
+			}
+			if (ret == 0)
+				ret = take_back(r, m->uid, placed[i], err);
+			continue;
 		}
 		snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix,
 			 r->uidvalidity, m->uid);
 		ret = r->dst->ops->find(r->dst, r->dst_name, tag, h.size[i],
 					h.sha[i], (const char *const *)claimed,
-					n_claimed, &ref, &found, err);
-		if (ret < 0)
-			break;
-		if (found) {
+					n_claimed, &ref, &hit, err);
+		if (ret < 0 || !hit) {
+			free(ref);
+			continue;
+		}
+		found[i] = ref;
+		if (ref[0] != '\0') {
+			claimed[n_claimed++] = ref;
+			qsort(claimed, n_claimed, sizeof(*claimed), cmp_strp);
+		}
+	}
+	/* A copy of bytes that may hide a NUL is exact only if they do not. */
+	nul_uids = xcalloc(nw, sizeof(*nul_uids));
+	nul_idx = xcalloc(nw, sizeof(*nul_idx));
+	has_nul = xcalloc(nw, 1);
+	for (i = 0; ret == 0 && i < nw; i++)
+		if (found[i] != NULL && h.has80[i] &&
+		    !(want[i]->binary_size != 0 &&
+		      want[i]->binary_size == want[i]->size)) {
+			nul_uids[n_nul] = want[i]->uid;
+			nul_idx[n_nul++] = i;
+		}
+	if (ret == 0 && n_nul > 0)
+		ret = r->src->ops->nul_check(r->src, nul_uids, n_nul, has_nul,
+					     err);
+	for (i = 0; ret == 0 && i < n_nul; i++) {
+		size_t k = nul_idx[i];
+		if (!has_nul[i])
+			continue;
+		ret = take_back(r, want[k]->uid, found[k], err);
+		free(found[k]);
+		found[k] = NULL;
+	}
+	/* Record: found, done; else forgotten, to be copied again. */
+	for (i = 0; ret == 0 && i < nw; i++) {
+		if (found[i] != NULL) {
 			log_info("user %lld: %s UID %u was copied before the "
 				 "interruption (%s); not copying it again",
-				 (long long)r->user_id, r->fe->src, m->uid,
-				 ref);
+				 (long long)r->user_id, r->fe->src,
+				 want[i]->uid, found[i]);
 			ret = state_item_found(r->st, r->user_id, r->folder_id,
-					       m, ref, err);
-			if (ref[0] != '\0') {
-				claimed[n_claimed++] = ref;
-				qsort(claimed, n_claimed, sizeof(*claimed),
-				      cmp_strp);
-				ref = NULL; /* claimed owns it now */
-			}
+					       want[i], found[i], err);
 		} else {
-			ret = state_item_forget(r->st, r->folder_id, m->uid,
-						err);
+			ret = state_item_forget(r->st, r->folder_id,
+						want[i]->uid, err);
 		}
-		free(ref);
-	}
-	/* refs found here were appended to claimed and are freed below */
-	for (i = 0; i < n_claimed; i++) {
-		size_t k;
-		int from_done = 0;
-		for (k = 0; k < n_done && !from_done; k++)
-			from_done = claimed[i] == done[k].ref;
-		if (!from_done)
-			free(claimed[i]);
 	}
 out:
+	if (found != NULL)
+		for (i = 0; i < nw; i++)
+			free(found[i]);
+	free(found);
+	free(claimed);
+	free(nul_uids);
+	free(nul_idx);
+	free(has_nul);
+	state_items_free(done, n_done);
 	if (h.md != NULL)
 		EVP_MD_CTX_free(h.md);
 	free(h.sha);
 	free(h.size);
 	free(h.have);
-	free(claimed);
-	state_items_free(done, n_done);
+	free(h.has80);
+	state_items_free(infl, n);
 	free(want);
-	free(uids);
+	free(placed);
 	return ret;
 }
 
@@ -896,7 +1029,8 @@ static void normalise_listing(struct run *r, struct store_msg_list *msgs,
 {
 	size_t i, k = 0;
 
-	qsort(msgs->v, msgs->n, sizeof(*msgs->v), msg_cmp_uid_val);
+	if (msgs->n > 1)
+		qsort(msgs->v, msgs->n, sizeof(*msgs->v), msg_cmp_uid_val);
 	for (i = 0; i < msgs->n; i++) {
 		struct store_msg *m = &msgs->v[i];
 		int drop = fs->uidnext != 0 && m->uid >= fs->uidnext;
@@ -1095,7 +1229,8 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		for (i = 0; i < n_todo; i++)
 			if (todo[i]->size > r->opt->max_message_size)
 				big[nb++] = todo[i]->uid;
-		qsort(big, nb, sizeof(*big), cmp_u32);
+		if (nb > 1)
+			qsort(big, nb, sizeof(*big), cmp_u32);
 		if (nb > 0 && r->src->ops->size_over(r->src, big, nb,
 						     r->opt->max_message_size,
 						     over, err) < 0) {
@@ -1152,7 +1287,8 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		free(big);
 		free(over);
 	}
-	qsort(todo, n_todo, sizeof(*todo), msg_cmp_uid);
+	if (n_todo > 1)
+		qsort(todo, n_todo, sizeof(*todo), msg_cmp_uid);
 	i = 0;
 	while (i < n_todo) {
 		size_t n = 0;

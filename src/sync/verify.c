@@ -143,12 +143,14 @@ static int verify_folder(struct vctx *c, const char *src_name,
 	if (fs.messages > 0 &&
 	    c->src->ops->fetch_meta(c->src, 1, &msgs, err) < 0)
 		goto out;
-	qsort(msgs.v, msgs.n, sizeof(*msgs.v), cmp_msg);
+	if (msgs.n > 1)
+		qsort(msgs.v, msgs.n, sizeof(*msgs.v), cmp_msg);
 	if (state_done_items(c->st, jf.id, &done, &n_done, err) < 0 ||
 	    state_settled_uids(c->st, jf.id, &settled, &n_settled, err) < 0 ||
 	    c->dst->ops->list_copies(c->dst, dst_name, &copies, err) < 0)
 		goto out;
-	qsort(copies.v, copies.n, sizeof(*copies.v), cmp_copy);
+	if (copies.n > 1)
+		qsort(copies.v, copies.n, sizeof(*copies.v), cmp_copy);
 	claimed = xcalloc(copies.n + 1, 1);
 	queue = xcalloc(msgs.n + 1, sizeof(*queue));
 	queue_ref = xcalloc(msgs.n + 1, sizeof(*queue_ref));
@@ -175,8 +177,10 @@ static int verify_folder(struct vctx *c, const char *src_name,
 		/* the copy the journal names */
 		if (it->ref != NULL && it->ref[0] != '\0') {
 			key.ref = it->ref;
-			cp = bsearch(&key, copies.v, copies.n,
-				     sizeof(*copies.v), cmp_copy);
+			cp = copies.n == 0
+				     ? NULL
+				     : bsearch(&key, copies.v, copies.n,
+					       sizeof(*copies.v), cmp_copy);
 			if (cp != NULL && claimed[cp - copies.v])
 				cp = NULL;
 		}

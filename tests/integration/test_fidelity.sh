@@ -19,19 +19,7 @@ T=$TEST_TMP
 ORACLE="python3 $IMAPMIG_SRCDIR/tests/fixtures/oracle.py"
 export IMAPMIG_STATE="$T/state/state.db"
 
-CORPUS=${IMAPMIG_CORPUS:-}
-if [ -z "$CORPUS" ]; then
-	CORPUS="${IMAPMIG_BUILDDIR:-$T}/corpus"
-	if [ ! -f "$CORPUS/.complete" ]; then
-		rm -rf "$CORPUS"
-		mkdir -p "$CORPUS"
-		bash "$IMAPMIG_SRCDIR/tests/corpus/foreign.sh" "$CORPUS" >&2 ||
-			{ echo "FAIL: could not build the foreign corpus" >&2; exit 1; }
-		python3 "$IMAPMIG_SRCDIR/tests/corpus/torture.py" "$CORPUS" --big >&2 ||
-			{ echo "FAIL: could not build the torture set" >&2; exit 1; }
-		touch "$CORPUS/.complete"
-	fi
-fi
+corpus_ensure
 
 printf 'terrya@contoso.edu:x\n' >"$T/users2"
 fixture_start
@@ -43,17 +31,12 @@ trap '"$CYRUS" stop "$T/cyrus" >/dev/null 2>&1; fixture_cleanup' EXIT
 eval "$("$CYRUS" start "$T/cyrus")" || { echo "FAIL: Cyrus did not start" >&2; exit 1; }
 
 # One source folder per corpus.
-folders=()
-for d in "$CORPUS"/*/; do
-	name=$(basename "$d")
-	$SEED --mail-root "$IMAPFIX_MAIL" --user terry.adams --folder "$name" --dir "$d" >/dev/null ||
-		{ echo "FAIL: seeding $name" >&2; exit 1; }
-	folders+=("$name")
-done
+seed_corpus "$IMAPFIX_MAIL" terry.adams
+folders=$(cd "$CORPUS" && ls -d */ | tr -d / | tr '\n' ' ')
 # A folder name Cyrus refuses: migrated under a safe spelling.
 $SEED --mail-root "$IMAPFIX_MAIL" --user terry.adams --folder 'Quote "Test"' --count 3 --seed 4 >/dev/null
 total=$(find "$CORPUS"/*/ -type f | wc -l)
-echo "corpus: $total messages in ${#folders[@]} folders (${folders[*]})" >&2
+echo "corpus: $total messages in folders $folders" >&2
 
 printf 'P@ssw0rd\n' >"$T/admin.pw"
 run() { "$IMAPMIG" "$@" >"$T/out" 2>"$T/err"; RC=$?; }
