@@ -77,5 +77,9 @@ run "$IMAPMIG" user stats terrya@contoso.edu --include-report --include-skipped-
 
 say "The migrated mailboxes"
 find "$DEMO/target" -maxdepth 4 -name 'Maildir' | sed "s|$DEMO|./demo|"
+
+say "Step 5: verify - both sides read afresh, every message's bytes compared"
+echo '$ imapmig verify --batch IMAPBatch1 --deep | tail -1'
+"$IMAPMIG" verify --batch IMAPBatch1 --deep | tail -1
 echo
 echo "Everything is in ./demo (state: ./demo/state.db). Run 'make demo' again to start over."

@@ -1675,6 +1675,7 @@ struct tfind {
 	uint32_t match;		   /* UID of a copy with that digest */
 	EVP_MD_CTX *md;
 	uint32_t cur;
+	int loose; /* compare loose digests (store_loose_update) */
 };
 
 static void tfind_untagged(void *ctx, const struct imap_resp *r)
@@ -1729,8 +1730,16 @@ static void tfind_untagged(void *ctx, const struct imap_resp *r)
 		    (body->type != IMAP_ARG_LITERAL &&
 		     body->type != IMAP_ARG_STRING))
 			return; /* streamed: hashed by the sink */
-		EVP_Digest(body->str.p, body->str.len, d, &dl, EVP_sha256(),
-			   NULL);
+		if (f->loose) {
+			uint64_t kept = 0;
+			EVP_DigestInit_ex(f->md, EVP_sha256(), NULL);
+			store_loose_update(f->md, body->str.p, body->str.len,
+					   &kept);
+			EVP_DigestFinal_ex(f->md, d, &dl);
+		} else {
+			EVP_Digest(body->str.p, body->str.len, d, &dl,
+				   EVP_sha256(), NULL);
+		}
 		if (f->match == 0 && memcmp(d, f->want, 32) == 0)
 			f->match = uid;
 	}
@@ -1764,7 +1773,11 @@ static int tfind_lit_data(void *ctx, const char *p, size_t len)
 {
 	struct tfind *f = ctx;
 
-	if (f->cur != 0)
+	uint64_t kept = 0;
+
+	if (f->cur != 0 && f->loose)
+		store_loose_update(f->md, p, len, &kept);
+	else if (f->cur != 0)
 		EVP_DigestUpdate(f->md, p, len);
 	return 0;
 }
@@ -1880,6 +1893,104 @@ out:
 	buf_release(&set);
 	free(f.uids);
 	return ret;
+}
+
+/* The newest of refs in UIDVALIDITY uv: copies at or below it were
+ * confirmed before the interrupted work began. */
+static uint32_t newest_ref(const char *const *refs, size_t n, uint32_t uv)
+{
+	uint32_t top = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned long ruv, ruid;
+		char *end;
+		if (refs[i] == NULL)
+			continue;
+		ruv = strtoul(refs[i], &end, 10);
+		if (*end != ':' || ruv != uv)
+			continue;
+		ruid = strtoul(end + 1, &end, 10);
+		if (*end == '\0' && ruid > top && ruid <= UINT32_MAX)
+			top = (uint32_t)ruid;
+	}
+	return top;
+}
+
+static int tfind_examine(struct imap_target *it, const char *folder,
+			 struct tfind *f, struct err *err);
+
+/* Candidates by size, newer than the older copies and unclaimed; their
+ * bytes, read back, decide by the loose digest. */
+static int target_find_altered(struct store_target *t, const char *folder,
+			       const struct store_altered_query *q,
+			       char **ref_r, int *found_r, struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+	struct imap_literal_sink sink = {tfind_lit_begin, tfind_lit_data,
+					 tfind_lit_end, NULL};
+	struct tfind f;
+	struct buf set = BUF_INIT;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	char ref[64];
+	uint32_t floor;
+	size_t i, k;
+	int ret;
+
+	*found_r = 0;
+	*ref_r = NULL;
+	memset(&f, 0, sizeof(f));
+	f.want = q->loose_sha;
+	f.loose = 1;
+	sink.ctx = &f;
+	ret = tfind_examine(it, folder, &f, err);
+	if (ret <= 0)
+		goto out; /* no folder, no copy */
+	imap_client_set_untagged(it->c, tfind_untagged, &f);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_rawf(&cb, "UID SEARCH LARGER %llu SMALLER %llu",
+		      (unsigned long long)(q->min_size ? q->min_size - 1 : 0),
+		      (unsigned long long)q->max_size + 1);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0 ||
+	    (ret = imap_result_to_err(&res, ERR_FOLDER, "UID SEARCH", err)) < 0)
+		goto out;
+	floor = newest_ref(q->older, q->n_older, f.uidvalidity);
+	for (i = 0, k = 0; i < f.n; i++) {
+		snprintf(ref, sizeof(ref), "%u:%u", f.uidvalidity, f.uids[i]);
+		if (f.uids[i] > floor &&
+		    !claimed_has(q->claimed, q->n_claimed, ref))
+			f.uids[k++] = f.uids[i];
+	}
+	f.n = k;
+	if (f.n > 0) {
+		qsort(f.uids, f.n, sizeof(*f.uids), uid_cmp);
+		seqset_build(f.uids, f.n, 100000, &set);
+		f.md = EVP_MD_CTX_new();
+		imap_client_set_sink(it->c, &sink);
+		imap_client_cmdbuf_init(it->c, &cb);
+		imap_cmd_rawf(&cb, "UID FETCH %s (UID BODY.PEEK[])", set.p);
+		ret = imap_client_run(it->c, &cb, &res, err);
+		imap_cmdbuf_release(&cb);
+		imap_client_set_sink(it->c, NULL);
+		EVP_MD_CTX_free(f.md);
+		if (ret < 0 || (ret = imap_result_to_err(&res, ERR_FOLDER,
+							 "UID FETCH", err)) < 0)
+			goto out;
+	}
+	if (f.match != 0) {
+		snprintf(ref, sizeof(ref), "%u:%u", f.uidvalidity, f.match);
+		*ref_r = xstrdup(ref);
+		*found_r = 1;
+	}
+	ret = imap_client_simple(it->c, "CLOSE", err);
+out:
+	imap_client_set_untagged(it->c, NULL, NULL);
+	buf_release(&set);
+	free(f.uids);
+	return ret < 0 ? -1 : 0;
 }
 
 /* EXAMINE folder into f (UIDVALIDITY); 1 if it exists. */
@@ -2324,6 +2435,7 @@ static const struct store_target_ops imap_target_ops = {
 	.append_abort = target_append_abort,
 	.flush = target_flush,
 	.find = target_find,
+	.find_altered = target_find_altered,
 	.takes_nul = target_takes_nul,
 	.set_flags = target_set_flags,
 	.check = target_check,

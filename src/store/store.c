@@ -5,7 +5,30 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "util/xalloc.h"
+
+void store_loose_update(EVP_MD_CTX *md, const char *p, size_t len,
+			uint64_t *kept)
+{
+	char out[4096];
+	size_t n = 0, i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '\r' || c == '\n')
+			continue;
+		out[n++] = c >= 0x80 ? 'X' : (char)c;
+		if (n == sizeof(out)) {
+			EVP_DigestUpdate(md, out, n);
+			*kept += n;
+			n = 0;
+		}
+	}
+	EVP_DigestUpdate(md, out, n);
+	*kept += n;
+}
 
 void store_folder_list_free(struct store_folder_list *l)
 {

@@ -182,6 +182,23 @@ struct store_target;
  * ref is NULL. */
 typedef void store_append_cb(void *ctx, const char *ref, const struct err *err);
 
+/* What find_altered looks for. */
+struct store_altered_query {
+	uint64_t min_size, max_size;
+	const unsigned char *loose_sha; /* SHA-256, store_loose_update */
+	const char *const *older;	/* refs: only copies newer count */
+	size_t n_older;
+	const char *const *claimed; /* sorted by strcmp */
+	size_t n_claimed;
+};
+
+/* The loose digest: the bytes without CR and LF, every 8-bit byte read as
+ * 'X'.  What a target's rewriting of line ends and 8-bit header bytes
+ * leaves unchanged.  *kept counts the bytes digested. */
+struct evp_md_ctx_st;
+void store_loose_update(struct evp_md_ctx_st *md, const char *p, size_t len,
+			uint64_t *kept);
+
 struct store_target_ops {
 	/* Folders that exist on the target. */
 	int (*list)(struct store_target *t, struct store_folder_list *out,
@@ -222,6 +239,16 @@ struct store_target_ops {
 		    uint64_t size, const unsigned char *sha256,
 		    const char *const *claimed, size_t n_claimed, char **ref_r,
 		    int *found_r, struct err *err);
+	/* After an interrupted run: a copy this program made that the
+	 * target stored altered, as targets alter (line ends rewritten,
+	 * 8-bit header bytes replaced).  Such a copy has the loose digest
+	 * (store_loose_update) of the source bytes and between min_size and
+	 * max_size bytes, is newer than every copy named in older, and is
+	 * not in claimed (sorted).  NULL for a store that keeps bytes as it
+	 * gets them. */
+	int (*find_altered)(struct store_target *t, const char *folder,
+			    const struct store_altered_query *q, char **ref_r,
+			    int *found_r, struct err *err);
 	/* Can the target store a message holding NUL bytes unaltered? */
 	int (*takes_nul)(struct store_target *t);
 	/* Give the copy named ref the flags and keywords of m; *new_ref_r

@@ -35,6 +35,16 @@ void sync_progress_set_folder(struct sync_progress *p, const char *folder)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* What a message's bytes hold that calls for a check after the copy. */
+struct marks {
+	unsigned has80 : 1;   /* a 0x80 byte: maybe a NUL the source hid */
+	unsigned odd_eol : 1; /* a bare CR or LF: may be altered */
+	unsigned hdr8 : 1;    /* 8-bit header bytes: may be altered */
+	unsigned body : 1;    /* past the header section */
+	char last, h_prev, h_prev2;
+	uint64_t n_cr, n_lf;
+};
+
 struct run {
 	struct state *st;
 	int64_t user_id;
@@ -61,12 +71,10 @@ struct run {
 	struct chunk_item *items; /* parallel to chunk */
 	struct chunk_item *cur;	  /* body being streamed */
 	int cur_discard;
-	int begin_pending;  /* append_begin waits for the first bytes */
-	int target_dropped; /* append_abort() closed the target */
-	EVP_MD_CTX *md;	    /* SHA-256 of the body being streamed */
-	char last_byte;	    /* of the previous chunk of that body */
-	int in_header;	    /* still in that body's header section */
-	char h_prev, h_prev2;
+	int begin_pending;   /* append_begin waits for the first bytes */
+	int target_dropped;  /* append_abort() closed the target */
+	EVP_MD_CTX *md;	     /* SHA-256 of the body being streamed */
+	struct marks mk;     /* and what is to be checked in it */
 	struct err sink_err; /* a target error while streaming */
 	int sink_fatal;
 	time_t cutoff;	      /* items older are over max_items */
@@ -91,7 +99,6 @@ struct chunk_item {
 	unsigned has80 : 1;    /* a 0x80 byte: maybe a NUL the source hid */
 	unsigned odd_eol : 1;  /* a bare CR or LF: may be altered */
 	unsigned hdr8 : 1;     /* 8-bit header bytes: may be altered */
-	uint64_t n_cr, n_lf;
 	char *ref;
 	struct err err;
 	struct run *run;
@@ -199,9 +206,7 @@ static int sink_start_target(struct run *r)
 
 	r->begin_pending = 0;
 	EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
-	r->last_byte = '\0';
-	r->in_header = 1;
-	r->h_prev = r->h_prev2 = '\0';
+	memset(&r->mk, 0, sizeof(r->mk));
 	snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix, r->uidvalidity,
 		 ci->uid);
 	if (r->dst->ops->append_begin(r->dst, r->dst_name, m, ci->size, tag,
@@ -220,37 +225,41 @@ static int sink_start_target(struct run *r)
 	return 0;
 }
 
-/* Digest and the two marks that call for a check after the copy. */
-static void note_bytes(struct run *r, struct chunk_item *ci, const char *p,
-		       size_t len)
+static void marks_update(struct marks *mk, const char *p, size_t len)
 {
 	const char *q, *end = p + len;
 
-	EVP_DigestUpdate(r->md, p, len);
 	if (len == 0)
 		return;
 	/* the header section, byte by byte (it is short): 8-bit bytes in
 	 * it are what some targets rewrite (Cyrus' munge8bit) */
-	for (q = p; r->in_header && q < end; q++) {
+	for (q = p; !mk->body && q < end; q++) {
 		unsigned char c = (unsigned char)*q;
 		if (c >= 0x80)
-			ci->hdr8 = 1;
-		if (c == '\n' && (r->h_prev == '\n' ||
-				  (r->h_prev == '\r' && r->h_prev2 == '\n')))
-			r->in_header = 0;
-		r->h_prev2 = r->h_prev;
-		r->h_prev = (char)c;
+			mk->hdr8 = 1;
+		if (c == '\n' && (mk->h_prev == '\n' ||
+				  (mk->h_prev == '\r' && mk->h_prev2 == '\n')))
+			mk->body = 1;
+		mk->h_prev2 = mk->h_prev;
+		mk->h_prev = (char)c;
 	}
-	if (!ci->has80 && memchr(p, 0x80, len) != NULL)
-		ci->has80 = 1;
+	if (!mk->has80 && memchr(p, 0x80, len) != NULL)
+		mk->has80 = 1;
 	for (q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++) {
-		if ((q > p ? q[-1] : r->last_byte) != '\r')
-			ci->odd_eol = 1;
-		ci->n_lf++;
+		if ((q > p ? q[-1] : mk->last) != '\r')
+			mk->odd_eol = 1;
+		mk->n_lf++;
 	}
 	for (q = p; (q = memchr(q, '\r', (size_t)(end - q))) != NULL; q++)
-		ci->n_cr++;
-	r->last_byte = p[len - 1];
+		mk->n_cr++;
+	mk->last = p[len - 1];
+}
+
+/* At the end of the bytes: more CRs than LFs is a bare CR. */
+static void marks_end(struct marks *mk)
+{
+	if (mk->n_cr != mk->n_lf)
+		mk->odd_eol = 1;
 }
 
 static int sink_data(void *ctx, const char *p, size_t len)
@@ -279,7 +288,8 @@ static int sink_data(void *ctx, const char *p, size_t len)
 		r->sink_fatal = 1;
 		return -1;
 	}
-	note_bytes(r, r->cur, p, len);
+	EVP_DigestUpdate(r->md, p, len);
+	marks_update(&r->mk, p, len);
 	atomic_fetch_add(&r->prog->bytes_done, len);
 	return 0;
 }
@@ -300,8 +310,10 @@ static int sink_end(void *ctx)
 		unsigned dl = 0;
 		EVP_DigestFinal_ex(r->md, d, &dl);
 		memcpy(ci->sha, d, 32);
-		if (ci->n_cr != ci->n_lf)
-			ci->odd_eol = 1; /* a bare CR */
+		marks_end(&r->mk);
+		ci->has80 = r->mk.has80;
+		ci->odd_eol = r->mk.odd_eol;
+		ci->hdr8 = r->mk.hdr8;
 	}
 	ci->state = CI_SENT;
 	if (r->dst->ops->append_end(r->dst, confirmed, ci, &r->sink_err) < 0) {
@@ -745,11 +757,12 @@ struct hashing {
 	struct store_msg *const *msgs; /* sorted by UID */
 	size_t n;
 	unsigned char (*sha)[32];
-	uint64_t *size;
+	unsigned char (*loose)[32]; /* store_loose_update digests */
+	uint64_t *size, *kept;
+	struct marks *mk;
 	unsigned char *have;
-	unsigned char *has80; /* or NULL */
-	size_t cur;	      /* index, or n */
-	EVP_MD_CTX *md;
+	size_t cur; /* index, or n */
+	EVP_MD_CTX *md, *lmd;
 };
 
 static size_t msgp_find(struct store_msg *const *v, size_t n, uint32_t uid)
@@ -775,7 +788,10 @@ static int hash_begin(void *ctx, uint32_t uid, uint64_t size)
 	h->cur = msgp_find(h->msgs, h->n, uid);
 	if (h->cur < h->n) {
 		h->size[h->cur] = size;
+		h->kept[h->cur] = 0;
+		memset(&h->mk[h->cur], 0, sizeof(h->mk[h->cur]));
 		EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
+		EVP_DigestInit_ex(h->lmd, EVP_sha256(), NULL);
 	}
 	return 0;
 }
@@ -786,8 +802,8 @@ static int hash_data(void *ctx, const char *p, size_t len)
 
 	if (h->cur < h->n) {
 		EVP_DigestUpdate(h->md, p, len);
-		if (h->has80 != NULL && memchr(p, 0x80, len) != NULL)
-			h->has80[h->cur] = 1;
+		store_loose_update(h->lmd, p, len, &h->kept[h->cur]);
+		marks_update(&h->mk[h->cur], p, len);
 	}
 	return 0;
 }
@@ -795,12 +811,12 @@ static int hash_data(void *ctx, const char *p, size_t len)
 static int hash_end(void *ctx)
 {
 	struct hashing *h = ctx;
-	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned dl = 0;
 
 	if (h->cur < h->n) {
-		EVP_DigestFinal_ex(h->md, d, &dl);
-		memcpy(h->sha[h->cur], d, 32);
+		EVP_DigestFinal_ex(h->md, h->sha[h->cur], &dl);
+		EVP_DigestFinal_ex(h->lmd, h->loose[h->cur], &dl);
+		marks_end(&h->mk[h->cur]);
 		h->have[h->cur] = 1;
 	}
 	h->cur = h->n;
@@ -866,7 +882,9 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 	struct state_item *infl = NULL, *done = NULL;
 	struct store_msg **want = NULL;
 	const char **placed = NULL;
-	char **claimed = NULL, **found = NULL;
+	char **claimed = NULL, **found = NULL, **older = NULL;
+	char **strays = NULL; /* taken back, named in claimed */
+	size_t n_older = 0, n_strays = 0;
 	uint32_t *nul_uids = NULL;
 	size_t *nul_idx = NULL;
 	unsigned char *has_nul = NULL;
@@ -899,9 +917,12 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 	h.sha = xcalloc(nw, sizeof(*h.sha));
 	h.size = xcalloc(nw, sizeof(*h.size));
 	h.have = xcalloc(nw, 1);
-	h.has80 = xcalloc(nw, 1);
+	h.loose = xcalloc(nw, sizeof(*h.loose));
+	h.kept = xcalloc(nw, sizeof(*h.kept));
+	h.mk = xcalloc(nw, sizeof(*h.mk));
 	h.cur = nw;
 	h.md = EVP_MD_CTX_new();
+	h.lmd = EVP_MD_CTX_new();
 	sink.ctx = &h;
 	ret = r->src->ops->fetch_bodies(
 		r->src, (const struct store_msg *const *)want, nw, &sink, err);
@@ -932,6 +953,9 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 			claimed[n_claimed++] = (char *)placed[i];
 	if (n_claimed > 1)
 		qsort(claimed, n_claimed, sizeof(*claimed), cmp_strp);
+	n_older = n_claimed;
+	older = xcalloc(n_older + 1, sizeof(*older));
+	memcpy(older, claimed, n_older * sizeof(*older));
 	for (i = 0; ret == 0 && i < nw; i++) {
 		const struct store_msg *m = want[i];
 		char tag[48], *ref = NULL;
@@ -963,12 +987,50 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 			qsort(claimed, n_claimed, sizeof(*claimed), cmp_strp);
 		}
 	}
+	/* A copy the interrupted run sent but had not recorded, which the
+	 * target stored altered, is found by no exact lookup: it would stay
+	 * beside the new copy.  Looked for by its loose digest among the
+	 * unclaimed copies newer than every recorded one, and taken back. */
+	for (i = 0; ret == 0 && i < nw; i++) {
+		struct store_altered_query q;
+		unsigned tries;
+		if (found[i] != NULL || placed[i] != NULL ||
+		    r->dst->ops->find_altered == NULL ||
+		    !(h.mk[i].odd_eol || h.mk[i].hdr8))
+			continue;
+		q.min_size = h.kept[i];
+		q.max_size = h.kept[i] + 2 * (h.mk[i].n_cr + h.mk[i].n_lf);
+		q.loose_sha = h.loose[i];
+		q.older = (const char *const *)older;
+		q.n_older = n_older;
+		/* a copy per interrupted run, at most */
+		for (tries = 0; ret == 0 && tries < 8; tries++) {
+			char *ref = NULL;
+			int hit = 0;
+			q.claimed = (const char *const *)claimed;
+			q.n_claimed = n_claimed;
+			ret = r->dst->ops->find_altered(r->dst, r->dst_name, &q,
+							&ref, &hit, err);
+			if (ret < 0 || !hit) {
+				free(ref);
+				break;
+			}
+			ret = take_back(r, want[i]->uid, ref, err);
+			claimed = xrealloc(claimed,
+					   (n_claimed + 2) * sizeof(*claimed));
+			claimed[n_claimed++] = ref;
+			qsort(claimed, n_claimed, sizeof(*claimed), cmp_strp);
+			strays = xrealloc(strays,
+					  (n_strays + 1) * sizeof(*strays));
+			strays[n_strays++] = ref;
+		}
+	}
 	/* A copy of bytes that may hide a NUL is exact only if they do not. */
 	nul_uids = xcalloc(nw, sizeof(*nul_uids));
 	nul_idx = xcalloc(nw, sizeof(*nul_idx));
 	has_nul = xcalloc(nw, 1);
 	for (i = 0; ret == 0 && i < nw; i++)
-		if (found[i] != NULL && h.has80[i] &&
+		if (found[i] != NULL && h.mk[i].has80 &&
 		    !(want[i]->binary_size != 0 &&
 		      want[i]->binary_size == want[i]->size)) {
 			nul_uids[n_nul] = want[i]->uid;
@@ -1005,6 +1067,10 @@ out:
 			free(found[i]);
 	free(found);
 	free(claimed);
+	free(older);
+	for (i = 0; i < n_strays; i++)
+		free(strays[i]);
+	free(strays);
 	free(nul_uids);
 	free(nul_idx);
 	free(has_nul);
@@ -1014,7 +1080,11 @@ out:
 	free(h.sha);
 	free(h.size);
 	free(h.have);
-	free(h.has80);
+	if (h.lmd != NULL)
+		EVP_MD_CTX_free(h.lmd);
+	free(h.loose);
+	free(h.kept);
+	free(h.mk);
 	state_items_free(infl, n);
 	free(want);
 	free(placed);
