@@ -516,9 +516,18 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 			      "message with NUL bytes; reconnecting");
 	if (ret == 0)
 		ret = r->dst->ops->flush(r->dst, 0, err);
-	if (ret < 0 && r->cur != NULL && !r->target_dropped) {
-		/* A message was half sent: it must leave no trace. */
-		r->dst->ops->append_abort(r->dst);
+	if (ret < 0 && !r->target_dropped) {
+		/* The target's answers to what was sent still count; a
+		 * message half sent must leave no trace.  Answers that can
+		 * no longer come are given up now, while the items they
+		 * name exist: dropping the connection runs their callbacks
+		 * (outcome unknown), never later on freed items. */
+		struct err ferr = ERR_INIT;
+		if (r->cur != NULL ||
+		    r->dst->ops->flush(r->dst, 0, &ferr) < 0) {
+			r->dst->ops->append_abort(r->dst);
+			r->target_dropped = 1;
+		}
 		r->cur = NULL;
 	}
 	{
