@@ -42,8 +42,9 @@ same() {
 	expect_eq "$BAD" 0 "$1: $2: bad items"
 	counts=(--expect-copied "$((SYNCED - ${3:-0}))" --expect-skipped "$SKIPPED")
 	if [ "$1" = md ]; then
-		# nothing may be skipped into Maildir
-		skipped_list "$stats" '(?!)' "$T/$1.allow" >/dev/null || fail "$1: $2: unexpected skipped items"
+		# into Maildir, only what the source cannot give exactly
+		skipped_list "$stats" '^holds NUL bytes the source server serves only altered' "$T/$1.allow" >/dev/null ||
+			fail "$1: $2: unexpected skipped items"
 		oracle_compare "$1: $2 (files)" "$src" "files:$IMAPFIX2_MAIL/terrya/Maildir" \
 			--allow-skipped "$T/$1.allow" "${counts[@]}"
 		return
@@ -129,12 +130,20 @@ EOF
 done
 
 # UIDVALIDITY change: Dovecot renumbers a folder whose uidlist and index
-# are gone.  The next pass must match, not copy again.
+# are gone.  The next pass must match, not copy again - also for the
+# torture set (no Message-ID, one Message-ID on different bodies, exact
+# duplicates, `From ` lines and lone dots, bare CR and LF).
+corpus_ensure
+# (this server has LAYOUT=fs: the folder is a plain directory)
+$SEED --public "$IMAPFIX_MAIL/terry.adams/Maildir" --folder torture --dir "$CORPUS/torture" >/dev/null ||
+	fail "renumber: seeding the torture set"
 rm -rf "$IMAPFIX2_MAIL/terrya/Maildir"
 "$IMAPMIG" -q batch new --name B-re --source-endpoint src --target-endpoint md --csv "$T/u.csv" --autostart
 "$IMAPMIG" -q sync --batch B-re || fail "renumber: first sync"
-box="$IMAPFIX_MAIL/terry.adams/Maildir/Projects/P3"
-rm -f "$box"/dovecot-uidlist "$box"/dovecot.index*
+for box in "$IMAPFIX_MAIL/terry.adams/Maildir/Projects/P3" "$IMAPFIX_MAIL/terry.adams/Maildir/torture"; do
+	[ -d "$box" ] || fail "renumber: no folder $box"
+	rm -f "$box"/dovecot-uidlist "$box"/dovecot.index*
+done
 before=$(cd "$IMAPFIX2_MAIL/terrya" && find . -path '*/cur/*' -type f | wc -l)
 "$IMAPMIG" -q batch set B-re --sync-now
 "$IMAPMIG" sync --batch B-re >/dev/null 2>"$T/re.err" || fail "renumber: sync: $(cat "$T/re.err")"
