@@ -229,7 +229,8 @@ static int b_new(int argc, char **argv)
 	if (dst == NULL && default_target(st, &b.target_id, &err) < 0)
 		goto fail_tx;
 	b.name = xstrdup(name);
-	b.status = xstrdup(autostart ? "Syncing" : "Created");
+	b.status = xstrdup(
+		batch_status_name(autostart ? BATCH_SYNCING : BATCH_CREATED));
 	if (autostart)
 		b.started = time(NULL);
 	if (state_batch_add(st, &b, &err) < 0)
@@ -241,7 +242,8 @@ static int b_new(int argc, char **argv)
 	{
 		size_t i;
 		for (i = 0; i < nusers; i++)
-			users[i].status = xstrdup("Queued");
+			users[i].status =
+				xstrdup(user_status_name(USER_QUEUED));
 	}
 	if (state_users_add(st, b.id, users, nusers, csv, &err) < 0) {
 		struct err e2 = ERR_INIT;
@@ -428,36 +430,39 @@ static int b_get(int argc, char **argv)
 	return 0;
 }
 
-/* Set every user of the batch in one of the from statuses to status. */
-static int move_users(struct state *st, int64_t batch_id,
-		      const char *const *from, const char *to, struct err *err)
+/* Every user of the batch that event e applies to moves (status.h). */
+static int move_users(struct state *st, int64_t batch_id, enum user_event e,
+		      struct err *err)
 {
 	struct state_user *u = NULL;
-	size_t n = 0, i, k;
+	size_t n = 0, i;
 
 	if (state_user_list(st, batch_id, NULL, &u, &n, err) < 0)
 		return -1;
-	for (i = 0; i < n; i++)
-		for (k = 0; from[k] != NULL; k++)
-			if (strcmp(u[i].status, from[k]) == 0) {
-				if (state_user_set_status(st, u[i].id, to, NULL,
-							  err) < 0) {
-					state_users_free(u, n);
-					return -1;
-				}
-				break;
-			}
+	for (i = 0; i < n; i++) {
+		int from = user_status_parse(u[i].status);
+		int to = user_status_next(from, e);
+		if (to < 0 || to == from)
+			continue;
+		if (state_user_set_status(
+			    st, u[i].id, user_status_name((enum user_status)to),
+			    NULL, err) < 0) {
+			state_users_free(u, n);
+			return -1;
+		}
+	}
 	state_users_free(u, n);
 	return 0;
 }
 
+static void set_batch(struct state_batch *b, enum batch_status s)
+{
+	free(b->status);
+	b->status = xstrdup(batch_status_name(s));
+}
+
 static int b_action(const char *action, int argc, char **argv)
 {
-	static const char *const to_queue[] = {"Created", "Stopped", "Failed",
-					       "IncrementalFailed", NULL};
-	static const char *const to_stop[] = {"Queued", "Syncing", "Synced",
-					      "IncrementalSyncing", NULL};
-	static const char *const to_complete[] = {"Synced", NULL};
 	struct state_batch b;
 	struct err err = ERR_INIT;
 	struct state *st;
@@ -486,23 +491,21 @@ static int b_action(const char *action, int argc, char **argv)
 		return cli_fail(cmd, &err);
 	}
 	if (strcmp(action, "start") == 0) {
-		if (strncmp(b.status, "Completed", 9) == 0) {
+		if (batch_status_completed(batch_status_parse(b.status))) {
 			err_set(&err, ERR_USAGE, EC_NONE,
 				"batch %s is %s: a "
 				"completed batch does not sync again",
 				name, b.status);
 			ret = -1;
 		} else {
-			ret = move_users(st, b.id, to_queue, "Queued", &err);
-			free(b.status);
-			b.status = xstrdup("Syncing");
+			ret = move_users(st, b.id, USER_START, &err);
+			set_batch(&b, BATCH_SYNCING);
 			if (b.started == 0)
 				b.started = time(NULL);
 		}
 	} else if (strcmp(action, "stop") == 0) {
-		ret = move_users(st, b.id, to_stop, "Stopped", &err);
-		free(b.status);
-		b.status = xstrdup("Stopped");
+		ret = move_users(st, b.id, USER_STOP, &err);
+		set_batch(&b, BATCH_STOPPED);
 	} else if (strcmp(action, "complete") == 0) {
 		struct state_batch_counts c;
 		ret = state_batch_counts(st, b.id, &c, &err);
@@ -517,16 +520,15 @@ static int b_action(const char *action, int argc, char **argv)
 		 * more: 'sync' or 'serve' runs it and marks the batch
 		 * Completed. */
 		if (ret == 0)
-			ret = move_users(st, b.id, to_complete, "Queued", &err);
+			ret = move_users(st, b.id, USER_AGAIN, &err);
 		if (ret == 0) {
-			free(b.status);
 			if (c.synced + c.queued == 0) {
-				b.status =
-					xstrdup(c.failed ? "CompletedWithErrors"
-							 : "Completed");
+				set_batch(&b,
+					  c.failed ? BATCH_COMPLETED_WITH_ERRORS
+						   : BATCH_COMPLETED);
 				b.completed = time(NULL);
 			} else {
-				b.status = xstrdup("Completing");
+				set_batch(&b, BATCH_COMPLETING);
 				if (!cli_globals.quiet)
 					printf("Batch %s: a final incremental "
 					       "sync is queued; 'imapmig sync' "
@@ -641,15 +643,15 @@ static int b_set(int argc, char **argv)
 		} else {
 			size_t n = cb->n, i;
 			struct state_user *u = users_from_csv(cb);
-			int started = strcmp(b.status, "Created") != 0 &&
-				      strcmp(b.status, "Stopped") != 0;
+			int bs = batch_status_parse(b.status);
+			int started =
+				bs != BATCH_CREATED && bs != BATCH_STOPPED;
 			for (i = 0; i < n; i++)
-				u[i].status = xstrdup("Queued");
+				u[i].status =
+					xstrdup(user_status_name(USER_QUEUED));
 			ret = state_users_add(st, b.id, u, n, csv, &err);
-			if (ret == 0 && started) {
-				free(b.status);
-				b.status = xstrdup("Syncing");
-			}
+			if (ret == 0 && started)
+				set_batch(&b, BATCH_SYNCING);
 			state_users_free(u, n);
 			csv_batch_free(&cb);
 		}
@@ -668,10 +670,8 @@ static int b_set(int argc, char **argv)
 	if (cutover >= 0)
 		b.cutover = (time_t)cutover;
 	if (ret == 0 && sync_now) {
-		static const char *const synced[] = {"Synced", NULL};
-		ret = move_users(st, b.id, synced, "Queued", &err);
-		free(b.status);
-		b.status = xstrdup("Syncing");
+		ret = move_users(st, b.id, USER_AGAIN, &err);
+		set_batch(&b, BATCH_SYNCING);
 		if (ret == 0 && !cli_globals.quiet)
 			puts("Every synced user is queued for an incremental "
 			     "sync: run 'imapmig sync' (or let 'imapmig serve' "

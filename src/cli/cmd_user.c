@@ -308,14 +308,21 @@ static int u_action(const char *action, int argc, char **argv)
 		return 1;
 	ret = state_user_get(st, argv[1], &u, &err);
 	if (ret == 0) {
+		int from = user_status_parse(u.status);
+		int to = user_status_next(from, strcmp(action, "stop") == 0
+							? USER_STOP
+							: USER_START);
 		if (strcmp(action, "remove") == 0)
 			ret = state_user_remove(st, u.id, &err);
-		else if (strcmp(action, "stop") == 0)
-			ret = state_user_set_status(st, u.id, "Stopped", NULL,
-						    &err);
-		else
-			ret = state_user_set_status(st, u.id, "Queued", NULL,
-						    &err);
+		else if (to < 0)
+			ret = err_set(&err, ERR_USAGE, EC_NONE,
+				      "user %s is %s: '%s' does not apply",
+				      u.email, u.status, cmd);
+		else if (to != from)
+			ret = state_user_set_status(
+				st, u.id,
+				user_status_name((enum user_status)to), NULL,
+				&err);
 		state_user_release(&u);
 	}
 	state_close(&st);

@@ -208,18 +208,16 @@ enum cli_grade cli_user_grade(struct state *st, const struct state_user *u)
 {
 	struct state_verify v;
 	struct err err = ERR_INIT;
+	enum status_class c = user_status_class(user_status_parse(u->status));
 
-	if (strcmp(u->status, "Failed") == 0 ||
-	    strcmp(u->status, "IncrementalFailed") == 0)
+	if (c == CLASS_FAILED)
 		return GRADE_POOR;
 	if (state_verify_get(st, u->id, &v, &err) == 0 && v.at != 0 &&
 	    (v.missing > 0 || v.altered > 0))
 		return GRADE_POOR;
 	if (u->bad_items > 0)
 		return GRADE_INVESTIGATE;
-	if (strcmp(u->status, "Synced") == 0 ||
-	    strcmp(u->status, "IncrementalSynced") == 0 ||
-	    strncmp(u->status, "Completed", 9) == 0)
+	if (c == CLASS_SYNCED || c == CLASS_COMPLETED)
 		return GRADE_PERFECT;
 	return GRADE_GOOD;
 }

@@ -193,17 +193,23 @@ void sched_sides_free(struct sched_sides **sp)
 	free(sd);
 }
 
-static void set_user(struct state *st, struct state_user *u, const char *status,
+/* Move u by event e (status.h's table); an event that does not apply
+ * leaves the status as it is.  0 if it moved. */
+static int move_user(struct state *st, struct state_user *u, enum user_event e,
 		     const char *error)
 {
 	struct err err = ERR_INIT;
+	int to = user_status_next(user_status_parse(u->status), e);
 
+	if (to < 0)
+		return -1;
 	free(u->status);
-	u->status = xstrdup(status);
+	u->status = xstrdup(user_status_name((enum user_status)to));
 	free(u->error);
 	u->error = error ? xstrdup(error) : NULL;
 	if (state_user_update(st, u, &err) < 0)
 		log_error("user %s: %s", u->email, err.msg);
+	return 0;
 }
 
 static void *worker_main(void *arg)
@@ -238,8 +244,11 @@ static void *worker_main(void *arg)
 	    state_endpoint_get_id(w.st, w.b.target_id, &w.dst, &err) < 0)
 		goto release;
 	w.u.sync_started = t0;
-	set_user(w.st, &w.u,
-		 job->incremental ? "IncrementalSyncing" : "Syncing", NULL);
+	if (move_user(w.st, &w.u, USER_RUN, NULL) < 0) {
+		/* stopped, or moved on, since the job was planned */
+		ret = 0;
+		goto release;
+	}
 	if (sync_filter_parse(w.b.include_folders, &opt.include, &err) < 0 ||
 	    sync_filter_parse(w.b.exclude_folders, &opt.exclude, &err) < 0)
 		goto release;
@@ -267,27 +276,23 @@ static void *worker_main(void *arg)
 	w.u.seconds_throttled += res.throttled_ms / 1000;
 	w.u.items_total = atomic_load(&job->prog.items_total);
 	if ((ret == 0 && res.stopped) ||
-	    (w.u.status != NULL && (strcmp(w.u.status, "Stopped") == 0 ||
-				    strcmp(w.u.status, "Stopping") == 0))) {
+	    user_status_class(user_status_parse(w.u.status)) == CLASS_STOPPED) {
 		/* stopped by us, or by 'batch stop' meanwhile: it stays so */
 		if (ret == 0)
 			w.u.last_synced = w.u.sync_ended;
-		set_user(w.st, &w.u, "Stopped", NULL);
+		move_user(w.st, &w.u, USER_RUN_STOPPED, NULL);
 		ret = 0;
 	} else if (ret == 0) {
 		w.u.last_synced = w.u.sync_ended;
 		/* an incremental pass ends Synced too: the procedure's
 		 * mailboxes stay Synced between incremental syncs */
-		set_user(w.st, &w.u, "Synced", NULL);
+		move_user(w.st, &w.u, USER_RUN_OK, NULL);
 	} else {
-		set_user(w.st, &w.u,
-			 job->incremental ? "IncrementalFailed" : "Failed",
-			 err.msg);
+		move_user(w.st, &w.u, USER_RUN_FAILED, err.msg);
 	}
 release:
-	if (ret < 0 && w.u.id != 0 && w.u.status != NULL &&
-	    strstr(w.u.status, "Syncing") != NULL)
-		set_user(w.st, &w.u, "Failed", err.msg);
+	if (ret < 0 && w.u.id != 0)
+		move_user(w.st, &w.u, USER_RUN_FAILED, err.msg);
 	{
 		struct err e2 = ERR_INIT;
 		state_user_release_claim(w.st, job->user_id, &e2);
@@ -310,10 +315,7 @@ done:
 
 static int batch_runnable(const struct state_batch *b)
 {
-	return strcmp(b->status, "Created") != 0 &&
-	       strcmp(b->status, "Stopped") != 0 &&
-	       strncmp(b->status, "Completed", 9) != 0 &&
-	       strcmp(b->status, "Removing") != 0;
+	return batch_status_runnable(batch_status_parse(b->status));
 }
 
 /* The jobs of one batch: Queued users; with none and every user Synced,
@@ -328,17 +330,17 @@ static void add_jobs(struct state *st, const struct state_batch *b,
 	if (state_user_list(st, b->id, NULL, &users, &nu, err) < 0)
 		return;
 	for (i = 0; i < nu; i++) {
-		if (strcmp(users[i].status, "Queued") == 0)
+		int s = user_status_parse(users[i].status);
+		if (s == USER_QUEUED)
 			queued++;
-		else if (strcmp(users[i].status, "Synced") == 0)
+		else if (s == USER_SYNCED)
 			synced++;
 	}
 	for (i = 0; i < nu; i++) {
-		int incr = 0;
+		int incr = 0, s = user_status_parse(users[i].status);
 		struct sched_job *j;
-		if (strcmp(users[i].status, "Queued") != 0) {
-			if (strcmp(users[i].status, "Synced") != 0 ||
-			    !b->allow_incremental)
+		if (s != USER_QUEUED) {
+			if (s != USER_SYNCED || !b->allow_incremental)
 				continue;
 			if (interval == 0 && !(queued == 0 && synced == nu))
 				continue;
@@ -361,19 +363,30 @@ static void add_jobs(struct state *st, const struct state_batch *b,
 	state_users_free(users, nu);
 }
 
-/* Every user of the batch in status from goes to status to. */
-static void move_all(struct state *st, int64_t batch_id, const char *from,
-		     const char *to)
+/* Every user of the batch that event e applies to moves. */
+static void move_all(struct state *st, int64_t batch_id, enum user_event e)
 {
 	struct state_user *u = NULL;
 	struct err err = ERR_INIT;
 	size_t n = 0, i;
 
-	if (state_user_list(st, batch_id, from, &u, &n, &err) < 0)
+	if (state_user_list(st, batch_id, NULL, &u, &n, &err) < 0)
 		return;
-	for (i = 0; i < n; i++)
-		state_user_set_status(st, u[i].id, to, NULL, &err);
+	for (i = 0; i < n; i++) {
+		int to = user_status_next(user_status_parse(u[i].status), e);
+		if (to >= 0)
+			state_user_set_status(
+				st, u[i].id,
+				user_status_name((enum user_status)to), NULL,
+				&err);
+	}
 	state_users_free(u, n);
+}
+
+static void set_batch(struct state_batch *b, enum batch_status s)
+{
+	free(b->status);
+	b->status = xstrdup(batch_status_name(s));
 }
 
 static void finish_batches(struct state *st, struct state_batch *bs, size_t nb,
@@ -388,33 +401,29 @@ static void finish_batches(struct state *st, struct state_batch *bs, size_t nb,
 			continue;
 		if (c.queued > 0 || c.syncing > 0)
 			continue;
-		if (strcmp(bs[i].status, "Completing") == 0) {
+		if (batch_status_parse(bs[i].status) == BATCH_COMPLETING) {
 			/* the final incremental sync is done: no more */
-			move_all(st, bs[i].id, "Synced", "Completed");
-			free(bs[i].status);
-			bs[i].status = xstrdup(c.failed ? "CompletedWithErrors"
-							: "Completed");
+			move_all(st, bs[i].id, USER_FINAL);
+			set_batch(&bs[i], c.failed ? BATCH_COMPLETED_WITH_ERRORS
+						   : BATCH_COMPLETED);
 			bs[i].completed = time(NULL);
 			if (c.failed == 0)
 				bs[i].last_synced = c.last_synced;
 			state_batch_update(st, &bs[i], &err);
 			continue;
 		}
-		free(bs[i].status);
 		if (c.stopped > 0)
-			bs[i].status = xstrdup("Stopped");
+			set_batch(&bs[i], BATCH_STOPPED);
 		else if (c.failed > 0)
-			bs[i].status = xstrdup("SyncedWithErrors");
+			set_batch(&bs[i], BATCH_SYNCED_WITH_ERRORS);
 		else
-			bs[i].status = xstrdup("Synced");
+			set_batch(&bs[i], BATCH_SYNCED);
 		if (bs[i].initial_done == 0)
 			bs[i].initial_done = time(NULL);
 		if (c.failed == 0)
 			bs[i].last_synced = c.last_synced;
-		if (!bs[i].allow_incremental && c.failed == 0) {
-			free(bs[i].status);
-			bs[i].status = xstrdup("Stopped");
-		}
+		if (!bs[i].allow_incremental && c.failed == 0)
+			set_batch(&bs[i], BATCH_STOPPED);
 		state_batch_update(st, &bs[i], &err);
 	}
 }
@@ -495,10 +504,9 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 				continue; /* nothing due in this batch */
 		}
 		ran[i] = 1;
-		if (strcmp(bs[i].status, "Completing") == 0)
+		if (batch_status_parse(bs[i].status) == BATCH_COMPLETING)
 			continue;
-		free(bs[i].status);
-		bs[i].status = xstrdup("Syncing");
+		set_batch(&bs[i], BATCH_SYNCING);
 		if (bs[i].started == 0)
 			bs[i].started = time(NULL);
 		if (state_batch_update(st, &bs[i], err) < 0)
@@ -585,8 +593,8 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 					atomic_store(&jobs[i].stop, 1);
 					continue;
 				}
-				if (strcmp(u.status, "Stopped") == 0 ||
-				    strcmp(u.status, "Stopping") == 0)
+				if (user_status_class(user_status_parse(
+					    u.status)) == CLASS_STOPPED)
 					atomic_store(&jobs[i].stop, 1);
 				state_user_release(&u);
 			}

@@ -890,21 +890,14 @@ int state_batch_counts(struct state *st, int64_t batch_id,
 		c->bytes_synced += (uint64_t)sqlite3_column_int64(s, 4);
 		if (c->last_synced == (time_t)-1 || ls < c->last_synced)
 			c->last_synced = ls;
-		if (strcmp(status, "Queued") == 0 ||
-		    strcmp(status, "Created") == 0)
-			c->queued += n;
-		else if (strcmp(status, "Synced") == 0 ||
-			 strcmp(status, "IncrementalSynced") == 0)
-			c->synced += n;
-		else if (strcmp(status, "Failed") == 0 ||
-			 strcmp(status, "IncrementalFailed") == 0)
-			c->failed += n;
-		else if (strcmp(status, "Stopped") == 0)
-			c->stopped += n;
-		else if (strncmp(status, "Completed", 9) == 0)
-			c->completed += n;
-		else
-			c->syncing += n;
+		switch (user_status_class(user_status_parse(status))) {
+		case CLASS_QUEUED: c->queued += n; break;
+		case CLASS_SYNCED: c->synced += n; break;
+		case CLASS_FAILED: c->failed += n; break;
+		case CLASS_STOPPED: c->stopped += n; break;
+		case CLASS_COMPLETED: c->completed += n; break;
+		case CLASS_SYNCING: c->syncing += n; break;
+		}
 	}
 	sqlite3_finalize(s);
 	if (c->last_synced == (time_t)-1)
@@ -1031,7 +1024,8 @@ int state_users_add(struct state *st, int64_t batch_id, struct state_user *v,
 		bind_str(ins, 5, u->user_root);
 		bind_str(ins, 6, u->target_username);
 		bind_str(ins, 8, json);
-		bind_str(ins, 9, u->status ? u->status : "Queued");
+		bind_str(ins, 9,
+			 u->status ? u->status : user_status_name(USER_QUEUED));
 		b_int(ins, 10, (int)u->csv_line);
 		b_i64(ins, 11, (sqlite3_int64)time(NULL));
 		free(json);
@@ -1251,9 +1245,7 @@ int state_users_requeue_orphans(struct state *st,
 {
 	sqlite3_stmt *s = prep(st,
 			       "SELECT id, claim_owner, claim_until,"
-			       " status FROM users WHERE status IN"
-			       " ('Syncing', 'IncrementalSyncing', 'Stopping',"
-			       " 'Validating')",
+			       " status FROM users",
 			       err);
 	int64_t *ids = NULL;
 	size_t n = 0, i;
@@ -1265,6 +1257,11 @@ int state_users_requeue_orphans(struct state *st,
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		const char *owner = (const char *)sqlite3_column_text(s, 1);
 		time_t until = (time_t)sqlite3_column_int64(s, 2);
+		int st_ = user_status_parse(
+			(const char *)sqlite3_column_text(s, 3));
+		/* busy (or a status this version does not know) */
+		if (user_status_class(st_) != CLASS_SYNCING)
+			continue;
 		if (owner != NULL && until >= now && alive(owner))
 			continue;
 		ids = xrealloc(ids, (n + 1) * sizeof(*ids));

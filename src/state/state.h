@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "store/store.h"
+#include "state/status.h"
 #include "util/err.h"
 
 struct state;

@@ -47,6 +47,13 @@ expect_eq "$(ustatus ta@contoso.edu)" Completed "user after complete"
 expect_eq "$(count ta)" 7 "mail that arrived before complete is copied"
 "$IMAPMIG" sync --batch L >/dev/null 2>&1
 expect_eq "$?" 2 "a completed batch does not sync again"
+# a completed user does not start or stop again (status.h's one table)
+"$IMAPMIG" user start ta@contoso.edu >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "user start of a completed user"
+grep -q "is Completed: 'user start' does not apply" "$T/err" || fail "user start of a completed user: $(cat "$T/err")"
+"$IMAPMIG" user stop ta@contoso.edu >/dev/null 2>&1
+expect_eq "$?" 2 "user stop of a completed user"
+expect_eq "$(ustatus ta@contoso.edu)" Completed "a completed user stays Completed"
 
 # remove: refused while the last sync is older than the cutover
 "$IMAPMIG" -q batch set L --cutover +1h
