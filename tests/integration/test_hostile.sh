@@ -114,6 +114,9 @@ scenario() {
 
 scenario plain exact
 scenario shuffle exact shuffle
+# answers out of order, and a pass that lists again what is copied (UID 3
+# left out once holds last_uid back): nothing copied twice
+scenario shuffle-omit-once exact shuffle omit:3:1
 scenario no-body-once exact no-body-once:3
 scenario omit-once exact omit:3:1
 scenario omit-body-once exact omit-body:2:1

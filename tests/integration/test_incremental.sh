@@ -9,7 +9,7 @@ set -u
 T=$TEST_TMP
 POP="python3 $IMAPMIG_SRCDIR/tests/fixtures/populate.py"
 fixture_start --layout fs
-printf 'terrya:x\nterrya@contoso.edu:x\n' >"$T/users2"
+printf 'terrya:x\nterrya@contoso.edu:x\nterryn@contoso.edu:x\n' >"$T/users2"
 fixture_start_second --users-file "$T/users2"
 
 specs=('INBOX:10')
@@ -142,6 +142,29 @@ assert len(d.get("Renamed " + sys.argv[2], [])) == 2, sorted(d)
 EOF
 	"$IMAPMIG" -q batch remove "B-$target" --force
 done
+
+# A source without CONDSTORE (the fixture's no-TLS instance): every pass
+# compares every message's flags with the journal, so the journal must
+# hold the flags each copy was given.  Two changes: two UID STOREs.
+"$IMAPMIG" -q endpoint new --name old-src --remote-server 127.0.0.1 --port "$IMAPFIX_PORT_NOTLS" --security none --skip-verification 2>/dev/null
+printf 'EmailAddress,UserName,Password\nterryn@contoso.edu,terry.adams,1091990\n' >"$T/n.csv"
+"$IMAPMIG" -q batch new --name B-old --source-endpoint old-src --target-endpoint dst --csv "$T/n.csv" --autostart
+"$IMAPMIG" -vv sync --batch B-old >/dev/null 2>"$T/trace" || fail "no CONDSTORE: initial sync"
+grep -q 'trace: src S: .*CAPABILITY.*CONDSTORE' "$T/trace" && fail "no CONDSTORE: the source offers it after all"
+python3 - "$IMAPFIX_PORT" <<'EOF' || fail "no CONDSTORE: could not change flags on the source"
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("terry.adams", "1091990")
+m.select("INBOX")
+m.uid("STORE", "9", "+FLAGS", "($OldServer)")
+m.select("Projects/P6")
+m.uid("STORE", "1", "+FLAGS", "($OldServer)")
+m.logout()
+EOF
+"$IMAPMIG" -q batch set B-old --sync-now
+"$IMAPMIG" -vv sync --batch B-old >/dev/null 2>"$T/trace" || fail "no CONDSTORE: incremental sync"
+expect_eq "$(grep -c 'trace: dst C: .*UID STORE' "$T/trace")" 2 "no CONDSTORE: UID STORE commands for 2 changed messages"
+"$IMAPMIG" -q batch remove B-old --force
 
 # UIDVALIDITY change: Dovecot renumbers a folder whose uidlist and index
 # are gone.  The next pass must match, not copy again - also for the
