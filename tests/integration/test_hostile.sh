@@ -68,7 +68,8 @@ scenario() {
 		--security none --skip-verification >/dev/null 2>&1
 	"$IMAPMIG" endpoint new --name L --type maildir --path-template "$dir/target/{local}/Maildir" >/dev/null
 	printf 'EmailAddress,UserName,Password\nu@example.org,user,pw\n' >"$dir/u.csv"
-	"$IMAPMIG" batch new --name B --source-endpoint H --target-endpoint L --csv "$dir/u.csv" --autostart >/dev/null
+	# shellcheck disable=SC2086
+	"$IMAPMIG" batch new --name B --source-endpoint H --target-endpoint L --csv "$dir/u.csv" --autostart ${BATCH_ARGS:-} >/dev/null
 	"$IMAPMIG" sync --batch B >"$dir/sync.out" 2>"$dir/sync.err"
 	RC=$?
 	if [ "${AGAIN:-}" ]; then
@@ -140,6 +141,21 @@ grep -q 'listed only' "$T/omit/sync.err" ||
 # later with a lower UID.
 add_msg() { cp "$MAIL/001.eml" "$1/006.eml.tmp"; printf 'X-New: 1\r\n' | cat - "$1/006.eml.tmp" >"$MAIL/006.eml"; rm "$1/006.eml.tmp"; }
 AGAIN=add_msg WANT=6 scenario stray-then-new exact stray-uid:77
+rm -f "$MAIL/006.eml"
+
+# A message skipped for its size whose header is over 32 KiB (a 40 KB
+# Subject, folded): its summary comes as a streamed literal.  Reported
+# with its subject, the others copied; the mailbox does not fail.
+python3 - "$MAIL/006.eml" <<'PY'
+import sys
+subj = "Subject: minutes of the very long meeting" + "".join("\r\n item %05d of the agenda" % i for i in range(1600))
+hdr = "From: a@example.org\r\nTo: b@example.org\r\n%s\r\nDate: Mon, 1 Jan 2024 10:00:06 +0000\r\n" % subj
+open(sys.argv[1], "wb").write(hdr.encode() + b"\r\n" + (b"y" * 998 + b"\r\n") * 2100)
+PY
+BATCH_ARGS="--max-message-size 2M" scenario big-header-skipped reported
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["skipped_items"]; assert len(s) == 1 and s[0]["reason"].startswith("large item") and s[0]["subject"].startswith("minutes of the very long meeting"), s' \
+	"$T/big-header-skipped/stats.json" || fail "big-header-skipped: the skipped item is not reported with its subject"
+expect_eq "$SYNCED" 5 "big-header-skipped: items synced"
 rm -f "$MAIL/006.eml"
 
 # A size over the limit is checked (the byte at the limit must exist)
