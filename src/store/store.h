@@ -245,7 +245,8 @@ struct store_target_ops {
 	 * (store_loose_update) of the source bytes and between min_size and
 	 * max_size bytes, is newer than every copy named in older, and is
 	 * not in claimed (sorted).  NULL for a store that keeps bytes as it
-	 * gets them. */
+	 * gets them (Maildir): the engine then neither hashes nor reads back
+	 * what it copies there. */
 	int (*find_altered)(struct store_target *t, const char *folder,
 			    const struct store_altered_query *q, char **ref_r,
 			    int *found_r, struct err *err);

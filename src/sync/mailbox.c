@@ -74,6 +74,9 @@ struct run {
 	int begin_pending;   /* append_begin waits for the first bytes */
 	int target_dropped;  /* append_abort() closed the target */
 	EVP_MD_CTX *md;	     /* SHA-256 of the body being streamed */
+	int rewrites;	     /* the target may store other bytes than it
+			      * gets (IMAP); a Maildir keeps them: its
+			      * copies need neither digest nor read-back */
 	struct marks mk;     /* and what is to be checked in it */
 	struct err sink_err; /* a target error while streaming */
 	int sink_fatal;
@@ -205,7 +208,8 @@ static int sink_start_target(struct run *r)
 	struct err err = ERR_INIT;
 
 	r->begin_pending = 0;
-	EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
+	if (r->rewrites)
+		EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
 	memset(&r->mk, 0, sizeof(r->mk));
 	snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix, r->uidvalidity,
 		 ci->uid);
@@ -288,7 +292,8 @@ static int sink_data(void *ctx, const char *p, size_t len)
 		r->sink_fatal = 1;
 		return -1;
 	}
-	EVP_DigestUpdate(r->md, p, len);
+	if (r->rewrites)
+		EVP_DigestUpdate(r->md, p, len);
 	marks_update(&r->mk, p, len);
 	atomic_fetch_add(&r->prog->bytes_done, len);
 	return 0;
@@ -308,8 +313,10 @@ static int sink_end(void *ctx)
 	{
 		unsigned char d[EVP_MAX_MD_SIZE];
 		unsigned dl = 0;
-		EVP_DigestFinal_ex(r->md, d, &dl);
-		memcpy(ci->sha, d, 32);
+		if (r->rewrites) {
+			EVP_DigestFinal_ex(r->md, d, &dl);
+			memcpy(ci->sha, d, 32);
+		}
 		marks_end(&r->mk);
 		ci->has80 = r->mk.has80;
 		ci->odd_eol = r->mk.odd_eol;
@@ -392,11 +399,18 @@ static int maybe_hid_nul(const struct chunk_item *ci, const struct store_msg *m)
 	return ci->has80 && !(m->binary_size != 0 && m->binary_size == m->size);
 }
 
+/* Could a target have stored other bytes than it got? */
+static int maybe_rewritten(const struct run *r, const struct chunk_item *ci)
+{
+	return r->rewrites && (ci->odd_eol || ci->hdr8);
+}
+
 /* Could check_copies find this confirmed copy altered? */
-static int maybe_altered(const struct chunk_item *ci, const struct store_msg *m)
+static int maybe_altered(const struct run *r, const struct chunk_item *ci,
+			 const struct store_msg *m)
 {
 	return ci->state == CI_DONE &&
-	       (maybe_hid_nul(ci, m) || ci->odd_eol || ci->hdr8);
+	       (maybe_hid_nul(ci, m) || maybe_rewritten(r, ci));
 }
 
 /* Before copies are checked (and perhaps taken back), the journal learns
@@ -411,7 +425,7 @@ static int record_placed(struct run *r, struct store_msg *const *chunk,
 	int ret = 0;
 
 	for (i = 0; i < n; i++)
-		if (maybe_altered(&r->items[i], chunk[i]) &&
+		if (maybe_altered(r, &r->items[i], chunk[i]) &&
 		    r->items[i].ref != NULL) {
 			uids[k] = chunk[i]->uid;
 			refs[k++] = r->items[i].ref;
@@ -449,7 +463,7 @@ static int check_copies(struct run *r, struct store_msg *const *chunk, size_t n,
 	for (i = 0; ret == 0 && i < n; i++) {
 		struct chunk_item *ci = &r->items[i];
 		int same = 1;
-		if (ci->state == CI_DONE && (ci->odd_eol || ci->hdr8)) {
+		if (ci->state == CI_DONE && maybe_rewritten(r, ci)) {
 			ret = r->dst->ops->check(r->dst, r->dst_name, ci->ref,
 						 ci->size, ci->sha, &same, err);
 			if (ret < 0)
@@ -499,6 +513,7 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 	}
 	r->sink_fatal = 0;
 	r->target_dropped = 0;
+	r->rewrites = r->dst->ops->find_altered != NULL;
 	r->cur = NULL;
 	err_clear(&r->sink_err);
 	/* Journal first: in flight before a byte reaches the target. */
@@ -557,7 +572,7 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 			struct chunk_item *ci = &r->items[i];
 			switch (ci->state) {
 			case CI_DONE:
-				if (ret < 0 && maybe_altered(ci, chunk[i])) {
+				if (ret < 0 && maybe_altered(r, ci, chunk[i])) {
 					/* unchecked: the next run checks it
 					 * where record_placed noted it */
 					oc[i] = STATE_ITEM_KEEP;

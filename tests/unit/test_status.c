@@ -27,8 +27,7 @@ static void test_procedure(void **state)
 {
 	(void)state;
 	/* initial sync, then incremental ones; each ends Synced */
-	assert_int_equal(user_status_next(USER_QUEUED, USER_RUN),
-			 USER_SYNCING);
+	assert_int_equal(user_status_next(USER_QUEUED, USER_RUN), USER_SYNCING);
 	assert_int_equal(user_status_next(USER_SYNCING, USER_RUN_OK),
 			 USER_SYNCED);
 	assert_int_equal(user_status_next(USER_SYNCED, USER_RUN),
