@@ -37,6 +37,17 @@ static const signed char next[USER_STATUS_N][USER_EVENT_N] = {
 };
 #undef NO
 
+/* Index of name in names[0..n), or -1. */
+static int find_name(const char *const *names, int n, const char *name)
+{
+	int i;
+
+	for (i = 0; name != NULL && i < n; i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	return -1;
+}
+
 const char *user_status_name(enum user_status s)
 {
 	return (unsigned)s < USER_STATUS_N ? user_names[s] : "Unknown";
@@ -44,13 +55,10 @@ const char *user_status_name(enum user_status s)
 
 int user_status_parse(const char *name)
 {
-	int i;
+	int i = find_name(user_names, USER_STATUS_N, name);
 
-	if (name == NULL)
-		return -1;
-	for (i = 0; i < USER_STATUS_N; i++)
-		if (strcmp(name, user_names[i]) == 0)
-			return i;
+	if (i >= 0 || name == NULL)
+		return i;
 	/* written by older versions */
 	if (strcmp(name, "IncrementalSynced") == 0)
 		return USER_SYNCED;
@@ -100,14 +108,7 @@ const char *batch_status_name(enum batch_status s)
 
 int batch_status_parse(const char *name)
 {
-	int i;
-
-	if (name == NULL)
-		return -1;
-	for (i = 0; i < BATCH_STATUS_N; i++)
-		if (strcmp(name, batch_names[i]) == 0)
-			return i;
-	return -1;
+	return find_name(batch_names, BATCH_STATUS_N, name);
 }
 
 int batch_status_completed(int s)

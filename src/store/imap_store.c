@@ -1814,6 +1814,93 @@ static int claimed_has(const char *const *claimed, size_t n, const char *ref)
 	return 0;
 }
 
+/* EXAMINE folder into f (UIDVALIDITY); 1 if it exists. */
+static int tfind_examine(struct imap_target *it, const char *folder,
+			 struct tfind *f, struct err *err)
+{
+	struct buf name = BUF_INIT;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_raw(&cb, "EXAMINE ");
+	mailbox_arg(&cb, name.p);
+	buf_release(&name);
+	free(it->selected);
+	it->selected = NULL;
+	imap_client_set_untagged(it->c, tfind_untagged, f);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_client_set_untagged(it->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0)
+		return -1;
+	return res.status == IMAP_STATUS_OK;
+}
+
+/* In the folder f was EXAMINEd on: the copies of min..max bytes above UID
+ * floor that no item claims are read back and digested (f->loose: the
+ * loose digest); the first whose digest is f->want is found, named in
+ * *ref_r.  The folder is closed. */
+static int tfind_candidates(struct imap_target *it, struct tfind *f,
+			    uint64_t min, uint64_t max, uint32_t floor,
+			    const char *const *claimed, size_t n_claimed,
+			    char **ref_r, int *found_r, struct err *err)
+{
+	struct imap_literal_sink sink = {tfind_lit_begin, tfind_lit_data,
+					 tfind_lit_end, f};
+	struct buf set = BUF_INIT;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	char ref[64];
+	size_t i, k;
+	int ret;
+
+	imap_client_set_untagged(it->c, tfind_untagged, f);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_rawf(&cb, "UID SEARCH LARGER %llu SMALLER %llu",
+		      (unsigned long long)(min ? min - 1 : 0),
+		      (unsigned long long)max + 1);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_cmdbuf_release(&cb);
+	if (ret < 0 ||
+	    (ret = imap_result_to_err(&res, ERR_FOLDER, "UID SEARCH", err)) < 0)
+		goto out;
+	for (i = 0, k = 0; i < f->n; i++) {
+		snprintf(ref, sizeof(ref), "%u:%u", f->uidvalidity, f->uids[i]);
+		if (f->uids[i] > floor && !claimed_has(claimed, n_claimed, ref))
+			f->uids[k++] = f->uids[i];
+	}
+	f->n = k;
+	if (f->n > 0) {
+		qsort(f->uids, f->n, sizeof(*f->uids), uid_cmp);
+		seqset_build(f->uids, f->n, 100000, &set);
+		f->md = EVP_MD_CTX_new();
+		imap_client_set_sink(it->c, &sink);
+		imap_client_cmdbuf_init(it->c, &cb);
+		imap_cmd_rawf(&cb, "UID FETCH %s (UID BODY.PEEK[])", set.p);
+		ret = imap_client_run(it->c, &cb, &res, err);
+		imap_cmdbuf_release(&cb);
+		imap_client_set_sink(it->c, NULL);
+		EVP_MD_CTX_free(f->md);
+		f->md = NULL;
+		if (ret < 0 || (ret = imap_result_to_err(&res, ERR_FOLDER,
+							 "UID FETCH", err)) < 0)
+			goto out;
+	}
+	if (f->match != 0) {
+		snprintf(ref, sizeof(ref), "%u:%u", f->uidvalidity, f->match);
+		*ref_r = xstrdup(ref);
+		*found_r = 1;
+	}
+	ret = imap_client_simple(it->c, "CLOSE", err);
+out:
+	imap_client_set_untagged(it->c, NULL, NULL);
+	buf_release(&set);
+	return ret;
+}
+
 static int target_find(struct store_target *t, const char *folder,
 		       const char *tag, uint64_t size,
 		       const unsigned char *sha256, const char *const *claimed,
@@ -1821,14 +1908,7 @@ static int target_find(struct store_target *t, const char *folder,
 		       struct err *err)
 {
 	struct imap_target *it = (struct imap_target *)t;
-	struct imap_literal_sink sink = {tfind_lit_begin, tfind_lit_data,
-					 tfind_lit_end, NULL};
 	struct tfind f;
-	struct buf name = BUF_INIT, set = BUF_INIT;
-	struct imap_cmdbuf cb;
-	struct imap_result res;
-	char ref[64];
-	size_t i, k;
 	int ret;
 
 	(void)tag; /* an IMAP server keeps no tag of ours */
@@ -1838,61 +1918,12 @@ static int target_find(struct store_target *t, const char *folder,
 		return 0; /* nothing could prove it: copy again */
 	memset(&f, 0, sizeof(f));
 	f.want = sha256;
-	sink.ctx = &f;
-	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_raw(&cb, "EXAMINE ");
-	mailbox_arg(&cb, name.p);
-	buf_release(&name);
-	free(it->selected);
-	it->selected = NULL;
-	imap_client_set_untagged(it->c, tfind_untagged, &f);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0 || res.status != IMAP_STATUS_OK)
-		goto out; /* no folder, no message */
-	/* Candidates: the same size.  Then their bytes decide. */
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_rawf(&cb, "UID SEARCH LARGER %llu SMALLER %llu",
-		      (unsigned long long)(size ? size - 1 : 0),
-		      (unsigned long long)size + 1);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0 ||
-	    (ret = imap_result_to_err(&res, ERR_FOLDER, "UID SEARCH", err)) < 0)
-		goto out;
-	for (i = 0, k = 0; i < f.n; i++) {
-		snprintf(ref, sizeof(ref), "%u:%u", f.uidvalidity, f.uids[i]);
-		if (!claimed_has(claimed, n_claimed, ref))
-			f.uids[k++] = f.uids[i];
-	}
-	f.n = k;
-	if (f.n > 0) {
-		qsort(f.uids, f.n, sizeof(*f.uids), uid_cmp);
-		seqset_build(f.uids, f.n, 100000, &set);
-		f.md = EVP_MD_CTX_new();
-		imap_client_set_sink(it->c, &sink);
-		imap_client_cmdbuf_init(it->c, &cb);
-		imap_cmd_rawf(&cb, "UID FETCH %s (UID BODY.PEEK[])", set.p);
-		ret = imap_client_run(it->c, &cb, &res, err);
-		imap_cmdbuf_release(&cb);
-		imap_client_set_sink(it->c, NULL);
-		EVP_MD_CTX_free(f.md);
-		if (ret < 0 || (ret = imap_result_to_err(&res, ERR_FOLDER,
-							 "UID FETCH", err)) < 0)
-			goto out;
-	}
-	if (f.match != 0) {
-		snprintf(ref, sizeof(ref), "%u:%u", f.uidvalidity, f.match);
-		*ref_r = xstrdup(ref);
-		*found_r = 1;
-	}
-	ret = imap_client_simple(it->c, "CLOSE", err);
-out:
-	imap_client_set_untagged(it->c, NULL, NULL);
-	buf_release(&set);
+	ret = tfind_examine(it, folder, &f, err);
+	if (ret > 0) /* candidates: the same size; their bytes decide */
+		ret = tfind_candidates(it, &f, size, size, 0, claimed,
+				       n_claimed, ref_r, found_r, err);
 	free(f.uids);
-	return ret;
+	return ret < 0 ? -1 : 0;
 }
 
 /* The newest of refs in UIDVALIDITY uv: copies at or below it were
@@ -1917,25 +1948,12 @@ static uint32_t newest_ref(const char *const *refs, size_t n, uint32_t uv)
 	return top;
 }
 
-static int tfind_examine(struct imap_target *it, const char *folder,
-			 struct tfind *f, struct err *err);
-
-/* Candidates by size, newer than the older copies and unclaimed; their
- * bytes, read back, decide by the loose digest. */
 static int target_find_altered(struct store_target *t, const char *folder,
 			       const struct store_altered_query *q,
 			       char **ref_r, int *found_r, struct err *err)
 {
 	struct imap_target *it = (struct imap_target *)t;
-	struct imap_literal_sink sink = {tfind_lit_begin, tfind_lit_data,
-					 tfind_lit_end, NULL};
 	struct tfind f;
-	struct buf set = BUF_INIT;
-	struct imap_cmdbuf cb;
-	struct imap_result res;
-	char ref[64];
-	uint32_t floor;
-	size_t i, k;
 	int ret;
 
 	*found_r = 0;
@@ -1943,79 +1961,14 @@ static int target_find_altered(struct store_target *t, const char *folder,
 	memset(&f, 0, sizeof(f));
 	f.want = q->loose_sha;
 	f.loose = 1;
-	sink.ctx = &f;
 	ret = tfind_examine(it, folder, &f, err);
-	if (ret <= 0)
-		goto out; /* no folder, no copy */
-	imap_client_set_untagged(it->c, tfind_untagged, &f);
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_rawf(&cb, "UID SEARCH LARGER %llu SMALLER %llu",
-		      (unsigned long long)(q->min_size ? q->min_size - 1 : 0),
-		      (unsigned long long)q->max_size + 1);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0 ||
-	    (ret = imap_result_to_err(&res, ERR_FOLDER, "UID SEARCH", err)) < 0)
-		goto out;
-	floor = newest_ref(q->older, q->n_older, f.uidvalidity);
-	for (i = 0, k = 0; i < f.n; i++) {
-		snprintf(ref, sizeof(ref), "%u:%u", f.uidvalidity, f.uids[i]);
-		if (f.uids[i] > floor &&
-		    !claimed_has(q->claimed, q->n_claimed, ref))
-			f.uids[k++] = f.uids[i];
-	}
-	f.n = k;
-	if (f.n > 0) {
-		qsort(f.uids, f.n, sizeof(*f.uids), uid_cmp);
-		seqset_build(f.uids, f.n, 100000, &set);
-		f.md = EVP_MD_CTX_new();
-		imap_client_set_sink(it->c, &sink);
-		imap_client_cmdbuf_init(it->c, &cb);
-		imap_cmd_rawf(&cb, "UID FETCH %s (UID BODY.PEEK[])", set.p);
-		ret = imap_client_run(it->c, &cb, &res, err);
-		imap_cmdbuf_release(&cb);
-		imap_client_set_sink(it->c, NULL);
-		EVP_MD_CTX_free(f.md);
-		if (ret < 0 || (ret = imap_result_to_err(&res, ERR_FOLDER,
-							 "UID FETCH", err)) < 0)
-			goto out;
-	}
-	if (f.match != 0) {
-		snprintf(ref, sizeof(ref), "%u:%u", f.uidvalidity, f.match);
-		*ref_r = xstrdup(ref);
-		*found_r = 1;
-	}
-	ret = imap_client_simple(it->c, "CLOSE", err);
-out:
-	imap_client_set_untagged(it->c, NULL, NULL);
-	buf_release(&set);
+	if (ret > 0)
+		ret = tfind_candidates(
+			it, &f, q->min_size, q->max_size,
+			newest_ref(q->older, q->n_older, f.uidvalidity),
+			q->claimed, q->n_claimed, ref_r, found_r, err);
 	free(f.uids);
 	return ret < 0 ? -1 : 0;
-}
-
-/* EXAMINE folder into f (UIDVALIDITY); 1 if it exists. */
-static int tfind_examine(struct imap_target *it, const char *folder,
-			 struct tfind *f, struct err *err)
-{
-	struct buf name = BUF_INIT;
-	struct imap_cmdbuf cb;
-	struct imap_result res;
-	int ret;
-
-	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_raw(&cb, "EXAMINE ");
-	mailbox_arg(&cb, name.p);
-	buf_release(&name);
-	free(it->selected);
-	it->selected = NULL;
-	imap_client_set_untagged(it->c, tfind_untagged, f);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_client_set_untagged(it->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0)
-		return -1;
-	return res.status == IMAP_STATUS_OK;
 }
 
 static int target_check(struct store_target *t, const char *folder,
