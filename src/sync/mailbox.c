@@ -75,7 +75,7 @@ struct run {
 	int target_dropped;  /* append_abort() closed the target */
 	EVP_MD_CTX *md;	     /* SHA-256 of the body being streamed */
 	int rewrites;	     /* the target may store other bytes than it
-			      * gets (IMAP); a Maildir keeps them: its
+			      * receives (IMAP); a Maildir keeps them: its
 			      * copies need neither digest nor read-back */
 	struct marks mk;     /* and what is to be checked in it */
 	struct err sink_err; /* a target error while streaming */
