@@ -248,7 +248,7 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 	struct reader r = {data, data + len, name, 1};
 	struct csv_batch *b = xcalloc(1, sizeof(*b));
 	struct field *hdr = NULL, *f = NULL;
-	size_t nh = 0, nf = 0, i, j;
+	size_t nh = 0, nf = 0, i, j, rows_cap = 0;
 	int *map = NULL, have[6] = {0};
 	unsigned line;
 	int rc;
@@ -350,7 +350,11 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 				name, line, CSV_MAX_ROWS);
 			goto fail;
 		}
-		b->rows = xrealloc(b->rows, (b->n + 1) * sizeof(*b->rows));
+		if (b->n == rows_cap) { /* doubling: 50,000 rows, 17 copies */
+			rows_cap = rows_cap ? 2 * rows_cap : 64;
+			b->rows =
+				xrealloc(b->rows, rows_cap * sizeof(*b->rows));
+		}
 		row = &b->rows[b->n++];
 		memset(row, 0, sizeof(*row));
 		row->line = line;
