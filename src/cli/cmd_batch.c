@@ -430,37 +430,6 @@ static int b_get(int argc, char **argv)
 	return 0;
 }
 
-/* Every user of the batch that event e applies to moves (status.h). */
-static int move_users(struct state *st, int64_t batch_id, enum user_event e,
-		      struct err *err)
-{
-	struct state_user *u = NULL;
-	size_t n = 0, i;
-
-	if (state_user_list(st, batch_id, NULL, &u, &n, err) < 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		int from = user_status_parse(u[i].status);
-		int to = user_status_next(from, e);
-		if (to < 0 || to == from)
-			continue;
-		if (state_user_set_status(
-			    st, u[i].id, user_status_name((enum user_status)to),
-			    NULL, err) < 0) {
-			state_users_free(u, n);
-			return -1;
-		}
-	}
-	state_users_free(u, n);
-	return 0;
-}
-
-static void set_batch(struct state_batch *b, enum batch_status s)
-{
-	free(b->status);
-	b->status = xstrdup(batch_status_name(s));
-}
-
 static int b_action(const char *action, int argc, char **argv)
 {
 	struct state_batch b;
@@ -498,14 +467,14 @@ static int b_action(const char *action, int argc, char **argv)
 				name, b.status);
 			ret = -1;
 		} else {
-			ret = move_users(st, b.id, USER_START, &err);
-			set_batch(&b, BATCH_SYNCING);
+			ret = state_users_move(st, b.id, USER_START, &err);
+			state_batch_set_status(&b, BATCH_SYNCING);
 			if (b.started == 0)
 				b.started = time(NULL);
 		}
 	} else if (strcmp(action, "stop") == 0) {
-		ret = move_users(st, b.id, USER_STOP, &err);
-		set_batch(&b, BATCH_STOPPED);
+		ret = state_users_move(st, b.id, USER_STOP, &err);
+		state_batch_set_status(&b, BATCH_STOPPED);
 	} else if (strcmp(action, "complete") == 0) {
 		struct state_batch_counts c;
 		ret = state_batch_counts(st, b.id, &c, &err);
@@ -520,15 +489,16 @@ static int b_action(const char *action, int argc, char **argv)
 		 * more: 'sync' or 'serve' runs it and marks the batch
 		 * Completed. */
 		if (ret == 0)
-			ret = move_users(st, b.id, USER_AGAIN, &err);
+			ret = state_users_move(st, b.id, USER_AGAIN, &err);
 		if (ret == 0) {
 			if (c.synced + c.queued == 0) {
-				set_batch(&b,
-					  c.failed ? BATCH_COMPLETED_WITH_ERRORS
-						   : BATCH_COMPLETED);
+				state_batch_set_status(
+					&b,
+					c.failed ? BATCH_COMPLETED_WITH_ERRORS
+						 : BATCH_COMPLETED);
 				b.completed = time(NULL);
 			} else {
-				set_batch(&b, BATCH_COMPLETING);
+				state_batch_set_status(&b, BATCH_COMPLETING);
 				if (!cli_globals.quiet)
 					printf("Batch %s: a final incremental "
 					       "sync is queued; 'imapmig sync' "
@@ -651,7 +621,7 @@ static int b_set(int argc, char **argv)
 					xstrdup(user_status_name(USER_QUEUED));
 			ret = state_users_add(st, b.id, u, n, csv, &err);
 			if (ret == 0 && started)
-				set_batch(&b, BATCH_SYNCING);
+				state_batch_set_status(&b, BATCH_SYNCING);
 			state_users_free(u, n);
 			csv_batch_free(&cb);
 		}
@@ -670,8 +640,8 @@ static int b_set(int argc, char **argv)
 	if (cutover >= 0)
 		b.cutover = (time_t)cutover;
 	if (ret == 0 && sync_now) {
-		ret = move_users(st, b.id, USER_AGAIN, &err);
-		set_batch(&b, BATCH_SYNCING);
+		ret = state_users_move(st, b.id, USER_AGAIN, &err);
+		state_batch_set_status(&b, BATCH_SYNCING);
 		if (ret == 0 && !cli_globals.quiet)
 			puts("Every synced user is queued for an incremental "
 			     "sync: run 'imapmig sync' (or let 'imapmig serve' "

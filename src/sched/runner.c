@@ -363,32 +363,6 @@ static void add_jobs(struct state *st, const struct state_batch *b,
 	state_users_free(users, nu);
 }
 
-/* Every user of the batch that event e applies to moves. */
-static void move_all(struct state *st, int64_t batch_id, enum user_event e)
-{
-	struct state_user *u = NULL;
-	struct err err = ERR_INIT;
-	size_t n = 0, i;
-
-	if (state_user_list(st, batch_id, NULL, &u, &n, &err) < 0)
-		return;
-	for (i = 0; i < n; i++) {
-		int to = user_status_next(user_status_parse(u[i].status), e);
-		if (to >= 0)
-			state_user_set_status(
-				st, u[i].id,
-				user_status_name((enum user_status)to), NULL,
-				&err);
-	}
-	state_users_free(u, n);
-}
-
-static void set_batch(struct state_batch *b, enum batch_status s)
-{
-	free(b->status);
-	b->status = xstrdup(batch_status_name(s));
-}
-
 static void finish_batches(struct state *st, struct state_batch *bs, size_t nb,
 			   const int *ran)
 {
@@ -403,9 +377,10 @@ static void finish_batches(struct state *st, struct state_batch *bs, size_t nb,
 			continue;
 		if (batch_status_parse(bs[i].status) == BATCH_COMPLETING) {
 			/* the final incremental sync is done: no more */
-			move_all(st, bs[i].id, USER_FINAL);
-			set_batch(&bs[i], c.failed ? BATCH_COMPLETED_WITH_ERRORS
-						   : BATCH_COMPLETED);
+			state_users_move(st, bs[i].id, USER_FINAL, &err);
+			state_batch_set_status(
+				&bs[i], c.failed ? BATCH_COMPLETED_WITH_ERRORS
+						 : BATCH_COMPLETED);
 			bs[i].completed = time(NULL);
 			if (c.failed == 0)
 				bs[i].last_synced = c.last_synced;
@@ -413,17 +388,18 @@ static void finish_batches(struct state *st, struct state_batch *bs, size_t nb,
 			continue;
 		}
 		if (c.stopped > 0)
-			set_batch(&bs[i], BATCH_STOPPED);
+			state_batch_set_status(&bs[i], BATCH_STOPPED);
 		else if (c.failed > 0)
-			set_batch(&bs[i], BATCH_SYNCED_WITH_ERRORS);
+			state_batch_set_status(&bs[i],
+					       BATCH_SYNCED_WITH_ERRORS);
 		else
-			set_batch(&bs[i], BATCH_SYNCED);
+			state_batch_set_status(&bs[i], BATCH_SYNCED);
 		if (bs[i].initial_done == 0)
 			bs[i].initial_done = time(NULL);
 		if (c.failed == 0)
 			bs[i].last_synced = c.last_synced;
 		if (!bs[i].allow_incremental && c.failed == 0)
-			set_batch(&bs[i], BATCH_STOPPED);
+			state_batch_set_status(&bs[i], BATCH_STOPPED);
 		state_batch_update(st, &bs[i], &err);
 	}
 }
@@ -506,7 +482,7 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 		ran[i] = 1;
 		if (batch_status_parse(bs[i].status) == BATCH_COMPLETING)
 			continue;
-		set_batch(&bs[i], BATCH_SYNCING);
+		state_batch_set_status(&bs[i], BATCH_SYNCING);
 		if (bs[i].started == 0)
 			bs[i].started = time(NULL);
 		if (state_batch_update(st, &bs[i], err) < 0)

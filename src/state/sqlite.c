@@ -854,6 +854,12 @@ int state_batch_remove(struct state *st, int64_t id, struct err *err)
 	return run(st, s, "remove batch", err);
 }
 
+void state_batch_set_status(struct state_batch *b, enum batch_status s)
+{
+	free(b->status);
+	b->status = xstrdup(batch_status_name(s));
+}
+
 void state_batch_release(struct state_batch *b)
 {
 	free(b->name);
@@ -1140,6 +1146,28 @@ int state_user_set_status(struct state *st, int64_t id, const char *status,
 	return run(st, s, "set user status", err);
 }
 
+int state_users_move(struct state *st, int64_t batch_id, enum user_event e,
+		     struct err *err)
+{
+	struct state_user *u = NULL;
+	size_t n = 0, i;
+	int ret = 0;
+
+	if (state_user_list(st, batch_id, NULL, &u, &n, err) < 0)
+		return -1;
+	for (i = 0; ret == 0 && i < n; i++) {
+		int from = user_status_parse(u[i].status);
+		int to = user_status_next(from, e);
+		if (to >= 0 && to != from)
+			ret = state_user_set_status(
+				st, u[i].id,
+				user_status_name((enum user_status)to), NULL,
+				err);
+	}
+	state_users_free(u, n);
+	return ret;
+}
+
 int state_user_update(struct state *st, const struct state_user *u,
 		      struct err *err)
 {
@@ -1257,10 +1285,10 @@ int state_users_requeue_orphans(struct state *st,
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		const char *owner = (const char *)sqlite3_column_text(s, 1);
 		time_t until = (time_t)sqlite3_column_int64(s, 2);
-		int st_ = user_status_parse(
+		int us = user_status_parse(
 			(const char *)sqlite3_column_text(s, 3));
 		/* busy (or a status this version does not know) */
-		if (user_status_class(st_) != CLASS_SYNCING)
+		if (user_status_class(us) != CLASS_SYNCING)
 			continue;
 		if (owner != NULL && until >= now && alive(owner))
 			continue;

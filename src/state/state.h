@@ -106,6 +106,8 @@ int state_batch_update(struct state *st, const struct state_batch *b,
 /* Remove the batch and all its users, folders and items. */
 int state_batch_remove(struct state *st, int64_t id, struct err *err);
 void state_batch_release(struct state_batch *b);
+/* b->status becomes s (in memory: state_batch_update stores it). */
+void state_batch_set_status(struct state_batch *b, enum batch_status s);
 
 struct state_batch_counts {
 	unsigned total, queued, syncing, synced, failed, stopped, completed;
@@ -148,6 +150,10 @@ int state_user_list(struct state *st, int64_t batch_id, const char *status,
 		    struct state_user **v_r, size_t *n_r, struct err *err);
 int state_user_set_status(struct state *st, int64_t id, const char *status,
 			  const char *error, struct err *err);
+/* Every user of the batch that event e applies to moves (status.h's
+ * table); the others stay as they are. */
+int state_users_move(struct state *st, int64_t batch_id, enum user_event e,
+		     struct err *err);
 /* Store status, error, counters and times (by id). */
 int state_user_update(struct state *st, const struct state_user *u,
 		      struct err *err);
