@@ -316,7 +316,10 @@ static int u_action(const char *action, int argc, char **argv)
 			ret = state_user_remove(st, u.id, &err);
 		else if (to < 0)
 			ret = err_set(&err, ERR_USAGE, EC_NONE,
-				      "user %s is %s: '%s' does not apply",
+				      "user %s is %s: '%s' does not apply "
+				      "(a completed user does not sync again; "
+				      "to migrate it anew, put it in a new "
+				      "batch)",
 				      u.email, u.status, cmd);
 		else if (to != from)
 			ret = state_user_set_status(

@@ -350,7 +350,8 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 				name, line, CSV_MAX_ROWS);
 			goto fail;
 		}
-		if (b->n == rows_cap) { /* doubling: 50,000 rows, 17 copies */
+		if (b->n ==
+		    rows_cap) { /* doubling: a dozen copies for 50,000 rows */
 			rows_cap = rows_cap ? 2 * rows_cap : 64;
 			b->rows =
 				xrealloc(b->rows, rows_cap * sizeof(*b->rows));

@@ -1772,7 +1772,6 @@ static int tfind_lit_begin(void *ctx, const struct imap_resp *partial,
 static int tfind_lit_data(void *ctx, const char *p, size_t len)
 {
 	struct tfind *f = ctx;
-
 	uint64_t kept = 0;
 
 	if (f->cur != 0 && f->loose)
@@ -2320,6 +2319,12 @@ static int target_takes_nul(struct store_target *t)
 	return 0;
 }
 
+static int target_keeps_bytes(struct store_target *t)
+{
+	(void)t;
+	return 0;
+}
+
 static int target_set_flags(struct store_target *t, const char *folder,
 			    const char *ref, const struct store_msg *m,
 			    char **new_ref_r, struct err *err)
@@ -2390,6 +2395,7 @@ static const struct store_target_ops imap_target_ops = {
 	.find = target_find,
 	.find_altered = target_find_altered,
 	.takes_nul = target_takes_nul,
+	.keeps_bytes = target_keeps_bytes,
 	.set_flags = target_set_flags,
 	.check = target_check,
 	.list_copies = target_list_copies,

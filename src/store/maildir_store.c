@@ -208,6 +208,12 @@ static int md_takes_nul(struct store_target *t)
 	return 1;
 }
 
+static int md_keeps_bytes(struct store_target *t)
+{
+	(void)t;
+	return 1;
+}
+
 static unsigned md_flags(const struct store_msg *m)
 {
 	unsigned flags = 0;
@@ -330,6 +336,7 @@ static const struct store_target_ops maildir_target_ops = {
 	.flush = md_flush,
 	.find = md_find,
 	.takes_nul = md_takes_nul,
+	.keeps_bytes = md_keeps_bytes,
 	.set_flags = md_set_flags,
 	.check = md_check,
 	.list_copies = md_list_copies,

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -195,8 +197,7 @@ struct store_altered_query {
 /* The loose digest: the bytes without CR and LF, every 8-bit byte read as
  * 'X'.  What a target's rewriting of line ends and 8-bit header bytes
  * leaves unchanged.  *kept counts the bytes digested. */
-struct evp_md_ctx_st;
-void store_loose_update(struct evp_md_ctx_st *md, const char *p, size_t len,
+void store_loose_update(EVP_MD_CTX *md, const char *p, size_t len,
 			uint64_t *kept);
 
 struct store_target_ops {
@@ -244,14 +245,16 @@ struct store_target_ops {
 	 * 8-bit header bytes replaced).  Such a copy has the loose digest
 	 * (store_loose_update) of the source bytes and between min_size and
 	 * max_size bytes, is newer than every copy named in older, and is
-	 * not in claimed (sorted).  NULL for a store that keeps bytes as it
-	 * gets them (Maildir): the engine then neither hashes nor reads back
-	 * what it copies there. */
+	 * not in claimed (sorted).  NULL for a store that keeps_bytes. */
 	int (*find_altered)(struct store_target *t, const char *folder,
 			    const struct store_altered_query *q, char **ref_r,
 			    int *found_r, struct err *err);
 	/* Can the target store a message holding NUL bytes unaltered? */
 	int (*takes_nul)(struct store_target *t);
+	/* Does it store every message exactly as it gets it (Maildir)?  Then
+	 * the engine neither hashes nor reads back what it copies there; an
+	 * IMAP server may rewrite line ends or 8-bit header bytes. */
+	int (*keeps_bytes)(struct store_target *t);
 	/* Give the copy named ref the flags and keywords of m; *new_ref_r
 	 * (caller frees) is its name afterwards (Maildir renames). */
 	int (*set_flags)(struct store_target *t, const char *folder,

@@ -513,7 +513,7 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 	}
 	r->sink_fatal = 0;
 	r->target_dropped = 0;
-	r->rewrites = r->dst->ops->find_altered != NULL;
+	r->rewrites = !r->dst->ops->keeps_bytes(r->dst);
 	r->cur = NULL;
 	err_clear(&r->sink_err);
 	/* Journal first: in flight before a byte reaches the target. */
@@ -1020,6 +1020,7 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 		unsigned tries;
 		if (found[i] != NULL || placed[i] != NULL ||
 		    r->dst->ops->find_altered == NULL ||
+		    r->dst->ops->keeps_bytes(r->dst) ||
 		    !(h.mk[i].odd_eol || h.mk[i].hdr8))
 			continue;
 		q.min_size = h.kept[i];
