@@ -334,6 +334,11 @@ struct imap_source {
 	struct imap_names nm;
 	char **root; /* user root levels, server spelling */
 	size_t root_n;
+	/* Under a UserRoot: our name for the root folder itself ("INBOX"
+	 * unless the root has an INBOX child, NULL if not selectable), and
+	 * the server's spelling of that child ("INBOX", "Inbox"...). */
+	char *root_self;
+	char *root_inbox;
 	char *selected; /* server name of the open folder */
 	/* fetch state */
 	struct store_folder_list *list_out;
@@ -373,7 +378,7 @@ static int root_strip(struct imap_source *is, const char *name, char delim,
 		}
 	}
 	if (*p == '\0') {
-		*rest_r = "INBOX";
+		*rest_r = ""; /* the root itself: named after the listing */
 		return 1;
 	}
 	if (*p != delim)
@@ -393,6 +398,8 @@ static int source_rel_name(struct imap_source *is, const char *raw, char delim,
 	if (is->root_n > 0) {
 		if (!root_strip(is, raw, delim, &rel))
 			return 0;
+		if (rel[0] == '\0')
+			return 1; /* the root itself: the empty name for now */
 	} else {
 		size_t plen = strlen(is->nm.personal.prefix);
 		for (i = 0; i < is->nm.n_others; i++) {
@@ -512,6 +519,8 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 	list_attrs(attrs, &f);
 	if (strcmp(name.p, "INBOX") == 0) {
 		f.special = STORE_SPECIAL_INBOX;
+		if (is->root_n > 0 && is->root_inbox == NULL)
+			is->root_inbox = xstrdup(raw);
 	} else {
 		if (f.special == STORE_SPECIAL_NONE &&
 		    strchr(name.p, '/') == NULL)
@@ -530,6 +539,44 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 	is->list_out->v =
 		xrealloc(is->list_out->v, (is->list_out->n + 1) * sizeof(f));
 	is->list_out->v[is->list_out->n++] = f;
+}
+
+/* The root folder itself was listed under the empty name.  It is the
+ * user's INBOX (Courier's shared tree keeps the inbox there) unless the
+ * root also has an INBOX child, as Dovecot's fs layout does; then the
+ * root, if it can hold mail, keeps its own last level as a name so that
+ * neither folder is lost. */
+static void root_self_name(struct imap_source *is, struct store_folder_list *out)
+{
+	struct buf name = BUF_INIT;
+	size_t i, k;
+
+	for (i = 0; i < out->n && out->v[i].name[0] != '\0'; i++)
+		;
+	if (i == out->n)
+		return;
+	if (is->root_inbox == NULL) {
+		buf_addstr(&name, "INBOX");
+		out->v[i].special = STORE_SPECIAL_INBOX;
+	} else if (out->v[i].noselect) {
+		free(out->v[i].name);
+		out->v[i] = out->v[--out->n];
+		return;
+	} else {
+		name_from_server(is->root[is->root_n - 1], '\0', &name);
+		out->v[i].special = STORE_SPECIAL_NONE;
+		/* a child of the same name: "terry.adams (root)" */
+		for (k = 0; k < out->n; k++) {
+			if (k != i && strcmp(out->v[k].name, name.p) == 0) {
+				buf_addstr(&name, " (root)");
+				k = (size_t)-1;
+			}
+		}
+	}
+	free(out->v[i].name);
+	out->v[i].name = buf_detach(&name, NULL);
+	buf_release(&name);
+	is->root_self = xstrdup(out->v[i].name);
 }
 
 static int source_list(struct store_source *s, struct store_folder_list *out,
@@ -567,6 +614,8 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 		return -1;
 	if (imap_result_to_err(&res, ERR_AUTH, "LIST", err) < 0)
 		return -1;
+	if (is->root_n > 0)
+		root_self_name(is, out);
 	if (is->root_n > 0 && out->n == 0)
 		return err_set(err, ERR_AUTH, EC_NO,
 			       "no folder found under UserRoot \"%s\": check "
@@ -599,12 +648,18 @@ static void source_server_name(struct imap_source *is, const char *folder,
 	size_t i;
 
 	if (is->root_n > 0) {
+		if (strcmp(folder, "INBOX") == 0 && is->root_inbox != NULL) {
+			buf_addstr(out, is->root_inbox);
+			return;
+		}
 		for (i = 0; i < is->root_n; i++) {
 			if (i)
 				buf_addch(out, delim);
 			buf_addstr(out, is->root[i]);
 		}
-		if (strcmp(folder, "INBOX") == 0)
+		if (is->root_self != NULL && strcmp(folder, is->root_self) == 0)
+			return;
+		if (is->root_self == NULL && strcmp(folder, "INBOX") == 0)
 			return;
 		buf_addch(out, delim);
 		name_to_server(folder, "", delim, out);
@@ -1362,6 +1417,8 @@ static void source_close(struct store_source *s)
 	for (i = 0; i < is->root_n; i++)
 		free(is->root[i]);
 	free(is->root);
+	free(is->root_self);
+	free(is->root_inbox);
 	free(is->selected);
 	buf_release(&is->big_header);
 	free(is);

@@ -12,7 +12,7 @@ POP="python3 $IMAPMIG_SRCDIR/tests/fixtures/populate.py"
 export IMAPMIG_STATE="$T/state/state.db"
 
 fixture_start --layout fs
-printf 'terrya:x\nannb:x\nterryroot:x\nterrya@contoso.edu:x\nannb@contoso.edu:x\n' >"$T/users2"
+printf 'terrya:x\nannb:x\nterryroot:x\nannroot:x\nterrya@contoso.edu:x\nannb@contoso.edu:x\n' >"$T/users2"
 fixture_start_second --users-file "$T/users2"
 
 # The source: awkward names, nesting four deep, '.' under a '/' delimiter,
@@ -22,10 +22,14 @@ $POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 \
 	'Entwürfe & "Zitate"/Unter Ordner:3' 'with space:2' 'Junk:3' \
 	'Archive/2019:2' 'Big:1:36700160' 'Big:1:36700161' || { echo "populate failed" >&2; exit 1; }
 $POP --port "$IMAPFIX_PORT" --user ann.beebe --password 2111991 --seed 9 'INBOX:6' || exit 1
-# A Courier-style virtual shared tree for UserRoot: users/terry.adams/...
+# Shared trees for UserRoot.  users/ann.beebe is Courier-style: the root
+# folder holds the inbox.  users/terry.adams is Dovecot's LAYOUT=fs: an
+# INBOX child, and the root holds mail of its own as well.
 $SEED --public "$IMAPFIX_PUBLIC" --folder 'terry.adams' --count 4 --seed 5 >/dev/null
 $SEED --public "$IMAPFIX_PUBLIC" --folder 'terry.adams/Sent' --count 2 --seed 6 >/dev/null
+$SEED --public "$IMAPFIX_PUBLIC" --folder 'terry.adams/INBOX' --count 10 --seed 8 >/dev/null
 $SEED --public "$IMAPFIX_PUBLIC" --folder 'ann.beebe' --count 3 --seed 7 >/dev/null
+$SEED --public "$IMAPFIX_PUBLIC" --folder 'ann.beebe/Sent' --count 1 --seed 10 >/dev/null
 
 printf 'P@ssw0rd\n' >"$T/admin.pw"
 
@@ -48,6 +52,7 @@ cat >"$T/maildir.csv" <<EOF
 EmailAddress,UserName,Password,UserRoot
 terrya@contoso.edu,terry.adams*mailadmin,P@ssw0rd,
 terryroot@contoso.edu,mailadmin,P@ssw0rd,/users/terry.adams
+annroot@contoso.edu,mailadmin,P@ssw0rd,/users/ann.beebe
 EOF
 cat >"$T/imap.csv" <<EOF
 EmailAddress,UserName,Password
@@ -122,22 +127,37 @@ assert "large item" in sk[0]["reason"], sk
 assert u["status"] == "Synced" and u["data_consistency"] == "Perfect", u
 EOF
 
-# UserRoot: only the folders below the root, the root itself as INBOX.
+# UserRoot: only the folders below the root.  A root with an INBOX child
+# (LAYOUT=fs) keeps its own mail under its last level's name (a "." in
+# it is "_" in Maildir++, as for any folder); a root
+# without one is the INBOX.
 user_stats terryroot@contoso.edu UserRoot
 expect_eq "$BAD" 0 "UserRoot: bad items"
+expect_eq "$SYNCED" 16 "UserRoot: items synced (10 INBOX + 4 root + 2 Sent)"
 skipped_list "$T/UserRoot.stats" '^large item' "$T/UserRoot.allow" >/dev/null ||
 	fail "UserRoot: unexpected skipped items"
 oracle_compare "UserRoot target (files)" "served:$IMAPFIX_PUBLIC/terry.adams" \
 	"files:$IMAPFIX2_MAIL/terryroot/Maildir" --allow-skipped "$T/UserRoot.allow" \
-	--expect-copied "$SYNCED" --expect-skipped "$SKIPPED"
+	--map '(root)=terry_adams' --expect-copied "$SYNCED" --expect-skipped "$SKIPPED"
 $ORACLE dump "imap:127.0.0.1:$IMAPFIX2_PORT:terryroot:$T/x.pw" >"$T/root.json" ||
 	fail "dump of the UserRoot target"
 python3 - "$T/root.json" <<'EOF' || fail "UserRoot migration wrong: $(cat "$T/root.json" | head -c 400)"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert len(d.get("INBOX", [])) == 4, {k: len(v) for k, v in d.items()}
-assert len(d.get("Sent", [])) == 2, {k: len(v) for k, v in d.items()}
+n = {k: len(v) for k, v in d.items()}
+assert n.get("INBOX") == 10 and n.get("terry_adams") == 4 and n.get("Sent") == 2, n
 assert not any("ann.beebe" in k or k.startswith("users") for k in d), sorted(d)
+EOF
+user_stats annroot@contoso.edu AnnRoot
+expect_eq "$SYNCED" 4 "UserRoot (Courier layout): items synced (3 root + 1 Sent)"
+oracle_compare "UserRoot, root as INBOX (files)" "served:$IMAPFIX_PUBLIC/ann.beebe" \
+	"files:$IMAPFIX2_MAIL/annroot/Maildir" --expect-copied "$SYNCED" --expect-skipped "$SKIPPED"
+$ORACLE dump "imap:127.0.0.1:$IMAPFIX2_PORT:annroot:$T/x.pw" >"$T/annroot.json" ||
+	fail "dump of the second UserRoot target"
+python3 - "$T/annroot.json" <<'EOF' || fail "UserRoot (Courier layout) wrong: $(head -c 400 "$T/annroot.json")"
+import json, sys
+n = {k: len(v) for k, v in json.load(open(sys.argv[1])).items()}
+assert n.get("INBOX") == 3 and n.get("Sent") == 1, n
 EOF
 
 # batch get / user get --json shapes the tests and scripts rely on
@@ -147,7 +167,7 @@ import json, sys
 b = json.load(open(sys.argv[1]))
 for k in ("name","status","source_endpoint","target_endpoint","total_count","synced_count","failed_count","created","last_synced"):
     assert k in b, k
-assert b["status"] == "Synced" and b["total_count"] == 2 and b["synced_count"] == 2, b
+assert b["status"] == "Synced" and b["total_count"] == 3 and b["synced_count"] == 3, b
 EOF
 run user get --batch ToMaildir --json
 python3 - "$T/out" <<'EOF' || fail "user get --json: $(cat "$T/out")"
@@ -156,7 +176,7 @@ us = json.load(open(sys.argv[1]))
 for u in us:
     for k in ("email","batch","status","items_total","items_synced","items_skipped","bytes_synced","last_synced","error"):
         assert k in u, k
-assert {u["email"] for u in us} == {"terrya@contoso.edu", "terryroot@contoso.edu"}
+assert {u["email"] for u in us} == {"terrya@contoso.edu", "terryroot@contoso.edu", "annroot@contoso.edu"}
 EOF
 
 # A second run copies nothing again.
