@@ -546,7 +546,8 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
  * root also has an INBOX child, as Dovecot's fs layout does; then the
  * root, if it can hold mail, keeps its own last level as a name so that
  * neither folder is lost. */
-static void root_self_name(struct imap_source *is, struct store_folder_list *out)
+static void root_self_name(struct imap_source *is,
+			   struct store_folder_list *out)
 {
 	struct buf name = BUF_INIT;
 	size_t i, k;
