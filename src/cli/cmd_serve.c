@@ -54,11 +54,16 @@ static void log_tick(void *ctx, struct sched_job *jobs, size_t n, int final)
 	(void)ctx;
 	if (!final)
 		return;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		int f = atomic_load(&jobs[i].finished);
 		log_warn("user %s: %s%s%s", jobs[i].email,
-			 atomic_load(&jobs[i].finished) > 0 ? "synced"
-							    : "failed",
-			 jobs[i].error[0] ? ": " : "", jobs[i].error);
+			 f == JOB_SYNCED   ? "synced"
+			 : f == JOB_FAILED ? "failed"
+					   : "interrupted, resumes on the "
+					     "next run",
+			 jobs[i].error[0] && f != JOB_INTERRUPTED ? ": " : "",
+			 f != JOB_INTERRUPTED ? jobs[i].error : "");
+	}
 }
 
 int cmd_serve(int argc, char **argv)

@@ -72,7 +72,10 @@ int cmd_sync(int argc, char **argv)
 		return cli_fail("sync", &err);
 	if (!cli_globals.quiet)
 		printf("%u synced, %u failed%s\n", synced, failed,
-		       atomic_load(&stop_flag) ? " (stopped)" : "");
+		       atomic_load(&stop_flag)
+			       ? " (interrupted: 'imapmig sync' again, or "
+				 "'imapmig serve', resumes where it ended)"
+			       : "");
 	if (failed > 0)
 		fprintf(stderr,
 			"imapmig: sync: %u user(s) failed: see "

@@ -1,5 +1,6 @@
 /* progress.c - see progress.h. */
 #include "cli/progress.h"
+#include "sched/runner.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -93,9 +94,9 @@ void progress_view_draw(struct progress_view *v, const char *title,
 	for (i = 0; i < n; i++) {
 		bytes += atomic_load(&rows[i].prog->bytes_done);
 		items += atomic_load(&rows[i].prog->items_done);
-		if (rows[i].finished > 0)
+		if (rows[i].finished == JOB_SYNCED)
 			synced++;
-		else if (rows[i].finished < 0)
+		else if (rows[i].finished == JOB_FAILED)
 			failed++;
 		else if (rows[i].started)
 			active++;

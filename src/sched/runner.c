@@ -222,7 +222,7 @@ static void *worker_main(void *arg)
 	struct err err = ERR_INIT;
 	char owner[64];
 	time_t t0 = time(NULL);
-	int ret = -1;
+	int ret = -1, interrupted = 0;
 
 	memset(&w, 0, sizeof(w));
 	memset(&opt, 0, sizeof(opt));
@@ -275,13 +275,19 @@ static void *worker_main(void *arg)
 	w.u.seconds_syncing += (uint64_t)(w.u.sync_ended - t0);
 	w.u.seconds_throttled += res.throttled_ms / 1000;
 	w.u.items_total = atomic_load(&job->prog.items_total);
-	if ((ret == 0 && res.stopped) ||
-	    user_status_class(user_status_parse(w.u.status)) == CLASS_STOPPED) {
-		/* stopped by us, or by 'batch stop' meanwhile: it stays so */
-		if (ret == 0)
+	if (user_status_class(user_status_parse(w.u.status)) == CLASS_STOPPED) {
+		/* stopped by 'batch stop' or 'user stop' meanwhile: it
+		 * stays so */
+		if (ret == 0 && !res.stopped)
 			w.u.last_synced = w.u.sync_ended;
 		move_user(w.st, &w.u, USER_RUN_STOPPED, NULL);
 		ret = 0;
+	} else if (ret == 0 && res.stopped) {
+		/* this process is ending (SIGTERM, Ctrl-C): nobody stopped
+		 * the user, so the next sync or serve resumes it from its
+		 * journal */
+		move_user(w.st, &w.u, USER_RUN_INTERRUPTED, NULL);
+		interrupted = 1;
 	} else if (ret == 0) {
 		w.u.last_synced = w.u.sync_ended;
 		/* an incremental pass ends Synced too: the procedure's
@@ -309,7 +315,9 @@ done:
 	state_endpoint_release(&w.src);
 	state_endpoint_release(&w.dst);
 	state_close(&w.st);
-	atomic_store(&job->finished, ret == 0 ? 1 : -1);
+	atomic_store(&job->finished, ret < 0	   ? JOB_FAILED
+				     : interrupted ? JOB_INTERRUPTED
+						   : JOB_SYNCED);
 	return NULL;
 }
 
@@ -499,8 +507,9 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 				continue;
 			if (o->stop != NULL && atomic_load(o->stop)) {
 				j->started = time(NULL);
-				atomic_store(&j->finished, -1);
-				snprintf(j->error, sizeof(j->error), "stopped");
+				atomic_store(&j->finished, JOB_INTERRUPTED);
+				snprintf(j->error, sizeof(j->error),
+					 "not started: interrupted");
 				j->joined = 1;
 				done++;
 				continue;
@@ -547,9 +556,9 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 				pthread_join(j->thread, NULL);
 				j->joined = 1;
 				done++;
-				if (f > 0)
+				if (f == JOB_SYNCED)
 					(*synced_r)++;
-				else
+				else if (f == JOB_FAILED)
 					(*failed_r)++;
 			}
 		}

@@ -12,6 +12,14 @@
 #include "sync/mailbox.h"
 #include "util/err.h"
 
+enum job_end {
+	JOB_SYNCED = 1,
+	JOB_FAILED = -1,
+	/* this process is ending: not run, or cut short; the user resumes
+	 * on the next sync or serve */
+	JOB_INTERRUPTED = 2
+};
+
 struct sched_job {
 	int64_t user_id;
 	int64_t batch_id;
@@ -20,7 +28,7 @@ struct sched_job {
 	int incremental;
 	struct sync_progress prog;
 	time_t started;	      /* 0 while queued */
-	_Atomic int finished; /* 1 Synced, -1 Failed */
+	_Atomic int finished; /* 0 or one of enum job_end */
 	char error[600];
 	pthread_t thread;
 	int joined;

@@ -27,6 +27,9 @@ enum user_event {
 	USER_RUN_FAILED,  /* it failed */
 	USER_RUN_STOPPED, /* it was stopped */
 	USER_FINAL,	  /* the batch's last sync is done */
+	/* the process running it was told to end (SIGTERM, Ctrl-C): the
+	 * user goes back to where the next run picks it up */
+	USER_RUN_INTERRUPTED,
 	USER_EVENT_N
 };
 

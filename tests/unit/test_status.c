@@ -67,6 +67,27 @@ static void test_stop_and_start(void **state)
 	assert_int_equal(user_status_next(-1, USER_START), -1);
 }
 
+/* The process ends (SIGTERM, Ctrl-C): nobody stopped the user, so the next
+ * run picks it up where it was. */
+static void test_interrupted(void **state)
+{
+	(void)state;
+	assert_int_equal(user_status_next(USER_SYNCING, USER_RUN_INTERRUPTED),
+			 USER_QUEUED);
+	assert_int_equal(
+		user_status_next(USER_INCR_SYNCING, USER_RUN_INTERRUPTED),
+		USER_SYNCED);
+	/* a user stopped meanwhile stays stopped; nothing else moves */
+	assert_int_equal(user_status_next(USER_STOPPED, USER_RUN_INTERRUPTED),
+			 -1);
+	assert_int_equal(user_status_next(USER_QUEUED, USER_RUN_INTERRUPTED),
+			 -1);
+	assert_int_equal(user_status_next(USER_SYNCED, USER_RUN_INTERRUPTED),
+			 -1);
+	assert_int_equal(user_status_next(USER_COMPLETED, USER_RUN_INTERRUPTED),
+			 -1);
+}
+
 static void test_classes(void **state)
 {
 	(void)state;
@@ -87,6 +108,7 @@ int main(void)
 		cmocka_unit_test(test_names_round_trip),
 		cmocka_unit_test(test_procedure),
 		cmocka_unit_test(test_stop_and_start),
+		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_classes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
