@@ -41,6 +41,9 @@ const char *cli_fmt_time(long long t, int slot);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print the error's one line on stderr; returns its exit code. */
 int cli_fail(const char *cmd, const struct err *err);
+/* Ask question on the terminal unless yes: 1 to go on, 0 if the answer was
+ * no, -1 (with the one-line error printed) if no terminal can answer. */
+int cli_confirm(const char *cmd, int yes, const char *question);
 /* Read a password: from file (first line, trailing CR/LF removed; "-"
  * means stdin) or, when path is NULL, one line from stdin.  The result is
  * owned by the caller and should be wiped with cli_password_free(). */

@@ -436,7 +436,7 @@ static int b_action(const char *action, int argc, char **argv)
 	struct err err = ERR_INIT;
 	struct state *st;
 	char cmd[32];
-	int force = 0, ai, ret = 0;
+	int force = 0, yes = 0, ai, ret = 0;
 	const char *name = NULL;
 
 	snprintf(cmd, sizeof(cmd), "batch %s", action);
@@ -444,6 +444,10 @@ static int b_action(const char *action, int argc, char **argv)
 		if (strcmp(argv[ai], "--force") == 0 &&
 		    strcmp(action, "remove") == 0)
 			force = 1;
+		else if ((strcmp(argv[ai], "--yes") == 0 ||
+			  strcmp(argv[ai], "-y") == 0) &&
+			 strcmp(action, "remove") == 0)
+			yes = 1;
 		else if (argv[ai][0] != '-' && name == NULL)
 			name = argv[ai];
 		else
@@ -527,8 +531,21 @@ static int b_action(const char *action, int argc, char **argv)
 				name, cli_fmt_time(b.cutover, 0), name);
 			ret = -1;
 		}
-		if (ret == 0)
+		if (ret == 0) {
+			char q[300];
+			int ok;
+			snprintf(q, sizeof(q),
+				 "Remove batch %s and its %u user(s) from the "
+				 "state? Mail on the target stays.",
+				 name, c.total);
+			ok = cli_confirm(cmd, yes, q);
+			if (ok <= 0) {
+				state_batch_release(&b);
+				state_close(&st);
+				return ok < 0 ? 2 : 1;
+			}
 			ret = state_batch_remove(st, b.id, &err);
+		}
 		if (ret == 0 && !cli_globals.quiet)
 			printf("Batch %s removed (mail on the target is "
 			       "kept).\n",
@@ -667,7 +684,8 @@ int cmd_batch(int argc, char **argv)
 		     "           [--start-after TIME] [--notification-emails "
 		     "LIST]\n"
 		     "       imapmig batch get [NAME] [--json] | start NAME | "
-		     "stop NAME | complete NAME | remove NAME [--force]\n"
+		     "stop NAME | complete NAME | remove NAME [--force] "
+		     "[--yes]\n"
 		     "       imapmig batch set NAME [--add-users --csv F] "
 		     "[--sync-now] [--cutover TIME]");
 		return argc < 2 ? 2 : 0;

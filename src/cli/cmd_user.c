@@ -298,15 +298,43 @@ static int u_action(const char *action, int argc, char **argv)
 	struct err err = ERR_INIT;
 	struct state *st;
 	char cmd[32];
-	int ret;
+	const char *email = NULL;
+	int ret, yes = 0, ai;
 
 	snprintf(cmd, sizeof(cmd), "user %s", action);
-	if (argc != 2 || argv[1][0] == '-')
+	for (ai = 1; ai < argc; ai++) {
+		if ((strcmp(argv[ai], "--yes") == 0 ||
+		     strcmp(argv[ai], "-y") == 0) &&
+		    strcmp(action, "remove") == 0)
+			yes = 1;
+		else if (argv[ai][0] != '-' && email == NULL)
+			email = argv[ai];
+		else
+			return cli_usage_error("%s EMAIL%s", cmd,
+					       strcmp(action, "remove") == 0
+						       ? " [--yes]"
+						       : "");
+	}
+	if (email == NULL)
 		return cli_usage_error("%s EMAIL", cmd);
 	st = cli_state_open(cmd);
 	if (st == NULL)
 		return 1;
-	ret = state_user_get(st, argv[1], &u, &err);
+	ret = state_user_get(st, email, &u, &err);
+	if (ret == 0 && strcmp(action, "remove") == 0) {
+		char q[400];
+		int ok;
+		snprintf(q, sizeof(q),
+			 "Remove user %s (%s) from the state? Mail on the "
+			 "target stays.",
+			 u.email, u.status);
+		ok = cli_confirm(cmd, yes, q);
+		if (ok <= 0) {
+			state_user_release(&u);
+			state_close(&st);
+			return ok < 0 ? 2 : 1;
+		}
+	}
 	if (ret == 0) {
 		int from = user_status_parse(u.status);
 		int to = user_status_next(from, strcmp(action, "stop") == 0
@@ -339,7 +367,8 @@ int cmd_user(int argc, char **argv)
 		     "[EMAIL] [--json]\n"
 		     "       imapmig user stats EMAIL [--include-report] "
 		     "[--include-skipped-items] [--json]\n"
-		     "       imapmig user start|stop|remove EMAIL");
+		     "       imapmig user start|stop EMAIL\n"
+		     "       imapmig user remove EMAIL [--yes]");
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "get") == 0)

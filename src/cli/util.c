@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -25,6 +26,28 @@ int cli_usage_error(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	return 2;
+}
+
+int cli_confirm(const char *cmd, int yes, const char *question)
+{
+	char line[16];
+
+	if (yes)
+		return 1;
+	if (!isatty(STDIN_FILENO)) {
+		cli_usage_error("%s: %s Not asked, as no terminal can answer: "
+				"add --yes",
+				cmd, question);
+		return -1;
+	}
+	fprintf(stderr, "%s [y/N] ", question);
+	fflush(stderr);
+	if (fgets(line, sizeof(line), stdin) != NULL &&
+	    (strcmp(line, "y\n") == 0 || strcmp(line, "Y\n") == 0 ||
+	     strcasecmp(line, "yes\n") == 0))
+		return 1;
+	fprintf(stderr, "imapmig: %s: nothing done\n", cmd);
+	return 0;
 }
 
 int cli_fail(const char *cmd, const struct err *err)

@@ -60,6 +60,9 @@ struct run {
 	uint32_t uidvalidity;
 	char tag_prefix[16];
 	int takes_nul; /* the target stores NUL bytes unaltered */
+	/* the folder's first pass in this state: copies on the target may
+	 * be anyone's, so settle_inflight() only finds, never takes back */
+	int first_contact;
 	/* messages the source failed to deliver, per folder and UID, over
 	 * the attempts of this run */
 	struct undelivered *undel;
@@ -1018,7 +1021,7 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 	for (i = 0; ret == 0 && i < nw; i++) {
 		struct store_altered_query q;
 		unsigned tries;
-		if (found[i] != NULL || placed[i] != NULL ||
+		if (found[i] != NULL || placed[i] != NULL || r->first_contact ||
 		    r->dst->ops->find_altered == NULL ||
 		    r->dst->ops->keeps_bytes(r->dst) ||
 		    !(h.mk[i].odd_eol || h.mk[i].hdr8))
@@ -1068,7 +1071,10 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 		size_t k = nul_idx[i];
 		if (!has_nul[i])
 			continue;
-		ret = take_back(r, want[k]->uid, found[k], err);
+		/* not ours to take back: left there, and the message goes
+		 * the copy path, which reports it */
+		if (!r->first_contact)
+			ret = take_back(r, want[k]->uid, found[k], err);
 		free(found[k]);
 		found[k] = NULL;
 	}
@@ -1206,6 +1212,56 @@ static int create_folder(struct run *r, const struct sync_plan_entry *fe,
 	return -1;
 }
 
+static int cmp_time(const void *a, const void *b)
+{
+	time_t x = *(const time_t *)a, y = *(const time_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The first pass over a folder, in this state: the target folder may
+ * already hold copies of these messages (the batch was removed and the
+ * users imported again, or another tool ran first).  Each source message
+ * with the INTERNALDATE of a copy there (a copy keeps its date) is treated
+ * as possibly copied: settle_inflight() reads it, hashes it and looks it up
+ * on the target, and only what is not found is copied. */
+static int mark_already_there(struct run *r, struct store_msg_list *msgs,
+			      struct err *err)
+{
+	struct store_copy_list copies = {0};
+	struct store_msg **maybe = NULL;
+	time_t *dates = NULL;
+	size_t n = 0, i;
+	int ret;
+
+	ret = r->dst->ops->list_copies(r->dst, r->dst_name, &copies, err);
+	if (ret < 0 || copies.n == 0)
+		goto out;
+	dates = xcalloc(copies.n, sizeof(*dates));
+	for (i = 0; i < copies.n; i++)
+		dates[i] = copies.v[i].internaldate;
+	qsort(dates, copies.n, sizeof(*dates), cmp_time);
+	maybe = xcalloc(msgs->n + 1, sizeof(*maybe));
+	for (i = 0; i < msgs->n; i++)
+		if (bsearch(&msgs->v[i].internaldate, dates, copies.n,
+			    sizeof(*dates), cmp_time) != NULL)
+			maybe[n++] = &msgs->v[i];
+	if (n > 0) {
+		log_info("user %lld: folder \"%s\" already holds %zu "
+			 "message(s) on the target: %zu source message(s) "
+			 "of the same date are looked up there before "
+			 "copying",
+			 (long long)r->user_id, r->dst_name, copies.n, n);
+		ret = state_items_inflight(r->st, r->user_id, r->folder_id,
+					   maybe, n, err);
+	}
+out:
+	free(maybe);
+	free(dates);
+	store_copy_list_free(&copies);
+	return ret;
+}
+
 static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		       struct err *err)
 {
@@ -1214,7 +1270,7 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 	struct store_msg **todo = NULL;
 	struct state_folder jf;
 	size_t n_todo = 0, i;
-	int renumbered = 0;
+	int renumbered = 0, first_contact;
 	int ret;
 
 	r->fe = fe;
@@ -1253,6 +1309,7 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 			      err) < 0)
 		return -1;
 	r->folder_id = jf.id;
+	first_contact = jf.uidvalidity == 0;
 	make_tag_prefix(fe->src, r->tag_prefix);
 	if (r->src->ops->select(r->src, fe->src, &fs, err) < 0)
 		return -1;
@@ -1296,7 +1353,13 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		if (ret < 0)
 			goto out_fail;
 	}
-	if (settle_inflight(r, &msgs, err) < 0)
+	if (first_contact && !renumbered &&
+	    mark_already_there(r, &msgs, err) < 0)
+		goto out_fail;
+	r->first_contact = first_contact && !renumbered;
+	ret = settle_inflight(r, &msgs, err);
+	r->first_contact = 0;
+	if (ret < 0)
 		goto out_fail;
 	{
 		uint32_t *done_uids = NULL;

@@ -140,7 +140,14 @@ assert len(d.get("Projects/" + a, [])) == 2, "renamed-away folder lost on the ta
 assert len(d.get("Projects/" + b, [])) == 2, "deleted folder lost on the target"
 assert len(d.get("Renamed " + sys.argv[2], [])) == 2, sorted(d)
 EOF
-	"$IMAPMIG" -q batch remove "B-$target" --force
+	"$IMAPMIG" -q batch remove "B-$target" --force --yes
+	# Import the same user again: what the removed batch copied is found
+	# on the target (read back and hashed), not copied a second time.
+	"$IMAPMIG" -q batch new --name "R-$target" --source-endpoint src --target-endpoint "$target" --csv "$T/u.csv" --autostart
+	"$IMAPMIG" -q sync --batch "R-$target" || fail "$target: sync after remove and re-import"
+	[ "$target" = md ] && chown -R "$IMAPFIX2_UID:$IMAPFIX2_GID" "$IMAPFIX2_MAIL"
+	same "$target" "after remove and re-import"
+	"$IMAPMIG" -q batch remove "R-$target" --force --yes
 done
 
 # A source without CONDSTORE (the fixture's no-TLS instance): every pass
@@ -164,7 +171,7 @@ EOF
 "$IMAPMIG" -q batch set B-old --sync-now
 "$IMAPMIG" -vv sync --batch B-old >/dev/null 2>"$T/trace" || fail "no CONDSTORE: incremental sync"
 expect_eq "$(grep -c 'trace: dst C: .*UID STORE' "$T/trace")" 2 "no CONDSTORE: UID STORE commands for 2 changed messages"
-"$IMAPMIG" -q batch remove B-old --force
+"$IMAPMIG" -q batch remove B-old --force --yes
 
 # UIDVALIDITY change: Dovecot renumbers a folder whose uidlist and index
 # are gone.  The next pass must match, not copy again - also for the

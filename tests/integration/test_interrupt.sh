@@ -90,7 +90,7 @@ kill -TERM "$SERVE"
 wait "$SERVE"
 expect_eq "$ok" 1 "a restarted serve resumes the interrupted batch (users: $(statuses S))"
 all_exact serve
-"$IMAPMIG" -q batch remove S --force
+"$IMAPMIG" -q batch remove S --force --yes
 rm -rf "${IMAPFIX2_MAIL:?}"/ta "$IMAPFIX2_MAIL"/ab "$IMAPFIX2_MAIL"/pc
 
 # sync, Ctrl-C (SIGINT) in the middle; a plain re-run finishes it

@@ -103,7 +103,7 @@ compare pc@contoso.edu paul.cannon md
 left=$(cd "$IMAPFIX2_MAIL" && find . -path '*/tmp/*' -type f | wc -l)
 echo "KillMaildir: $left partial file(s) in tmp/ (not visible to the server)" >&2
 
-"$IMAPMIG" -q batch remove KillMaildir --force
+"$IMAPMIG" -q batch remove KillMaildir --force --yes
 "$IMAPMIG" -q batch new --name KillImap --source-endpoint src --target-endpoint dst --csv "$T/users.csv" --autostart
 kill_loop KillImap
 compare ta@contoso.edu terry.adams imap

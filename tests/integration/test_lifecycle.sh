@@ -60,7 +60,15 @@ expect_eq "$(ustatus ta@contoso.edu)" Completed "a completed user stays Complete
 "$IMAPMIG" batch remove L >/dev/null 2>"$T/err"
 expect_eq "$?" 2 "remove before a sync after the cutover"
 grep -q 'cutover.*--force' "$T/err" || fail "cutover guard: $(cat "$T/err")"
-"$IMAPMIG" -q batch remove L --force || fail "remove --force"
+# remove asks first; with no terminal to answer, --yes is needed
+"$IMAPMIG" batch remove L --force </dev/null >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "remove without --yes and no terminal"
+grep -q 'add --yes' "$T/err" || fail "remove without --yes: $(cat "$T/err")"
+"$IMAPMIG" batch get L >/dev/null 2>&1 || fail "batch removed without confirmation"
+printf 'n\n' | script -qec "$IMAPMIG batch remove L --force" /dev/null >"$T/out" 2>&1
+"$IMAPMIG" batch get L >/dev/null 2>&1 || fail "batch removed though the answer was no: $(cat "$T/out")"
+grep -q 'Remove batch L and its 2 user(s)' "$T/out" || fail "remove did not ask: $(cat "$T/out")"
+"$IMAPMIG" -q batch remove L --force --yes || fail "remove --force --yes"
 "$IMAPMIG" batch get L >/dev/null 2>&1 && fail "batch still there after remove"
 expect_eq "$(count ta)" 7 "remove keeps the mail on the target"
 
@@ -69,7 +77,13 @@ expect_eq "$(count ta)" 7 "remove keeps the mail on the target"
 	--allow-incremental-syncs false --autostart 2>"$T/err" || fail "batch new N: $(cat "$T/err")"
 "$IMAPMIG" -q sync --batch N || fail "sync N"
 expect_eq "$(bstatus N)" Stopped "no incremental syncs"
-"$IMAPMIG" -q user remove ab@contoso.edu
+# N imported the users of the removed batch L again: what L copied is
+# found on the target, not copied a second time
+expect_eq "$(count ta)" 7 "ta after remove and re-import"
+expect_eq "$(count ab)" 4 "ab after remove and re-import"
+"$IMAPMIG" user remove ab@contoso.edu </dev/null >/dev/null 2>&1
+expect_eq "$?" 2 "user remove without --yes and no terminal"
+"$IMAPMIG" -q user remove ab@contoso.edu --yes
 "$IMAPMIG" user get ab@contoso.edu >/dev/null 2>&1 && fail "user remove"
 
 # A source that refuses the password: Failed at once, with the reason,

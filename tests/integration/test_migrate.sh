@@ -188,7 +188,7 @@ after=$(find "$IMAPFIX2_MAIL/terrya" -type f -path '*/cur/*' | wc -l)
 expect_eq "$after" "$before" "a second sync must not copy again"
 
 # The same mailbox into a second Dovecot over IMAP (master-user login).
-run batch remove ToMaildir
+run batch remove ToMaildir --yes
 expect_eq "$RC" 0 "batch remove: $(cat "$T/err")"
 run batch new --name ToImap --source-endpoint IMAPEndpoint --target-endpoint NewServer \
 	--csv "$T/imap.csv" --exclude-folders 'Junk,#Archive#,Archive/*' --autostart
