@@ -251,11 +251,23 @@ static int b_new(int argc, char **argv)
 		state_batch_remove(st, b.id, &e2);
 		goto fail;
 	}
-	if (!cli_globals.quiet)
+	if (!cli_globals.quiet) {
 		printf("Batch %s created with %zu users%s.\n", name, nusers,
-		       autostart ? " and started: run 'imapmig sync' or "
-				   "'imapmig serve'"
-				 : "");
+		       autostart ? " and started: 'imapmig sync --batch' it, "
+				   "or let a running 'imapmig serve' take it"
+				 : "; 'imapmig batch start' it when ready");
+		if (dst == NULL) {
+			struct state_endpoint e;
+			if (state_endpoint_get_id(st, b.target_id, &e, &err) ==
+			    0) {
+				printf("No --target-endpoint: mail goes to "
+				       "Maildir under %s (endpoint %s).\n",
+				       e.path_template, e.name);
+				state_endpoint_release(&e);
+			}
+			err_clear(&err);
+		}
+	}
 	ret = 0;
 	goto out;
 fail_tx:
@@ -288,6 +300,19 @@ static const char *batch_grade(struct state *st, int64_t id)
 	return cli_grade_name(worst);
 }
 
+/* A time as JSON: null when it never happened. */
+static json_t *jtime(time_t t)
+{
+	return t ? json_string(cli_fmt_time(t, 0)) : json_null();
+}
+
+static json_t *jstr(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+}
+
+/* Everything 'batch get' shows, in one object: the table prints these
+ * same names, so a script and a person read the same fields. */
 static json_t *batch_json(struct state *st, const struct state_batch *b,
 			  const struct state_batch_counts *c)
 {
@@ -309,27 +334,26 @@ static json_t *batch_json(struct state *st, const struct state_batch *b,
 	json_object_set_new(o, "synced_count", json_integer(c->synced));
 	json_object_set_new(o, "failed_count", json_integer(c->failed));
 	json_object_set_new(o, "queued_count", json_integer(c->queued));
+	json_object_set_new(o, "syncing_count", json_integer(c->syncing));
+	json_object_set_new(o, "stopped_count", json_integer(c->stopped));
 	json_object_set_new(o, "items_synced",
 			    json_integer((json_int_t)c->items_synced));
 	json_object_set_new(o, "items_skipped",
 			    json_integer((json_int_t)c->items_skipped));
 	json_object_set_new(o, "bytes_synced",
 			    json_integer((json_int_t)c->bytes_synced));
-	json_object_set_new(o, "created",
-			    json_string(cli_fmt_time(b->created, 0)));
-	json_object_set_new(o, "started",
-			    json_string(cli_fmt_time(b->started, 0)));
-	json_object_set_new(o, "initial_sync_completed",
-			    json_string(cli_fmt_time(b->initial_done, 0)));
-	json_object_set_new(
-		o, "last_synced",
-		b->last_synced ? json_string(cli_fmt_time(b->last_synced, 0))
-			       : json_null());
 	json_object_set_new(o, "data_consistency",
 			    json_string(batch_grade(st, b->id)));
-	json_object_set_new(o, "exclude_folders",
-			    b->exclude_folders ? json_string(b->exclude_folders)
-					       : json_null());
+	json_object_set_new(o, "created", jtime(b->created));
+	json_object_set_new(o, "start_after", jtime(b->start_after));
+	json_object_set_new(o, "started", jtime(b->started));
+	json_object_set_new(o, "initial_sync_completed",
+			    jtime(b->initial_done));
+	json_object_set_new(o, "last_synced", jtime(b->last_synced));
+	json_object_set_new(o, "cutover", jtime(b->cutover));
+	json_object_set_new(o, "completed", jtime(b->completed));
+	json_object_set_new(o, "include_folders", jstr(b->include_folders));
+	json_object_set_new(o, "exclude_folders", jstr(b->exclude_folders));
 	json_object_set_new(o, "max_message_size",
 			    json_integer((json_int_t)b->max_message_size));
 	json_object_set_new(o, "max_items",
@@ -338,7 +362,29 @@ static json_t *batch_json(struct state *st, const struct state_batch *b,
 			    json_integer((json_int_t)b->bad_item_limit));
 	json_object_set_new(o, "allow_incremental_syncs",
 			    json_boolean(b->allow_incremental));
+	json_object_set_new(o, "notification_emails",
+			    jstr(b->notification_emails));
 	return o;
+}
+
+/* One batch as "field : value" lines, the JSON's names and values. */
+static void batch_print(json_t *o)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(o, key, v)
+	{
+		printf("%-22s : ", key);
+		if (json_is_string(v))
+			printf("%s\n", json_string_value(v));
+		else if (json_is_integer(v))
+			printf("%lld\n", (long long)json_integer_value(v));
+		else if (json_is_boolean(v))
+			printf("%s\n", json_is_true(v) ? "true" : "false");
+		else
+			printf("-\n");
+	}
 }
 
 static int b_get(int argc, char **argv)
@@ -387,31 +433,20 @@ static int b_get(int argc, char **argv)
 			json_array_append_new(arr, o);
 			continue;
 		}
-		printf("Identity             : %s\n", v[i].name);
-		printf("Status               : %s\n", v[i].status);
-		printf("SourceEndpoint       : %s\n",
-		       json_string_value(
-			       json_object_get(o, "source_endpoint")));
-		printf("TargetEndpoint       : %s\n",
-		       json_string_value(
-			       json_object_get(o, "target_endpoint")));
-		printf("TotalCount           : %u\n", c.total);
-		printf("SyncedCount          : %u\n", c.synced);
-		printf("FailedCount          : %u\n", c.failed);
-		printf("QueuedCount          : %u\n", c.queued);
-		printf("ItemsSynced          : %llu\n",
-		       (unsigned long long)c.items_synced);
-		printf("ItemsSkipped         : %llu\n",
-		       (unsigned long long)c.items_skipped);
-		printf("DataConsistency      : %s\n",
-		       json_string_value(
-			       json_object_get(o, "data_consistency")));
-		printf("Created              : %s\n",
-		       cli_fmt_time(v[i].created, 0));
-		printf("InitialSyncCompleted : %s\n",
-		       cli_fmt_time(v[i].initial_done, 1));
-		printf("LastSyncedTime       : %s\n\n",
-		       cli_fmt_time(v[i].last_synced, 2));
+		if (name != NULL) {
+			batch_print(o);
+		} else {
+			/* one line per batch */
+			if (i == 0)
+				printf("%-20s %-20s %11s %12s %12s %12s  %s\n",
+				       "name", "status", "total_count",
+				       "synced_count", "failed_count",
+				       "items_synced", "last_synced");
+			printf("%-20s %-20s %11u %12u %12u %12llu  %s\n",
+			       v[i].name, v[i].status, c.total, c.synced,
+			       c.failed, (unsigned long long)c.items_synced,
+			       cli_fmt_time(v[i].last_synced, 0));
+		}
 		json_decref(o);
 	}
 	if (json) {
@@ -475,6 +510,13 @@ static int b_action(const char *action, int argc, char **argv)
 			state_batch_set_status(&b, BATCH_SYNCING);
 			if (b.started == 0)
 				b.started = time(NULL);
+			if (ret == 0 && !cli_globals.quiet)
+				printf("Batch %s started: its users are "
+				       "queued. "
+				       "'imapmig sync --batch %s' copies them "
+				       "now, or a running 'imapmig serve' "
+				       "within seconds.\n",
+				       name, name);
 		}
 	} else if (strcmp(action, "stop") == 0) {
 		ret = state_users_move(st, b.id, USER_STOP, &err);

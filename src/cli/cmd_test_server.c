@@ -120,6 +120,11 @@ static int run(const struct ts_opts *o, const char *password)
 	else
 		ret = imap_client_login(c, o->user, password, &err);
 	if (ret < 0) {
+		if (err.code == EC_AUTHFAIL)
+			err_suffix(&err, ": check --user and the password "
+					 "(for an admin login, the format the "
+					 "server wants: user*admin, "
+					 "user@domain\\admin, ...)");
 		imap_client_destroy(&c);
 		return cli_fail("test-server", &err);
 	}

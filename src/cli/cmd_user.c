@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "state/state.h"
+#include "util/buf.h"
 #include "util/xalloc.h"
 
 /* BadItem: it failed to copy and counts against --bad-item-limit;
@@ -88,6 +90,25 @@ static int u_get(int argc, char **argv)
 		else
 			return cli_usage_error("user get: unexpected '%s'",
 					       argv[ai]);
+	}
+	if (status != NULL) {
+		/* any case; an unknown name is a mistake, not an empty list */
+		int k;
+		for (k = 0; k < USER_STATUS_N; k++)
+			if (strcasecmp(status, user_status_name(k)) == 0)
+				break;
+		if (k == USER_STATUS_N) {
+			struct buf names = BUF_INIT;
+			for (k = 0; k < USER_STATUS_N; k++)
+				buf_addf(&names, "%s%s", k ? ", " : "",
+					 user_status_name(k));
+			cli_usage_error("user get: --status '%s' is not a "
+					"status: use one of %s",
+					status, names.p);
+			buf_release(&names);
+			return 2;
+		}
+		status = user_status_name(k);
 	}
 	st = cli_state_open("user get");
 	if (st == NULL)

@@ -733,10 +733,9 @@ static int auth_failed(struct imap_client *c, const struct imap_result *res,
 	    err->cls == ERR_TRANSIENT)
 		return -1;
 	return err_set(err, ERR_AUTH, EC_AUTHFAIL,
-		       "%s:%u refused the login of \"%s\": %s%s%s%s: check "
-		       "UserName and Password",
-		       c->host, c->port, user, res->code[0] ? "[" : "",
-		       res->code, res->code[0] ? "] " : "", res->text);
+		       "%s:%u refused the login of \"%s\": %s%s%s%s", c->host,
+		       c->port, user, res->code[0] ? "[" : "", res->code,
+		       res->code[0] ? "] " : "", res->text);
 }
 
 int imap_client_login(struct imap_client *c, const char *user,

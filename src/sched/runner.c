@@ -64,6 +64,10 @@ static struct store_source *open_source(void *ctx, struct err *err)
 		ret = imap_client_login(c, w->u.username, w->u.password, err);
 	if (ret < 0) {
 		err_prefix(err, "source: ");
+		if (err->code == EC_AUTHFAIL)
+			err_suffix(err, ": check the CSV's UserName and "
+					"Password (and the login format the "
+					"source wants)");
 		imap_client_destroy(&c);
 		return NULL;
 	}
@@ -134,6 +138,15 @@ static struct store_target *open_target(void *ctx, struct err *err)
 	}
 	if (ret < 0) {
 		err_prefix(err, "target: ");
+		if (err->code == EC_AUTHFAIL)
+			err_suffix(err,
+				   ": check that the mailbox exists on the "
+				   "target, and target endpoint %s's "
+				   "--target-login and password%s",
+				   w->dst.name,
+				   w->u.target_password ? " (the CSV's "
+							  "TargetPassword)"
+							: "");
 		imap_client_destroy(&c);
 		goto out;
 	}
@@ -390,8 +403,8 @@ static void finish_batches(struct state *st, struct state_batch *bs, size_t nb,
 				&bs[i], c.failed ? BATCH_COMPLETED_WITH_ERRORS
 						 : BATCH_COMPLETED);
 			bs[i].completed = time(NULL);
-			if (c.failed == 0)
-				bs[i].last_synced = c.last_synced;
+			if (c.newest_synced > bs[i].last_synced)
+				bs[i].last_synced = c.newest_synced;
 			state_batch_update(st, &bs[i], &err);
 			continue;
 		}
@@ -404,8 +417,10 @@ static void finish_batches(struct state *st, struct state_batch *bs, size_t nb,
 			state_batch_set_status(&bs[i], BATCH_SYNCED);
 		if (bs[i].initial_done == 0)
 			bs[i].initial_done = time(NULL);
-		if (c.failed == 0)
-			bs[i].last_synced = c.last_synced;
+		/* when the batch last synced: a failed user does not hold
+		 * it back (its own status and time say it failed) */
+		if (c.newest_synced > bs[i].last_synced)
+			bs[i].last_synced = c.newest_synced;
 		if (!bs[i].allow_incremental && c.failed == 0)
 			state_batch_set_status(&bs[i], BATCH_STOPPED);
 		state_batch_update(st, &bs[i], &err);

@@ -876,7 +876,8 @@ int state_batch_counts(struct state *st, int64_t batch_id,
 	sqlite3_stmt *s = prep(st,
 			       "SELECT status, count(*), sum(items_synced),"
 			       " sum(items_skipped), sum(bytes_synced),"
-			       " min(coalesce(last_synced, 0)) FROM users"
+			       " min(coalesce(last_synced, 0)),"
+			       " max(coalesce(last_synced, 0)) FROM users"
 			       " WHERE batch_id=? GROUP BY status",
 			       err);
 	int rc;
@@ -896,6 +897,8 @@ int state_batch_counts(struct state *st, int64_t batch_id,
 		c->bytes_synced += (uint64_t)sqlite3_column_int64(s, 4);
 		if (c->last_synced == (time_t)-1 || ls < c->last_synced)
 			c->last_synced = ls;
+		if ((time_t)sqlite3_column_int64(s, 6) > c->newest_synced)
+			c->newest_synced = (time_t)sqlite3_column_int64(s, 6);
 		switch (user_status_class(user_status_parse(status))) {
 		case CLASS_QUEUED: c->queued += n; break;
 		case CLASS_SYNCED: c->synced += n; break;

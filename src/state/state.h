@@ -112,7 +112,8 @@ void state_batch_set_status(struct state_batch *b, enum batch_status s);
 struct state_batch_counts {
 	unsigned total, queued, syncing, synced, failed, stopped, completed;
 	uint64_t items_synced, items_skipped, bytes_synced;
-	time_t last_synced; /* oldest last_synced of its users */
+	time_t last_synced;   /* oldest last_synced of its users */
+	time_t newest_synced; /* newest last_synced of its users */
 };
 int state_batch_counts(struct state *st, int64_t batch_id,
 		       struct state_batch_counts *c, struct err *err);

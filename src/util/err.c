@@ -58,6 +58,16 @@ void err_prefix(struct err *e, const char *fmt, ...)
 	}
 }
 
+void err_suffix(struct err *e, const char *fmt, ...)
+{
+	size_t n = strlen(e->msg);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->msg + n, sizeof(e->msg) - n, fmt, ap);
+	va_end(ap);
+}
+
 const char *err_class_name(enum err_class cls)
 {
 	switch (cls) {

@@ -73,6 +73,9 @@ int err_vset(struct err *e, enum err_class cls, enum err_code code,
 /* Prefix the existing message with more context ("user x: ..."). */
 void err_prefix(struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Append to the message (advice the caller knows and the callee does not). */
+void err_suffix(struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 const char *err_class_name(enum err_class cls);
 /* Exit code for a command that ended with this error: 2 for usage, else 1. */
 int err_exit_code(const struct err *e);

@@ -87,7 +87,7 @@ printf 'Secret-123\n' >"$T/pw"
 RC=$?; stop_fake
 [ "$RC" = 1 ] || fail "refused login: exit $RC, want 1"
 [ "$(grep -c 'test-server:' "$T/err")" = 1 ] || fail "refused login: not one line: $(cat "$T/err")"
-grep -q 'refused the login of "bob".*AUTHENTICATIONFAILED.*check UserName and Password' "$T/err" ||
+grep -q 'refused the login of "bob".*AUTHENTICATIONFAILED.*check --user and the password' "$T/err" ||
 	fail "refused login: unclear error: $(cat "$T/err")"
 grep -q 'Secret-123' "$T/out" "$T/err" && fail "password printed on refused login"
 

@@ -25,7 +25,9 @@ expect_eq "$(bstatus L)" Created "a new batch without --autostart"
 "$IMAPMIG" sync --batch L >/dev/null 2>"$T/err"
 expect_eq "$?" 2 "sync of a batch not started"
 grep -q "batch start L" "$T/err" || fail "not-started error: $(cat "$T/err")"
-"$IMAPMIG" -q batch start L
+"$IMAPMIG" batch start L >"$T/out" || fail "batch start"
+grep -q "'imapmig sync --batch L' copies them now, or a running 'imapmig serve'" "$T/out" ||
+	fail "batch start does not say what runs it: $(cat "$T/out")"
 "$IMAPMIG" -q sync --batch L || fail "initial sync"
 expect_eq "$(bstatus L)" Synced "after the initial sync"
 expect_eq "$(count ta)" 5 "ta copied"
@@ -87,11 +89,18 @@ expect_eq "$?" 2 "user remove without --yes and no terminal"
 "$IMAPMIG" user get ab@contoso.edu >/dev/null 2>&1 && fail "user remove"
 
 # A source that refuses the password: Failed at once, with the reason,
-# not retried for minutes.
+# not retried for minutes.  The batch's other user syncs, and the batch's
+# last_synced says when, failed user or not.
 printf 'EmailAddress,UserName,Password
 bad@contoso.edu,terry.adams,WrongSecret
+good@contoso.edu,ann.beebe,2111991
 ' >"$T/bad.csv"
-"$IMAPMIG" -q batch new --name Bad --source-endpoint src --target-endpoint md --csv "$T/bad.csv" --autostart
+# no --target-endpoint: the batch says where the mail goes
+"$IMAPMIG" batch new --name Bad --source-endpoint src --csv "$T/bad.csv" --autostart \
+	--include-folders INBOX >"$T/out" 2>&1
+grep -q "No --target-endpoint: mail goes to Maildir under $T/state/mail/" "$T/out" ||
+	fail "batch new without a target does not say where mail goes: $(cat "$T/out")"
+"$IMAPMIG" -q batch set Bad --cutover '2030-01-01 00:00' || fail "batch set --cutover"
 start=$(date +%s)
 "$IMAPMIG" sync --batch Bad >/dev/null 2>"$T/err"
 expect_eq "$?" 1 "sync with a refused password"
@@ -99,4 +108,28 @@ expect_eq "$?" 1 "sync with a refused password"
 expect_eq "$(ustatus bad@contoso.edu)" Failed "user with a refused password"
 "$IMAPMIG" user get bad@contoso.edu --json | grep -q 'refused the login of' || fail "no reason for the failure"
 grep -q WrongSecret "$T/err" && fail "the password was printed"
+"$IMAPMIG" batch get Bad --json >"$T/b.json"
+python3 - "$T/b.json" <<'EOF' || fail "batch get Bad: $(cat "$T/b.json")"
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert b["failed_count"] == 1 and b["synced_count"] == 1, b
+assert b["last_synced"] is not None, "last_synced not updated because a user failed"
+assert b["cutover"].startswith("2030-01-01"), b["cutover"]
+assert b["include_folders"] == "INBOX" and "notification_emails" in b and "start_after" in b, b
+assert b["completed"] is None, "an unset time is null"
+EOF
+# the table shows the JSON's fields under the same names
+"$IMAPMIG" batch get Bad >"$T/b.txt"
+for k in name cutover include_folders last_synced start_after; do
+	grep -q "^$k  *: " "$T/b.txt" || fail "batch get table lacks $k: $(cat "$T/b.txt")"
+done
+"$IMAPMIG" batch get >"$T/all.txt"
+expect_eq "$(grep -c '^Bad ' "$T/all.txt")" 1 "batch get without a name: one line per batch"
+# --status: any case; an unknown status is an error, not an empty list
+"$IMAPMIG" user get --status failed >"$T/out" || fail "user get --status failed"
+grep -q '^bad@contoso.edu ' "$T/out" || fail "user get --status failed: $(cat "$T/out")"
+grep -q '^good@contoso.edu ' "$T/out" && fail "user get --status failed lists a synced user"
+"$IMAPMIG" user get --status Bogus >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "user get --status Bogus"
+grep -q "use one of Queued, Syncing" "$T/err" || fail "user get --status Bogus: $(cat "$T/err")"
 finish

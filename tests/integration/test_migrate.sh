@@ -229,6 +229,20 @@ run user stats annb@contoso.edu --json
 python3 -c 'import json,sys; u=json.load(open(sys.argv[1])); assert u["items_synced"]==4 and u["items_skipped"]==2, u' "$T/out" ||
 	fail "--max-items 4 of 6: $(cat "$T/out")"
 
+# A target that has no such mailbox: the error points at the target, not
+# at the CSV's source fields.
+cat >"$T/nobox.csv" <<EOF
+EmailAddress,UserName,Password
+nobox@contoso.edu,ann.beebe,2111991
+EOF
+run batch new --name NoBox --source-endpoint IMAPEndpoint --target-endpoint NewServer --csv "$T/nobox.csv" --autostart
+run sync --batch NoBox
+expect_eq "$RC" 1 "sync to a target without the mailbox"
+run user get nobox@contoso.edu --json
+grep -q 'target: .*refused the login.*check that the mailbox exists on the target, and target endpoint NewServer' "$T/out" ||
+	fail "missing target mailbox: unclear error: $(cat "$T/out")"
+grep -q 'UserName' "$T/out" && fail "missing target mailbox: the error blames the CSV's source fields: $(cat "$T/out")"
+
 # No password in the state store, the key file is private.
 for pw in P@ssw0rd 1091990 2111991; do
 	if cat "$T"/state/state.db* | grep -aq "$pw"; then fail "password $pw in the state store"; fi

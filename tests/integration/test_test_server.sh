@@ -82,7 +82,7 @@ printf 'Wr0ng-Secret\n' >"$T/bad.pw"
 run $H --port "$IMAPFIX_PORT_SSL" --ca-file "$IMAPFIX_CA" --user terry.adams --password-file "$T/bad.pw"
 expect_eq "$RC" 1 "wrong password"
 expect_eq "$(wc -l <"$T/err")" 1 "wrong password: one line"
-grep -q 'check UserName and Password' "$T/err" || fail "wrong password: unclear: $(cat "$T/err")"
+grep -q 'check --user and the password' "$T/err" || fail "wrong password: unclear: $(cat "$T/err")"
 grep -q 'Wr0ng-Secret' "$T/out" "$T/err" "$IMAPFIX_LOG" && fail "a password was printed or logged"
 grep -q 'P@ssw0rd\|1091990' "$T/out" "$T/err" && fail "a password was printed"
 # the password from standard input works too, and never in argv
