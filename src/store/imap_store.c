@@ -29,6 +29,7 @@
 
 #include "imap/client.h"
 #include "imap/seqset.h"
+#include "store/imap_format.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -198,56 +199,6 @@ static int mailbox_arg(struct imap_cmdbuf *cb, const char *server_name)
 }
 
 /* ---- dates and flags ---- */
-
-static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-				   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-/* "17-Jul-1996 02:44:25 -0700" (day may be space-padded). */
-static int parse_internaldate(const char *s, time_t *t_r, int *tz_r)
-{
-	struct tm tm;
-	char mon[4];
-	int day, year, hh, mm, ss, tz, m, sign;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	while (*s == ' ')
-		s++;
-	if (sscanf(s, "%d-%3s-%d %d:%d:%d %d", &day, mon, &year, &hh, &mm, &ss,
-		   &tz) != 7)
-		return -1;
-	for (m = 0; m < 12; m++)
-		if (strcasecmp(mon, months[m]) == 0)
-			break;
-	if (m == 12 || day < 1 || day > 31 || year < 1900 || hh > 23 ||
-	    mm > 59 || ss > 60)
-		return -1;
-	sign = strchr(s, '-') && strrchr(s, ' ')[1] == '-' ? -1 : 1;
-	if (tz < 0)
-		tz = -tz;
-	tm.tm_mday = day;
-	tm.tm_mon = m;
-	tm.tm_year = year - 1900;
-	tm.tm_hour = hh;
-	tm.tm_min = mm;
-	tm.tm_sec = ss;
-	t = timegm(&tm);
-	*tz_r = sign * ((tz / 100) * 60 + tz % 100);
-	*t_r = t - (time_t)*tz_r * 60;
-	return 0;
-}
-
-static void format_internaldate(time_t t, int tz_min, char *out, size_t size)
-{
-	struct tm tm;
-	time_t local = t + (time_t)tz_min * 60;
-	int a = tz_min < 0 ? -tz_min : tz_min;
-
-	gmtime_r(&local, &tm);
-	snprintf(out, size, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d",
-		 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, tz_min < 0 ? '-' : '+', a / 60, a % 60);
-}
 
 static void parse_flags(const struct imap_arg *list, struct store_msg *m)
 {
@@ -712,8 +663,9 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 			m.binary_size = n;
 		} else if (strcasecmp(key, "INTERNALDATE") == 0) {
 			const char *d = imap_arg_str(v);
-			if (d != NULL && parse_internaldate(d, &m.internaldate,
-							    &m.tz_minutes) == 0)
+			if (d != NULL &&
+			    imap_parse_internaldate(d, &m.internaldate,
+						    &m.tz_minutes) == 0)
 				have_date = 1;
 		}
 	}
@@ -1590,7 +1542,8 @@ static int target_append_begin(struct store_target *t, const char *folder,
 	mailbox_arg(&cb, name.p);
 	imap_cmd_raw(&cb, " ");
 	flags_to_cmd(m, &cb);
-	format_internaldate(m->internaldate, m->tz_minutes, date, sizeof(date));
+	imap_format_internaldate(m->internaldate, m->tz_minutes, date,
+				 sizeof(date));
 	imap_cmd_rawf(&cb, " \"%s\" ", date);
 	/* A plain literal: with literal8 Dovecot would re-encode binary
 	 * parts as base64.  No message with NUL comes here (takes_nul). */
@@ -2114,8 +2067,8 @@ static void tlist_untagged(void *ctx, const struct imap_resp *r)
 			size = v;
 		else if (strcasecmp(key, "INTERNALDATE") == 0 &&
 			 imap_arg_str(&items->list[i + 1]) != NULL)
-			parse_internaldate(imap_arg_str(&items->list[i + 1]),
-					   &date, &tz);
+			imap_parse_internaldate(
+				imap_arg_str(&items->list[i + 1]), &date, &tz);
 	}
 	if (uid == 0)
 		return;
