@@ -9,10 +9,9 @@
 static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 				   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-/* The range formatted: what the parser accepts (years 1900 to 9999 in
- * any zone), so a day more on each side of UTC. */
-#define T_MIN  (-2208988800LL - 86400)	/* 01-Jan-1900 00:00:00 UTC */
-#define T_MAX  (253402300799LL + 86400) /* 31-Dec-9999 23:59:59 UTC */
+/* The local times a date-time can say: years 1900 to 9999. */
+#define T_MIN  (-2208988800LL)	/* 01-Jan-1900 00:00:00 */
+#define T_MAX  (253402300799LL) /* 31-Dec-9999 23:59:59 */
 #define TZ_MAX (23 * 60 + 59)
 
 _Static_assert(sizeof(time_t) >= 8, "time_t must hold years to 9999");
@@ -91,25 +90,30 @@ int imap_parse_internaldate(const char *s, time_t *t_r, int *tz_min_r)
 	tm.tm_min = mm;
 	tm.tm_sec = ss;
 	t = timegm(&tm);
+	if (t > T_MAX) /* 31-Dec-9999 23:59:60 */
+		return -1;
 	tz = sign * (zh * 60 + zm);
 	*tz_min_r = tz;
 	*t_r = t - (time_t)tz * 60;
 	return 0;
 }
 
-/* A zone or time out of range (not from the parser) is formatted as the
- * epoch in +0000 rather than as something no server would accept. */
+/* Not from the parser, a zone out of range is taken as +0000 and a time
+ * out of range as the epoch: what is formatted always parses again. */
 void imap_format_internaldate(time_t t, int tz_min, char *out, size_t size)
 {
 	struct tm tm;
-	time_t local;
+	time_t local = 0;
 	int a;
 
-	if (tz_min < -TZ_MAX || tz_min > TZ_MAX || t < T_MIN || t > T_MAX) {
-		t = 0;
+	if (tz_min < -TZ_MAX || tz_min > TZ_MAX)
+		tz_min = 0;
+	if (t >= T_MIN - TZ_MAX * 60 && t <= T_MAX + TZ_MAX * 60)
+		local = t + (time_t)tz_min * 60;
+	if (local < T_MIN || local > T_MAX) {
+		local = 0;
 		tz_min = 0;
 	}
-	local = t + (time_t)tz_min * 60;
 	if (gmtime_r(&local, &tm) == NULL) {
 		memset(&tm, 0, sizeof(tm));
 		tm.tm_mday = 1;
