@@ -761,7 +761,7 @@ static int source_fetch_flags(struct store_source *s, uint32_t max_uid,
 struct nulcheck {
 	const uint32_t *uids; /* sorted */
 	size_t n;
-	struct buf *parts; /* per UID */
+	struct buf *parts; /* per UID: "PART:SIZE PART:SIZE ..." */
 	unsigned char *has_nul;
 	size_t cur; /* streamed literal's index, or n */
 };
@@ -1098,10 +1098,11 @@ static int source_fetch_summary(struct store_source *s, uint32_t uid,
 
 /* ---- NUL bytes that BODY[] hides ---- */
 
-/* Part numbers of the leaf parts of a BODYSTRUCTURE whose transfer
- * encoding BINARY[] leaves as it is (none, 7bit, 8bit, binary): there,
- * BINARY[part] is the stored bytes and shows a NUL that BODY[] turns into
- * 0x80.  A message/rfc822 part is entered. */
+/* Part numbers and sizes ("1.2:3000") of the leaf parts of a
+ * BODYSTRUCTURE whose transfer encoding BINARY[] leaves as it is (none,
+ * 7bit, 8bit, binary): there, BINARY[part] is the stored bytes and shows
+ * a NUL that BODY[] turns into 0x80.  A message/rfc822 part is entered.
+ * A size the server does not give is taken as UINT64_MAX. */
 static void identity_parts(const struct imap_arg *b, const char *prefix,
 			   struct buf *out, unsigned depth)
 {
@@ -1146,9 +1147,11 @@ static void identity_parts(const struct imap_arg *b, const char *prefix,
 		if (enc == NULL || strcasecmp(enc, "7BIT") == 0 ||
 		    strcasecmp(enc, "8BIT") == 0 ||
 		    strcasecmp(enc, "BINARY") == 0) {
-			if (out->len)
-				buf_addch(out, ' ');
-			buf_addstr(out, part);
+			uint64_t size = UINT64_MAX;
+			if (b->list_count > 6)
+				(void)imap_arg_u64(&b->list[6], &size);
+			buf_addf(out, "%s%s:%llu", out->len ? " " : "", part,
+				 (unsigned long long)size);
 		}
 	}
 }
@@ -1182,6 +1185,53 @@ static void bs_untagged(void *ctx, const struct imap_resp *r)
 	}
 }
 
+/* The parts' BINARY[] literals small enough to be kept in memory come in
+ * one FETCH response per command, and the parser holds at most 2 MiB per
+ * response (parse.h max_response): one command asks for at most 1 MiB
+ * of parts by their BODYSTRUCTURE sizes, a bigger part alone (it is
+ * streamed).  A digest of 100 parts of 30 KB is three commands. */
+#define NUL_CHECK_CMD_BYTES (1024 * 1024)
+
+static int submit_binary_parts(struct imap_source *is, uint32_t uid,
+			       const char *p, struct err *err)
+{
+	struct imap_cmdbuf cb;
+	int ret = 0;
+
+	while (ret == 0 && *p) {
+		uint64_t sum = 0;
+		unsigned count = 0;
+
+		imap_client_cmdbuf_init(is->c, &cb);
+		imap_cmd_rawf(&cb, "UID FETCH %u (UID", uid);
+		while (*p) {
+			const char *colon = strchr(p, ':');
+			char *end;
+			unsigned long long size;
+			if (colon == NULL)
+				break; /* not from identity_parts */
+			size = strtoull(colon + 1, &end, 10);
+			if (count > 0 && (size > NUL_CHECK_CMD_BYTES - sum))
+				break;
+			imap_cmd_rawf(&cb, " BINARY.PEEK[%.*s]",
+				      (int)(colon - p), p);
+			sum += size < NUL_CHECK_CMD_BYTES ? size
+							  : NUL_CHECK_CMD_BYTES;
+			count++;
+			p = end;
+			while (*p == ' ')
+				p++;
+		}
+		imap_cmd_raw(&cb, ")");
+		if (count > 0)
+			ret = imap_client_submit(is->c, &cb, NULL, NULL, err);
+		imap_cmdbuf_release(&cb);
+		if (count == 0)
+			break;
+	}
+	return ret;
+}
+
 static int source_nul_check(struct store_source *s, const uint32_t *uids,
 			    size_t n, unsigned char *has_nul_r, struct err *err)
 {
@@ -1203,7 +1253,7 @@ static int source_nul_check(struct store_source *s, const uint32_t *uids,
 	nc.cur = n;
 	nc.parts = xcalloc(n, sizeof(*nc.parts));
 	for (i = 0; i < n; i++)
-		buf_init(&nc.parts[i], 64 * 1024);
+		buf_init(&nc.parts[i], 2 * 1024 * 1024);
 	is->nc = &nc;
 	imap_client_set_untagged(is->c, bs_untagged, is);
 	/* One command for every structure, then one per message for its
@@ -1215,24 +1265,8 @@ static int source_nul_check(struct store_source *s, const uint32_t *uids,
 	imap_cmdbuf_release(&cb);
 	if (ret < 0 || res.status != IMAP_STATUS_OK)
 		goto out;
-	for (i = 0; ret == 0 && i < n; i++) {
-		const char *p;
-		if (nc.parts[i].len == 0)
-			continue;
-		imap_client_cmdbuf_init(is->c, &cb);
-		imap_cmd_rawf(&cb, "UID FETCH %u (UID", uids[i]);
-		for (p = nc.parts[i].p; *p;) {
-			const char *e = strchr(p, ' ');
-			size_t len = e ? (size_t)(e - p) : strlen(p);
-			imap_cmd_rawf(&cb, " BINARY.PEEK[%.*s]", (int)len, p);
-			p += len;
-			while (*p == ' ')
-				p++;
-		}
-		imap_cmd_raw(&cb, ")");
-		ret = imap_client_submit(is->c, &cb, NULL, NULL, err);
-		imap_cmdbuf_release(&cb);
-	}
+	for (i = 0; ret == 0 && i < n; i++)
+		ret = submit_binary_parts(is, uids[i], nc.parts[i].p, err);
 	is->nul_scan = 1;
 	if (ret == 0)
 		ret = imap_client_drain(is->c, 0, err);

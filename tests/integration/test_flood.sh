@@ -78,8 +78,9 @@ shape stall 'no answer from 127.0.0.1:[0-9]+ for 2 s' --timeout 2
 [ -n "${FLOOD_ONLY:-}" ] && [ "$FLOOD_ONLY" != stall ] || [ "$ELAPSED" -le 10 ] || fail "stall: took $ELAPSED s with --timeout 2"
 
 # Big responses that are legitimate still fit, from a real Dovecot: a
-# FETCH of 100 messages' headers (100 responses, not one) and the
-# BODYSTRUCTURE of a 3,000-part message (one response, hundreds of KB).
+# FETCH of 100 messages' headers (100 responses, not one), the
+# BODYSTRUCTURE of a 3,000-part message (one response, hundreds of KB),
+# the BINARY[] of a digest's 100 parts of 30 KB (3 MB in all).
 if [ -z "${FLOOD_ONLY:-}" ]; then
 	fixture_start
 	$SEED --mail-root "$IMAPFIX_MAIL" --user terry.adams --folder Many --count 100 --seed 3 --size-mix small >/dev/null
@@ -95,6 +96,22 @@ m = (b"From: a@example.org\r\nTo: b@example.org\r\nSubject: many parts\r\nMIME-V
 open(sys.argv[1], "wb").write(m)
 PY
 	$SEED --mail-root "$IMAPFIX_MAIL" --user terry.adams --folder Parts --file "$T/parts.eml" >/dev/null
+	# A digest of 100 8-bit parts of 30,000 bytes: each under the 32 KiB
+	# kept-literal size, 3 MB together, so its parts' BINARY[] (the NUL
+	# check) must not come back in one response.
+	python3 - "$T/digest.eml" <<'PY'
+import sys
+# "À" is C3 80 in UTF-8: a 0x80 byte, a NUL the source may have hidden
+line = ("À la carte in Köln " * 60)[:900].encode() + b"\r\n"
+body = (line * 40)[:30000]
+parts = b"".join(b"--B\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                 b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body + b"\r\n" for i in range(100))
+parts += b"--B\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n"
+m = (b"From: a@example.org\r\nTo: b@example.org\r\nSubject: digest\r\nMIME-Version: 1.0\r\n"
+     b"Content-Type: multipart/mixed; boundary=B\r\n\r\n" + parts + b"--B--\r\n")
+open(sys.argv[1], "wb").write(m)
+PY
+	$SEED --mail-root "$IMAPFIX_MAIL" --user terry.adams --folder Digest --file "$T/digest.eml" >/dev/null
 	BS=$(python3 -c 'import imaplib,sys; M=imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); M.login("terry.adams","1091990"); M.select("Parts"); t,d=M.uid("FETCH","1:*","(BODYSTRUCTURE)"); print(len(d[0]) if isinstance(d[0], bytes) else len(d[0][0]) + len(d[0][1]))' "$IMAPFIX_PORT")
 	echo "legit: Dovecot's BODYSTRUCTURE of the 3,000-part message is $BS bytes" >&2
 	[ "${BS:-0}" -gt 200000 ] || fail "legit: BODYSTRUCTURE only ${BS:-?} bytes: not the big response wanted"
@@ -108,7 +125,7 @@ PY
 	expect_eq "$?" 0 "legit: sync exit ($(tail -2 "$T/sync.err"))"
 	user_stats terry.adams@example.org legit
 	expect_eq "$STATUS" Synced "legit: status"
-	expect_eq "$SYNCED" 101 "legit: items synced"
+	expect_eq "$SYNCED" 102 "legit: items synced"
 	grep -q 'S: \* [0-9]* FETCH (UID [0-9]* BODYSTRUCTURE' "$T/sync.err" ||
 		fail "legit: imapmig did not fetch the BODYSTRUCTURE"
 fi
