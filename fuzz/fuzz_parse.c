@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct imap_parser_limits lim = {4096, 16, 1 << 20, 64};
+	struct imap_parser_limits lim = {4096, 16, 1 << 20, 64, 8192};
 	struct fz_sink fs = {0, 0, 0};
 	struct imap_literal_sink sink = {fz_begin, fz_data, fz_end, &fs};
 	struct imap_parser *p;

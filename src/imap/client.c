@@ -785,7 +785,7 @@ static int authenticate(struct imap_client *c, const char *mech,
 	} else {
 		/* The response goes out after the server's "+". */
 		imap_cmd_raw(&cb, "\r\n");
-		cb.waits[cb.n_waits++] = cb.b.len;
+		imap_cmd_wait_point(&cb);
 		imap_cmd_raw(&cb, b64);
 	}
 	ret = imap_client_run(c, &cb, &res, err);

@@ -45,6 +45,7 @@ struct imap_parser {
 	struct buf tok; /* current token / text */
 	struct buf tag;
 	size_t line_len;
+	uint64_t kept_len; /* bytes of the literals kept in this response */
 	int atom_brackets; /* depth of [...] inside an atom */
 	/* literal */
 	uint64_t lit_size, lit_left;
@@ -90,6 +91,7 @@ static void clear_response(struct imap_parser *p)
 	buf_reset(&p->tok);
 	buf_reset(&p->tag);
 	p->line_len = 0;
+	p->kept_len = 0;
 	p->atom_brackets = 0;
 	p->state = S_TAG;
 }
@@ -102,6 +104,7 @@ struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits)
 	p->lim.max_depth = 64;
 	p->lim.max_literal = 2ull << 30;
 	p->lim.inline_literal_max = 32 * 1024;
+	p->lim.max_response = 2 * 1024 * 1024;
 	if (limits != NULL) {
 		if (limits->max_line)
 			p->lim.max_line = limits->max_line;
@@ -110,6 +113,8 @@ struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits)
 		if (limits->max_literal)
 			p->lim.max_literal = limits->max_literal;
 		p->lim.inline_literal_max = limits->inline_literal_max;
+		if (limits->max_response)
+			p->lim.max_response = limits->max_response;
 	}
 	buf_init(&p->tok, p->lim.max_line + 1);
 	buf_init(&p->tag, 64);
@@ -302,6 +307,11 @@ static enum imap_parse_result line_done(struct imap_parser *p)
 	return IMAP_PARSE_DONE;
 }
 
+static enum imap_parse_result response_too_big(struct imap_parser *p)
+{
+	return fail(p, "server response over %zu bytes", p->lim.max_response);
+}
+
 static enum imap_parse_result literal_start(struct imap_parser *p)
 {
 	struct slice key = slice_of("", 0);
@@ -317,6 +327,12 @@ static enum imap_parse_result literal_start(struct imap_parser *p)
 	buf_reset(&p->tok);
 	if (p->lit_size <= p->lim.inline_literal_max) {
 		p->lit_streamed = 0;
+		/* Checked before the bytes arrive: nothing is held past
+		 * the limit.  lit_size <= inline_literal_max, no overflow. */
+		if (p->line_len + p->kept_len + p->lit_size >
+		    p->lim.max_response)
+			return response_too_big(p);
+		p->kept_len += p->lit_size;
 		if (buf_grow(&p->tok, (size_t)p->lit_size) < 0)
 			return fail(p, "literal too large for memory");
 		return IMAP_PARSE_NEED_MORE;
@@ -387,6 +403,8 @@ static enum imap_parse_result step(struct imap_parser *p, char c)
 	if (++p->line_len > p->lim.max_line)
 		return fail(p, "response line longer than %zu bytes",
 			    p->lim.max_line);
+	if (p->line_len + p->kept_len > p->lim.max_response)
+		return response_too_big(p);
 	switch (p->state) {
 	case S_TAG:
 		if (c == ' ' || c == '\r' || c == '\n') {

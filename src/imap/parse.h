@@ -10,6 +10,9 @@
  * 63 bits and at most max_literal.  Literals up to inline_literal_max
  * bytes are kept in the response; larger ones are handed to the literal
  * sink in chunks as they arrive, so a 35 MB BODY[] never sits in memory.
+ * The line and the kept literals together may be at most max_response
+ * bytes, so one response cannot hold more than that however many small
+ * literals it has (streamed literals do not count: they are not held).
  *
  * The parse tree lives in an arena owned by the parser and is valid until
  * the next imap_parser_feed() after DONE (or imap_parser_reset()). */
@@ -96,6 +99,7 @@ struct imap_parser_limits {
 	unsigned max_depth;	   /* default 64 */
 	uint64_t max_literal;	   /* default 2 GiB */
 	size_t inline_literal_max; /* default 32 KiB */
+	size_t max_response;	   /* line + kept literals, default 2 MiB */
 };
 
 struct imap_parser;

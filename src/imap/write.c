@@ -3,8 +3,11 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "util/xalloc.h"
 
 void imap_cmdbuf_init(struct imap_cmdbuf *cb, enum imap_literal_mode mode)
 {
@@ -16,7 +19,20 @@ void imap_cmdbuf_init(struct imap_cmdbuf *cb, enum imap_literal_mode mode)
 void imap_cmdbuf_release(struct imap_cmdbuf *cb)
 {
 	buf_release(&cb->b);
+	free(cb->waits);
+	cb->waits = NULL;
 	cb->n_waits = 0;
+	cb->cap_waits = 0;
+}
+
+void imap_cmd_wait_point(struct imap_cmdbuf *cb)
+{
+	if (cb->n_waits == cb->cap_waits) {
+		cb->cap_waits = cb->cap_waits ? cb->cap_waits * 2 : 4;
+		cb->waits =
+			xrealloc(cb->waits, cb->cap_waits * sizeof(*cb->waits));
+	}
+	cb->waits[cb->n_waits++] = cb->b.len;
 }
 
 void imap_cmd_raw(struct imap_cmdbuf *cb, const char *text)
@@ -62,8 +78,8 @@ void imap_cmd_literal_header(struct imap_cmdbuf *cb, uint64_t n, int literal8)
 
 	buf_addf(&cb->b, "%s{%llu%s}\r\n", literal8 ? "~" : "",
 		 (unsigned long long)n, plus ? "+" : "");
-	if (!plus && cb->n_waits < IMAP_CMD_MAX_WAITS)
-		cb->waits[cb->n_waits++] = cb->b.len;
+	if (!plus)
+		imap_cmd_wait_point(cb);
 }
 
 static void literal(struct imap_cmdbuf *cb, const char *s, size_t len)

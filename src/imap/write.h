@@ -14,8 +14,6 @@
 
 #include "util/buf.h"
 
-#define IMAP_CMD_MAX_WAITS 16
-
 enum imap_literal_mode {
 	IMAP_LITERAL_SYNC,  /* {n} then wait for "+" */
 	IMAP_LITERAL_PLUS,  /* LITERAL+: {n+} always */
@@ -23,9 +21,9 @@ enum imap_literal_mode {
 };
 
 struct imap_cmdbuf {
-	struct buf b; /* the bytes, without tag and final CRLF */
-	size_t waits[IMAP_CMD_MAX_WAITS]; /* offsets just after "{n}\r\n" */
-	unsigned n_waits;
+	struct buf b;  /* the bytes, without tag and final CRLF */
+	size_t *waits; /* offsets just after "{n}\r\n", as many as needed */
+	unsigned n_waits, cap_waits;
 	enum imap_literal_mode literal_mode;
 	int utf8_ok;   /* UTF8=ACCEPT enabled: 8-bit in quoted */
 	int sensitive; /* redact arguments in the protocol trace */
@@ -33,6 +31,9 @@ struct imap_cmdbuf {
 
 void imap_cmdbuf_init(struct imap_cmdbuf *cb, enum imap_literal_mode mode);
 void imap_cmdbuf_release(struct imap_cmdbuf *cb);
+/* Mark the end of the bytes so far as a wait point: what follows is sent
+ * only after the server's "+" (AUTHENTICATE without SASL-IR). */
+void imap_cmd_wait_point(struct imap_cmdbuf *cb);
 
 /* Raw text, e.g. "UID FETCH 1:* (FLAGS)". */
 void imap_cmd_raw(struct imap_cmdbuf *cb, const char *text);

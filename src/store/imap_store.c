@@ -29,6 +29,7 @@
 
 #include "imap/client.h"
 #include "imap/seqset.h"
+#include "store/imap_format.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -198,56 +199,6 @@ static int mailbox_arg(struct imap_cmdbuf *cb, const char *server_name)
 }
 
 /* ---- dates and flags ---- */
-
-static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-				   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-/* "17-Jul-1996 02:44:25 -0700" (day may be space-padded). */
-static int parse_internaldate(const char *s, time_t *t_r, int *tz_r)
-{
-	struct tm tm;
-	char mon[4];
-	int day, year, hh, mm, ss, tz, m, sign;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	while (*s == ' ')
-		s++;
-	if (sscanf(s, "%d-%3s-%d %d:%d:%d %d", &day, mon, &year, &hh, &mm, &ss,
-		   &tz) != 7)
-		return -1;
-	for (m = 0; m < 12; m++)
-		if (strcasecmp(mon, months[m]) == 0)
-			break;
-	if (m == 12 || day < 1 || day > 31 || year < 1900 || hh > 23 ||
-	    mm > 59 || ss > 60)
-		return -1;
-	sign = strchr(s, '-') && strrchr(s, ' ')[1] == '-' ? -1 : 1;
-	if (tz < 0)
-		tz = -tz;
-	tm.tm_mday = day;
-	tm.tm_mon = m;
-	tm.tm_year = year - 1900;
-	tm.tm_hour = hh;
-	tm.tm_min = mm;
-	tm.tm_sec = ss;
-	t = timegm(&tm);
-	*tz_r = sign * ((tz / 100) * 60 + tz % 100);
-	*t_r = t - (time_t)*tz_r * 60;
-	return 0;
-}
-
-static void format_internaldate(time_t t, int tz_min, char *out, size_t size)
-{
-	struct tm tm;
-	time_t local = t + (time_t)tz_min * 60;
-	int a = tz_min < 0 ? -tz_min : tz_min;
-
-	gmtime_r(&local, &tm);
-	snprintf(out, size, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d",
-		 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, tz_min < 0 ? '-' : '+', a / 60, a % 60);
-}
 
 static void parse_flags(const struct imap_arg *list, struct store_msg *m)
 {
@@ -768,8 +719,9 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 			m.binary_size = n;
 		} else if (strcasecmp(key, "INTERNALDATE") == 0) {
 			const char *d = imap_arg_str(v);
-			if (d != NULL && parse_internaldate(d, &m.internaldate,
-							    &m.tz_minutes) == 0)
+			if (d != NULL &&
+			    imap_parse_internaldate(d, &m.internaldate,
+						    &m.tz_minutes) == 0)
 				have_date = 1;
 		}
 	}
@@ -865,7 +817,7 @@ static int source_fetch_flags(struct store_source *s, uint32_t max_uid,
 struct nulcheck {
 	const uint32_t *uids; /* sorted */
 	size_t n;
-	struct buf *parts; /* per UID */
+	struct buf *parts; /* per UID: "PART:SIZE PART:SIZE ..." */
 	unsigned char *has_nul;
 	size_t cur; /* streamed literal's index, or n */
 };
@@ -1202,10 +1154,11 @@ static int source_fetch_summary(struct store_source *s, uint32_t uid,
 
 /* ---- NUL bytes that BODY[] hides ---- */
 
-/* Part numbers of the leaf parts of a BODYSTRUCTURE whose transfer
- * encoding BINARY[] leaves as it is (none, 7bit, 8bit, binary): there,
- * BINARY[part] is the stored bytes and shows a NUL that BODY[] turns into
- * 0x80.  A message/rfc822 part is entered. */
+/* Part numbers and sizes ("1.2:3000") of the leaf parts of a
+ * BODYSTRUCTURE whose transfer encoding BINARY[] leaves as it is (none,
+ * 7bit, 8bit, binary): there, BINARY[part] is the stored bytes and shows
+ * a NUL that BODY[] turns into 0x80.  A message/rfc822 part is entered.
+ * A size the server does not give is taken as UINT64_MAX. */
 static void identity_parts(const struct imap_arg *b, const char *prefix,
 			   struct buf *out, unsigned depth)
 {
@@ -1250,9 +1203,11 @@ static void identity_parts(const struct imap_arg *b, const char *prefix,
 		if (enc == NULL || strcasecmp(enc, "7BIT") == 0 ||
 		    strcasecmp(enc, "8BIT") == 0 ||
 		    strcasecmp(enc, "BINARY") == 0) {
-			if (out->len)
-				buf_addch(out, ' ');
-			buf_addstr(out, part);
+			uint64_t size = UINT64_MAX;
+			if (b->list_count > 6)
+				(void)imap_arg_u64(&b->list[6], &size);
+			buf_addf(out, "%s%s:%llu", out->len ? " " : "", part,
+				 (unsigned long long)size);
 		}
 	}
 }
@@ -1286,6 +1241,53 @@ static void bs_untagged(void *ctx, const struct imap_resp *r)
 	}
 }
 
+/* The parts' BINARY[] literals small enough to be kept in memory come in
+ * one FETCH response per command, and the parser holds at most 2 MiB per
+ * response (parse.h max_response): one command asks for at most 1 MiB
+ * of parts by their BODYSTRUCTURE sizes, a bigger part alone (it is
+ * streamed).  A digest of 100 parts of 30 KB is three commands. */
+#define NUL_CHECK_CMD_BYTES (1024 * 1024)
+
+static int submit_binary_parts(struct imap_source *is, uint32_t uid,
+			       const char *p, struct err *err)
+{
+	struct imap_cmdbuf cb;
+	int ret = 0;
+
+	while (ret == 0 && *p) {
+		uint64_t sum = 0;
+		unsigned count = 0;
+
+		imap_client_cmdbuf_init(is->c, &cb);
+		imap_cmd_rawf(&cb, "UID FETCH %u (UID", uid);
+		while (*p) {
+			const char *colon = strchr(p, ':');
+			char *end;
+			unsigned long long size;
+			if (colon == NULL)
+				break; /* not from identity_parts */
+			size = strtoull(colon + 1, &end, 10);
+			if (count > 0 && (size > NUL_CHECK_CMD_BYTES - sum))
+				break;
+			imap_cmd_rawf(&cb, " BINARY.PEEK[%.*s]",
+				      (int)(colon - p), p);
+			sum += size < NUL_CHECK_CMD_BYTES ? size
+							  : NUL_CHECK_CMD_BYTES;
+			count++;
+			p = end;
+			while (*p == ' ')
+				p++;
+		}
+		imap_cmd_raw(&cb, ")");
+		if (count > 0)
+			ret = imap_client_submit(is->c, &cb, NULL, NULL, err);
+		imap_cmdbuf_release(&cb);
+		if (count == 0)
+			break;
+	}
+	return ret;
+}
+
 static int source_nul_check(struct store_source *s, const uint32_t *uids,
 			    size_t n, unsigned char *has_nul_r, struct err *err)
 {
@@ -1307,7 +1309,7 @@ static int source_nul_check(struct store_source *s, const uint32_t *uids,
 	nc.cur = n;
 	nc.parts = xcalloc(n, sizeof(*nc.parts));
 	for (i = 0; i < n; i++)
-		buf_init(&nc.parts[i], 64 * 1024);
+		buf_init(&nc.parts[i], 2 * 1024 * 1024);
 	is->nc = &nc;
 	imap_client_set_untagged(is->c, bs_untagged, is);
 	/* One command for every structure, then one per message for its
@@ -1319,24 +1321,8 @@ static int source_nul_check(struct store_source *s, const uint32_t *uids,
 	imap_cmdbuf_release(&cb);
 	if (ret < 0 || res.status != IMAP_STATUS_OK)
 		goto out;
-	for (i = 0; ret == 0 && i < n; i++) {
-		const char *p;
-		if (nc.parts[i].len == 0)
-			continue;
-		imap_client_cmdbuf_init(is->c, &cb);
-		imap_cmd_rawf(&cb, "UID FETCH %u (UID", uids[i]);
-		for (p = nc.parts[i].p; *p;) {
-			const char *e = strchr(p, ' ');
-			size_t len = e ? (size_t)(e - p) : strlen(p);
-			imap_cmd_rawf(&cb, " BINARY.PEEK[%.*s]", (int)len, p);
-			p += len;
-			while (*p == ' ')
-				p++;
-		}
-		imap_cmd_raw(&cb, ")");
-		ret = imap_client_submit(is->c, &cb, NULL, NULL, err);
-		imap_cmdbuf_release(&cb);
-	}
+	for (i = 0; ret == 0 && i < n; i++)
+		ret = submit_binary_parts(is, uids[i], nc.parts[i].p, err);
 	is->nul_scan = 1;
 	if (ret == 0)
 		ret = imap_client_drain(is->c, 0, err);
@@ -1648,7 +1634,8 @@ static int target_append_begin(struct store_target *t, const char *folder,
 	mailbox_arg(&cb, name.p);
 	imap_cmd_raw(&cb, " ");
 	flags_to_cmd(m, &cb);
-	format_internaldate(m->internaldate, m->tz_minutes, date, sizeof(date));
+	imap_format_internaldate(m->internaldate, m->tz_minutes, date,
+				 sizeof(date));
 	imap_cmd_rawf(&cb, " \"%s\" ", date);
 	/* A plain literal: with literal8 Dovecot would re-encode binary
 	 * parts as base64.  No message with NUL comes here (takes_nul). */
@@ -2172,8 +2159,8 @@ static void tlist_untagged(void *ctx, const struct imap_resp *r)
 			size = v;
 		else if (strcasecmp(key, "INTERNALDATE") == 0 &&
 			 imap_arg_str(&items->list[i + 1]) != NULL)
-			parse_internaldate(imap_arg_str(&items->list[i + 1]),
-					   &date, &tz);
+			imap_parse_internaldate(
+				imap_arg_str(&items->list[i + 1]), &date, &tz);
 	}
 	if (uid == 0)
 		return;

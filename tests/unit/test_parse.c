@@ -251,7 +251,7 @@ static int s_end(void *ctx)
 static void run_stream(size_t body_len, size_t inline_max, size_t chunk,
 		       struct sink_ctx *s, struct buf *dump)
 {
-	struct imap_parser_limits lim = {0, 0, 0, inline_max};
+	struct imap_parser_limits lim = {.inline_literal_max = inline_max};
 	struct imap_literal_sink sink = {s_begin, s_data, s_end, s};
 	struct imap_parser *p = imap_parser_create(&lim);
 	struct buf in = BUF_INIT;
@@ -329,7 +329,7 @@ static const char *parse_error(const char *in, size_t len,
 
 static void test_hostile(void **state)
 {
-	struct imap_parser_limits small = {4096, 16, 1 << 20, 64};
+	struct imap_parser_limits small = {4096, 16, 1 << 20, 64, 0};
 	struct buf out = BUF_INIT, in = BUF_INIT;
 	size_t i;
 
@@ -383,12 +383,77 @@ static void test_hostile(void **state)
 	buf_release(&in);
 }
 
+static void add_literals(struct buf *in, unsigned n, size_t size)
+{
+	char *x = malloc(size);
+	unsigned i;
+
+	memset(x, 'x', size);
+	for (i = 0; i < n; i++) {
+		buf_addf(in, " {%zu}\r\n", size);
+		buf_add(in, x, size);
+	}
+	free(x);
+}
+
+/* One response holds at most max_response bytes of line and kept
+ * literals: thousands of small literals cannot add up to gigabytes.
+ * Streamed literals are not held and do not count. */
+static void test_response_cap(void **state)
+{
+	struct imap_parser_limits lim = {.max_line = 4096,
+					 .inline_literal_max = 64,
+					 .max_response = 1000};
+	struct imap_literal_sink sink = {s_begin, s_data, s_end, NULL};
+	struct buf out = BUF_INIT, in = BUF_INIT;
+	struct sink_ctx s;
+	struct imap_parser *p;
+	const struct imap_resp *r;
+	size_t used;
+
+	(void)state;
+	/* 20 kept literals of 60 bytes: over 1000 */
+	buf_addstr(&in, "* X");
+	add_literals(&in, 20, 60);
+	buf_addstr(&in, "\r\n");
+	assert_non_null(parse_error(in.p, in.len, &lim, &out));
+	assert_non_null(strstr(out.p, "server response over 1000 bytes"));
+	/* 10 fit, and every response starts from zero */
+	buf_reset(&in);
+	buf_addstr(&in, "* X");
+	add_literals(&in, 10, 60);
+	buf_addstr(&in, "\r\n* Y");
+	add_literals(&in, 10, 60);
+	buf_addstr(&in, "\r\n");
+	assert_null(parse_error(in.p, in.len, &lim, &out));
+	/* a 100 kB streamed literal next to 10 kept ones */
+	memset(&s, 0, sizeof(s));
+	sink.ctx = &s;
+	buf_reset(&in);
+	buf_addstr(&in, "* 1 FETCH (UID 7 BODY[]");
+	add_literals(&in, 1, 100000);
+	add_literals(&in, 10, 60);
+	buf_addstr(&in, ")\r\n");
+	p = imap_parser_create(&lim);
+	imap_parser_set_sink(p, &sink);
+	assert_int_equal(imap_parser_feed(p, in.p, in.len, &used, &r),
+			 IMAP_PARSE_DONE);
+	assert_int_equal(used, in.len);
+	assert_int_equal(s.got.len, 100000);
+	assert_int_equal(r->args[2].list_count, 14);
+	imap_parser_destroy(&p);
+	buf_release(&s.got);
+	buf_release(&out);
+	buf_release(&in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_splits_agree),
 		cmocka_unit_test(test_literal_streamed),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_response_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

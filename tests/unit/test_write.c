@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,35 @@ static void test_literal_modes(void **state)
 	assert_int_equal(cb.waits[0], cb.b.len);
 	imap_cmdbuf_release(&cb);
 	free(big);
+}
+
+/* Every synchronizing literal of a command is a wait point, however many
+ * there are: a missed one makes the client send the literal's bytes before
+ * the server's "+" (issue 8: the 17th was dropped). */
+static void test_many_sync_literals(void **state)
+{
+	struct imap_cmdbuf cb;
+	char val[16];
+	size_t want[40];
+	unsigned i, n = 40;
+
+	(void)state;
+	imap_cmdbuf_init(&cb, IMAP_LITERAL_SYNC);
+	imap_cmd_raw(&cb, "X");
+	for (i = 0; i < n; i++) {
+		int len = snprintf(val, sizeof(val), "a\r\n%u", i);
+		imap_cmd_raw(&cb, " ");
+		imap_cmd_astring(&cb, val, (size_t)len);
+		want[i] = cb.b.len - (size_t)len;
+	}
+	assert_int_equal(cb.n_waits, n);
+	for (i = 0; i < cb.n_waits; i++) {
+		assert_int_equal(cb.waits[i], want[i]);
+		assert_memory_equal(cb.b.p + cb.waits[i] - 2, "\r\n", 2);
+		assert_memory_equal(cb.b.p + cb.waits[i], "a\r\n", 3);
+	}
+	imap_cmdbuf_release(&cb);
+	assert_int_equal(cb.n_waits, 0);
 }
 
 static const char *to7(const char *in)
@@ -224,6 +254,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_astring),
 		cmocka_unit_test(test_literal_modes),
+		cmocka_unit_test(test_many_sync_literals),
 		cmocka_unit_test(test_utf7),
 		cmocka_unit_test(test_utf7_roundtrip),
 		cmocka_unit_test(test_seqset),
