@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "sched/runner.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -56,13 +58,27 @@ static void log_tick(void *ctx, struct sched_job *jobs, size_t n, int final)
 		return;
 	for (i = 0; i < n; i++) {
 		int f = atomic_load(&jobs[i].finished);
-		log_warn("user %s: %s%s%s", jobs[i].email,
-			 f == JOB_SYNCED   ? "synced"
-			 : f == JOB_FAILED ? "failed"
-					   : "interrupted, resumes on the "
-					     "next run",
-			 jobs[i].error[0] && f != JOB_INTERRUPTED ? ": " : "",
-			 f != JOB_INTERRUPTED ? jobs[i].error : "");
+		unsigned long long bytes =
+			atomic_load(&jobs[i].prog.bytes_done);
+		char mb[32];
+		if (f == JOB_FAILED) {
+			continue; /* the worker said why, when it failed */
+		} else if (f == JOB_INTERRUPTED) {
+			log_info("user %s: interrupted, resumes on the next "
+				 "run",
+				 jobs[i].email);
+		} else if (bytes == 0 && jobs[i].incremental) {
+			/* an idle mailbox's pass says nothing by default */
+			log_debug("user %s: synced, nothing new",
+				  jobs[i].email);
+		} else {
+			progress_fmt_bytes(bytes, mb, sizeof(mb));
+			log_info("user %s: %s sync done: %s copied in %ld s",
+				 jobs[i].email,
+				 jobs[i].incremental ? "incremental"
+						     : "initial",
+				 mb, (long)(time(NULL) - jobs[i].started));
+		}
 	}
 }
 
@@ -118,9 +134,12 @@ int cmd_serve(int argc, char **argv)
 		dprintf(fd, "%d\n", (int)getpid());
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (log_get_level() < LOG_WARN)
-		log_set_level(LOG_WARN);
-	log_warn("serve: scheduling on %s, incremental syncs every %ld s",
+	/* a service's log: what it did, with times; -q keeps warnings
+	 * and errors, -v adds debug */
+	log_set_timestamps(1);
+	if (log_get_level() < LOG_INFO)
+		log_set_level(cli_globals.quiet ? LOG_WARN : LOG_INFO);
+	log_info("serve: scheduling on %s, incremental syncs every %ld s",
 		 cli_state_path(), interval);
 	memset(&o, 0, sizeof(o));
 	o.state_path = cli_state_path();
@@ -138,7 +157,7 @@ int cmd_serve(int argc, char **argv)
 		for (i = 0; i < 20 && !atomic_load(&serve_stop); i++)
 			usleep(250000);
 	}
-	log_warn("serve: stopped cleanly");
+	log_info("serve: stopped cleanly");
 	free(lockpath);
 	close(fd);
 	return 0;

@@ -15,11 +15,11 @@ void progress_view_init(struct progress_view *v, FILE *out)
 void progress_fmt_bytes(unsigned long long b, char *out, size_t size)
 {
 	if (b >= 1024ull * 1024 * 1024)
-		snprintf(out, size, "%.2f GB", b / (1024.0 * 1024 * 1024));
+		snprintf(out, size, "%.2f GiB", b / (1024.0 * 1024 * 1024));
 	else if (b >= 1024ull * 1024)
-		snprintf(out, size, "%.1f MB", b / (1024.0 * 1024));
+		snprintf(out, size, "%.1f MiB", b / (1024.0 * 1024));
 	else if (b >= 1024)
-		snprintf(out, size, "%.1f KB", b / 1024.0);
+		snprintf(out, size, "%.1f KiB", b / 1024.0);
 	else
 		snprintf(out, size, "%llu B", b);
 }

@@ -319,7 +319,7 @@ release:
 done:
 	if (ret < 0) {
 		snprintf(job->error, sizeof(job->error), "%s", err.msg);
-		log_warn("user %s: %s", job->email, err.msg);
+		log_warn("user %s: failed: %s", job->email, err.msg);
 	}
 	sync_filter_release(&opt.include);
 	sync_filter_release(&opt.exclude);
@@ -489,8 +489,9 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 		if (!batch_runnable(&bs[i]))
 			continue;
 		if (bs[i].start_after > time(NULL)) {
-			log_info("batch %s starts after its --start-after time",
-				 bs[i].name);
+			log_debug(
+				"batch %s starts after its --start-after time",
+				bs[i].name);
 			continue;
 		}
 		{

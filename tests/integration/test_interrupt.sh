@@ -71,8 +71,10 @@ echo "after SIGTERM: users $st, batch $(batch_status S)" >&2
 case " $st " in *Stopped* | *Syncing\ *) fail "SIGTERM left users Stopped or Syncing: $st" ;; esac
 expect_eq "$(batch_status S)" Syncing "batch status after SIGTERM"
 grep -q 'interrupted' "$T/serve1.err" || fail "serve's log does not say the run was interrupted: $(tail -5 "$T/serve1.err")"
-# the log calls synced only users that are
-for u in $(sed -n 's/.*user \([^ ]*\): synced$/\1/p' "$T/serve1.err"); do
+# the log calls synced only users that are; every line has its time
+grep -Evq '^20[0-9-]{8}T[0-9:]{8}Z imapmig: (info|warning|error): ' "$T/serve1.err" &&
+	fail "serve's log has lines without a time and a level: $(grep -Ev '^20[0-9-]{8}T' "$T/serve1.err" | head -3)"
+for u in $(sed -n 's/.*user \([^ ]*\): initial sync done.*/\1/p' "$T/serve1.err"); do
 	"$IMAPMIG" user get "$u" --json | grep -q '"status": *"Synced"' ||
 		fail "serve's log says $u synced, but it is $("$IMAPMIG" user get "$u" --json | head -c 300)"
 done

@@ -27,7 +27,7 @@ export IMAPMIG_STATE="$T/state/state.db"
 printf 'EmailAddress,UserName,Password\nta@contoso.edu,terry.adams,1091990\nab@contoso.edu,ann.beebe,2111991\npc@contoso.edu,paul.cannon,3281986\n' >"$T/u.csv"
 "$IMAPMIG" -q batch new --name S --source-endpoint src --target-endpoint md --csv "$T/u.csv" --autostart
 
-"$IMAPMIG" -v serve --incremental-interval 4s 2>"$T/serve.err" &
+"$IMAPMIG" serve --incremental-interval 4s 2>"$T/serve.err" &
 SERVE=$!
 PIDS+=($SERVE)
 sleep 0.5
@@ -72,5 +72,13 @@ kill -0 "$SERVE" 2>/dev/null && fail "serve did not stop on SIGTERM"
 wait "$SERVE"
 expect_eq "$?" 0 "serve exit code after SIGTERM"
 grep -q 'stopped cleanly' "$T/serve.err" || fail "serve: $(tail -3 "$T/serve.err")"
+# The log: a time and a level on every line; an idle mailbox's passes (ta
+# got no new mail, its incremental sync ran every 4 s) add no lines.
+grep -Evq '^20[0-9-]{8}T[0-9:]{8}Z imapmig: (info|warning|error): ' "$T/serve.err" &&
+	fail "serve's log has lines without a time and a level: $(grep -Ev '^20[0-9-]{8}T' "$T/serve.err" | head -3)"
+n=$(grep -c 'user ta@contoso.edu' "$T/serve.err")
+echo "serve: $(wc -l <"$T/serve.err") log lines, $n about the idle ta@contoso.edu" >&2
+[ "$n" -le 1 ] || fail "serve logs the idle user ta on every pass: $(grep 'user ta@' "$T/serve.err" | head -5)"
+grep -q 'warning: ' "$T/serve.err" && fail "serve warns with nothing wrong: $(grep 'warning: ' "$T/serve.err" | head -3)"
 statuses | grep -q Syncing && fail "users left Syncing after SIGTERM"
 finish
