@@ -24,7 +24,8 @@ int cmd_verify(int argc, char **argv);
 
 struct state;
 /* Open the state store named by --state / $IMAPMIG_STATE / the default;
- * prints the error and returns NULL on failure. */
+ * on failure prints the error and exits with its code (2 for a state or
+ * key file that is not trusted); never returns NULL. */
 struct state *cli_state_open(const char *cmd);
 const char *cli_state_path(void);
 /* "35M", "1G", "500000", "36700160": bytes; -1 if malformed. */

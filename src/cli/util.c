@@ -108,8 +108,10 @@ struct state *cli_state_open(const char *cmd)
 	struct err err = ERR_INIT;
 	struct state *st = state_open(cli_state_path(), &err);
 
+	/* A state or key file we do not trust is bad input (exit 2), a
+	 * broken one a local failure (1): the callers only know NULL. */
 	if (st == NULL)
-		cli_fail(cmd, &err);
+		exit(cli_fail(cmd, &err));
 	return st;
 }
 
