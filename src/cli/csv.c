@@ -19,6 +19,13 @@ static const char *const col_names[] = {"EmailAddress",	  "UserName",
 					"Password",	  "UserRoot",
 					"TargetUserName", "TargetPassword"};
 
+/* A field's bytes (after the quotes are undone).  An address cannot be
+ * longer than RFC 5321 allows (local part 64, '@', domain 255); the rest
+ * get 1 KiB, far above any real login, password or path.  Extra columns
+ * and their names too: each row keeps a copy of its extras' names. */
+#define CSV_MAX_FIELD 1024
+#define CSV_MAX_EMAIL 320
+
 struct field {
 	char *s;
 	unsigned line;
@@ -289,6 +296,13 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 			h[--hl] = '\0';
 		while (*h == ' ' || *h == '\t')
 			h++;
+		if (hl > CSV_MAX_FIELD) {
+			err_set(err, ERR_USAGE, EC_NONE,
+				"%s:1: column %zu's name is %zu bytes; the "
+				"limit is %d",
+				name, i + 1, hl, CSV_MAX_FIELD);
+			goto fail;
+		}
 		map[i] = C_EXTRA;
 		for (j = 0; j < 6; j++)
 			if (strcasecmp(h, col_names[j]) == 0)
@@ -355,6 +369,30 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 			rows_cap = rows_cap ? 2 * rows_cap : 64;
 			b->rows =
 				xrealloc(b->rows, rows_cap * sizeof(*b->rows));
+		}
+		for (i = 0; i < nf; i++) {
+			const char *v = f[i].s;
+			size_t vl = strlen(v);
+			size_t lim = map[i] == C_EMAIL ? CSV_MAX_EMAIL
+						       : CSV_MAX_FIELD;
+			if (map[i] == C_EMAIL) { /* as trimmed below */
+				while (vl > 0 && v[vl - 1] == ' ')
+					vl--;
+				while (vl > 0 && *v == ' ') {
+					v++;
+					vl--;
+				}
+			}
+			if (vl > lim) {
+				err_set(err, ERR_USAGE, EC_NONE,
+					"%s:%u: %s is %zu bytes; the limit is "
+					"%zu",
+					name, line,
+					map[i] == C_EXTRA ? hdr[i].s
+							  : col_names[map[i]],
+					vl, lim);
+				goto fail;
+			}
 		}
 		row = &b->rows[b->n++];
 		memset(row, 0, sizeof(*row));
