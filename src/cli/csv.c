@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "util/buf.h"
+#include "util/strset.h"
 #include "util/xalloc.h"
 
 enum col { C_EMAIL, C_USER, C_PASS, C_ROOT, C_TUSER, C_TPASS, C_EXTRA };
@@ -204,48 +205,32 @@ void csv_batch_free(struct csv_batch **bp)
 	free(b);
 }
 
-static int row_cmp(const void *a, const void *b)
-{
-	const struct csv_row *x = *(const struct csv_row *const *)a;
-	const struct csv_row *y = *(const struct csv_row *const *)b;
-	int c = strcasecmp(x->email, y->email);
-	if (c != 0)
-		return c;
-	return x->line < y->line ? -1 : x->line > y->line;
-}
-
-/* Each mailbox once per batch.  Sorted, not pairwise: a batch of 50,000
- * rows is checked in milliseconds.  The error names the first line that
- * repeats an earlier one, as a reader going down the file would find it. */
+/* Each mailbox once per batch, addresses compared as strcasecmp does (and
+ * the state's COLLATE NOCASE).  One pass through a hash set, in file
+ * order: the error names the first line that repeats an earlier one, and
+ * the line where that address first appeared. */
 static int find_duplicate(const struct csv_batch *b, const char *name,
 			  struct err *err)
 {
-	const struct csv_row **v, *dup = NULL, *orig = NULL;
-	size_t i, g = 0; /* v[g]: the first (lowest line) of v[i]'s group */
+	struct strset seen;
+	size_t i, first;
+	int ret = 0;
 
-	if (b->n < 2)
-		return 0;
-	v = xcalloc(b->n, sizeof(*v));
-	for (i = 0; i < b->n; i++)
-		v[i] = &b->rows[i];
-	qsort(v, b->n, sizeof(*v), row_cmp);
-	for (i = 1; i < b->n; i++) {
-		if (strcasecmp(v[i]->email, v[g]->email) != 0) {
-			g = i;
+	strset_init(&seen, STRSET_NOCASE);
+	for (i = 0; i < b->n; i++) {
+		if (strset_add(&seen, b->rows[i].email, &first) == 0)
 			continue;
-		}
-		if (dup == NULL || v[i]->line < dup->line) {
-			dup = v[i];
-			orig = v[g];
-		}
+		/* indices are row numbers: every row was added in order */
+		err_set(err, ERR_USAGE, EC_NONE,
+			"%s:%u: %s is already on line %u: each mailbox once "
+			"per batch",
+			name, b->rows[i].line, b->rows[i].email,
+			b->rows[first].line);
+		ret = -1;
+		break;
 	}
-	free(v);
-	if (dup == NULL)
-		return 0;
-	err_set(err, ERR_USAGE, EC_NONE,
-		"%s:%u: %s is already on line %u: each mailbox once per batch",
-		name, dup->line, dup->email, orig->line);
-	return -1;
+	strset_free(&seen);
+	return ret;
 }
 
 struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
