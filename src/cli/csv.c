@@ -26,6 +26,10 @@ static const char *const col_names[] = {"EmailAddress",	  "UserName",
  * and their names too: each row keeps a copy of its extras' names. */
 #define CSV_MAX_FIELD 1024
 #define CSV_MAX_EMAIL 320
+/* Each row copies the extra columns' names (they travel with the user to
+ * the state): at most this many extras, their names CSV_MAX_FIELD bytes
+ * together, so 50,000 rows cannot multiply a wide header into gigabytes. */
+#define CSV_MAX_EXTRA 32
 
 struct field {
 	char *s;
@@ -240,7 +244,7 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 	struct reader r = {data, data + len, name, 1};
 	struct csv_batch *b = xcalloc(1, sizeof(*b));
 	struct field *hdr = NULL, *f = NULL;
-	size_t nh = 0, nf = 0, i, j, rows_cap = 0;
+	size_t nh = 0, nf = 0, i, j, rows_cap = 0, n_extra = 0, extra_bytes = 0;
 	int *map = NULL, have[6] = {0};
 	unsigned line;
 	int rc;
@@ -279,8 +283,10 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 		size_t hl = strlen(h);
 		while (hl > 0 && (h[hl - 1] == ' ' || h[hl - 1] == '\t'))
 			h[--hl] = '\0';
-		while (*h == ' ' || *h == '\t')
+		while (*h == ' ' || *h == '\t') {
 			h++;
+			hl--;
+		}
 		if (hl > CSV_MAX_FIELD) {
 			err_set(err, ERR_USAGE, EC_NONE,
 				"%s:1: column %zu's name is %zu bytes; the "
@@ -311,9 +317,28 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 			err_set(err, ERR_USAGE, EC_NONE,
 				"%s:1: column %zu has no name", name, i + 1);
 			goto fail;
+		} else {
+			n_extra++;
+			extra_bytes += hl;
 		}
 		if (h != hdr[i].s)
 			memmove(hdr[i].s, h, strlen(h) + 1);
+	}
+	/* every row keeps a copy of the extras' names */
+	if (n_extra > CSV_MAX_EXTRA) {
+		err_set(err, ERR_USAGE, EC_NONE,
+			"%s:1: %zu extra columns; the limit is %d: drop the "
+			"columns no template uses",
+			name, n_extra, CSV_MAX_EXTRA);
+		goto fail;
+	}
+	if (extra_bytes > CSV_MAX_FIELD) {
+		err_set(err, ERR_USAGE, EC_NONE,
+			"%s:1: the extra columns' names are %zu bytes "
+			"together; the limit is %d: shorten them or drop the "
+			"columns no template uses",
+			name, extra_bytes, CSV_MAX_FIELD);
+		goto fail;
 	}
 	for (j = 0; j < 3; j++)
 		if (!have[j]) {

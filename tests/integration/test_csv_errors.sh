@@ -55,6 +55,23 @@ python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password," + "D"
 	--allow-unknown-columns >/dev/null 2>"$T/err"
 expect_eq "$?" 2 "a 1025-byte column name"
 grep -Eq 'bighdr.csv:1: column 4.s name is 1025 bytes; the limit is 1024$' "$T/err" || fail "bighdr: $(cat "$T/err")"
+# Every row keeps a copy of the extra columns' names: 200 columns of 1 KiB
+# names made a 636 KB file take 486 MB; so at most 32 extra columns, their
+# names 1 KiB together.
+python3 -c 'print("EmailAddress,UserName,Password," + ",".join("C%d" % i for i in range(33))); print("x33@b.com,x,S3cret" + "," * 33)' >"$T/cols.csv"
+"$IMAPMIG" batch new --name B-cols --source-endpoint Src --target-endpoint Local --csv "$T/cols.csv" \
+	--allow-unknown-columns >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "33 extra columns"
+grep -Eq 'cols.csv:1: 33 extra columns; the limit is 32' "$T/err" || fail "cols: $(cat "$T/err")"
+python3 -c 'print("EmailAddress,UserName,Password,A" + "a" * 599 + ",B" + "b" * 599); print("ab@b.com,x,S3cret,1,2")' >"$T/names.csv"
+"$IMAPMIG" batch new --name B-names --source-endpoint Src --target-endpoint Local --csv "$T/names.csv" \
+	--allow-unknown-columns >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "extra column names of 1200 bytes"
+grep -Eq "names.csv:1: the extra columns' names are 1200 bytes together; the limit is 1024" "$T/err" ||
+	fail "names: $(cat "$T/err")"
+python3 -c 'print("EmailAddress,UserName,Password," + ",".join("C%d" % i for i in range(32))); print("x32@b.com,x,S3cret" + "," * 32)' >"$T/cols32.csv"
+"$IMAPMIG" batch new --name B-cols32 --source-endpoint Src --target-endpoint Local --csv "$T/cols32.csv" \
+	--allow-unknown-columns >/dev/null 2>"$T/err" || fail "32 extra columns refused: $(cat "$T/err")"
 # At the limits, accepted.
 python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password,UserRoot\n" + "a" * 64 + "@" + "b" * 251 + ".com," + "u" * 1024 + "," + "p" * 1024 + "," + "r" * 1024 + "\n")' >"$T/limits.csv"
 "$IMAPMIG" batch new --name Limits --source-endpoint Src --target-endpoint Local --csv "$T/limits.csv" >/dev/null 2>"$T/err" ||
