@@ -193,7 +193,7 @@ static int b_new(int argc, char **argv)
 	cb = csv_batch_load(csv, allow_unknown, &err);
 	if (cb == NULL)
 		goto fail;
-	st = cli_state_open("batch new");
+	st = cli_state_open("batch new", &ret);
 	if (st == NULL)
 		goto out;
 	if (state_endpoint_get(st, src, &se, &err) < 0)
@@ -348,7 +348,7 @@ static int b_get(int argc, char **argv)
 	struct state *st;
 	const char *name = NULL;
 	size_t n = 0, i;
-	int json = 0, ai;
+	int json = 0, ai, ret;
 	json_t *arr = json_array();
 
 	for (ai = 1; ai < argc; ai++) {
@@ -360,9 +360,9 @@ static int b_get(int argc, char **argv)
 			return cli_usage_error("batch get: unexpected '%s'",
 					       argv[ai]);
 	}
-	st = cli_state_open("batch get");
+	st = cli_state_open("batch get", &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	if (name != NULL) {
 		if (state_batch_get(st, name, &one, &err) < 0) {
 			state_close(&st);
@@ -452,9 +452,9 @@ static int b_action(const char *action, int argc, char **argv)
 	}
 	if (name == NULL)
 		return cli_usage_error("%s NAME", cmd);
-	st = cli_state_open(cmd);
+	st = cli_state_open(cmd, &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	if (state_batch_get(st, name, &b, &err) < 0) {
 		state_close(&st);
 		return cli_fail(cmd, &err);
@@ -599,9 +599,9 @@ static int b_set(int argc, char **argv)
 	if (add != (csv != NULL))
 		return cli_usage_error("batch set: --add-users and --csv go "
 				       "together");
-	st = cli_state_open("batch set");
+	st = cli_state_open("batch set", &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	if (state_batch_get(st, name, &b, &err) < 0) {
 		state_close(&st);
 		return cli_fail("batch set", &err);

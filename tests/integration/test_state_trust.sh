@@ -65,6 +65,13 @@ accepted() {
 
 chmod 0666 "$D/key"
 refused key-0666 "$D/key is writable by group or others \\(mode 0666\\): chmod 600 $D/key"
+for c in "user get" "batch get" "sync" "serve" "verify --batch B"; do
+	# shellcheck disable=SC2086
+	timeout 30 "$IMAPMIG" $c >/dev/null 2>"$T/err"
+	rc=$?
+	[ "$rc" = 2 ] || fail "key-0666: $c: exit $rc, want 2 ($(cat "$T/err"))"
+	grep -q "$D/key is writable by group or others" "$T/err" || fail "key-0666: $c: $(cat "$T/err")"
+done
 chmod 0644 "$D/key"
 refused key-0644 "$D/key is readable by group or others \\(mode 0644\\): chmod 600 $D/key"
 chmod 0600 "$D/key"
