@@ -349,7 +349,7 @@ static int b_get(int argc, char **argv)
 	const char *name = NULL;
 	size_t n = 0, i;
 	int json = 0, ai, ret;
-	json_t *arr = json_array();
+	json_t *arr;
 
 	for (ai = 1; ai < argc; ai++) {
 		if (strcmp(argv[ai], "--json") == 0)
@@ -363,6 +363,7 @@ static int b_get(int argc, char **argv)
 	st = cli_state_open("batch get", &ret);
 	if (st == NULL)
 		return ret;
+	arr = json_array(); /* after the early returns: not leaked */
 	if (name != NULL) {
 		if (state_batch_get(st, name, &one, &err) < 0) {
 			state_close(&st);
