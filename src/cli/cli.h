@@ -24,8 +24,9 @@ int cmd_verify(int argc, char **argv);
 
 struct state;
 /* Open the state store named by --state / $IMAPMIG_STATE / the default;
- * prints the error and returns NULL on failure. */
-struct state *cli_state_open(const char *cmd);
+ * on failure prints the error, sets *code_r to the exit code (2 for a
+ * state or key file that is not trusted) and returns NULL. */
+struct state *cli_state_open(const char *cmd, int *code_r);
 const char *cli_state_path(void);
 /* "35M", "1G", "500000", "36700160": bytes; -1 if malformed. */
 long long cli_parse_size(const char *s);

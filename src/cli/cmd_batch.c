@@ -193,7 +193,7 @@ static int b_new(int argc, char **argv)
 	cb = csv_batch_load(csv, allow_unknown, &err);
 	if (cb == NULL)
 		goto fail;
-	st = cli_state_open("batch new");
+	st = cli_state_open("batch new", &ret);
 	if (st == NULL)
 		goto out;
 	if (state_endpoint_get(st, src, &se, &err) < 0)
@@ -394,8 +394,8 @@ static int b_get(int argc, char **argv)
 	struct state *st;
 	const char *name = NULL;
 	size_t n = 0, i;
-	int json = 0, ai;
-	json_t *arr = json_array();
+	int json = 0, ai, ret;
+	json_t *arr;
 
 	for (ai = 1; ai < argc; ai++) {
 		if (strcmp(argv[ai], "--json") == 0)
@@ -406,9 +406,10 @@ static int b_get(int argc, char **argv)
 			return cli_usage_error("batch get: unexpected '%s'",
 					       argv[ai]);
 	}
-	st = cli_state_open("batch get");
+	st = cli_state_open("batch get", &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
+	arr = json_array(); /* after the early returns: not leaked */
 	if (name != NULL) {
 		if (state_batch_get(st, name, &one, &err) < 0) {
 			state_close(&st);
@@ -491,9 +492,9 @@ static int b_action(const char *action, int argc, char **argv)
 	}
 	if (name == NULL)
 		return cli_usage_error("%s NAME", cmd);
-	st = cli_state_open(cmd);
+	st = cli_state_open(cmd, &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	if (state_batch_get(st, name, &b, &err) < 0) {
 		state_close(&st);
 		return cli_fail(cmd, &err);
@@ -658,9 +659,9 @@ static int b_set(int argc, char **argv)
 	if (add != (csv != NULL))
 		return cli_usage_error("batch set: --add-users and --csv go "
 				       "together");
-	st = cli_state_open("batch set");
+	st = cli_state_open("batch set", &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	if (state_batch_get(st, name, &b, &err) < 0) {
 		state_close(&st);
 		return cli_fail("batch set", &err);

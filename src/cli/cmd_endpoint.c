@@ -349,10 +349,10 @@ static int ep_new(int argc, char **argv)
 		state_endpoint_release(&e);
 		return cli_fail("endpoint new", &err);
 	}
-	st = cli_state_open("endpoint new");
+	st = cli_state_open("endpoint new", &ret);
 	if (st == NULL) {
 		state_endpoint_release(&e);
-		return 1;
+		return ret;
 	}
 	ret = state_endpoint_add(st, &e, &err);
 	state_close(&st);
@@ -368,7 +368,7 @@ static int ep_get(int argc, char **argv)
 	struct err err = ERR_INIT;
 	struct state *st;
 	size_t n = 0, i;
-	int json = 0, ai;
+	int json = 0, ai, ret;
 	const char *name = NULL;
 
 	for (ai = 1; ai < argc; ai++) {
@@ -380,9 +380,9 @@ static int ep_get(int argc, char **argv)
 			return cli_usage_error("endpoint get: unexpected '%s'",
 					       argv[ai]);
 	}
-	st = cli_state_open("endpoint get");
+	st = cli_state_open("endpoint get", &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	if (name != NULL) {
 		if (state_endpoint_get(st, name, &one, &err) < 0) {
 			state_close(&st);
@@ -432,9 +432,9 @@ static int ep_set(int argc, char **argv)
 	name = argv[1];
 	if ((ret = parse_opts("set", argc - 1, argv + 1, &o)) != 0)
 		return ret;
-	st = cli_state_open("endpoint set");
+	st = cli_state_open("endpoint set", &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	if (state_endpoint_get(st, name, &e, &err) < 0)
 		goto fail;
 	if (o.name)
@@ -472,9 +472,9 @@ static int ep_remove(int argc, char **argv)
 
 	if (argc != 2 || argv[1][0] == '-')
 		return cli_usage_error("endpoint remove NAME");
-	st = cli_state_open("endpoint remove");
+	st = cli_state_open("endpoint remove", &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	ret = state_endpoint_remove(st, argv[1], &err);
 	state_close(&st);
 	return ret < 0 ? cli_fail("endpoint remove", &err) : 0;

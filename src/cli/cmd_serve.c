@@ -150,6 +150,13 @@ int cmd_serve(int argc, char **argv)
 		unsigned synced = 0, failed = 0;
 		int i;
 		if (sched_run(&o, &synced, &failed, &err) < 0) {
+			/* bad input (a state or key file not trusted)
+			 * does not mend by waiting: a person must act */
+			if (err.cls == ERR_USAGE) {
+				free(lockpath);
+				close(fd);
+				return cli_fail("serve", &err);
+			}
 			log_error("serve: %s", err.msg);
 			err_clear(&err);
 		}

@@ -253,9 +253,9 @@ int cmd_test_server(int argc, char **argv)
 		if (o.host != NULL)
 			return cli_usage_error("test-server: give --endpoint "
 					       "or --remote-server, not both");
-		st = cli_state_open("test-server");
+		st = cli_state_open("test-server", &ret);
 		if (st == NULL)
-			return 1;
+			return ret;
 		if (state_endpoint_get(st, endpoint, &ep, &err) < 0) {
 			state_close(&st);
 			return cli_fail("test-server", &err);

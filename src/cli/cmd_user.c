@@ -76,7 +76,7 @@ static int u_get(int argc, char **argv)
 	struct state *st;
 	int64_t batch_id = 0;
 	size_t n = 0, i;
-	int json = 0, ai;
+	int json = 0, ai, ret;
 
 	for (ai = 1; ai < argc; ai++) {
 		if (strcmp(argv[ai], "--json") == 0)
@@ -110,9 +110,9 @@ static int u_get(int argc, char **argv)
 		}
 		status = user_status_name(k);
 	}
-	st = cli_state_open("user get");
+	st = cli_state_open("user get", &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	if (batch != NULL) {
 		struct state_batch b;
 		if (state_batch_get(st, batch, &b, &err) < 0)
@@ -166,7 +166,7 @@ fail:
 static int u_stats(int argc, char **argv)
 {
 	const char *email = NULL;
-	int report = 0, skipped = 0, json = 0, ai;
+	int report = 0, skipped = 0, json = 0, ai, ret;
 	struct state_user u;
 	struct state_skipped *sk = NULL;
 	struct state_folder_row *fr = NULL;
@@ -191,9 +191,9 @@ static int u_stats(int argc, char **argv)
 	if (email == NULL)
 		return cli_usage_error("user stats EMAIL [--include-report] "
 				       "[--include-skipped-items] [--json]");
-	st = cli_state_open("user stats");
+	st = cli_state_open("user stats", &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	if (state_user_get(st, email, &u, &err) < 0 ||
 	    (skipped && state_skipped_list(st, u.id, &sk, &nsk, &err) < 0) ||
 	    (report && state_folder_list(st, u.id, &fr, &nfr, &err) < 0)) {
@@ -338,9 +338,9 @@ static int u_action(const char *action, int argc, char **argv)
 	}
 	if (email == NULL)
 		return cli_usage_error("%s EMAIL", cmd);
-	st = cli_state_open(cmd);
+	st = cli_state_open(cmd, &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	ret = state_user_get(st, email, &u, &err);
 	if (ret == 0 && strcmp(action, "remove") == 0) {
 		char q[400];

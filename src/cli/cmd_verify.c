@@ -127,9 +127,9 @@ int cmd_verify(int argc, char **argv)
 	if (batch != NULL && email != NULL)
 		return cli_usage_error("verify: give --batch NAME or EMAIL, "
 				       "not both");
-	st = cli_state_open("verify");
+	st = cli_state_open("verify", &ret);
 	if (st == NULL)
-		return 1;
+		return ret;
 	if (email != NULL) {
 		users = xcalloc(1, sizeof(*users));
 		if (state_user_get(st, email, users, &err) < 0) {

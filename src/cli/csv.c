@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "util/buf.h"
+#include "util/strset.h"
 #include "util/xalloc.h"
 
 enum col { C_EMAIL, C_USER, C_PASS, C_ROOT, C_TUSER, C_TPASS, C_EXTRA };
@@ -18,6 +19,17 @@ enum col { C_EMAIL, C_USER, C_PASS, C_ROOT, C_TUSER, C_TPASS, C_EXTRA };
 static const char *const col_names[] = {"EmailAddress",	  "UserName",
 					"Password",	  "UserRoot",
 					"TargetUserName", "TargetPassword"};
+
+/* A field's bytes (after the quotes are undone).  An address cannot be
+ * longer than RFC 5321 allows (local part 64, '@', domain 255); the rest
+ * get 1 KiB, far above any real login, password or path.  Extra columns
+ * and their names too: each row keeps a copy of its extras' names. */
+#define CSV_MAX_FIELD 1024
+#define CSV_MAX_EMAIL 320
+/* Each row copies the extra columns' names (they travel with the user to
+ * the state): at most this many extras, their names CSV_MAX_FIELD bytes
+ * together, so 50,000 rows cannot multiply a wide header into gigabytes. */
+#define CSV_MAX_EXTRA 32
 
 struct field {
 	char *s;
@@ -197,48 +209,32 @@ void csv_batch_free(struct csv_batch **bp)
 	free(b);
 }
 
-static int row_cmp(const void *a, const void *b)
-{
-	const struct csv_row *x = *(const struct csv_row *const *)a;
-	const struct csv_row *y = *(const struct csv_row *const *)b;
-	int c = strcasecmp(x->email, y->email);
-	if (c != 0)
-		return c;
-	return x->line < y->line ? -1 : x->line > y->line;
-}
-
-/* Each mailbox once per batch.  Sorted, not pairwise: a batch of 50,000
- * rows is checked in milliseconds.  The error names the first line that
- * repeats an earlier one, as a reader going down the file would find it. */
+/* Each mailbox once per batch, addresses compared as strcasecmp does (and
+ * the state's COLLATE NOCASE).  One pass through a hash set, in file
+ * order: the error names the first line that repeats an earlier one, and
+ * the line where that address first appeared. */
 static int find_duplicate(const struct csv_batch *b, const char *name,
 			  struct err *err)
 {
-	const struct csv_row **v, *dup = NULL, *orig = NULL;
-	size_t i, g = 0; /* v[g]: the first (lowest line) of v[i]'s group */
+	struct strset seen;
+	size_t i, first;
+	int ret = 0;
 
-	if (b->n < 2)
-		return 0;
-	v = xcalloc(b->n, sizeof(*v));
-	for (i = 0; i < b->n; i++)
-		v[i] = &b->rows[i];
-	qsort(v, b->n, sizeof(*v), row_cmp);
-	for (i = 1; i < b->n; i++) {
-		if (strcasecmp(v[i]->email, v[g]->email) != 0) {
-			g = i;
+	strset_init(&seen, STRSET_NOCASE);
+	for (i = 0; i < b->n; i++) {
+		if (strset_add(&seen, b->rows[i].email, &first) == 0)
 			continue;
-		}
-		if (dup == NULL || v[i]->line < dup->line) {
-			dup = v[i];
-			orig = v[g];
-		}
+		/* indices are row numbers: every row was added in order */
+		err_set(err, ERR_USAGE, EC_NONE,
+			"%s:%u: %s is already on line %u: each mailbox once "
+			"per batch",
+			name, b->rows[i].line, b->rows[i].email,
+			b->rows[first].line);
+		ret = -1;
+		break;
 	}
-	free(v);
-	if (dup == NULL)
-		return 0;
-	err_set(err, ERR_USAGE, EC_NONE,
-		"%s:%u: %s is already on line %u: each mailbox once per batch",
-		name, dup->line, dup->email, orig->line);
-	return -1;
+	strset_free(&seen);
+	return ret;
 }
 
 struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
@@ -248,7 +244,7 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 	struct reader r = {data, data + len, name, 1};
 	struct csv_batch *b = xcalloc(1, sizeof(*b));
 	struct field *hdr = NULL, *f = NULL;
-	size_t nh = 0, nf = 0, i, j, rows_cap = 0;
+	size_t nh = 0, nf = 0, i, j, rows_cap = 0, n_extra = 0, extra_bytes = 0;
 	int *map = NULL, have[6] = {0};
 	unsigned line;
 	int rc;
@@ -287,8 +283,17 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 		size_t hl = strlen(h);
 		while (hl > 0 && (h[hl - 1] == ' ' || h[hl - 1] == '\t'))
 			h[--hl] = '\0';
-		while (*h == ' ' || *h == '\t')
+		while (*h == ' ' || *h == '\t') {
 			h++;
+			hl--;
+		}
+		if (hl > CSV_MAX_FIELD) {
+			err_set(err, ERR_USAGE, EC_NONE,
+				"%s:1: column %zu's name is %zu bytes; the "
+				"limit is %d",
+				name, i + 1, hl, CSV_MAX_FIELD);
+			goto fail;
+		}
 		map[i] = C_EXTRA;
 		for (j = 0; j < 6; j++)
 			if (strcasecmp(h, col_names[j]) == 0)
@@ -312,9 +317,28 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 			err_set(err, ERR_USAGE, EC_NONE,
 				"%s:1: column %zu has no name", name, i + 1);
 			goto fail;
+		} else {
+			n_extra++;
+			extra_bytes += hl;
 		}
 		if (h != hdr[i].s)
 			memmove(hdr[i].s, h, strlen(h) + 1);
+	}
+	/* every row keeps a copy of the extras' names */
+	if (n_extra > CSV_MAX_EXTRA) {
+		err_set(err, ERR_USAGE, EC_NONE,
+			"%s:1: %zu extra columns; the limit is %d: drop the "
+			"columns no template uses",
+			name, n_extra, CSV_MAX_EXTRA);
+		goto fail;
+	}
+	if (extra_bytes > CSV_MAX_FIELD) {
+		err_set(err, ERR_USAGE, EC_NONE,
+			"%s:1: the extra columns' names are %zu bytes "
+			"together; the limit is %d: shorten them or drop the "
+			"columns no template uses",
+			name, extra_bytes, CSV_MAX_FIELD);
+		goto fail;
 	}
 	for (j = 0; j < 3; j++)
 		if (!have[j]) {
@@ -355,6 +379,30 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 			rows_cap = rows_cap ? 2 * rows_cap : 64;
 			b->rows =
 				xrealloc(b->rows, rows_cap * sizeof(*b->rows));
+		}
+		for (i = 0; i < nf; i++) {
+			const char *v = f[i].s;
+			size_t vl = strlen(v);
+			size_t lim = map[i] == C_EMAIL ? CSV_MAX_EMAIL
+						       : CSV_MAX_FIELD;
+			if (map[i] == C_EMAIL) { /* as trimmed below */
+				while (vl > 0 && v[vl - 1] == ' ')
+					vl--;
+				while (vl > 0 && *v == ' ') {
+					v++;
+					vl--;
+				}
+			}
+			if (vl > lim) {
+				err_set(err, ERR_USAGE, EC_NONE,
+					"%s:%u: %s is %zu bytes; the limit is "
+					"%zu",
+					name, line,
+					map[i] == C_EXTRA ? hdr[i].s
+							  : col_names[map[i]],
+					vl, lim);
+				goto fail;
+			}
 		}
 		row = &b->rows[b->n++];
 		memset(row, 0, sizeof(*row));

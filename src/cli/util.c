@@ -126,13 +126,14 @@ const char *cli_state_path(void)
 		       : state_default_path();
 }
 
-struct state *cli_state_open(const char *cmd)
+struct state *cli_state_open(const char *cmd, int *code_r)
 {
 	struct err err = ERR_INIT;
 	struct state *st = state_open(cli_state_path(), &err);
 
+	/* 2 for a state or key file we do not trust, 1 for a broken one */
 	if (st == NULL)
-		cli_fail(cmd, &err);
+		*code_r = cli_fail(cmd, &err);
 	return st;
 }
 

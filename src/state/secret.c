@@ -12,17 +12,51 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+int secret_file_check(int fd, const char *path, const char *what,
+		      int private_read, struct err *err)
+{
+	struct stat sb;
+	mode_t bad = private_read ? 077 : 022;
+
+	if (fstat(fd, &sb) < 0)
+		return err_set(err, ERR_LOCAL, EC_IO, "cannot stat %s %s: %s",
+			       what, path, strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return err_set(err, ERR_USAGE, EC_IO,
+			       "%s %s is not a regular file: put the %s "
+			       "itself there",
+			       what, path, what);
+	if (sb.st_uid != geteuid())
+		return err_set(err, ERR_USAGE, EC_IO,
+			       "%s is owned by uid %lu, not by uid %lu who "
+			       "runs imapmig: check nobody replaced it, then "
+			       "chown %lu %s",
+			       path, (unsigned long)sb.st_uid,
+			       (unsigned long)geteuid(),
+			       (unsigned long)geteuid(), path);
+	if (sb.st_mode & bad)
+		return err_set(err, ERR_USAGE, EC_IO,
+			       "%s is %s by group or others (mode %04o): "
+			       "chmod 600 %s",
+			       path, sb.st_mode & 022 ? "writable" : "readable",
+			       (unsigned)(sb.st_mode & 07777), path);
+	return 0;
+}
+
 int secret_key_load(const char *path, struct secret_key *key, struct err *err)
 {
+	struct stat sb;
 	int fd;
 	ssize_t n;
 
 	snprintf(key->path, sizeof(key->path), "%s", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
 		if (RAND_bytes(key->k, sizeof(key->k)) != 1)
 			return err_set(err, ERR_LOCAL, EC_IO,
 				       "no randomness for a key");
+		/* O_EXCL: never through a symbolic link, never a file
+		 * someone else put there first. */
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			fchmod(fd, 0600);
@@ -41,19 +75,39 @@ int secret_key_load(const char *path, struct secret_key *key, struct err *err)
 			return err_set(err, ERR_LOCAL, EC_IO,
 				       "cannot create key file %s: %s", path,
 				       strerror(errno));
-		fd = open(path, O_RDONLY | O_CLOEXEC); /* lost a race */
+		/* lost a race */
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	}
+	if (fd < 0 && errno == ELOOP)
+		return err_set(err, ERR_USAGE, EC_IO,
+			       "key file %s is a symbolic link: put the key "
+			       "file itself there (chmod 600), or name it "
+			       "with IMAPMIG_KEY_FILE",
+			       path);
 	if (fd < 0)
 		return err_set(err, ERR_LOCAL, EC_IO,
 			       "cannot read key file %s: %s", path,
 			       strerror(errno));
+	/* Checked on the descriptor we read: nothing can be swapped in
+	 * between.  A key others can read gives away every password. */
+	if (secret_file_check(fd, path, "key file", 1, err) < 0 ||
+	    fstat(fd, &sb) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (sb.st_size != (off_t)sizeof(key->k)) {
+		close(fd);
+		return err_set(err, ERR_USAGE, EC_IO,
+			       "key file %s is %lld bytes, not %zu: it is "
+			       "damaged or not a key; restore it from a backup",
+			       path, (long long)sb.st_size, sizeof(key->k));
+	}
 	n = read(fd, key->k, sizeof(key->k));
 	close(fd);
 	if (n != (ssize_t)sizeof(key->k))
 		return err_set(err, ERR_LOCAL, EC_IO,
-			       "key file %s is damaged (not 32 bytes): restore "
-			       "it from a backup",
-			       path);
+			       "cannot read key file %s: %s", path,
+			       n < 0 ? strerror(errno) : "short read");
 	return 0;
 }
 

@@ -271,11 +271,75 @@ static int mkdirs(const char *dir)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		if (mkdir(tmp, 0700) == 0)
+			chmod(tmp, 0700); /* whatever the umask */
+		else if (errno != EEXIST)
 			return -1;
 		*p = '/';
 	}
-	return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
+	if (mkdir(tmp, 0700) == 0)
+		chmod(tmp, 0700);
+	else if (errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* The state directory: nobody but this user (or root) may replace the
+ * files in it, so the state checked below is the one SQLite opens. */
+static int check_dir(const char *dir, struct err *err)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) < 0)
+		return err_set(err, ERR_LOCAL, EC_IO, "cannot stat %s: %s", dir,
+			       strerror(errno));
+	if (sb.st_uid != geteuid() && sb.st_uid != 0)
+		return err_set(err, ERR_USAGE, EC_IO,
+			       "state directory %s is owned by uid %lu, not by "
+			       "uid %lu who runs imapmig: chown %lu %s, or "
+			       "choose another with --state",
+			       dir, (unsigned long)sb.st_uid,
+			       (unsigned long)geteuid(),
+			       (unsigned long)geteuid(), dir);
+	if ((sb.st_mode & 022) && !(sb.st_mode & S_ISVTX))
+		return err_set(err, ERR_USAGE, EC_IO,
+			       "state directory %s is writable by group or "
+			       "others (mode %04o): chmod 700 %s",
+			       dir, (unsigned)(sb.st_mode & 07777), dir);
+	return 0;
+}
+
+/* Open (creating 0600 if absent) and check the state file; *id_r gets
+ * its device and inode.  An O_PATH descriptor: closing it does not drop
+ * the POSIX locks another thread's SQLite connection holds on the file
+ * (closing an ordinary descriptor would, SQLite's documented pitfall). */
+static int check_state_file(const char *path, struct stat *id_r,
+			    struct err *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd >= 0) {
+		/* new: nobody holds a lock on it yet */
+		fchmod(fd, 0600);
+	} else if (errno == EEXIST) {
+		fd = open(path, O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			return err_set(err, ERR_LOCAL, EC_IO,
+				       "cannot open state %s: %s: check "
+				       "--state",
+				       path, strerror(errno));
+	} else {
+		return err_set(err, ERR_LOCAL, EC_IO,
+			       "cannot create state %s: %s: check --state",
+			       path, strerror(errno));
+	}
+	if (secret_file_check(fd, path, "state", 0, err) < 0 ||
+	    fstat(fd, id_r) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 static int migrate(struct state *st, struct err *err)
@@ -327,7 +391,7 @@ struct state *state_open(const char *path, struct err *err)
 	char *dircopy = xstrdup(path), *dir;
 	const char *keyenv = getenv("IMAPMIG_KEY_FILE");
 	char keypath[1100];
-	int fd;
+	struct stat id;
 
 	st->path = xstrdup(path);
 	dir = dirname(dircopy);
@@ -336,27 +400,8 @@ struct state *state_open(const char *path, struct err *err)
 			strerror(errno));
 		goto fail;
 	}
-	/* The file is created 0600 before SQLite opens it -- only when it
-	 * does not exist yet: closing any descriptor of a database file
-	 * drops every POSIX lock this process holds on it, so an open()
-	 * and close() here while another thread's connection holds locks
-	 * would break that connection (SQLite's documented pitfall). */
-	{
-		struct stat sb;
-		if (stat(path, &sb) < 0) {
-			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-				  0600);
-			if (fd < 0 && errno != EEXIST) {
-				err_set(err, ERR_LOCAL, EC_IO,
-					"cannot create "
-					"state %s: %s: check --state",
-					path, strerror(errno));
-				goto fail;
-			}
-			if (fd >= 0)
-				close(fd);
-		}
-	}
+	if (check_dir(dir, err) < 0 || check_state_file(path, &id, err) < 0)
+		goto fail;
 	snprintf(keypath, sizeof(keypath), "%s/key", dir);
 	if (secret_key_load(keyenv && keyenv[0] ? keyenv : keypath, &st->key,
 			    err) < 0)
@@ -367,6 +412,18 @@ struct state *state_open(const char *path, struct err *err)
 		err_set(err, ERR_LOCAL, EC_IO, "cannot open state %s: %s", path,
 			st->db ? sqlite3_errmsg(st->db) : "no memory");
 		goto fail;
+	}
+	{
+		/* the file SQLite opened is the one checked */
+		struct stat now;
+		if (stat(path, &now) < 0 || now.st_dev != id.st_dev ||
+		    now.st_ino != id.st_ino) {
+			err_set(err, ERR_USAGE, EC_IO,
+				"state %s was replaced while it was being "
+				"opened: check who else writes to %s",
+				path, dir);
+			goto fail;
+		}
 	}
 	sqlite3_busy_timeout(st->db, 30000);
 	if (exec_sql(st,

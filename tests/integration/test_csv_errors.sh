@@ -34,6 +34,48 @@ printf 'EmailAddress,UserName,Password\na@b.com,x,S3cret\nA@B.com,y,S3cret\n' | 
 printf 'EmailAddress,UserName,Password\n"a@b.com,x,S3cret\n' | check quote 'quote.csv:2: a quoted field is not closed'
 printf 'EmailAddress,UserName,Password\na@b.com,x,S3cret,extra\n' | check fields 'fields.csv:2: 4 fields where the header has 3'
 printf 'EmailAddress,UserName,Password\na@b.com,x,S3cret\n\xff\xfe,y,z\n' | check utf8 'utf8.csv: not valid UTF-8'
+# Several repeats: the first line that repeats an earlier one, and where
+# that one first appeared.
+printf 'EmailAddress,UserName,Password\nz@b.com,x,S3cret\na@b.com,x,S3cret\nc@d.com,x,S3cret\nC@D.com,x,S3cret\nA@b.com,x,S3cret\na@B.com,x,S3cret\n' |
+	check dup3 'dup3.csv:5: C@D.com is already on line 4: each mailbox once per batch'
+# Fields are capped: 1 KiB, and 320 bytes for an address (RFC 5321: local
+# part 64 + '@' + domain 255).  The size is told, never the value.
+python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password\npw@b.com,x,S3cret" + "p" * (2 * 1024 * 1024) + "\n")' |
+	check bigpw 'bigpw.csv:2: Password is 2097158 bytes; the limit is 1024$'
+python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password\nuser1@b.com,x,S3cret\nuser2@b.com," + "u" * 1025 + ",S3cret\n")' |
+	check biguser 'biguser.csv:3: UserName is 1025 bytes; the limit is 1024$'
+python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password,UserRoot\nroot@b.com,x,S3cret,\"" + "r" * 4000 + "\"\n")' |
+	check bigroot 'bigroot.csv:2: UserRoot is 4000 bytes; the limit is 1024$'
+python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password\n" + "a" * 64 + "@" + "b" * 252 + ".com,x,S3cret\n")' |
+	check bigaddr 'bigaddr.csv:2: EmailAddress is 321 bytes; the limit is 320$'
+python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password,TargetPassword\ntpw@b.com,x,S3cret,S3cret" + "t" * 1100 + "\n")' |
+	check bigtpw 'bigtpw.csv:2: TargetPassword is 1106 bytes; the limit is 1024$'
+python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password," + "D" * 1025 + "\nhdr@b.com,x,S3cret,IT\n")' >"$T/bighdr.csv"
+"$IMAPMIG" batch new --name B-bighdr --source-endpoint Src --target-endpoint Local --csv "$T/bighdr.csv" \
+	--allow-unknown-columns >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "a 1025-byte column name"
+grep -Eq 'bighdr.csv:1: column 4.s name is 1025 bytes; the limit is 1024$' "$T/err" || fail "bighdr: $(cat "$T/err")"
+# Every row keeps a copy of the extra columns' names: 200 columns of 1 KiB
+# names made a 636 KB file take 486 MB; so at most 32 extra columns, their
+# names 1 KiB together.
+python3 -c 'print("EmailAddress,UserName,Password," + ",".join("C%d" % i for i in range(33))); print("x33@b.com,x,S3cret" + "," * 33)' >"$T/cols.csv"
+"$IMAPMIG" batch new --name B-cols --source-endpoint Src --target-endpoint Local --csv "$T/cols.csv" \
+	--allow-unknown-columns >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "33 extra columns"
+grep -Eq 'cols.csv:1: 33 extra columns; the limit is 32' "$T/err" || fail "cols: $(cat "$T/err")"
+python3 -c 'print("EmailAddress,UserName,Password,A" + "a" * 599 + ",B" + "b" * 599); print("ab@b.com,x,S3cret,1,2")' >"$T/names.csv"
+"$IMAPMIG" batch new --name B-names --source-endpoint Src --target-endpoint Local --csv "$T/names.csv" \
+	--allow-unknown-columns >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "extra column names of 1200 bytes"
+grep -Eq "names.csv:1: the extra columns' names are 1200 bytes together; the limit is 1024" "$T/err" ||
+	fail "names: $(cat "$T/err")"
+python3 -c 'print("EmailAddress,UserName,Password," + ",".join("C%d" % i for i in range(32))); print("x32@b.com,x,S3cret" + "," * 32)' >"$T/cols32.csv"
+"$IMAPMIG" batch new --name B-cols32 --source-endpoint Src --target-endpoint Local --csv "$T/cols32.csv" \
+	--allow-unknown-columns >/dev/null 2>"$T/err" || fail "32 extra columns refused: $(cat "$T/err")"
+# At the limits, accepted.
+python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password,UserRoot\n" + "a" * 64 + "@" + "b" * 251 + ".com," + "u" * 1024 + "," + "p" * 1024 + "," + "r" * 1024 + "\n")' >"$T/limits.csv"
+"$IMAPMIG" batch new --name Limits --source-endpoint Src --target-endpoint Local --csv "$T/limits.csv" >/dev/null 2>"$T/err" ||
+	fail "fields at the limits refused: $(cat "$T/err")"
 python3 -c 'print("EmailAddress,UserName,Password"); [print("u%d@contoso.edu,u%d,S3cret" % (i, i)) for i in range(50001)]' |
 	check rows 'rows.csv:50002: more than 50000 rows'
 python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password,Notes\n" + ("a@b.com,x,S3cret,%s\n" % ("n" * (11 * 1024 * 1024))))' |
