@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	b = csv_batch_from_mem((const char *)data + 1, size - 1, "fuzz.csv",
-			       data[0] & 1, &err);
+			       data[0] & 1, NULL, &err);
 	if (b == NULL) {
 		if (err.cls != ERR_USAGE || err.msg[0] == '\0')
 			abort();

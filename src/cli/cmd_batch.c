@@ -77,6 +77,35 @@ static int default_target(struct state *st, int64_t *id_r, struct err *err)
 	return 0;
 }
 
+/* The CSV, with every row's error listed (up to CSV_MAX_ERRORS) and its
+ * warnings printed; then err sums up. */
+static struct csv_batch *load_csv(const char *cmd, const char *path,
+				  int allow_unknown, struct err *err)
+{
+	struct csv_report rep = {BUF_INIT, BUF_INIT, 0, 0};
+	struct csv_batch *cb = csv_batch_load(path, allow_unknown, &rep, err);
+	const struct buf *lines = cb != NULL ? &rep.warnings : &rep.errors;
+	const char *p = lines->p;
+
+	if (cb != NULL || rep.n_errors > 1) {
+		while (*p) {
+			const char *e = strchr(p, '\n');
+			fprintf(stderr, "imapmig: %s%s: %.*s\n",
+				cb != NULL ? "warning: " : "", cmd,
+				(int)(e - p), p);
+			p = e + 1;
+		}
+	}
+	if (cb == NULL && rep.n_errors > 1)
+		err_set(err, ERR_USAGE, EC_NONE,
+			"%s: %s%u rows with errors (listed above): fix them; "
+			"nothing was imported",
+			path, rep.n_errors >= CSV_MAX_ERRORS ? "at least " : "",
+			rep.n_errors);
+	csv_report_release(&rep);
+	return cb;
+}
+
 static int b_new(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -190,7 +219,7 @@ static int b_new(int argc, char **argv)
 	if (sync_filter_parse(b.include_folders, &f, &err) < 0)
 		goto fail;
 	sync_filter_release(&f);
-	cb = csv_batch_load(csv, allow_unknown, &err);
+	cb = load_csv("batch new", csv, allow_unknown, &err);
 	if (cb == NULL)
 		goto fail;
 	st = cli_state_open("batch new", &ret);
@@ -667,7 +696,8 @@ static int b_set(int argc, char **argv)
 		return cli_fail("batch set", &err);
 	}
 	if (add) {
-		struct csv_batch *cb = csv_batch_load(csv, unknown, &err);
+		struct csv_batch *cb =
+			load_csv("batch set", csv, unknown, &err);
 		if (cb == NULL) {
 			ret = -1;
 		} else {

@@ -2,6 +2,7 @@
 #include "cli/csv.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,43 +210,68 @@ void csv_batch_free(struct csv_batch **bp)
 	free(b);
 }
 
+void csv_report_release(struct csv_report *rep)
+{
+	buf_release(&rep->errors);
+	buf_release(&rep->warnings);
+	rep->n_errors = rep->n_warnings = 0;
+}
+
+/* A row's error: the first goes to err as well; 1 once there are
+ * CSV_MAX_ERRORS (stop reading). */
+static int row_error(struct csv_report *rep, struct err *err, const char *fmt,
+		     ...) __attribute__((format(printf, 3, 4)));
+static int row_error(struct csv_report *rep, struct err *err, const char *fmt,
+		     ...)
+{
+	char msg[sizeof(err->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (rep->n_errors++ == 0)
+		err_set(err, ERR_USAGE, EC_NONE, "%s", msg);
+	buf_addf(&rep->errors, "%s\n", msg);
+	return rep->n_errors >= CSV_MAX_ERRORS;
+}
+
 /* Each mailbox once per batch, addresses compared as strcasecmp does (and
  * the state's COLLATE NOCASE).  One pass through a hash set, in file
  * order: the error names the first line that repeats an earlier one, and
  * the line where that address first appeared. */
-static int find_duplicate(const struct csv_batch *b, const char *name,
-			  struct err *err)
+static void find_duplicates(const struct csv_batch *b, const char *name,
+			    struct csv_report *rep, struct err *err)
 {
 	struct strset seen;
 	size_t i, first;
-	int ret = 0;
 
 	strset_init(&seen, STRSET_NOCASE);
 	for (i = 0; i < b->n; i++) {
 		if (strset_add(&seen, b->rows[i].email, &first) == 0)
 			continue;
 		/* indices are row numbers: every row was added in order */
-		err_set(err, ERR_USAGE, EC_NONE,
-			"%s:%u: %s is already on line %u: each mailbox once "
-			"per batch",
-			name, b->rows[i].line, b->rows[i].email,
-			b->rows[first].line);
-		ret = -1;
-		break;
+		if (row_error(rep, err,
+			      "%s:%u: %s is already on line %u: each mailbox "
+			      "once per batch",
+			      name, b->rows[i].line, b->rows[i].email,
+			      b->rows[first].line))
+			break;
 	}
 	strset_free(&seen);
-	return ret;
 }
 
 struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 				     const char *name, int allow_unknown,
-				     struct err *err)
+				     struct csv_report *rep_r, struct err *err)
 {
+	struct csv_report own = {BUF_INIT, BUF_INIT, 0, 0};
+	struct csv_report *rep = rep_r != NULL ? rep_r : &own;
 	struct reader r = {data, data + len, name, 1};
 	struct csv_batch *b = xcalloc(1, sizeof(*b));
 	struct field *hdr = NULL, *f = NULL;
 	size_t nh = 0, nf = 0, i, j, rows_cap = 0, n_extra = 0, extra_bytes = 0;
-	int *map = NULL, have[6] = {0};
+	int *map = NULL, have[6] = {0}, bad;
 	unsigned line;
 	int rc;
 
@@ -274,6 +300,14 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 			"%s:1: the file is empty: "
 			"give a header row EmailAddress,UserName,Password and "
 			"one row per mailbox",
+			name);
+		goto fail;
+	}
+	if (nh == 1 && strchr(hdr[0].s, ';') != NULL) {
+		err_set(err, ERR_USAGE, EC_NONE,
+			"%s:1: the columns are separated by ';', not ',' (a "
+			"spreadsheet's regional setting): save the file as "
+			"comma-separated CSV (UTF-8)",
 			name);
 		goto fail;
 	}
@@ -361,11 +395,16 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 			continue;
 		}
 		if (nf != nh) {
-			err_set(err, ERR_USAGE, EC_NONE,
-				"%s:%u: %zu fields where the header has %zu: "
-				"check the commas (quote fields that hold one)",
-				name, line, nf, nh);
-			goto fail;
+			int full = row_error(rep, err,
+					     "%s:%u: %zu fields where the "
+					     "header has %zu: check the commas "
+					     "(quote fields that hold one)",
+					     name, line, nf, nh);
+			free_fields(f, nf);
+			f = NULL;
+			if (full)
+				goto fail;
+			continue;
 		}
 		if (b->n >= CSV_MAX_ROWS) {
 			err_set(err, ERR_USAGE, EC_TOO_BIG,
@@ -380,7 +419,8 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 			b->rows =
 				xrealloc(b->rows, rows_cap * sizeof(*b->rows));
 		}
-		for (i = 0; i < nf; i++) {
+		bad = 0;
+		for (i = 0; i < nf && !bad; i++) {
 			const char *v = f[i].s;
 			size_t vl = strlen(v);
 			size_t lim = map[i] == C_EMAIL ? CSV_MAX_EMAIL
@@ -394,15 +434,22 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 				}
 			}
 			if (vl > lim) {
-				err_set(err, ERR_USAGE, EC_NONE,
-					"%s:%u: %s is %zu bytes; the limit is "
-					"%zu",
-					name, line,
-					map[i] == C_EXTRA ? hdr[i].s
-							  : col_names[map[i]],
-					vl, lim);
-				goto fail;
+				bad = 1;
+				if (row_error(rep, err,
+					      "%s:%u: %s is %zu bytes; the "
+					      "limit is %zu",
+					      name, line,
+					      map[i] == C_EXTRA
+						      ? hdr[i].s
+						      : col_names[map[i]],
+					      vl, lim))
+					goto fail;
 			}
+		}
+		if (bad) {
+			free_fields(f, nf);
+			f = NULL;
+			continue;
 		}
 		row = &b->rows[b->n++];
 		memset(row, 0, sizeof(*row));
@@ -441,26 +488,52 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 			while (*e == ' ')
 				memmove(e, e + 1, strlen(e));
 		}
+		bad = 0;
 		for (j = 0; j < 3; j++) {
 			const char *v = j == 0	 ? row->email
 					: j == 1 ? row->username
 						 : row->password;
 			if (v[0] == '\0') {
-				err_set(err, ERR_USAGE, EC_NONE,
-					"%s:%u: %s is empty: fill it in", name,
-					line, col_names[j]);
-				goto fail;
+				bad = 1;
+				if (row_error(rep, err,
+					      "%s:%u: %s is empty: fill it in",
+					      name, line, col_names[j]))
+					goto fail;
 			}
 		}
-		if (!valid_email(row->email)) {
-			err_set(err, ERR_USAGE, EC_NONE,
-				"%s:%u: EmailAddress \"%s\" is not a valid "
-				"address: fix the row",
-				name, line, row->email);
-			goto fail;
+		if (row->email[0] != '\0' && !valid_email(row->email)) {
+			bad = 1;
+			if (row_error(rep, err,
+				      "%s:%u: EmailAddress \"%s\" is not a "
+				      "valid address: fix the row",
+				      name, line, row->email))
+				goto fail;
+		}
+		if (bad) {
+			row_release(row);
+			b->n--;
+			continue;
+		}
+		{
+			/* sent verbatim, so a stray space is a login that
+			 * fails: said, not changed */
+			const char *u = row->username;
+			size_t ul = strlen(u);
+			if (u[0] == ' ' || u[0] == '\t' || u[ul - 1] == ' ' ||
+			    u[ul - 1] == '\t') {
+				rep->n_warnings++;
+				buf_addf(
+					&rep->warnings,
+					"%s:%u: UserName \"%s\" begins or ends "
+					"with a space: it is sent as it is; "
+					"fix "
+					"the row if that is a mistake\n",
+					name, line, u);
+			}
 		}
 	}
-	if (find_duplicate(b, name, err) < 0)
+	find_duplicates(b, name, rep, err);
+	if (rep->n_errors > 0)
 		goto fail;
 	if (b->n == 0) {
 		err_set(err, ERR_USAGE, EC_NONE,
@@ -471,8 +544,10 @@ struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 	}
 	free_fields(hdr, nh);
 	free(map);
+	csv_report_release(&own);
 	return b;
 fail:
+	csv_report_release(&own);
 	if (f != NULL) {
 		for (i = 0; i < nf; i++)
 			free(f[i].s);
@@ -486,7 +561,7 @@ fail:
 }
 
 struct csv_batch *csv_batch_load(const char *path, int allow_unknown,
-				 struct err *err)
+				 struct csv_report *rep, struct err *err)
 {
 	struct stat sb;
 	struct csv_batch *b;
@@ -513,7 +588,7 @@ struct csv_batch *csv_batch_load(const char *path, int allow_unknown,
 	data = xmalloc(CSV_MAX_BYTES + 2);
 	n = fread(data, 1, CSV_MAX_BYTES + 1, fp);
 	fclose(fp);
-	b = csv_batch_from_mem(data, n, path, allow_unknown, err);
+	b = csv_batch_from_mem(data, n, path, allow_unknown, rep, err);
 	OPENSSL_cleanse(data, n);
 	free(data);
 	return b;

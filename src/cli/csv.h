@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "util/buf.h"
 #include "util/err.h"
 
 #define CSV_MAX_ROWS  50000
@@ -35,12 +36,23 @@ struct csv_batch {
 	size_t n;
 };
 
+/* Every row's errors, not only the first (up to CSV_MAX_ERRORS), and
+ * warnings about rows that are taken as they are: one line each,
+ * "FILE:LINE: ...", '\n'-terminated.  err holds the first error too. */
+#define CSV_MAX_ERRORS 20
+struct csv_report {
+	struct buf errors, warnings;
+	unsigned n_errors, n_warnings;
+};
+void csv_report_release(struct csv_report *rep);
+
+/* rep may be NULL. */
 struct csv_batch *csv_batch_load(const char *path, int allow_unknown,
-				 struct err *err);
+				 struct csv_report *rep, struct err *err);
 /* name is used in messages in place of a file name. */
 struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 				     const char *name, int allow_unknown,
-				     struct err *err);
+				     struct csv_report *rep, struct err *err);
 void csv_batch_free(struct csv_batch **bp);
 
 #endif

@@ -34,10 +34,35 @@ printf 'EmailAddress,UserName,Password\na@b.com,x,S3cret\nA@B.com,y,S3cret\n' | 
 printf 'EmailAddress,UserName,Password\n"a@b.com,x,S3cret\n' | check quote 'quote.csv:2: a quoted field is not closed'
 printf 'EmailAddress,UserName,Password\na@b.com,x,S3cret,extra\n' | check fields 'fields.csv:2: 4 fields where the header has 3'
 printf 'EmailAddress,UserName,Password\na@b.com,x,S3cret\n\xff\xfe,y,z\n' | check utf8 'utf8.csv: not valid UTF-8'
-# Several repeats: the first line that repeats an earlier one, and where
-# that one first appeared.
-printf 'EmailAddress,UserName,Password\nz@b.com,x,S3cret\na@b.com,x,S3cret\nc@d.com,x,S3cret\nC@D.com,x,S3cret\nA@b.com,x,S3cret\na@B.com,x,S3cret\n' |
-	check dup3 'dup3.csv:5: C@D.com is already on line 4: each mailbox once per batch'
+# Every row's error at once, in file order, then one line that sums up;
+# each repeat names the line where the address first appeared.
+printf 'EmailAddress,UserName,Password\nz@b.com,x,S3cret\na@b.com,x,S3cret\nc@d.com,x,S3cret\nC@D.com,x,S3cret\nA@b.com,,S3cret\na@B.com,x,S3cret\nbad@,x,S3cret\n' >"$T/multi.csv"
+"$IMAPMIG" batch new --name B-multi --source-endpoint Src --target-endpoint Local --csv "$T/multi.csv" >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "a CSV with several bad rows"
+cat >"$T/want" <<EOF
+imapmig: batch new: $T/multi.csv:6: UserName is empty: fill it in
+imapmig: batch new: $T/multi.csv:8: EmailAddress "bad@" is not a valid address: fix the row
+imapmig: batch new: $T/multi.csv:5: C@D.com is already on line 4: each mailbox once per batch
+imapmig: batch new: $T/multi.csv:7: a@B.com is already on line 3: each mailbox once per batch
+imapmig: batch new: $T/multi.csv: 4 rows with errors (listed above): fix them; nothing was imported
+EOF
+diff "$T/want" "$T/err" >/dev/null || fail "several bad rows: $(diff "$T/want" "$T/err")"
+"$IMAPMIG" batch get B-multi >/dev/null 2>&1 && fail "multi: a batch was imported"
+# ... up to 20 of them
+python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password\n" + "".join("u%d@,x,S3cret\n" % i for i in range(100)))' >"$T/many.csv"
+"$IMAPMIG" batch new --name B-many --source-endpoint Src --target-endpoint Local --csv "$T/many.csv" >/dev/null 2>"$T/err"
+expect_eq "$?" 2 "a CSV with 100 bad rows"
+expect_eq "$(wc -l <"$T/err")" 21 "100 bad rows: 20 listed and a summary"
+grep -q 'at least 20 rows with errors' "$T/err" || fail "many: $(tail -1 "$T/err")"
+# A spreadsheet that separates with ';'
+printf 'EmailAddress;UserName;Password\na@b.com;x;S3cret\n' | check semicolon "semicolon.csv:1: the columns are separated by ';', not ','.*save the file as comma-separated"
+# A UserName with a space at either end is taken as it is, with a warning.
+printf 'EmailAddress,UserName,Password\nsp@b.com, terry.adams,S3cret\nok@b.com,ann,S3cret\n' >"$T/space.csv"
+"$IMAPMIG" batch new --name B-space --source-endpoint Src --target-endpoint Local --csv "$T/space.csv" >/dev/null 2>"$T/err"
+expect_eq "$?" 0 "a UserName with a leading space"
+grep -q "^imapmig: warning: batch new: $T/space.csv:2: UserName \" terry.adams\" begins or ends with a space" "$T/err" ||
+	fail "no warning for a UserName with a leading space: $(cat "$T/err")"
+expect_eq "$(wc -l <"$T/err")" 1 "one warning, for the one row"
 # Fields are capped: 1 KiB, and 320 bytes for an address (RFC 5321: local
 # part 64 + '@' + domain 255).  The size is told, never the value.
 python3 -c 'import sys; sys.stdout.write("EmailAddress,UserName,Password\npw@b.com,x,S3cret" + "p" * (2 * 1024 * 1024) + "\n")' |
