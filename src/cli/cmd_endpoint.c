@@ -70,7 +70,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct ep_opts *o)
 					"%s: use none, ssl or "
 					"tls",
 					cmd, optarg);
-			o->security = optarg;
+			/* stored as the canonical lower-case word */
+			o->security = strcasecmp(optarg, "none") == 0  ? "none"
+				      : strcasecmp(optarg, "ssl") == 0 ? "ssl"
+								       : "tls";
 			break;
 		case 'a':
 			if (strcasecmp(optarg, "basic") &&
@@ -81,7 +84,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct ep_opts *o)
 					"--authentication %s: use "
 					"basic, plain or xoauth2",
 					cmd, optarg);
-			o->auth = optarg;
+			o->auth = strcasecmp(optarg, "basic") == 0 ? "basic"
+				  : strcasecmp(optarg, "plain") == 0
+					  ? "plain"
+					  : "xoauth2";
 			break;
 		case 'l': o->login = optarg; break;
 		case 'z': o->authzid = optarg; break;

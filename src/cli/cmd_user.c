@@ -64,7 +64,9 @@ static json_t *user_json(struct state *st, const struct state_user *u)
 	json_object_set_new(o, "seconds_throttled",
 			    json_integer((json_int_t)u->seconds_throttled));
 	json_object_set_new(o, "queued_at",
-			    json_string(cli_fmt_time(u->queued_at, 0)));
+			    u->queued_at
+				    ? json_string(cli_fmt_time(u->queued_at, 0))
+				    : json_null());
 	return o;
 }
 
@@ -140,14 +142,15 @@ static int u_get(int argc, char **argv)
 		free(s);
 		json_decref(arr);
 	} else {
-		printf("%-32s %-20s %10s %8s %10s  %-23s %s\n", "Identity",
-		       "Status", "Synced", "Skipped", "Size", "LastSyncedTime",
-		       "Error");
+		/* the JSON's names */
+		printf("%-32s %-20s %12s %13s %12s  %-23s %s\n", "email",
+		       "status", "items_synced", "items_skipped",
+		       "bytes_synced", "last_synced", "error");
 		for (i = 0; i < n; i++) {
 			char size[32];
 			progress_fmt_bytes(v[i].bytes_synced, size,
 					   sizeof(size));
-			printf("%-32s %-20s %10llu %8llu %10s  %-23s %s\n",
+			printf("%-32s %-20s %12llu %13llu %12s  %-23s %s\n",
 			       v[i].email, v[i].status,
 			       (unsigned long long)v[i].items_synced,
 			       (unsigned long long)v[i].items_skipped, size,

@@ -12,6 +12,12 @@ export IMAPMIG_STATE="$T/state.db"
 "$IMAPMIG" endpoint new --name Local --type maildir --path-template "$T/mail/{domain}/{local}/Maildir" >/dev/null ||
 	fail "endpoint new maildir"
 
+# --security and --authentication in any case, stored canonical
+"$IMAPMIG" -q endpoint new --name Upper --remote-server 127.0.0.1 --port 1 --security TLS \
+	--authentication PLAIN --skip-verification || fail "endpoint new --security TLS"
+"$IMAPMIG" endpoint get Upper --json | python3 -c 'import json,sys; e=json.load(sys.stdin); e=e[0] if isinstance(e,list) else e; assert (e["security"], e["authentication"]) == ("tls", "plain"), e' ||
+	fail "security/authentication not stored canonical"
+
 check() { # NAME EXPECTED-REGEX (CSV on stdin)
 	local name=$1 re=$2
 	cat >"$T/$name.csv"
