@@ -263,11 +263,14 @@ static int flush(struct imap_client *c, struct err *err)
 	return 0;
 }
 
+/* A sensitive command (LOGIN, AUTHENTICATE) is traced as its tag and
+ * name only: its first segment up to the second space, and nothing of
+ * what follows a continuation (a literal, a SASL response). */
 static int send_bytes(struct imap_client *c, const char *p, size_t len,
-		      int sensitive, struct err *err)
+		      int sensitive, int first, struct err *err)
 {
 	if (sensitive) {
-		const char *sp = memchr(p, ' ', len);
+		const char *sp = first ? memchr(p, ' ', len) : NULL;
 		sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p))
 			: NULL;
 		if (sp != NULL)
@@ -334,7 +337,8 @@ static int send_cmd(struct imap_client *c, struct imap_cmd *cmd,
 		buf_add(&line, cb->b.p + pos, end - pos);
 		if (w == cb->n_waits && final_crlf)
 			buf_add(&line, "\r\n", 2);
-		ret = send_bytes(c, line.p, line.len, cb->sensitive, err);
+		ret = send_bytes(c, line.p, line.len, cb->sensitive, w == 0,
+				 err);
 		OPENSSL_cleanse(line.p, line.len);
 		buf_reset(&line);
 		if (ret < 0)
@@ -400,7 +404,7 @@ int imap_client_stream_end(struct imap_client *c, struct err *err)
 	c->streaming = NULL;
 	if (check_usable(c, err) < 0)
 		return -1;
-	return send_bytes(c, "\r\n", 2, 0, err);
+	return send_bytes(c, "\r\n", 2, 0, 0, err);
 }
 
 int imap_client_drain(struct imap_client *c, unsigned max_inflight,

@@ -1,0 +1,118 @@
+#!/bin/bash
+# Secrets stay secret: the -vv protocol trace never shows a password (a
+# synchronizing literal, AUTHENTICATE's continuation), the password prompt
+# does not echo, an empty password is refused, and a running imapmig has
+# core dumps off.  Scripted server: a real one would take the LOGIN
+# literal just the same, but cannot be told to stall.
+set -u
+: "${IMAPMIG:?built imapmig binary}" "${IMAPMIG_SRCDIR:?source tree}"
+FAKE="$IMAPMIG_SRCDIR/tests/fakeserver/fakeimap.py"
+T=$(mktemp -d)
+FPID=
+IPID=
+cleanup() {
+	[ -n "$IPID" ] && kill "$IPID" 2>/dev/null
+	[ -n "$FPID" ] && kill "$FPID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# start_fake SCRIPT: runs the fake server on a free port; sets PORT.
+start_fake() {
+	rm -f "$T/port" "$T/log"
+	python3 "$FAKE" "$1" --port-file "$T/port" --log "$T/log" 2>"$T/fake.err" &
+	FPID=$!
+	for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+	PORT=$(cat "$T/port")
+}
+stop_fake() { wait "$FPID" 2>/dev/null; FAKE_RC=$?; FPID=; }
+
+# leaks WHAT FILE...: fails if any fragment of $PW is in the files: each
+# word, the UTF-8 bytes as the trace escapes them, the base64 of PLAIN.
+leaks() {
+	local what=$1 frag
+	shift
+	for frag in "${FRAGS[@]}"; do
+		if grep -qaF -- "$frag" "$@"; then
+			fail "$what: password fragment '$frag' printed: $(grep -haF -- "$frag" "$@" | head -3)"
+		fi
+	done
+}
+
+PW='Grüße aus Köln'
+PWLEN=$(printf '%s' "$PW" | wc -c)
+FRAGS=('Grüße' 'Köln' ' aus' 'Gr\x' 'K\x' '\xc3\xbc' '\xc3\xb6' '\xc3\x9fe')
+printf '%s\n' "$PW" >"$T/pw"
+ok_tail() { # [TAG of the login command, default the last one read]
+	echo "S ${1:-\$tag} OK [CAPABILITY IMAP4rev1] logged in"
+	echo 'C A[0-9]+ LIST "" "\*"'
+	echo 'S * LIST (\HasNoChildren) "/" INBOX'
+	echo 'S $tag OK done'
+	echo 'C A[0-9]+ LOGOUT'
+	echo 'S * BYE bye'
+	echo 'S $tag OK bye'
+}
+
+# 1. LOGIN with the password as a synchronizing literal (no LITERAL+),
+#    from --password-file and from standard input.
+for how in file stdin; do
+	{
+		echo 'S * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready'
+		echo "C A[0-9]+ LOGIN bob \\{$PWLEN\\}"
+		echo 'CONT'
+		echo 'CLIT'
+		echo 'C '
+		ok_tail
+	} >"$T/script"
+	start_fake "$T/script"
+	if [ $how = file ]; then
+		"$IMAPMIG" -vv test-server --remote-server 127.0.0.1 --port "$PORT" \
+			--security none --user bob --password-file "$T/pw" >"$T/out" 2>"$T/err"
+	else
+		"$IMAPMIG" -vv test-server --remote-server 127.0.0.1 --port "$PORT" \
+			--security none --user bob <"$T/pw" >"$T/out" 2>"$T/err"
+	fi
+	RC=$?
+	stop_fake
+	[ "$RC" = 0 ] || fail "LOGIN literal ($how): exit $RC: $(cat "$T/err")"
+	[ "$FAKE_RC" = 0 ] || fail "LOGIN literal ($how): server saw: $(cat "$T/fake.err")"
+	grep -qaF "$PW" "$T/log" || fail "LOGIN literal ($how): the password did not reach the server"
+	grep -q 'trace: test C: A[0-9]* LOGIN$' "$T/err" ||
+		fail "LOGIN literal ($how): no redacted LOGIN line in the trace: $(grep 'C:' "$T/err")"
+	leaks "LOGIN literal ($how)" "$T/out" "$T/err"
+done
+
+# 1b. AUTHENTICATE PLAIN, the response after "+" (no SASL-IR) and inline
+#     (SASL-IR): neither the base64 nor the user's part of it is printed.
+B64=$(printf 'bob\0bob\0%s' "$PW" | base64 -w0)
+FRAGS+=("$B64" "${B64:8:12}")
+for ir in no yes; do
+	{
+		if [ $ir = yes ]; then
+			echo 'S * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready'
+			echo "C A[0-9]+ AUTHENTICATE PLAIN $B64"
+		else
+			echo 'S * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready'
+			echo 'C A1 AUTHENTICATE PLAIN'
+			echo 'S + '
+			echo "C $B64"
+		fi
+		ok_tail "$([ $ir = no ] && echo A1)"
+	} >"$T/script"
+	start_fake "$T/script"
+	"$IMAPMIG" -vv test-server --remote-server 127.0.0.1 --port "$PORT" \
+		--security none --authentication plain --authzid bob --user bob \
+		--password-file "$T/pw" >"$T/out" 2>"$T/err"
+	RC=$?
+	stop_fake
+	[ "$RC" = 0 ] || fail "AUTHENTICATE (SASL-IR $ir): exit $RC: $(cat "$T/err")"
+	[ "$FAKE_RC" = 0 ] || fail "AUTHENTICATE (SASL-IR $ir): server saw: $(cat "$T/fake.err")"
+	grep -q 'trace: test C: A[0-9]* AUTHENTICATE$' "$T/err" ||
+		fail "AUTHENTICATE (SASL-IR $ir): no redacted line in the trace: $(grep 'C:' "$T/err")"
+	leaks "AUTHENTICATE (SASL-IR $ir)" "$T/out" "$T/err"
+done
+
+[ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
+echo "ok"
