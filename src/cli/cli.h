@@ -42,8 +42,10 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print the error's one line on stderr; returns its exit code. */
 int cli_fail(const char *cmd, const struct err *err);
 /* Read a password: from file (first line, trailing CR/LF removed; "-"
- * means stdin) or, when path is NULL, one line from stdin.  The result is
- * owned by the caller and should be wiped with cli_password_free(). */
+ * means stdin) or, when path is NULL, one line from stdin; on a terminal
+ * with a prompt on stderr and echo off (restored on SIGINT/TERM/HUP too).
+ * An empty password is an ERR_USAGE error.  The result is owned by the
+ * caller and should be wiped with cli_password_free(). */
 char *cli_read_password(const char *path, struct err *err);
 void cli_password_free(char **pw);
 struct state_user;

@@ -114,5 +114,90 @@ for ir in no yes; do
 	leaks "AUTHENTICATE (SASL-IR $ir)" "$T/out" "$T/err"
 done
 
+# 3. An empty password is refused before any connection: standard input
+#    at EOF, an empty line, an empty password file.  (The port is closed:
+#    a connection attempt would say "refused".)
+PORT_CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+: >"$T/empty.pw"
+for how in devnull newline file; do
+	case $how in
+	devnull) "$IMAPMIG" test-server --remote-server 127.0.0.1 --port "$PORT_CLOSED" \
+		--security none --user bob </dev/null >"$T/out" 2>"$T/err" ;;
+	newline) echo | "$IMAPMIG" test-server --remote-server 127.0.0.1 --port "$PORT_CLOSED" \
+		--security none --user bob >"$T/out" 2>"$T/err" ;;
+	file) "$IMAPMIG" test-server --remote-server 127.0.0.1 --port "$PORT_CLOSED" \
+		--security none --user bob --password-file "$T/empty.pw" >"$T/out" 2>"$T/err" ;;
+	esac
+	RC=$?
+	[ "$RC" = 2 ] || fail "empty password ($how): exit $RC, want 2: $(cat "$T/err")"
+	[ "$(wc -l <"$T/err")" = 1 ] || fail "empty password ($how): not one line: $(cat "$T/err")"
+	grep -q 'empty password' "$T/err" || fail "empty password ($how): unclear: $(cat "$T/err")"
+	grep -q 'refused\|^Connect' "$T/err" "$T/out" && fail "empty password ($how): a connection was tried"
+done
+
+# 3b. On a terminal the prompt goes to stderr and the typed password is
+#     not echoed; it still reaches the server intact.
+printf '%s\n' 'S * OK [CAPABILITY IMAP4rev1] fake ready' \
+	'C A[0-9]+ LOGIN bob Typed-S3cret' 'S $tag OK [CAPABILITY IMAP4rev1] in' >"$T/script"
+ok_tail | tail -n +2 >>"$T/script"
+start_fake "$T/script"
+python3 - "$IMAPMIG" "$PORT" "$T/tty.out" <<'PY' 2>"$T/tty.err"
+import os, pty, select, sys, time
+imapmig, port, out = sys.argv[1:4]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(imapmig, [imapmig, "test-server", "--remote-server", "127.0.0.1",
+                       "--port", port, "--security", "none", "--user", "bob"])
+got = b""
+def pump(until, secs):
+    global got
+    end = time.time() + secs
+    while until not in got and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                d = os.read(fd, 4096)
+            except OSError:
+                break
+            if not d:
+                break
+            got += d
+pump(b"Password:", 10)
+time.sleep(0.3)
+os.write(fd, b"Typed-S3cret\n")
+pump(b"Result", 10)
+_, st = os.waitpid(pid, 0)
+open(out, "wb").write(got)
+sys.exit(os.waitstatus_to_exitcode(st))
+PY
+RC=$?
+stop_fake
+[ "$RC" = 0 ] || fail "password typed on a terminal: exit $RC: $(cat "$T/tty.out" "$T/tty.err")"
+[ "$FAKE_RC" = 0 ] || fail "password typed on a terminal: server saw: $(cat "$T/fake.err")"
+grep -q 'Password:' "$T/tty.out" || fail "no prompt on the terminal: $(cat "$T/tty.out")"
+grep -qaF 'Typed-S3cret' "$T/tty.out" && fail "the typed password was echoed: $(cat -v "$T/tty.out")"
+grep -qaF 'S3cret' "$T/tty.out" && fail "part of the typed password was echoed"
+
+# 3c. Ctrl-C at the prompt: the terminal gets its echo back.
+python3 - "$IMAPMIG" <<'PY' || fail "Ctrl-C at the password prompt left the terminal without echo"
+import os, pty, select, signal, sys, termios, time
+imapmig = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(imapmig, [imapmig, "test-server", "--remote-server", "127.0.0.1",
+                       "--port", "1", "--security", "none", "--user", "bob"])
+got = b""
+end = time.time() + 10
+while b"Password:" not in got and time.time() < end:
+    if select.select([fd], [], [], 0.2)[0]:
+        got += os.read(fd, 4096)
+time.sleep(0.2)
+os.write(fd, b"\x03")
+_, st = os.waitpid(pid, 0)
+lflag = termios.tcgetattr(fd)[3]
+print("after Ctrl-C: signalled=%s echo=%s" % (os.WIFSIGNALED(st), bool(lflag & termios.ECHO)), file=sys.stderr)
+sys.exit(0 if os.WIFSIGNALED(st) and lflag & termios.ECHO else 1)
+PY
+
 [ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "ok"
