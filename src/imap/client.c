@@ -431,23 +431,34 @@ static void store_result(void *ctx, const struct imap_result *res)
 	*(struct imap_result *)ctx = *res;
 }
 
+/* res_r lives on the caller's stack: after a failure the command must
+ * never call back into it later (imap_client_destroy() calls every
+ * command still in flight). */
+static void forget_result(struct imap_client *c, void *res_r)
+{
+	struct imap_cmd *ic;
+
+	for (ic = c->head; ic != NULL; ic = ic->next)
+		if (ic->ctx == res_r)
+			ic->cb = NULL;
+}
+
 int imap_client_run(struct imap_client *c, const struct imap_cmdbuf *cmd,
 		    struct imap_result *res_r, struct err *err)
 {
 	memset(res_r, 0, sizeof(*res_r));
 	res_r->status = IMAP_STATUS_NONE;
-	if (imap_client_submit(c, cmd, store_result, res_r, err) < 0)
+	if (imap_client_submit(c, cmd, store_result, res_r, err) < 0) {
+		/* e.g. the connection dropped while a literal waited for
+		 * its "+": the command is queued but unanswered. */
+		forget_result(c, res_r);
 		return -1;
+	}
 	/* Commands complete in order, so once in-flight drops back to what
 	 * it was, ours has its answer. */
 	while (res_r->status == IMAP_STATUS_NONE) {
 		if (imap_client_drain(c, c->inflight - 1, err) < 0) {
-			/* res_r lives on the caller's stack: the command
-			 * must never call back into it later. */
-			struct imap_cmd *ic;
-			for (ic = c->head; ic != NULL; ic = ic->next)
-				if (ic->ctx == res_r)
-					ic->cb = NULL;
+			forget_result(c, res_r);
 			return -1;
 		}
 	}

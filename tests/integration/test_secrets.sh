@@ -114,6 +114,20 @@ for ir in no yes; do
 	leaks "AUTHENTICATE (SASL-IR $ir)" "$T/out" "$T/err"
 done
 
+# 1c. The server drops the connection while the password literal waits
+#     for its "+": a one-line error, no crash (the LOGIN's result lived on
+#     a stack frame already gone when the client was destroyed).
+printf '%s\n' 'S * OK [CAPABILITY IMAP4rev1] fake ready' \
+	"C A[0-9]+ LOGIN bob \\{$PWLEN\\}" 'CLOSE' >"$T/script"
+start_fake "$T/script"
+"$IMAPMIG" test-server --remote-server 127.0.0.1 --port "$PORT" --security none \
+	--user bob --password-file "$T/pw" >"$T/out" 2>"$T/err"
+RC=$?
+stop_fake
+[ "$RC" = 1 ] || fail "drop before the password literal: exit $RC, want 1: $(cat "$T/err")"
+[ "$(grep -c 'test-server:' "$T/err")" = 1 ] && grep -q 'closed\|reset' "$T/err" ||
+	fail "drop before the password literal: unclear: $(cat "$T/err")"
+
 # 3. An empty password is refused before any connection: standard input
 #    at EOF, an empty line, an empty password file.  (The port is closed:
 #    a connection attempt would say "refused".)
