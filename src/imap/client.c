@@ -331,6 +331,9 @@ static int send_cmd(struct imap_client *c, struct imap_cmd *cmd,
 	struct buf line = BUF_INIT;
 	int ret;
 
+	/* All the room at once: a grown buffer would leave a copy of a
+	 * password behind in the freed block. */
+	buf_grow(&line, sizeof(cmd->tag) + cb->b.len + 3);
 	buf_addf(&line, "%s ", cmd->tag);
 	for (w = 0; w <= cb->n_waits; w++) {
 		size_t end = w < cb->n_waits ? cb->waits[w] : cb->b.len;
@@ -754,6 +757,17 @@ static int auth_failed(struct imap_client *c, const struct imap_result *res,
 		       res->code, res->code[0] ? "] " : "", res->text);
 }
 
+/* After LOGIN or AUTHENTICATE: the command's bytes, and what of them is
+ * left in the connection's output buffer (all of it was sent once the
+ * answer came; after an error, whatever is there). */
+static void wipe_sensitive(struct imap_client *c, struct imap_cmdbuf *cb)
+{
+	OPENSSL_cleanse(cb->b.p, cb->b.cap ? cb->b.cap : cb->b.len);
+	imap_cmdbuf_release(cb);
+	if (c->conn != NULL)
+		conn_wipe_sent(c->conn);
+}
+
 int imap_client_login(struct imap_client *c, const char *user,
 		      const char *password, struct err *err)
 {
@@ -768,13 +782,15 @@ int imap_client_login(struct imap_client *c, const char *user,
 			       c->host, c->port);
 	imap_client_cmdbuf_init(c, &cb);
 	cb.sensitive = 1;
+	/* Room for the worst quoting of both, so the buffer never grows
+	 * (and leaves a copy behind) once the password is in it. */
+	buf_grow(&cb.b, 2 * (strlen(user) + strlen(password)) + 96);
 	imap_cmd_raw(&cb, "LOGIN ");
 	imap_cmd_astring(&cb, user, strlen(user));
 	imap_cmd_raw(&cb, " ");
 	imap_cmd_astring(&cb, password, strlen(password));
 	ret = imap_client_run(c, &cb, &res, err);
-	OPENSSL_cleanse(cb.b.p, cb.b.len);
-	imap_cmdbuf_release(&cb);
+	wipe_sensitive(c, &cb);
 	if (ret < 0)
 		return -1;
 	if (res.status != IMAP_STATUS_OK)
@@ -794,6 +810,7 @@ static int authenticate(struct imap_client *c, const char *mech,
 	EVP_EncodeBlock((unsigned char *)b64, raw, (int)raw_len);
 	imap_client_cmdbuf_init(c, &cb);
 	cb.sensitive = 1;
+	buf_grow(&cb.b, strlen(mech) + strlen(b64) + 32);
 	imap_cmd_rawf(&cb, "AUTHENTICATE %s", mech);
 	if (imap_client_has_cap(c, "SASL-IR")) {
 		imap_cmd_raw(&cb, " ");
@@ -805,10 +822,9 @@ static int authenticate(struct imap_client *c, const char *mech,
 		imap_cmd_raw(&cb, b64);
 	}
 	ret = imap_client_run(c, &cb, &res, err);
-	OPENSSL_cleanse(cb.b.p, cb.b.len);
+	wipe_sensitive(c, &cb);
 	OPENSSL_cleanse(b64, strlen(b64));
 	free(b64);
-	imap_cmdbuf_release(&cb);
 	if (ret < 0)
 		return -1;
 	if (res.status != IMAP_STATUS_OK)

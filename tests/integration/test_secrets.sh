@@ -213,5 +213,72 @@ print("after Ctrl-C: signalled=%s echo=%s" % (os.WIFSIGNALED(st), bool(lflag & t
 sys.exit(0 if os.WIFSIGNALED(st) and lflag & termios.ECHO else 1)
 PY
 
+# 4. Core dumps are off in a running imapmig (its buffers hold passwords):
+#    core size 0 (soft and hard), and not dumpable - then its /proc files
+#    belong to root, not to its user, which shows when it runs as nobody.
+printf '%s\n' 'S * OK [CAPABILITY IMAP4rev1] fake ready' 'SLEEP 4' >"$T/script"
+start_fake "$T/script"
+AS=()
+WANT_OWNER=$(id -un)
+if [ "$(id -u)" = 0 ]; then
+	AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	WANT_OWNER=root
+fi
+chmod 644 "$T/pw"
+chmod 755 "$T"
+(ulimit -c unlimited; exec "${AS[@]}" "$IMAPMIG" test-server --remote-server 127.0.0.1 --port "$PORT" \
+	--security none --user bob --password-file "$T/pw" >"$T/out" 2>"$T/err") &
+IPID=$!
+for _ in $(seq 100); do grep -q '^Greeting' "$T/out" 2>/dev/null && break; sleep 0.05; done
+grep -q '^Greeting' "$T/out" || fail "core dumps: imapmig did not get to the greeting: $(cat "$T/err")"
+core=$(awk '/^Max core file size/ {print $5, $6}' "/proc/$IPID/limits")
+owner=$(stat -c %U "/proc/$IPID/status")
+echo "running imapmig: core size '$core', /proc/$IPID owned by $owner" >&2
+[ "$core" = "0 0" ] || fail "core dumps: core file size is '$core', want '0 0'"
+[ "$owner" = "$WANT_OWNER" ] || fail "core dumps: the process is dumpable (/proc/$IPID owned by $owner, want $WANT_OWNER)"
+wait "$IPID"
+IPID=
+stop_fake
+
+# 4b. After the login, the process holds the password once (the string
+#     the command keeps until it exits), and the base64 of AUTHENTICATE
+#     PLAIN nowhere (its tail: the next command overwrites the head): the command and connection buffers are wiped, for a
+#     literal and for a SASL continuation alike.  (gcore: gdb attaches as
+#     root whether or not the process is dumpable.)
+if command -v gcore >/dev/null && [ "$(id -u)" = 0 ]; then
+	for how in literal literal-plus authenticate; do
+		case $how in
+		literal) first='S * OK [CAPABILITY IMAP4rev1] fake ready'
+			login=("C A[0-9]+ LOGIN bob \\{$PWLEN\\}" CONT CLIT 'C ') ;;
+		literal-plus) first='S * OK [CAPABILITY IMAP4rev1 LITERAL+] fake ready'
+			login=("C A[0-9]+ LOGIN bob \\{$PWLEN\\+\\}" CLIT 'C ') ;;
+		authenticate) first='S * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready'
+			login=('C A1 AUTHENTICATE PLAIN' 'S + ' "C $B64") ;;
+		esac
+		printf '%s\n' "$first" "${login[@]}" 'S A1 OK [CAPABILITY IMAP4rev1] in' \
+			'C A[0-9]+ LIST "" "\*"' 'SLEEP 6' >"$T/script"
+		start_fake "$T/script"
+		extra=()
+		[ $how = authenticate ] && extra=(--authentication plain --authzid bob)
+		"$IMAPMIG" test-server --remote-server 127.0.0.1 --port "$PORT" --security none \
+			--user bob "${extra[@]}" --password-file "$T/pw" >"$T/out" 2>"$T/err" &
+		IPID=$!
+		for _ in $(seq 100); do grep -q '^Login' "$T/out" 2>/dev/null && break; sleep 0.05; done
+		sleep 0.2
+		rm -f "$T/core".*
+		gcore -o "$T/core" "$IPID" >/dev/null 2>&1 || fail "memory ($how): gcore failed: $(cat "$T/err" "$T/fake.err")"
+		n_pw=$(grep -caF "$PW" "$T/core.$IPID" 2>/dev/null)
+		n_b64=$(grep -caF "${B64:20}" "$T/core.$IPID" 2>/dev/null)
+		echo "memory after login ($how): password $n_pw time(s), base64 $n_b64 time(s)" >&2
+		[ "$n_pw" = 1 ] || fail "memory ($how): the password is in $n_pw places, want 1"
+		[ "$n_b64" = 0 ] || fail "memory ($how): the AUTHENTICATE response is still in memory"
+		kill "$IPID" 2>/dev/null
+		wait "$IPID" 2>/dev/null
+		IPID=
+		rm -f "$T/core".*
+		stop_fake
+	done
+fi
+
 [ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "ok"
