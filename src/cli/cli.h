@@ -58,6 +58,12 @@ enum cli_grade { GRADE_PERFECT, GRADE_GOOD, GRADE_INVESTIGATE, GRADE_POOR };
 enum cli_grade cli_user_grade(struct state *st, const struct state_user *u);
 const char *cli_grade_name(enum cli_grade g);
 
+struct json_t;
+/* json_dumps() with a 2-space indent, and DEL and C1 controls escaped too
+ * (\u007f, \u0080..): JSON that is safe to print on a terminal.  The
+ * caller frees the result; NULL if jansson fails. */
+char *cli_json_dumps(const struct json_t *j);
+
 /* Parse a port; -1 if not 1..65535. */
 int cli_parse_port(const char *s);
 

@@ -415,8 +415,7 @@ static int b_get(int argc, char **argv)
 		json_decref(o);
 	}
 	if (json) {
-		char *s = json_dumps(name ? json_array_get(arr, 0) : arr,
-				     JSON_INDENT(2));
+		char *s = cli_json_dumps(name ? json_array_get(arr, 0) : arr);
 		puts(s ? s : "null");
 		free(s);
 	} else if (n == 0) {

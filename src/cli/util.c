@@ -9,30 +9,33 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "cli/cli.h"
 #include "state/state.h"
 #include "util/buf.h"
+#include "util/escape.h"
 #include "util/xalloc.h"
 
 struct cli_globals cli_globals;
 
 int cli_usage_error(const char *fmt, ...)
 {
+	struct buf b = BUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("imapmig: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	buf_vaddf(&b, fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "imapmig: %s\n", esc(b.p));
+	buf_release(&b);
 	return 2;
 }
 
 int cli_fail(const char *cmd, const struct err *err)
 {
-	fprintf(stderr, "imapmig: %s: %s\n", cmd, err->msg);
+	fprintf(stderr, "imapmig: %s: %s\n", cmd, esc(err->msg));
 	return err_exit_code(err);
 }
 
@@ -156,6 +159,33 @@ char *cli_read_password(const char *path, struct err *err)
 		buf_release(&b);
 		return NULL;
 	}
+	return buf_detach(&b, NULL);
+}
+
+char *cli_json_dumps(const struct json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2));
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	if (s == NULL)
+		return NULL;
+	/* Jansson escapes only what JSON requires (below 0x20): DEL and the
+	 * C1 controls (U+0080..U+009F) would reach a terminal raw.  In JSON
+	 * text such bytes are only ever inside strings. */
+	for (i = 0; s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0x7f) {
+			buf_addstr(&b, "\\u007F");
+		} else if (c == 0xc2 && (unsigned char)s[i + 1] >= 0x80 &&
+			   (unsigned char)s[i + 1] <= 0x9f) {
+			buf_addf(&b, "\\u%04X", (unsigned char)s[i + 1]);
+			i++;
+		} else {
+			buf_addch(&b, (char)c);
+		}
+	}
+	free(s);
 	return buf_detach(&b, NULL);
 }
 
