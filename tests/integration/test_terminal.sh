@@ -116,4 +116,14 @@ PY
 raw "verify" "$T/out" "$T/err"
 grep -qF 'Evil\x1b]0;PWNED\x07 ->' "$T/out" || fail "verify: folder not shown escaped: $(cat -v "$T/out" "$T/err")"
 
+# 3. CSV fields echoed in errors: a bad address, an unknown column.
+printf 'EmailAddress,UserName,Password\nbad\033[2J\302\233x,u,p\n' >"$T/e1.csv"
+printf 'EmailAddress,UserName,Password,Bogus\302\233]0;T\007\na@b.c,u,p,x\n' >"$T/e2.csv"
+for f in e1 e2; do
+	"$IMAPMIG" batch new --name "C$f" --source-endpoint Src --target-endpoint Dst --csv "$T/$f.csv" >"$T/out" 2>"$T/err"
+	expect_eq "$?" 2 "CSV $f"
+	raw "CSV $f" "$T/out" "$T/err"
+	grep -q '\\xc2\\x9b' "$T/err" || fail "CSV $f: field not shown escaped: $(cat -v "$T/err")"
+done
+
 finish
