@@ -46,8 +46,10 @@ int cli_fail(const char *cmd, const struct err *err);
  * no, -1 (with the one-line error printed) if no terminal can answer. */
 int cli_confirm(const char *cmd, int yes, const char *question);
 /* Read a password: from file (first line, trailing CR/LF removed; "-"
- * means stdin) or, when path is NULL, one line from stdin.  The result is
- * owned by the caller and should be wiped with cli_password_free(). */
+ * means stdin) or, when path is NULL, one line from stdin; on a terminal
+ * with a prompt on stderr and echo off (restored on SIGINT/TERM/HUP too).
+ * An empty password is an ERR_USAGE error.  The result is owned by the
+ * caller and should be wiped with cli_password_free(). */
 char *cli_read_password(const char *path, struct err *err);
 void cli_password_free(char **pw);
 struct state_user;
@@ -59,6 +61,12 @@ struct state_user;
 enum cli_grade { GRADE_PERFECT, GRADE_GOOD, GRADE_INVESTIGATE, GRADE_POOR };
 enum cli_grade cli_user_grade(struct state *st, const struct state_user *u);
 const char *cli_grade_name(enum cli_grade g);
+
+struct json_t;
+/* json_dumps() with a 2-space indent, and DEL and C1 controls escaped too
+ * (\u007f, \u0080..): JSON that is safe to print on a terminal.  The
+ * caller frees the result; NULL if jansson fails. */
+char *cli_json_dumps(const struct json_t *j);
 
 /* Parse a port; -1 if not 1..65535. */
 int cli_parse_port(const char *s);

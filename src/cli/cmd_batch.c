@@ -13,6 +13,7 @@
 #include "cli/csv.h"
 #include "state/state.h"
 #include "sync/plan.h"
+#include "util/escape.h"
 #include "util/xalloc.h"
 
 #define DEFAULT_TARGET "default-maildir"
@@ -90,9 +91,9 @@ static struct csv_batch *load_csv(const char *cmd, const char *path,
 	if (cb != NULL || rep.n_errors > 1) {
 		while (*p) {
 			const char *e = strchr(p, '\n');
-			fprintf(stderr, "imapmig: %s%s: %.*s\n",
+			fprintf(stderr, "imapmig: %s%s: %s\n",
 				cb != NULL ? "warning: " : "", cmd,
-				(int)(e - p), p);
+				esc_n(p, (size_t)(e - p)));
 			p = e + 1;
 		}
 	}
@@ -406,7 +407,7 @@ static void batch_print(json_t *o)
 	{
 		printf("%-22s : ", key);
 		if (json_is_string(v))
-			printf("%s\n", json_string_value(v));
+			printf("%s\n", esc(json_string_value(v)));
 		else if (json_is_integer(v))
 			printf("%lld\n", (long long)json_integer_value(v));
 		else if (json_is_boolean(v))
@@ -480,8 +481,7 @@ static int b_get(int argc, char **argv)
 		json_decref(o);
 	}
 	if (json) {
-		char *s = json_dumps(name ? json_array_get(arr, 0) : arr,
-				     JSON_INDENT(2));
+		char *s = cli_json_dumps(name ? json_array_get(arr, 0) : arr);
 		puts(s ? s : "null");
 		free(s);
 	} else if (n == 0) {

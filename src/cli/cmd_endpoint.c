@@ -407,7 +407,7 @@ static int ep_get(int argc, char **argv)
 		char *s;
 		for (i = 0; !name && i < n; i++)
 			json_array_append_new(out, ep_json(&v[i]));
-		s = json_dumps(out, JSON_INDENT(2));
+		s = cli_json_dumps(out);
 		puts(s);
 		free(s);
 		json_decref(out);

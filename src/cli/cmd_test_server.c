@@ -12,6 +12,7 @@
 #include "imap/client.h"
 #include "state/state.h"
 #include "util/buf.h"
+#include "util/escape.h"
 #include "util/xalloc.h"
 
 struct ts_opts {
@@ -38,15 +39,18 @@ static const char *security_name(enum conn_security s)
 
 static void row(const char *what, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* One row of the report; what the server sent (greeting, capabilities,
+ * certificate names) is escaped, like every row. */
 static void row(const char *what, const char *fmt, ...)
 {
+	struct buf b = BUF_INIT;
 	va_list ap;
 
-	printf("%-13s ", what);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	printf("%-13s %s\n", what, esc(b.p));
+	buf_release(&b);
 	fflush(stdout);
 }
 

@@ -12,6 +12,7 @@
 #include "state/state.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
+#include "util/escape.h"
 
 /* BadItem: it failed to copy and counts against --bad-item-limit;
  * LargeItem: over --max-message-size; OverItemLimit: older than the newest
@@ -137,7 +138,7 @@ static int u_get(int argc, char **argv)
 		char *s;
 		for (i = 0; i < n; i++)
 			json_array_append_new(arr, user_json(st, &v[i]));
-		s = json_dumps(arr, JSON_INDENT(2));
+		s = cli_json_dumps(arr);
 		puts(s);
 		free(s);
 		json_decref(arr);
@@ -151,11 +152,11 @@ static int u_get(int argc, char **argv)
 			progress_fmt_bytes(v[i].bytes_synced, size,
 					   sizeof(size));
 			printf("%-32s %-20s %12llu %13llu %12s  %-23s %s\n",
-			       v[i].email, v[i].status,
+			       esc(v[i].email), esc(v[i].status),
 			       (unsigned long long)v[i].items_synced,
 			       (unsigned long long)v[i].items_skipped, size,
 			       cli_fmt_time(v[i].last_synced, 0),
-			       v[i].error ? v[i].error : "");
+			       esc(v[i].error));
 		}
 	}
 	state_users_free(v, n);
@@ -254,17 +255,17 @@ static int u_stats(int argc, char **argv)
 		json_object_set_new(o, "skipped_items", sa);
 	}
 	if (json) {
-		char *s = json_dumps(o, JSON_INDENT(2));
+		char *s = cli_json_dumps(o);
 		puts(s);
 		free(s);
 	} else {
 		char size[32];
 		progress_fmt_bytes(u.bytes_synced, size, sizeof(size));
-		printf("Identity          : %s\n", u.email);
+		printf("Identity          : %s\n", esc(u.email));
 		printf("Batch             : %s\n",
-		       json_string_value(json_object_get(o, "batch")));
-		printf("Status            : %s\n", u.status);
-		printf("UserName          : %s\n", u.username);
+		       esc(json_string_value(json_object_get(o, "batch"))));
+		printf("Status            : %s\n", esc(u.status));
+		printf("UserName          : %s\n", esc(u.username));
 		printf("ItemsSynced       : %llu\n",
 		       (unsigned long long)u.items_synced);
 		printf("ItemsSkipped      : %llu\n",
@@ -280,14 +281,15 @@ static int u_stats(int argc, char **argv)
 		       (unsigned long long)u.seconds_syncing);
 		printf("TimeThrottled     : %llu s\n",
 		       (unsigned long long)u.seconds_throttled);
-		printf("Error             : %s\n", u.error ? u.error : "");
+		printf("Error             : %s\n", esc(u.error));
 		if (report) {
 			printf("\nFolders:\n");
 			for (i = 0; i < nfr; i++)
 				printf("  %-30s -> %-30s %6u messages, %6llu "
 				       "copied\n",
-				       fr[i].src,
-				       fr[i].dst ? fr[i].dst : "(excluded)",
+				       esc(fr[i].src),
+				       fr[i].dst ? esc(fr[i].dst)
+						 : "(excluded)",
 				       fr[i].messages,
 				       (unsigned long long)fr[i].items_synced);
 		}
@@ -300,11 +302,11 @@ static int u_stats(int argc, char **argv)
 						   sizeof(size));
 				printf("  %s UID %u, %s, \"%s\" from %s, %s: "
 				       "%s\n",
-				       sk[i].folder, sk[i].uid, size,
-				       sk[i].subject ? sk[i].subject : "",
-				       sk[i].sender ? sk[i].sender : "?",
-				       sk[i].date ? sk[i].date : "?",
-				       sk[i].reason);
+				       esc(sk[i].folder), sk[i].uid, size,
+				       esc(sk[i].subject),
+				       sk[i].sender ? esc(sk[i].sender) : "?",
+				       sk[i].date ? esc(sk[i].date) : "?",
+				       esc(sk[i].reason));
 			}
 		}
 	}

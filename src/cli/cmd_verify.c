@@ -14,6 +14,7 @@
 #include "state/state.h"
 #include "sync/verify.h"
 #include "util/xalloc.h"
+#include "util/escape.h"
 
 static const char usage_text[] =
 	"usage: imapmig verify [--batch NAME | EMAIL] [--deep] [--json]\n"
@@ -73,7 +74,8 @@ static void report_text(const struct state_user *u,
 		const struct verify_folder *f = &r->v[i];
 		printf("%s  %s -> %s: %llu source, %llu on the target, %llu "
 		       "skipped, %llu missing, %llu altered, %llu extra",
-		       u->email, f->src, f->dst, (unsigned long long)f->source,
+		       esc(u->email), esc(f->src), esc(f->dst),
+		       (unsigned long long)f->source,
 		       (unsigned long long)f->copied,
 		       (unsigned long long)f->skipped,
 		       (unsigned long long)f->missing,
@@ -89,7 +91,7 @@ static void report_text(const struct state_user *u,
 	}
 	printf("%s: %llu messages compared %s, %llu differ; %llu skipped with "
 	       "a reason; %llu missing\n",
-	       u->email, (unsigned long long)(r->copied + r->altered),
+	       esc(u->email), (unsigned long long)(r->copied + r->altered),
 	       r->deep ? "byte for byte" : "by size and date",
 	       (unsigned long long)r->altered, (unsigned long long)r->skipped,
 	       (unsigned long long)r->missing);
@@ -168,7 +170,7 @@ int cmd_verify(int argc, char **argv)
 		if (sd == NULL || sync_verify(st, users[i].id, &ep, &opt, deep,
 					      &rep, &err) < 0) {
 			fprintf(stderr, "imapmig: verify %s: %s\n",
-				users[i].email, err.msg);
+				esc(users[i].email), esc(err.msg));
 			err_clear(&err);
 			sched_sides_free(&sd);
 			verify_report_release(&rep);
@@ -184,7 +186,7 @@ int cmd_verify(int argc, char **argv)
 		v.altered = rep.altered;
 		if (state_verify_record(st, users[i].id, &v, &err) < 0) {
 			fprintf(stderr, "imapmig: verify %s: %s\n",
-				users[i].email, err.msg);
+				esc(users[i].email), esc(err.msg));
 			err_clear(&err);
 		}
 		if (json)
@@ -201,7 +203,7 @@ int cmd_verify(int argc, char **argv)
 		verify_report_release(&rep);
 	}
 	if (json) {
-		char *s = json_dumps(all, JSON_INDENT(2));
+		char *s = cli_json_dumps(all);
 		puts(s);
 		free(s);
 		json_decref(all);

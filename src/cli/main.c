@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "util/log.h"
@@ -46,6 +48,14 @@ int main(int argc, char **argv)
 	int i = 1;
 	size_t c;
 
+	/* Buffers hold passwords: no core dump may write them to disk, and
+	 * not dumpable also keeps other processes of the user from reading
+	 * this one's memory (ptrace, /proc/PID/mem). */
+	{
+		struct rlimit rl = {0, 0};
+		setrlimit(RLIMIT_CORE, &rl);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
 	/* A server closing the socket must be an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	cli_globals.state_path = getenv("IMAPMIG_STATE");

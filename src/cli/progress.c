@@ -1,6 +1,7 @@
 /* progress.c - see progress.h. */
 #include "cli/progress.h"
 #include "sched/runner.h"
+#include "util/escape.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -75,8 +76,8 @@ static void row_line(const struct progress_row *r, time_t now, char *line,
 	snprintf(line, size,
 		 "  %-28.28s %-10s %-20.20s %7llu/%-7llu %9s "
 		 "%9s/s%s",
-		 r->email, phase_name(phase),
-		 phase == SYNC_PHASE_COPYING ? folder : "", done + skipped,
+		 esc(r->email), phase_name(phase),
+		 phase == SYNC_PHASE_COPYING ? esc(folder) : "", done + skipped,
 		 total, mb, rate, eta);
 }
 

@@ -263,11 +263,14 @@ static int flush(struct imap_client *c, struct err *err)
 	return 0;
 }
 
+/* A sensitive command (LOGIN, AUTHENTICATE) is traced as its tag and
+ * name only: its first segment up to the second space, and nothing of
+ * what follows a continuation (a literal, a SASL response). */
 static int send_bytes(struct imap_client *c, const char *p, size_t len,
-		      int sensitive, struct err *err)
+		      int sensitive, int first, struct err *err)
 {
 	if (sensitive) {
-		const char *sp = memchr(p, ' ', len);
+		const char *sp = first ? memchr(p, ' ', len) : NULL;
 		sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p))
 			: NULL;
 		if (sp != NULL)
@@ -328,13 +331,17 @@ static int send_cmd(struct imap_client *c, struct imap_cmd *cmd,
 	struct buf line = BUF_INIT;
 	int ret;
 
+	/* All the room at once: a grown buffer would leave a copy of a
+	 * password behind in the freed block. */
+	buf_grow(&line, sizeof(cmd->tag) + cb->b.len + 3);
 	buf_addf(&line, "%s ", cmd->tag);
 	for (w = 0; w <= cb->n_waits; w++) {
 		size_t end = w < cb->n_waits ? cb->waits[w] : cb->b.len;
 		buf_add(&line, cb->b.p + pos, end - pos);
 		if (w == cb->n_waits && final_crlf)
 			buf_add(&line, "\r\n", 2);
-		ret = send_bytes(c, line.p, line.len, cb->sensitive, err);
+		ret = send_bytes(c, line.p, line.len, cb->sensitive, w == 0,
+				 err);
 		OPENSSL_cleanse(line.p, line.len);
 		buf_reset(&line);
 		if (ret < 0)
@@ -400,7 +407,7 @@ int imap_client_stream_end(struct imap_client *c, struct err *err)
 	c->streaming = NULL;
 	if (check_usable(c, err) < 0)
 		return -1;
-	return send_bytes(c, "\r\n", 2, 0, err);
+	return send_bytes(c, "\r\n", 2, 0, 0, err);
 }
 
 int imap_client_drain(struct imap_client *c, unsigned max_inflight,
@@ -427,23 +434,34 @@ static void store_result(void *ctx, const struct imap_result *res)
 	*(struct imap_result *)ctx = *res;
 }
 
+/* res_r lives on the caller's stack: after a failure the command must
+ * never call back into it later (imap_client_destroy() calls every
+ * command still in flight). */
+static void forget_result(struct imap_client *c, void *res_r)
+{
+	struct imap_cmd *ic;
+
+	for (ic = c->head; ic != NULL; ic = ic->next)
+		if (ic->ctx == res_r)
+			ic->cb = NULL;
+}
+
 int imap_client_run(struct imap_client *c, const struct imap_cmdbuf *cmd,
 		    struct imap_result *res_r, struct err *err)
 {
 	memset(res_r, 0, sizeof(*res_r));
 	res_r->status = IMAP_STATUS_NONE;
-	if (imap_client_submit(c, cmd, store_result, res_r, err) < 0)
+	if (imap_client_submit(c, cmd, store_result, res_r, err) < 0) {
+		/* e.g. the connection dropped while a literal waited for
+		 * its "+": the command is queued but unanswered. */
+		forget_result(c, res_r);
 		return -1;
+	}
 	/* Commands complete in order, so once in-flight drops back to what
 	 * it was, ours has its answer. */
 	while (res_r->status == IMAP_STATUS_NONE) {
 		if (imap_client_drain(c, c->inflight - 1, err) < 0) {
-			/* res_r lives on the caller's stack: the command
-			 * must never call back into it later. */
-			struct imap_cmd *ic;
-			for (ic = c->head; ic != NULL; ic = ic->next)
-				if (ic->ctx == res_r)
-					ic->cb = NULL;
+			forget_result(c, res_r);
 			return -1;
 		}
 	}
@@ -738,6 +756,17 @@ static int auth_failed(struct imap_client *c, const struct imap_result *res,
 		       res->code[0] ? "] " : "", res->text);
 }
 
+/* After LOGIN or AUTHENTICATE: the command's bytes, and what of them is
+ * left in the connection's output buffer (all of it was sent once the
+ * answer came; after an error, whatever is there). */
+static void wipe_sensitive(struct imap_client *c, struct imap_cmdbuf *cb)
+{
+	OPENSSL_cleanse(cb->b.p, cb->b.cap ? cb->b.cap : cb->b.len);
+	imap_cmdbuf_release(cb);
+	if (c->conn != NULL)
+		conn_wipe_sent(c->conn);
+}
+
 int imap_client_login(struct imap_client *c, const char *user,
 		      const char *password, struct err *err)
 {
@@ -752,13 +781,15 @@ int imap_client_login(struct imap_client *c, const char *user,
 			       c->host, c->port);
 	imap_client_cmdbuf_init(c, &cb);
 	cb.sensitive = 1;
+	/* Room for the worst quoting of both, so the buffer never grows
+	 * (and leaves a copy behind) once the password is in it. */
+	buf_grow(&cb.b, 2 * (strlen(user) + strlen(password)) + 96);
 	imap_cmd_raw(&cb, "LOGIN ");
 	imap_cmd_astring(&cb, user, strlen(user));
 	imap_cmd_raw(&cb, " ");
 	imap_cmd_astring(&cb, password, strlen(password));
 	ret = imap_client_run(c, &cb, &res, err);
-	OPENSSL_cleanse(cb.b.p, cb.b.len);
-	imap_cmdbuf_release(&cb);
+	wipe_sensitive(c, &cb);
 	if (ret < 0)
 		return -1;
 	if (res.status != IMAP_STATUS_OK)
@@ -778,6 +809,7 @@ static int authenticate(struct imap_client *c, const char *mech,
 	EVP_EncodeBlock((unsigned char *)b64, raw, (int)raw_len);
 	imap_client_cmdbuf_init(c, &cb);
 	cb.sensitive = 1;
+	buf_grow(&cb.b, strlen(mech) + strlen(b64) + 32);
 	imap_cmd_rawf(&cb, "AUTHENTICATE %s", mech);
 	if (imap_client_has_cap(c, "SASL-IR")) {
 		imap_cmd_raw(&cb, " ");
@@ -789,10 +821,9 @@ static int authenticate(struct imap_client *c, const char *mech,
 		imap_cmd_raw(&cb, b64);
 	}
 	ret = imap_client_run(c, &cb, &res, err);
-	OPENSSL_cleanse(cb.b.p, cb.b.len);
+	wipe_sensitive(c, &cb);
 	OPENSSL_cleanse(b64, strlen(b64));
 	free(b64);
-	imap_cmdbuf_release(&cb);
 	if (ret < 0)
 		return -1;
 	if (res.status != IMAP_STATUS_OK)

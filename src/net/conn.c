@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -615,6 +616,13 @@ int conn_flush(struct conn *c, struct err *err)
 	}
 	buf_reset(&c->wbuf);
 	return 0;
+}
+
+void conn_wipe_sent(struct conn *c)
+{
+	if (c->wbuf.cap > c->wbuf.len + 1)
+		OPENSSL_cleanse(c->wbuf.p + c->wbuf.len + 1,
+				c->wbuf.cap - c->wbuf.len - 1);
 }
 
 unsigned long long conn_bytes_in(const struct conn *c)

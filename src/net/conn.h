@@ -70,6 +70,10 @@ void conn_consume(struct conn *c, size_t n);
  * that answers while we send can never deadlock us. */
 int conn_write(struct conn *c, const void *data, size_t len, struct err *err);
 int conn_flush(struct conn *c, struct err *err);
+/* Zero the output buffer's bytes already sent (after a command that
+ * held a password), so no stale copy stays in memory or is carried
+ * into a grown buffer. */
+void conn_wipe_sent(struct conn *c);
 /* Bytes written and read since connect, for statistics. */
 unsigned long long conn_bytes_in(const struct conn *c);
 unsigned long long conn_bytes_out(const struct conn *c);

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "util/buf.h"
+#include "util/escape.h"
+
 static enum log_level cur_level = LOG_WARN;
 static int stamps; /* a long-running service: time and level on every line */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -27,6 +30,34 @@ enum log_level log_get_level(void)
 
 static void vlog(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+/* One line on stderr, what came from a server or a file in it escaped
+ * (util/escape.h): a log line cannot drive the terminal. */
+static void put_line(const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void put_line(const char *prefix, const char *fmt, va_list ap)
+{
+	struct buf raw = BUF_INIT, out = BUF_INIT;
+
+	buf_vaddf(&raw, fmt, ap);
+	if (stamps) {
+		char when[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+		buf_addstr(&out, when);
+	}
+	buf_addstr(&out, "imapmig: ");
+	buf_addstr(&out, prefix);
+	buf_add_escaped(&out, raw.p, raw.len);
+	buf_addch(&out, '\n');
+	fwrite(out.p, 1, out.len, stderr);
+	buf_release(&raw);
+	buf_release(&out);
+}
+
+static void vlog(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 static void vlog(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *const names[] = {
@@ -36,18 +67,7 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
 	if (level > cur_level)
 		return;
 	pthread_mutex_lock(&log_lock);
-	if (stamps) {
-		char when[32];
-		time_t now = time(NULL);
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		fprintf(stderr, "%s imapmig: %s", when, stamped[level]);
-	} else {
-		fprintf(stderr, "imapmig: %s", names[level]);
-	}
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	put_line(stamps ? stamped[level] : names[level], fmt, ap);
 	pthread_mutex_unlock(&log_lock);
 }
 
@@ -70,9 +90,7 @@ void fatalx(int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "imapmig: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	put_line("", fmt, ap);
 	va_end(ap);
 	exit(code);
 }
