@@ -45,6 +45,9 @@ int cli_fail(const char *cmd, const struct err *err);
 /* Ask question on the terminal unless yes: 1 to go on, 0 if the answer was
  * no, -1 (with the one-line error printed) if no terminal can answer. */
 int cli_confirm(const char *cmd, int yes, const char *question);
+/* The error for an option getopt did not take (exit 2): names the option,
+ * never its value; --password gets told where passwords go. */
+int cli_bad_option(const char *cmd, const char *arg, const char *help);
 /* Read a password: from file (first line, trailing CR/LF removed; "-"
  * means stdin) or, when path is NULL, one line from stdin; on a terminal
  * with a prompt on stderr and echo off (restored on SIGINT/TERM/HUP too).

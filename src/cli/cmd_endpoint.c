@@ -33,6 +33,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct ep_opts *o)
 		{"target-login", required_argument, NULL, 'l'},
 		{"target-authzid", required_argument, NULL, 'z'},
 		{"password-file", required_argument, NULL, 'P'},
+		{"password", required_argument, NULL, 'W'},
 		{"token-command", required_argument, NULL, 'T'},
 		{"path-template", required_argument, NULL, 'm'},
 		{"ca-file", required_argument, NULL, 'c'},
@@ -118,11 +119,17 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct ep_opts *o)
 				o->max_incr = v;
 			break;
 		}
-		default:
-			return cli_usage_error("endpoint %s: unknown option "
-					       "%s: see 'imapmig endpoint "
-					       "--help'",
-					       cmd, argv[optind - 1]);
+		case 'W':
+		default: {
+			char c[32];
+			snprintf(c, sizeof(c), "endpoint %s", cmd);
+			if (ch == 'W')
+				return cli_bad_option(
+					c, "--password",
+					"imapmig endpoint --help");
+			return cli_bad_option(c, argv[optind - 1],
+					      "imapmig endpoint --help");
+		}
 		}
 	}
 	return 0;

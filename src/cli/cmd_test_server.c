@@ -170,6 +170,7 @@ int cmd_test_server(int argc, char **argv)
 		{"security", required_argument, NULL, 's'},
 		{"user", required_argument, NULL, 'u'},
 		{"password-file", required_argument, NULL, 'P'},
+		{"password", required_argument, NULL, 'W'},
 		{"authentication", required_argument, NULL, 'a'},
 		{"authzid", required_argument, NULL, 'z'},
 		{"ca-file", required_argument, NULL, 'c'},
@@ -241,11 +242,12 @@ int cmd_test_server(int argc, char **argv)
 		}
 		case 'e': endpoint = optarg; break;
 		case 'h': help(); return 0;
+		case 'W':
+			return cli_bad_option("test-server", "--password",
+					      "imapmig test-server --help");
 		default:
-			return cli_usage_error("test-server: unknown option "
-					       "%s: see 'imapmig test-server "
-					       "--help'",
-					       argv[optind - 1]);
+			return cli_bad_option("test-server", argv[optind - 1],
+					      "imapmig test-server --help");
 		}
 	}
 	if (optind < argc)

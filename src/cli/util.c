@@ -34,6 +34,26 @@ int cli_usage_error(const char *fmt, ...)
 	return 2;
 }
 
+int cli_bad_option(const char *cmd, const char *arg, const char *help)
+{
+	size_t n;
+
+	/* never an option's value: it could be a password */
+	if (arg == NULL || arg[0] != '-')
+		return cli_usage_error("%s: unknown option: see '%s'", cmd,
+				       help);
+	n = strcspn(arg, "=");
+	if (strncmp(arg, "--pass", n < 6 ? 6 : n) == 0 ||
+	    (n > 2 && strncmp(arg, "--password", n) == 0))
+		return cli_usage_error(
+			"%s: %.*s: a password is never taken on the command "
+			"line (every user can read it in /proc): give "
+			"--password-file F, or type it when asked",
+			cmd, (int)n, arg);
+	return cli_usage_error("%s: unknown option %.*s: see '%s'", cmd, (int)n,
+			       arg, help);
+}
+
 int cli_confirm(const char *cmd, int yes, const char *question)
 {
 	char line[16];
@@ -134,6 +154,11 @@ char *cli_read_password(const char *path, struct err *err)
 		tty_echo(0);
 		fputs("Password: ", stderr);
 		fflush(stderr);
+	} else if (isatty(STDERR_FILENO)) {
+		/* someone watches, but cannot type here: say why it waits */
+		fputs("imapmig: reading the password from standard input (its "
+		      "first line)\n",
+		      stderr);
 	}
 	/* All the room at once, and no stdio: no copy of the password is
 	 * left behind in a freed block or a FILE buffer. */

@@ -149,6 +149,22 @@ for how in devnull newline file; do
 	grep -q 'refused\|^Connect' "$T/err" "$T/out" && fail "empty password ($how): a connection was tried"
 done
 
+# 3a. --password VALUE is refused (exit 2) and its value never printed,
+#     however it is spelled (getopt would take "--password" as a prefix of
+#     --password-file).
+for how in '--password' '--password=' '--passw'; do
+	if [ "$how" = '--password=' ]; then set -- "--password=Cmdline-S3cret"; else set -- "$how" Cmdline-S3cret; fi
+	"$IMAPMIG" test-server --remote-server 127.0.0.1 --port "$PORT_CLOSED" --security none --user bob "$@" \
+		</dev/null >"$T/out" 2>"$T/err"
+	RC=$?
+	[ "$RC" = 2 ] || fail "$how on the command line: exit $RC, want 2: $(cat "$T/err")"
+	grep -q 'never taken on the command line.*--password-file' "$T/err" || fail "$how: unclear: $(cat "$T/err")"
+	grep -q 'Cmdline-S3cret' "$T/out" "$T/err" && fail "$how: the value was printed: $(cat "$T/err")"
+	"$IMAPMIG" endpoint new --name pw --remote-server 127.0.0.1 --skip-verification "$@" >"$T/out" 2>"$T/err"
+	[ "$?" = 2 ] && grep -q 'never taken on the command line' "$T/err" || fail "endpoint new $how: $(cat "$T/err")"
+	grep -q 'Cmdline-S3cret' "$T/out" "$T/err" && fail "endpoint new $how: the value was printed"
+done
+
 # 3b. On a terminal the prompt goes to stderr and the typed password is
 #     not echoed; it still reaches the server intact.
 printf '%s\n' 'S * OK [CAPABILITY IMAP4rev1] fake ready' \
