@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include "cli/cli.h"
 #include "imap/client.h"
@@ -41,11 +44,40 @@ static void row(const char *what, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* One row of the report; what the server sent (greeting, capabilities,
  * certificate names) is escaped, like every row. */
+static json_t *jout; /* --json: the report as one object, no rows */
+
+static void jset(const char *key, json_t *v)
+{
+	if (jout != NULL)
+		json_object_set_new(jout, key, v);
+	else
+		json_decref(v);
+}
+
+/* A failure: the one-line error on stderr, and with --json the object so
+ * far with "ok": false and the error. */
+static int ts_fail(const struct err *err)
+{
+	if (jout != NULL) {
+		char *s;
+		jset("ok", json_false());
+		jset("error", json_string(err->msg));
+		s = cli_json_dumps(jout);
+		puts(s);
+		free(s);
+		json_decref(jout);
+		jout = NULL;
+	}
+	return cli_fail("test-server", err);
+}
+
 static void row(const char *what, const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
 	va_list ap;
 
+	if (jout != NULL)
+		return;
 	va_start(ap, fmt);
 	buf_vaddf(&b, fmt, ap);
 	va_end(ap);
@@ -65,12 +97,30 @@ static void count_list(void *ctx, const struct imap_resp *r)
 
 static void print_tls(const struct conn_info *ci, const struct ts_opts *o)
 {
+	long days;
+
+	jset("tls", json_boolean(ci->tls));
 	if (!ci->tls)
 		return;
+	days = (long)((ci->cert_expires - time(NULL)) / 86400);
+	jset("tls_version", json_string(ci->tls_version));
+	jset("cipher", json_string(ci->cipher));
+	jset("cert_subject", json_string(ci->cert_subject));
+	jset("cert_issuer", json_string(ci->cert_issuer));
+	jset("cert_expires", json_string(ci->cert_not_after));
+	jset("cert_days_left", json_integer(days));
+	jset("cert_verified", json_boolean(ci->cert_verified));
 	row("TLS", "ok: %s, %s", ci->tls_version, ci->cipher);
 	row("Certificate", "subject %s", ci->cert_subject);
 	row("", "issuer  %s", ci->cert_issuer);
-	row("", "expires %s", ci->cert_not_after);
+	row("", "expires %s (in %ld days)", ci->cert_not_after, days);
+	/* a migration runs for weeks: an expiry in the middle stops it */
+	if (ci->cert_expires != 0 && days < 30)
+		fprintf(stderr,
+			"imapmig: warning: the certificate of %s expires in "
+			"%ld "
+			"day(s), on %s: renew it before the migration ends\n",
+			o->host, days, ci->cert_not_after);
 	if (ci->cert_verified)
 		row("", "verified: yes (%s)",
 		    o->tls.ca_file ? o->tls.ca_file : "system CA store");
@@ -79,6 +129,20 @@ static void print_tls(const struct conn_info *ci, const struct ts_opts *o)
 		    "verified: NO (%s) - accepted only because of "
 		    "--accept-untrusted-certificates",
 		    ci->cert_verify_msg);
+}
+
+static int ts_done(void)
+{
+	if (jout != NULL) {
+		char *s;
+		jset("ok", json_true());
+		s = cli_json_dumps(jout);
+		puts(s);
+		free(s);
+		json_decref(jout);
+		jout = NULL;
+	}
+	return 0;
 }
 
 static int run(const struct ts_opts *o, const char *password)
@@ -98,16 +162,23 @@ static int run(const struct ts_opts *o, const char *password)
 
 	row("Server", "%s:%d, security %s", o->host, o->port,
 	    security_name(o->security));
+	jset("server", json_string(o->host));
+	jset("port", json_integer(o->port));
+	jset("security", json_string(security_name(o->security)));
 	c = imap_client_connect(&set, &err);
 	if (c == NULL)
-		return cli_fail("test-server", &err);
+		return ts_fail(&err);
 	{
 		const struct conn_info *ci = imap_client_conn_info(c);
 		row("Connect", "ok: %s in %.1f ms", ci->addr, ci->connect_ms);
+		jset("address", json_string(ci->addr));
+		jset("connect_ms", json_real(ci->connect_ms));
 		print_tls(ci, o);
 	}
 	row("Greeting", "%s", imap_client_greeting(c));
 	row("Capabilities", "%s", imap_client_capabilities(c));
+	jset("greeting", json_string(imap_client_greeting(c)));
+	jset("capabilities", json_string(imap_client_capabilities(c)));
 	if (o->security == CONN_SEC_NONE)
 		fprintf(stderr, "imapmig: warning: --security none: the "
 				"connection is not encrypted; use it only on a "
@@ -116,7 +187,7 @@ static int run(const struct ts_opts *o, const char *password)
 		imap_client_logout(&c);
 		row("Result", "all checks passed (no login tried: give --user "
 			      "to test one)");
-		return 0;
+		return ts_done();
 	}
 	if (o->auth_plain)
 		ret = imap_client_auth_plain(c, o->authzid, o->user, password,
@@ -130,8 +201,9 @@ static int run(const struct ts_opts *o, const char *password)
 					 "server wants: user*admin, "
 					 "user@domain\\admin, ...)");
 		imap_client_destroy(&c);
-		return cli_fail("test-server", &err);
+		return ts_fail(&err);
 	}
+	jset("login", json_string(o->user));
 	if (o->auth_plain && o->authzid)
 		row("Login", "ok: %s as %s (AUTHENTICATE PLAIN)", o->user,
 		    o->authzid);
@@ -141,13 +213,14 @@ static int run(const struct ts_opts *o, const char *password)
 	imap_client_set_untagged(c, count_list, &folders);
 	if (imap_client_simple(c, "LIST \"\" \"*\"", &err) < 0) {
 		imap_client_destroy(&c);
-		return cli_fail("test-server", &err);
+		return ts_fail(&err);
 	}
 	imap_client_set_untagged(c, NULL, NULL);
 	row("Folders", "%u", folders);
+	jset("folders", json_integer(folders));
 	imap_client_logout(&c);
 	row("Result", "all checks passed");
-	return 0;
+	return ts_done();
 }
 
 static void help(void)
@@ -157,7 +230,7 @@ static void help(void)
 	     "[--password-file F]]\n"
 	     "         [--authentication basic|plain [--authzid ID]]\n"
 	     "         [--ca-file F] [--accept-untrusted-certificates] "
-	     "[--timeout SECONDS]\n\n"
+	     "[--timeout SECONDS] [--json]\n\n"
 	     "Without --password-file the password is read from standard "
 	     "input.\n--port defaults to 993 for ssl, 143 otherwise.");
 }
@@ -178,6 +251,7 @@ int cmd_test_server(int argc, char **argv)
 		{"timeout", required_argument, NULL, 't'},
 		{"endpoint", required_argument, NULL, 'e'},
 		{"help", no_argument, NULL, 'h'},
+		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ts_opts o = {.security = CONN_SEC_SSL, .timeout_ms = 30000};
@@ -242,6 +316,10 @@ int cmd_test_server(int argc, char **argv)
 		}
 		case 'e': endpoint = optarg; break;
 		case 'h': help(); return 0;
+		case 'j':
+			if (jout == NULL)
+				jout = json_object();
+			break;
 		case 'W':
 			return cli_bad_option("test-server", "--password",
 					      "imapmig test-server --help");

@@ -40,7 +40,21 @@ static void usage(FILE *f)
 	      f);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
-	fputs("\n'imapmig <command> --help' shows a command's options.\n", f);
+	fputs("\n'imapmig help <command>' (or '<command> --help') shows a "
+	      "command's options.\n",
+	      f);
+}
+
+static int run_help(const char *name)
+{
+	char *args[] = {(char *)name, (char *)"--help", NULL};
+	size_t c;
+
+	for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+		if (strcmp(name, commands[c].name) == 0)
+			return commands[c].fn(2, args) == 0 ? 0 : 2;
+	return cli_usage_error("help: no command '%s': see 'imapmig help'",
+			       name);
 }
 
 int main(int argc, char **argv)
@@ -97,9 +111,25 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
-		if (strcmp(argv[i], commands[c].name) == 0)
-			return commands[c].fn(argc - i, argv + i);
+	if (strcmp(argv[i], "help") == 0) {
+		/* imapmig help [COMMAND [SUBCOMMAND]] */
+		if (i + 1 >= argc) {
+			usage(stdout);
+			return 0;
+		}
+		return run_help(argv[i + 1]);
+	}
+	for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(argv[i], commands[c].name) != 0)
+			continue;
+		/* --help anywhere after the command: its whole usage, the
+		 * same for 'batch --help' and 'batch new --help' */
+		for (int k = i + 1; k < argc; k++)
+			if (strcmp(argv[k], "--help") == 0 ||
+			    strcmp(argv[k], "-h") == 0)
+				return run_help(argv[i]);
+		return commands[c].fn(argc - i, argv + i);
+	}
 	return cli_usage_error("unknown command '%s': see 'imapmig --help'",
 			       argv[i]);
 }

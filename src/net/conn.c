@@ -266,9 +266,11 @@ static void fill_cert_info(struct conn *c, long verify)
 	name_oneline(X509_get_issuer_name(cert), c->info.cert_issuer,
 		     sizeof(c->info.cert_issuer));
 	na = X509_get0_notAfter(cert);
-	if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1)
+	if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1) {
 		strftime(c->info.cert_not_after, sizeof(c->info.cert_not_after),
 			 "%Y-%m-%d %H:%M:%S UTC", &tm);
+		c->info.cert_expires = timegm(&tm);
+	}
 	X509_free(cert);
 }
 

@@ -10,6 +10,7 @@
 #define NET_CONN_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "util/err.h"
 
@@ -34,7 +35,8 @@ struct conn_info {
 	char cert_subject[256];
 	char cert_issuer[256];
 	char cert_not_after[64];
-	int cert_verified; /* chain and host name check passed */
+	time_t cert_expires; /* the same, as a time; 0 if unknown */
+	int cert_verified;   /* chain and host name check passed */
 	int cert_self_signed;
 	char cert_verify_msg[256]; /* why it failed, when it did */
 };

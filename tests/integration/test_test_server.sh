@@ -112,6 +112,28 @@ expect_eq "$RC" 2 "test-server --endpoint with an unknown name"
 # Bad usage: exit 2.
 run --port 993
 expect_eq "$RC" 2 "missing --remote-server"
+# --json: the same report as one object, for scripts
+run $H --port "$IMAPFIX_PORT_SSL" --ca-file "$IMAPFIX_CA" --user terry.adams --password-file "$T/terry.pw" --json
+expect_eq "$RC" 0 "test-server --json: $(cat "$T/err")"
+python3 - "$T/out" <<'EOF' || fail "test-server --json: $(cat "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["ok"] is True and r["tls"] is True and r["cert_verified"] is True, r
+assert r["login"] == "terry.adams" and r["folders"] >= 1 and 390 <= r["cert_days_left"] <= 400, r
+assert r["greeting"].startswith("* OK") or "ready" in r["greeting"].lower() or r["greeting"], r
+EOF
+[ -s "$T/err" ] && fail "test-server with a 400-day certificate warns: $(cat "$T/err")"
+# A certificate that expires within 30 days: a warning, the check still passes.
+IMAPFIX_CERT_DAYS=5 fixture_start_second
+run $H --port "$IMAPFIX2_PORT_SSL" --ca-file "$IMAPFIX2_CA"
+expect_eq "$RC" 0 "test-server, certificate expiring in 5 days"
+grep -q "warning: the certificate of 127.0.0.1 expires in [45] day(s).*renew it before the migration ends" "$T/err" ||
+	fail "no expiry warning: $(cat "$T/err")"
+run $H --port 1 --json </dev/null
+expect_eq "$RC" 1 "test-server --json, refused"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["ok"] is False and "refused" in r["error"], r' "$T/out" ||
+	fail "test-server --json on failure: $(cat "$T/out")"
+
 run $H --port 99999
 expect_eq "$RC" 2 "bad port"
 run $H --security starttls
