@@ -48,6 +48,11 @@ int cli_confirm(const char *cmd, int yes, const char *question);
 /* The error for an option getopt did not take (exit 2): names the option,
  * never its value; --password gets told where passwords go. */
 int cli_bad_option(const char *cmd, const char *arg, const char *help);
+/* s padded with spaces to width terminal columns (UTF-8 aware: a wide
+ * character takes two, a combining mark none), into out; cut at a
+ * character boundary if longer.  Returns out. */
+const char *cli_pad(const char *s, size_t width, char *out, size_t size);
+int cmd_user_preview(int argc, char **argv);
 /* Read a password: from file (first line, trailing CR/LF removed; "-"
  * means stdin) or, when path is NULL, one line from stdin; on a terminal
  * with a prompt on stderr and echo off (restored on SIGINT/TERM/HUP too).

@@ -151,12 +151,14 @@ static int u_get(int argc, char **argv)
 			char size[32];
 			progress_fmt_bytes(v[i].bytes_synced, size,
 					   sizeof(size));
-			printf("%-32s %-20s %12llu %13llu %12s  %-23s %s\n",
-			       esc(v[i].email), esc(v[i].status),
+			char pe[256];
+			printf("%s %-20s %12llu %13llu %12s  %-23s %s\n",
+			       cli_pad(esc(v[i].email), 32, pe, sizeof(pe)),
+			       esc(v[i].status),
 			       (unsigned long long)v[i].items_synced,
 			       (unsigned long long)v[i].items_skipped, size,
 			       cli_fmt_time(v[i].last_synced, 0),
-			       esc(v[i].error));
+			       v[i].error ? esc(v[i].error) : "");
 		}
 	}
 	state_users_free(v, n);
@@ -393,18 +395,29 @@ int cmd_user(int argc, char **argv)
 		     "[EMAIL] [--json]\n"
 		     "       imapmig user stats EMAIL [--include-report] "
 		     "[--include-skipped-items] [--json]\n"
+		     "       imapmig user preview EMAIL|--batch NAME [--json]\n"
 		     "       imapmig user start|stop EMAIL\n"
-		     "       imapmig user remove EMAIL [--yes]");
+		     "       imapmig user remove EMAIL [--yes]\n\n"
+		     "preview connects to both sides and shows, before a "
+		     "sync,\n"
+		     "each source folder, the target folder it goes to (or "
+		     "that\n"
+		     "it is excluded), whether that exists, and the message "
+		     "counts.\n--status takes Queued, Syncing, "
+		     "IncrementalSyncing, Synced, Failed,\nIncrementalFailed, "
+		     "Stopped or Completed, in any case.");
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "get") == 0)
 		return u_get(argc - 1, argv + 1);
 	if (strcmp(argv[1], "stats") == 0)
 		return u_stats(argc - 1, argv + 1);
+	if (strcmp(argv[1], "preview") == 0)
+		return cmd_user_preview(argc - 1, argv + 1);
 	if (strcmp(argv[1], "start") == 0 || strcmp(argv[1], "stop") == 0 ||
 	    strcmp(argv[1], "remove") == 0)
 		return u_action(argv[1], argc - 1, argv + 1);
 	return cli_usage_error("user: unknown action '%s': use get, stats, "
-			       "start, stop or remove",
+			       "preview, start, stop or remove",
 			       argv[1]);
 }

@@ -1,5 +1,6 @@
 /* progress.c - see progress.h. */
 #include "cli/progress.h"
+#include "cli/cli.h"
 #include "sched/runner.h"
 #include "util/escape.h"
 
@@ -58,7 +59,7 @@ static void row_line(const struct progress_row *r, time_t now, char *line,
 	unsigned long long bytes = atomic_load(&r->prog->bytes_done);
 	int phase = atomic_load(&r->prog->phase);
 	long el = r->started ? (long)(now - r->started) : 0;
-	char mb[32], rate[32], eta[32] = "", folder[256];
+	char mb[32], rate[32], eta[32] = "", folder[256], pe[128], pf[96];
 
 	pthread_mutex_lock(&r->prog->lock);
 	snprintf(folder, sizeof(folder), "%s", r->prog->folder);
@@ -74,11 +75,12 @@ static void row_line(const struct progress_row *r, time_t now, char *line,
 		snprintf(eta, sizeof(eta), " ETA %s", t);
 	}
 	snprintf(line, size,
-		 "  %-28.28s %-10s %-20.20s %7llu/%-7llu %9s "
+		 "  %s %-10s %s %7llu/%-7llu %9s "
 		 "%9s/s%s",
-		 esc(r->email), phase_name(phase),
-		 phase == SYNC_PHASE_COPYING ? esc(folder) : "", done + skipped,
-		 total, mb, rate, eta);
+		 cli_pad(esc(r->email), 28, pe, sizeof(pe)), phase_name(phase),
+		 cli_pad(phase == SYNC_PHASE_COPYING ? esc(folder) : "", 20, pf,
+			 sizeof(pf)),
+		 done + skipped, total, mb, rate, eta);
 }
 
 void progress_view_draw(struct progress_view *v, const char *title,

@@ -34,6 +34,58 @@ int cli_usage_error(const char *fmt, ...)
 	return 2;
 }
 
+/* Terminal columns of code point c: 2 for East Asian wide and emoji, 0
+ * for combining marks, else 1. */
+static int cp_width(unsigned c)
+{
+	if ((c >= 0x300 && c <= 0x36f) || (c >= 0x200b && c <= 0x200f) ||
+	    (c >= 0xfe00 && c <= 0xfe0f))
+		return 0;
+	if ((c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
+	    (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+	    (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
+	    (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1faff) ||
+	    (c >= 0x20000 && c <= 0x3fffd))
+		return 2;
+	return 1;
+}
+
+const char *cli_pad(const char *s, size_t width, char *out, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t cols = 0, o = 0;
+
+	while (*p && o + 8 < size) {
+		unsigned c = *p;
+		size_t len = 1, k;
+		int w;
+		if (c >= 0xf0 && p[1] && p[2] && p[3]) {
+			c = (c & 7u) << 18 | (p[1] & 63u) << 12 |
+			    (p[2] & 63u) << 6 | (p[3] & 63u);
+			len = 4;
+		} else if (c >= 0xe0 && p[1] && p[2]) {
+			c = (c & 15u) << 12 | (p[1] & 63u) << 6 | (p[2] & 63u);
+			len = 3;
+		} else if (c >= 0xc0 && p[1]) {
+			c = (c & 31u) << 6 | (p[1] & 63u);
+			len = 2;
+		}
+		w = cp_width(c);
+		if (cols + (size_t)w > width)
+			break;
+		for (k = 0; k < len; k++)
+			out[o++] = (char)p[k];
+		p += len;
+		cols += (size_t)w;
+	}
+	while (cols < width && o + 1 < size) {
+		out[o++] = ' ';
+		cols++;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int cli_bad_option(const char *cmd, const char *arg, const char *help)
 {
 	size_t n;

@@ -62,6 +62,34 @@ run batch new --name ToMaildir --source-endpoint IMAPEndpoint --target-endpoint 
 	--csv "$T/maildir.csv" --exclude-folders 'Junk,Archive/*' --autostart
 expect_eq "$RC" 0 "batch new: $(cat "$T/err")"
 
+# Before the sync: a preview of what it will do, read from both servers;
+# nothing is copied and the user stays Queued.
+run user preview terrya@contoso.edu --json
+expect_eq "$RC" 0 "user preview: $(cat "$T/err")"
+python3 - "$T/out" <<'EOF' || fail "user preview --json: $(head -c 600 "$T/out")"
+import json, sys
+p = json.load(open(sys.argv[1]))
+f = {x["source"]: x for x in p["folders"]}
+assert f["Junk"]["excluded"] and f["Archive/2019"]["excluded"], f
+assert f["INBOX"]["target"] == "INBOX" and f["INBOX"]["messages"] == 25, f["INBOX"]
+assert f["Work/a.b/c"]["target"] == "Work/a_b/c" and f["Work/a.b/c"]["messages"] == 4, f["Work/a.b/c"]
+assert not f["Big"]["target_exists"], f["Big"]
+assert p["messages"] == 25 + 6 + 2 + 4 + 3 + 3 + 2 + 2, p["messages"]
+EOF
+[ -e "$IMAPFIX2_MAIL/terrya/Maildir/cur" ] && [ "$(find "$IMAPFIX2_MAIL/terrya/Maildir" -type f | wc -l)" -gt 0 ] &&
+	fail "user preview wrote to the target"
+run user get terrya@contoso.edu --json
+grep -q '"status": "Queued"' "$T/out" || fail "user preview changed the user: $(cat "$T/out")"
+# the text table keeps its columns with non-ASCII folder names
+run user preview terrya@contoso.edu
+python3 - "$T/out" <<'EOF' || fail "user preview table misaligned: $(cat "$T/out")"
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+a = next(l for l in lines if l.startswith("  INBOX "))
+b = next(l for l in lines if "Entwürfe" in l)
+assert a.index("INBOX", 3) == b.index("Entwürfe", 3), (a, b)
+EOF
+
 # Run the sync, watching its memory and its argument list.
 "$IMAPMIG" sync --batch ToMaildir >"$T/sync.out" 2>"$T/sync.err" &
 SPID=$!
