@@ -2,6 +2,7 @@
 #ifndef CLI_CLI_H
 #define CLI_CLI_H
 
+#include <stdio.h>
 #include "util/err.h"
 
 /* Global options, parsed by main() before the subcommand. */
@@ -75,6 +76,9 @@ struct json_t;
  * (\u007f, \u0080..): JSON that is safe to print on a terminal.  The
  * caller frees the result; NULL if jansson fails. */
 char *cli_json_dumps(const struct json_t *j);
+/* rows (a JSON array of objects) as CSV: a header of the first object's
+ * scalar fields, then one line per object, CRLF, RFC 4180 quoting. */
+void cli_print_csv(FILE *out, const struct json_t *rows);
 
 /* Parse a port; -1 if not 1..65535. */
 int cli_parse_port(const char *s);

@@ -29,7 +29,8 @@ static json_t *preview_json(const struct state_user *u,
 		json_object_set_new(j, "source", json_string(f->src));
 		json_object_set_new(j, "target",
 				    f->dst ? json_string(f->dst) : json_null());
-		json_object_set_new(j, "excluded", json_boolean(f->dst == NULL));
+		json_object_set_new(j, "excluded",
+				    json_boolean(f->dst == NULL));
 		json_object_set_new(j, "parent_only",
 				    json_boolean(f->noselect));
 		json_object_set_new(j, "target_exists",
@@ -41,9 +42,9 @@ static json_t *preview_json(const struct state_user *u,
 	}
 	json_object_set_new(o, "folders", arr);
 	json_object_set_new(o, "messages",
-			    rep->counts_known ? json_integer((json_int_t)
-								     rep->messages)
-					      : json_null());
+			    rep->counts_known
+				    ? json_integer((json_int_t)rep->messages)
+				    : json_null());
 	return o;
 }
 
@@ -57,7 +58,8 @@ static void preview_text(const struct state_user *u,
 		if (rep->v[i].dst != NULL && !rep->v[i].noselect)
 			copied++;
 	printf("%s: %zu of %zu folders to copy, %s%llu messages\n",
-	       esc(u->email), copied, rep->n, rep->counts_known ? "" : "at least ",
+	       esc(u->email), copied, rep->n,
+	       rep->counts_known ? "" : "at least ",
 	       (unsigned long long)rep->messages);
 	printf("  %s %s %8s  %s\n", cli_pad("source folder", 30, a, sizeof(a)),
 	       cli_pad("target folder", 30, b, sizeof(b)), "messages",
@@ -67,7 +69,8 @@ static void preview_text(const struct state_user *u,
 		char n[16] = "?";
 		if (f->has_count)
 			snprintf(n, sizeof(n), "%u", f->messages);
-		printf("  %s %s %8s  %s\n", cli_pad(esc(f->src), 30, a, sizeof(a)),
+		printf("  %s %s %8s  %s\n",
+		       cli_pad(esc(f->src), 30, a, sizeof(a)),
 		       cli_pad(f->dst ? esc(f->dst) : "(excluded)", 30, b,
 			       sizeof(b)),
 		       f->dst == NULL || f->noselect ? "" : n,

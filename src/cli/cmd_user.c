@@ -84,6 +84,8 @@ static int u_get(int argc, char **argv)
 	for (ai = 1; ai < argc; ai++) {
 		if (strcmp(argv[ai], "--json") == 0)
 			json = 1;
+		else if (strcmp(argv[ai], "--csv") == 0)
+			json = 2;
 		else if (strcmp(argv[ai], "--batch") == 0 && ai + 1 < argc)
 			batch = argv[++ai];
 		else if (strcmp(argv[ai], "--status") == 0 && ai + 1 < argc)
@@ -138,9 +140,13 @@ static int u_get(int argc, char **argv)
 		char *s;
 		for (i = 0; i < n; i++)
 			json_array_append_new(arr, user_json(st, &v[i]));
-		s = cli_json_dumps(arr);
-		puts(s);
-		free(s);
+		if (json == 2) {
+			cli_print_csv(stdout, arr);
+		} else {
+			s = cli_json_dumps(arr);
+			puts(s);
+			free(s);
+		}
 		json_decref(arr);
 	} else {
 		/* the JSON's names */
@@ -188,6 +194,8 @@ static int u_stats(int argc, char **argv)
 			skipped = 1;
 		else if (strcmp(argv[ai], "--json") == 0)
 			json = 1;
+		else if (strcmp(argv[ai], "--csv") == 0)
+			json = 2;
 		else if (argv[ai][0] != '-' && email == NULL)
 			email = argv[ai];
 		else
@@ -195,8 +203,11 @@ static int u_stats(int argc, char **argv)
 					       argv[ai]);
 	}
 	if (email == NULL)
-		return cli_usage_error("user stats EMAIL [--include-report] "
-				       "[--include-skipped-items] [--json]");
+		return cli_usage_error(
+			"user stats EMAIL [--include-report] "
+			"[--include-skipped-items] [--json|--csv]");
+	if (json == 2)
+		skipped = 1;
 	st = cli_state_open("user stats", &ret);
 	if (st == NULL)
 		return ret;
@@ -256,7 +267,18 @@ static int u_stats(int argc, char **argv)
 		}
 		json_object_set_new(o, "skipped_items", sa);
 	}
-	if (json) {
+	if (json == 2) {
+		/* the skipped items, one row each (the report to keep) */
+		json_t *sa = json_object_get(o, "skipped_items");
+		if (sa == NULL || json_array_size(sa) == 0) {
+			/* a header even when there is nothing to list */
+			fputs("\"folder\",\"uid\",\"subject\",\"sender\","
+			      "\"date\",\"size\",\"kind\",\"reason\"\r\n",
+			      stdout);
+		} else {
+			cli_print_csv(stdout, sa);
+		}
+	} else if (json) {
 		char *s = cli_json_dumps(o);
 		puts(s);
 		free(s);
@@ -392,9 +414,9 @@ int cmd_user(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
 		puts("usage: imapmig user get [--batch NAME] [--status S] "
-		     "[EMAIL] [--json]\n"
+		     "[EMAIL] [--json|--csv]\n"
 		     "       imapmig user stats EMAIL [--include-report] "
-		     "[--include-skipped-items] [--json]\n"
+		     "[--include-skipped-items] [--json|--csv]\n"
 		     "       imapmig user preview EMAIL|--batch NAME [--json]\n"
 		     "       imapmig user start|stop EMAIL\n"
 		     "       imapmig user remove EMAIL [--yes]\n\n"

@@ -86,6 +86,70 @@ const char *cli_pad(const char *s, size_t width, char *out, size_t size)
 	return out;
 }
 
+/* One CSV field, RFC 4180 quoting.  A field a spreadsheet would run as a
+ * formula (=, +, -, @ first: a subject from a stranger's mail) gets a
+ * leading apostrophe. */
+static void csv_field(FILE *out, const char *s)
+{
+	const char *p;
+
+	fputc('"', out);
+	if (strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0')
+		fputc('\'', out);
+	for (p = s; *p; p++) {
+		if (*p == '"')
+			fputc('"', out);
+		fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+void cli_print_csv(FILE *out, const json_t *rows)
+{
+	const json_t *first = json_array_get(rows, 0), *v, *row;
+	const char *key;
+	size_t i;
+	int k;
+
+	if (first == NULL)
+		return;
+	k = 0;
+	json_object_foreach((json_t *)first, key, v)
+	{
+		if (json_is_array(v) || json_is_object(v))
+			continue;
+		if (k++)
+			fputc(',', out);
+		csv_field(out, key);
+	}
+	fputs("\r\n", out);
+	json_array_foreach(rows, i, row)
+	{
+		k = 0;
+		json_object_foreach((json_t *)first, key, v)
+		{
+			const json_t *x = json_object_get(row, key);
+			char num[32];
+			if (json_is_array(v) || json_is_object(v))
+				continue;
+			if (k++)
+				fputc(',', out);
+			if (json_is_string(x)) {
+				csv_field(out, json_string_value(x));
+			} else if (json_is_integer(x)) {
+				snprintf(num, sizeof(num), "%lld",
+					 (long long)json_integer_value(x));
+				fputs(num, out);
+			} else if (json_is_real(x)) {
+				fprintf(out, "%.3f", json_real_value(x));
+			} else if (json_is_boolean(x)) {
+				fputs(json_is_true(x) ? "true" : "false", out);
+			}
+		}
+		fputs("\r\n", out);
+	}
+}
+
 int cli_bad_option(const char *cmd, const char *arg, const char *help)
 {
 	size_t n;

@@ -188,6 +188,22 @@ n = {k: len(v) for k, v in json.load(open(sys.argv[1])).items()}
 assert n.get("INBOX") == 3 and n.get("Sent") == 1, n
 EOF
 
+# The reports as CSV: one row per user, one row per skipped item.
+run user get --batch ToMaildir --csv
+python3 - "$T/out" <<'EOF' || fail "user get --csv: $(cat "$T/out")"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert {r["email"] for r in rows} == {"terrya@contoso.edu", "terryroot@contoso.edu", "annroot@contoso.edu"}, rows
+assert all(r["status"] == "Synced" for r in rows), rows
+EOF
+run user stats terrya@contoso.edu --csv
+python3 - "$T/out" <<'EOF' || fail "user stats --csv: $(cat "$T/out")"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert len(rows) == 1 and rows[0]["kind"] == "LargeItem" and rows[0]["folder"] == "Big", rows
+assert rows[0]["subject"] == "Big message 0" and rows[0]["size"] == "36700161", rows
+EOF
+
 # batch get / user get --json shapes the tests and scripts rely on
 run batch get ToMaildir --json
 python3 - "$T/out" <<'EOF' || fail "batch get --json: $(cat "$T/out")"
