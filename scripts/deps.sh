@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
 libssl-dev libsqlite3-dev libjansson-dev zlib1g-dev libmicrohttpd-dev
-libcmocka-dev dovecot-imapd isync openssl python3 procps sqlite3 git clang-format time"
+libcmocka-dev dovecot-imapd isync openssl python3 procps sqlite3 git clang-format time
+groff-base"
 # isync (mbsync) is a benchmark peer; dovecot-imapd the real test server.
 
 missing=""

@@ -229,6 +229,8 @@ static void help(void)
 	     "         [--security none|ssl|tls] [--user USER "
 	     "[--password-file F]]\n"
 	     "         [--authentication basic|plain [--authzid ID]]\n"
+	     "         [--endpoint NAME (a saved endpoint instead of the "
+	     "above)]\n"
 	     "         [--ca-file F] [--accept-untrusted-certificates] "
 	     "[--timeout SECONDS] [--json]\n\n"
 	     "Without --password-file the password is read from standard "
