@@ -124,6 +124,7 @@ static int b_new(int argc, char **argv)
 		{"max-items", required_argument, NULL, 'M'},
 		{"start-after", required_argument, NULL, 'S'},
 		{"notification-emails", required_argument, NULL, 'e'},
+		{"max-bytes-per-second", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *name = NULL, *src = NULL, *dst = NULL, *csv = NULL;
@@ -192,6 +193,15 @@ static int b_new(int argc, char **argv)
 					optarg);
 			b.max_items = (uint64_t)v;
 			break;
+		case 'R':
+			if ((v = cli_parse_size(optarg)) <= 0)
+				return cli_usage_error(
+					"batch new: --max-bytes-per-second "
+					"%s: give a rate such as 2M (bytes a "
+					"second, per mailbox)",
+					optarg);
+			b.max_bytes_per_second = (uint64_t)v;
+			break;
 		case 'S':
 			if ((v = cli_parse_time(optarg)) < 0)
 				return cli_usage_error(
@@ -204,9 +214,8 @@ static int b_new(int argc, char **argv)
 			break;
 		case 'e': b.notification_emails = xstrdup(optarg); break;
 		default:
-			return cli_usage_error("batch new: unknown option %s: "
-					       "see 'imapmig batch --help'",
-					       argv[optind - 1]);
+			return cli_bad_option("batch new", argv[optind - 1],
+					      "imapmig batch --help");
 		}
 	}
 	if (name == NULL || src == NULL || csv == NULL)
@@ -394,6 +403,8 @@ static json_t *batch_json(struct state *st, const struct state_batch *b,
 			    json_boolean(b->allow_incremental));
 	json_object_set_new(o, "notification_emails",
 			    jstr(b->notification_emails));
+	json_object_set_new(o, "max_bytes_per_second",
+			    json_integer((json_int_t)b->max_bytes_per_second));
 	return o;
 }
 
@@ -643,6 +654,7 @@ static int b_set(int argc, char **argv)
 		{"cutover", required_argument, NULL, 'C'},
 		{"exclude-folders", required_argument, NULL, 'x'},
 		{"bad-item-limit", required_argument, NULL, 'b'},
+		{"max-bytes-per-second", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *name, *csv = NULL, *exclude = NULL;
@@ -650,7 +662,7 @@ static int b_set(int argc, char **argv)
 	struct err err = ERR_INIT;
 	struct state *st;
 	int ch, add = 0, unknown = 0, sync_now = 0, ret = 0;
-	long long cutover = -1, bad = -1;
+	long long cutover = -1, bad = -1, bps = -1;
 
 	if (argc < 2 || argv[1][0] == '-')
 		return cli_usage_error("batch set NAME [--add-users --csv F] "
@@ -680,9 +692,18 @@ static int b_set(int argc, char **argv)
 						       "--bad-item-limit %s",
 						       optarg);
 			break;
+		case 'R':
+			/* 0 lifts the limit */
+			if ((bps = cli_parse_size(optarg)) < 0)
+				return cli_usage_error(
+					"batch set: --max-bytes-per-second "
+					"%s: give a rate such as 2M, or 0 for "
+					"none",
+					optarg);
+			break;
 		default:
-			return cli_usage_error("batch set: unknown option %s",
-					       argv[optind - 1]);
+			return cli_bad_option("batch set", argv[optind - 1],
+					      "imapmig batch --help");
 		}
 	}
 	if (add != (csv != NULL))
@@ -729,6 +750,8 @@ static int b_set(int argc, char **argv)
 		b.bad_item_limit = (uint64_t)bad;
 	if (cutover >= 0)
 		b.cutover = (time_t)cutover;
+	if (bps >= 0)
+		b.max_bytes_per_second = (uint64_t)bps;
 	if (ret == 0 && sync_now) {
 		ret = state_users_move(st, b.id, USER_AGAIN, &err);
 		state_batch_set_status(&b, BATCH_SYNCING);
@@ -755,12 +778,14 @@ int cmd_batch(int argc, char **argv)
 		     "N] "
 		     "[--max-message-size 35M] [--max-items 500000]\n"
 		     "           [--start-after TIME] [--notification-emails "
-		     "LIST]\n"
+		     "LIST] [--max-bytes-per-second 2M]\n"
 		     "       imapmig batch get [NAME] [--json] | start NAME | "
 		     "stop NAME | complete NAME | remove NAME [--force] "
 		     "[--yes]\n"
 		     "       imapmig batch set NAME [--add-users --csv F] "
-		     "[--sync-now] [--cutover TIME]");
+		     "[--sync-now] [--cutover TIME]\n"
+		     "           [--exclude-folders LIST] [--bad-item-limit N] "
+		     "[--max-bytes-per-second RATE|0]");
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "new") == 0)

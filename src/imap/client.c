@@ -638,6 +638,7 @@ struct imap_client *imap_client_connect(const struct imap_client_settings *set,
 	if (c->conn == NULL)
 		goto fail;
 	conn_set_timeout(c->conn, timeout);
+	conn_set_rate(c->conn, set->max_bytes_per_second);
 	if (set->security == CONN_SEC_SSL &&
 	    conn_start_tls(c->conn, set->host, &set->tls, err) < 0)
 		goto fail;

@@ -32,6 +32,8 @@ struct imap_client_settings {
 	struct conn_tls_opts tls;
 	int timeout_ms;	   /* per read/write; 0 = 60 s */
 	const char *label; /* for the protocol trace, e.g. "src" */
+	/* read at most this many bytes a second on average (0: no limit) */
+	unsigned long long max_bytes_per_second;
 };
 
 /* The outcome of one tagged command, copied out of the parser. */

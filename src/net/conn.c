@@ -38,6 +38,8 @@ struct conn {
 	size_t rpos; /* consumed prefix of rbuf */
 	struct buf wbuf;
 	unsigned long long bytes_in, bytes_out;
+	unsigned long long rate, rate_base; /* conn_set_rate */
+	long long rate_t0;
 	struct conn_info info;
 };
 
@@ -512,9 +514,37 @@ static int read_some(struct conn *c, struct err *err)
 	return closed_error(c, r == -2, err);
 }
 
+void conn_set_rate(struct conn *c, unsigned long long bytes_per_second)
+{
+	c->rate = bytes_per_second;
+	c->rate_base = c->bytes_in;
+	c->rate_t0 = now_ms();
+}
+
+/* Ahead of the rate: wait until the bytes read so far are due. */
+static void rate_wait(struct conn *c)
+{
+	long long due, now;
+
+	if (c->rate == 0)
+		return;
+	due = c->rate_t0 +
+	      (long long)((c->bytes_in - c->rate_base) * 1000 / c->rate);
+	now = now_ms();
+	if (due > now) {
+		struct timespec ts = {(due - now) / 1000,
+				      (long)((due - now) % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
 int conn_fill(struct conn *c, struct err *err)
 {
-	long long deadline = now_ms() + c->timeout_ms;
+	long long deadline;
+
+	rate_wait(c);
+	deadline = now_ms() + c->timeout_ms;
 
 	for (;;) {
 		int n, ev;

@@ -54,6 +54,10 @@ struct conn *conn_connect(const char *host, unsigned port, int timeout_ms,
 int conn_start_tls(struct conn *c, const char *host,
 		   const struct conn_tls_opts *opts, struct err *err);
 void conn_set_timeout(struct conn *c, int timeout_ms);
+/* Read at most bytes_per_second on average (0: no limit): conn_fill()
+ * waits before reading when the bytes so far are ahead of the rate, so the
+ * server's sending is paced by TCP itself. */
+void conn_set_rate(struct conn *c, unsigned long long bytes_per_second);
 const struct conn_info *conn_get_info(const struct conn *c);
 
 /* Buffered input.  conn_fill() reads whatever is available (at least one

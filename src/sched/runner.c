@@ -34,7 +34,9 @@ static enum conn_security sec_of(const char *s)
 }
 
 static struct imap_client *connect_ep(const struct state_endpoint *e,
-				      const char *label, struct err *err)
+				      const char *label,
+				      unsigned long long max_bps,
+				      struct err *err)
 {
 	struct imap_client_settings set = {
 		.host = e->host,
@@ -43,6 +45,7 @@ static struct imap_client *connect_ep(const struct state_endpoint *e,
 		.tls = {e->ca_file, e->accept_untrusted},
 		.timeout_ms = 120000,
 		.label = label,
+		.max_bytes_per_second = max_bps,
 	};
 
 	return imap_client_connect(&set, err);
@@ -51,7 +54,9 @@ static struct imap_client *connect_ep(const struct state_endpoint *e,
 static struct store_source *open_source(void *ctx, struct err *err)
 {
 	struct worker *w = ctx;
-	struct imap_client *c = connect_ep(&w->src, "src", err);
+	/* the batch's --max-bytes-per-second paces what the source sends */
+	struct imap_client *c =
+		connect_ep(&w->src, "src", w->b.max_bytes_per_second, err);
 	int ret;
 
 	if (c == NULL)
@@ -121,7 +126,7 @@ static struct store_target *open_target(void *ctx, struct err *err)
 			w->dst.name);
 		goto out;
 	}
-	c = connect_ep(&w->dst, "dst", err);
+	c = connect_ep(&w->dst, "dst", 0, err);
 	if (c == NULL)
 		goto out;
 	if (w->dst.authentication != NULL &&

@@ -89,6 +89,8 @@ static const char *const migrations[] = {
 	" user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
 	" at INTEGER, deep INTEGER, compared INTEGER, missing INTEGER,"
 	" altered INTEGER);",
+	/* 4: --max-bytes-per-second */
+	"ALTER TABLE batches ADD COLUMN max_bps INTEGER DEFAULT 0;",
 };
 
 /* ---- small helpers ---- */
@@ -730,7 +732,7 @@ void state_endpoint_release(struct state_endpoint *e)
 	" include_folders, allow_incremental, bad_item_limit,"                 \
 	" max_message_size, max_items, start_after,"                           \
 	" notification_emails, cutover, created, started,"                     \
-	" initial_done, last_synced, completed"
+	" initial_done, last_synced, completed, max_bps"
 
 static void b_read(sqlite3_stmt *s, struct state_batch *b)
 {
@@ -754,6 +756,7 @@ static void b_read(sqlite3_stmt *s, struct state_batch *b)
 	b->initial_done = (time_t)sqlite3_column_int64(s, 16);
 	b->last_synced = (time_t)sqlite3_column_int64(s, 17);
 	b->completed = (time_t)sqlite3_column_int64(s, 18);
+	b->max_bytes_per_second = (uint64_t)sqlite3_column_int64(s, 19);
 }
 
 static void b_bind(sqlite3_stmt *s, const struct state_batch *b)
@@ -776,6 +779,7 @@ static void b_bind(sqlite3_stmt *s, const struct state_batch *b)
 	b_i64(s, 16, (sqlite3_int64)b->initial_done);
 	b_i64(s, 17, (sqlite3_int64)b->last_synced);
 	b_i64(s, 18, (sqlite3_int64)b->completed);
+	b_i64(s, 19, (sqlite3_int64)b->max_bytes_per_second);
 }
 
 int state_batch_add(struct state *st, struct state_batch *b, struct err *err)
@@ -787,8 +791,8 @@ int state_batch_add(struct state *st, struct state_batch *b, struct err *err)
 			       " bad_item_limit, max_message_size, max_items,"
 			       " start_after, notification_emails, cutover,"
 			       " created, started, initial_done, last_synced,"
-			       " completed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,"
-			       "?,?,?,?,?)",
+			       " completed, max_bps) VALUES (?,?,?,?,?,?,?,?,?,"
+			       "?,?,?,?,?,?,?,?,?,?)",
 			       err);
 
 	if (s == NULL)
@@ -892,13 +896,13 @@ int state_batch_update(struct state *st, const struct state_batch *b,
 			       " max_items=?, start_after=?,"
 			       " notification_emails=?, cutover=?, created=?,"
 			       " started=?, initial_done=?, last_synced=?,"
-			       " completed=? WHERE id=?",
+			       " completed=?, max_bps=? WHERE id=?",
 			       err);
 
 	if (s == NULL)
 		return -1;
 	b_bind(s, b);
-	b_i64(s, 19, b->id);
+	b_i64(s, 20, b->id);
 	return run(st, s, "update batch", err);
 }
 

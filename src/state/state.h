@@ -91,6 +91,8 @@ struct state_batch {
 	time_t start_after;
 	char *notification_emails;
 	time_t cutover, created, started, initial_done, last_synced, completed;
+	uint64_t
+		max_bytes_per_second; /* per mailbox, from the source; 0 none */
 };
 
 int state_batch_add(struct state *st, struct state_batch *b, struct err *err);

@@ -88,6 +88,22 @@ expect_eq "$?" 2 "user remove without --yes and no terminal"
 "$IMAPMIG" -q user remove ab@contoso.edu --yes
 "$IMAPMIG" user get ab@contoso.edu >/dev/null 2>&1 && fail "user remove"
 
+# --max-bytes-per-second paces what the source sends, per mailbox: about
+# 1.2 MB at 400K a second takes 3 s or more; the copy is complete.
+$POP --port "$IMAPFIX_PORT" --user paul.cannon --password 3281986 --seed 4 'Big:4:300000' >/dev/null || exit 1
+printf 'EmailAddress,UserName,Password\npc@contoso.edu,paul.cannon,3281986\n' >"$T/pc.csv"
+"$IMAPMIG" -q batch new --name Slow --source-endpoint src --target-endpoint md --csv "$T/pc.csv" \
+	--max-bytes-per-second 400K --autostart || fail "batch new --max-bytes-per-second"
+"$IMAPMIG" batch get Slow --json | grep -q '"max_bytes_per_second": 409600' || fail "batch get: no max_bytes_per_second"
+start=$(date +%s%N)
+"$IMAPMIG" -q sync --batch Slow || fail "sync Slow"
+took=$((($(date +%s%N) - start) / 1000000))
+echo "1.2 MB at --max-bytes-per-second 400K: $took ms" >&2
+[ "$took" -ge 2700 ] || fail "--max-bytes-per-second 400K: 1.2 MB took only $took ms"
+expect_eq "$(count pc)" 4 "pc's messages under the rate limit"
+"$IMAPMIG" -q batch set Slow --max-bytes-per-second 0 || fail "batch set --max-bytes-per-second 0"
+"$IMAPMIG" batch get Slow --json | grep -q '"max_bytes_per_second": 0' || fail "batch set: the limit stays"
+
 # A source that refuses the password: Failed at once, with the reason,
 # not retried for minutes.  The batch's other user syncs, and the batch's
 # last_synced says when, failed user or not.
