@@ -56,7 +56,10 @@ static void row_line(const struct progress_row *r, time_t now, char *line,
 	unsigned long long total = atomic_load(&r->prog->items_total);
 	unsigned long long done = atomic_load(&r->prog->items_done);
 	unsigned long long skipped = atomic_load(&r->prog->items_skipped);
-	unsigned long long bytes = atomic_load(&r->prog->bytes_done);
+	/* the size column counts what user get counts (confirmed copies);
+	 * the rate, what went out this run */
+	unsigned long long bytes = atomic_load(&r->prog->bytes_synced);
+	unsigned long long sent = atomic_load(&r->prog->bytes_done);
 	int phase = atomic_load(&r->prog->phase);
 	long el = r->started ? (long)(now - r->started) : 0;
 	char mb[32], rate[32], eta[32] = "", folder[256], pe[128], pf[96];
@@ -65,7 +68,7 @@ static void row_line(const struct progress_row *r, time_t now, char *line,
 	snprintf(folder, sizeof(folder), "%s", r->prog->folder);
 	pthread_mutex_unlock(&r->prog->lock);
 	progress_fmt_bytes(bytes, mb, sizeof(mb));
-	progress_fmt_bytes(el > 0 ? bytes / (unsigned long long)el : 0, rate,
+	progress_fmt_bytes(el > 0 ? sent / (unsigned long long)el : 0, rate,
 			   sizeof(rate));
 	if (phase == SYNC_PHASE_COPYING && el > 2 && done > 0 && total > done) {
 		char t[16];
@@ -95,7 +98,7 @@ void progress_view_draw(struct progress_view *v, const char *title,
 	if (!v->tty && !force && now - v->last_plain < 5)
 		return;
 	for (i = 0; i < n; i++) {
-		bytes += atomic_load(&rows[i].prog->bytes_done);
+		bytes += atomic_load(&rows[i].prog->bytes_synced);
 		items += atomic_load(&rows[i].prog->items_done);
 		if (rows[i].finished == JOB_SYNCED)
 			synced++;

@@ -608,6 +608,7 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 		r->res->items_copied += done;
 		r->res->bytes_copied += bytes;
 		atomic_fetch_add(&r->prog->items_done, done);
+		atomic_fetch_add(&r->prog->bytes_synced, bytes);
 	}
 	/* Messages the target refused one by one are bad items; those
 	 * over the limit or with NUL bytes the target cannot take are
@@ -1691,6 +1692,7 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 			return -1;
 		res->bad_items = u.bad_items;
 		atomic_store(&progress->items_done, u.items_synced);
+		atomic_store(&progress->bytes_synced, u.bytes_synced);
 		atomic_store(&progress->items_skipped, u.items_skipped);
 		state_user_release(&u);
 	}

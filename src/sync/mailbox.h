@@ -30,9 +30,12 @@ struct sync_progress {
 	_Atomic uint64_t items_total;
 	_Atomic uint64_t items_done; /* copied this run + before */
 	_Atomic uint64_t items_skipped;
-	_Atomic uint64_t bytes_done; /* copied this run */
-	_Atomic int phase;	     /* enum sync_phase */
-	pthread_mutex_t lock;	     /* guards folder */
+	_Atomic uint64_t bytes_done; /* sent to the target this run */
+	/* confirmed copies' bytes, this run + before: what user get and
+	 * user stats call bytes_synced */
+	_Atomic uint64_t bytes_synced;
+	_Atomic int phase;    /* enum sync_phase */
+	pthread_mutex_t lock; /* guards folder */
 	char folder[256];
 };
 

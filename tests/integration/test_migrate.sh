@@ -109,6 +109,22 @@ echo "peak RSS of imapmig sync with a 35 MiB message: ${peak} KiB" >&2
 limit=20000
 [ -n "${IMAPMIG_SANITIZED:-}" ] && limit=35840
 [ "$peak" -gt 0 ] && [ "$peak" -lt "$limit" ] || fail "peak RSS ${peak} KiB is not below ${limit} KiB (message: 35840 KiB)"
+# The live view's last line counts what user get counts (also after a
+# later pass, which copies little but shows the totals).
+live_agrees() { # SYNC-OUTPUT
+"$IMAPMIG" user get --batch ToMaildir --json >"$T/ug.json"
+python3 - "$1" "$T/ug.json" <<'EOF' || fail "live view and user get disagree: $(tail -3 "$1")"
+import json, re, sys
+last = [l for l in open(sys.argv[1]) if l.startswith("ToMaildir:")][-1]
+us = json.load(open(sys.argv[2]))
+items = sum(u["items_synced"] for u in us)
+b = sum(u["bytes_synced"] for u in us)
+fmt = ("%.2f GiB" % (b / 2**30) if b >= 2**30 else "%.1f MiB" % (b / 2**20) if b >= 2**20
+       else "%.1f KiB" % (b / 1024) if b >= 1024 else "%d B" % b)
+assert last.rstrip().endswith("; %d items, %s" % (items, fmt)), (last, items, fmt)
+EOF
+}
+live_agrees "$T/sync.out"
 
 # The Maildir target, read by tests/fixtures/oracle.py (no code shared with
 # imapmig): the source's files as its Dovecot serves them against the
@@ -227,6 +243,7 @@ EOF
 before=$(find "$IMAPFIX2_MAIL/terrya" -type f -path '*/cur/*' | wc -l)
 run batch set ToMaildir --sync-now
 run sync --batch ToMaildir
+live_agrees "$T/out"
 expect_eq "$RC" 0 "second sync: $(cat "$T/err")"
 after=$(find "$IMAPFIX2_MAIL/terrya" -type f -path '*/cur/*' | wc -l)
 expect_eq "$after" "$before" "a second sync must not copy again"
