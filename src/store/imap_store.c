@@ -32,6 +32,7 @@
 #include "store/imap_format.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/strset.h"
 #include "util/xalloc.h"
 
 /* ---- names ---- */
@@ -293,6 +294,8 @@ struct imap_source {
 	char *selected; /* server name of the open folder */
 	/* fetch state */
 	struct store_folder_list *list_out;
+	struct strset list_names; /* list_out's names: index = position */
+	size_t list_cap;
 	struct store_folder_status *st;
 	struct store_msg_list *meta_out;
 	uint32_t min_uid;
@@ -444,12 +447,10 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 			buf_release(&name);
 			return;
 		}
-		for (i = 0; i < is->list_out->n; i++) {
+		if (strset_find(&is->list_names, name.p, &i)) {
 			struct store_folder *lf = &is->list_out->v[i];
-			if (strcmp(lf->name, name.p) == 0) {
-				parse_status(&r->args[2], &lf->status);
-				lf->has_status = 1;
-			}
+			parse_status(&r->args[2], &lf->status);
+			lf->has_status = 1;
 		}
 		buf_release(&name);
 		return;
@@ -481,14 +482,16 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 	}
 	f.name = buf_detach(&name, NULL);
 	buf_release(&name);
-	for (i = 0; i < is->list_out->n; i++) {
-		if (strcmp(is->list_out->v[i].name, f.name) == 0) {
-			free(f.name);
-			return;
-		}
+	/* a hash set, not a scan: 200,000 folders stay linear */
+	if (strset_add(&is->list_names, f.name, NULL) == 1) {
+		free(f.name);
+		return;
 	}
-	is->list_out->v =
-		xrealloc(is->list_out->v, (is->list_out->n + 1) * sizeof(f));
+	if (is->list_out->n == is->list_cap) {
+		is->list_cap = is->list_cap ? 2 * is->list_cap : 64;
+		is->list_out->v = xrealloc(is->list_out->v,
+					   is->list_cap * sizeof(f));
+	}
 	is->list_out->v[is->list_out->n++] = f;
 }
 
@@ -540,6 +543,8 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 	int ret;
 
 	is->list_out = out;
+	strset_init(&is->list_names, 0);
+	is->list_cap = out->n;
 	imap_client_cmdbuf_init(is->c, &cb);
 	if (imap_client_has_cap(is->c, "LIST-STATUS")) {
 		/* every folder's counters in the same command */
@@ -562,6 +567,7 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 	ret = imap_client_run(is->c, &cb, &res, err);
 	imap_client_set_untagged(is->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
+	strset_free(&is->list_names);
 	if (ret < 0)
 		return -1;
 	if (imap_result_to_err(&res, ERR_AUTH, "LIST", err) < 0)
