@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -17,6 +18,8 @@
 #include "imap/write.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/escape.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 struct maildir {
@@ -58,9 +61,43 @@ static int sys_err(struct err *err, const char *what, const char *path)
 			       : "");
 }
 
+/* Make the directory entries in dir durable (a new file or directory in
+ * it, a rename into it). */
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = fsync(fd);
+	close(fd);
+	return ret;
+}
+
+/* fsync the parent directory of path, which was just created there. */
+static int fsync_parent(const char *path)
+{
+	char *c = xstrdup(path), *s = strrchr(c, '/');
+	int ret;
+
+	if (s == NULL)
+		ret = fsync_dir(".");
+	else if (s == c)
+		ret = fsync_dir("/");
+	else {
+		*s = '\0';
+		ret = fsync_dir(c);
+	}
+	free(c);
+	return ret;
+}
+
+/* mkdir -p; every directory it creates is made durable in its parent. */
 static int mkdir_p(const char *path)
 {
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+	if (mkdir(path, 0700) == 0)
+		return fsync_parent(path);
+	if (errno == EEXIST)
 		return 0;
 	if (errno == ENOENT) {
 		char *c = xstrdup(path), *s = strrchr(c, '/');
@@ -70,7 +107,11 @@ static int mkdir_p(const char *path)
 			r = mkdir_p(c);
 		}
 		free(c);
-		if (r == 0 && (mkdir(path, 0700) == 0 || errno == EEXIST))
+		if (r < 0)
+			return -1;
+		if (mkdir(path, 0700) == 0)
+			return fsync_parent(path);
+		if (errno == EEXIST)
 			return 0;
 	}
 	return -1;
@@ -81,23 +122,122 @@ static int make_maildir(const char *dir, int folder, struct err *err)
 	static const char *const subs[] = {"cur", "new", "tmp"};
 	char p[4096];
 	size_t i;
+	int changed = 0;
 
 	if (mkdir_p(dir) < 0)
 		return sys_err(err, "cannot create", dir);
 	for (i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, subs[i]);
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		if (mkdir(p, 0700) == 0)
+			changed = 1;
+		else if (errno != EEXIST)
 			return sys_err(err, "cannot create", p);
 	}
 	if (folder) {
 		int fd;
 		snprintf(p, sizeof(p), "%s/maildirfolder", dir);
-		fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0)
+		fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
 			return sys_err(err, "cannot create", p);
-		close(fd);
+		if (fd >= 0) {
+			close(fd);
+			changed = 1;
+		}
 	}
+	/* cur/ new/ tmp/ and maildirfolder must survive a crash with the
+	 * folder: a folder without them is no Maildir */
+	if (changed && fsync_dir(dir) < 0)
+		return sys_err(err, "cannot sync", dir);
 	return 0;
+}
+
+/* The partial files of this program in tmp/: "imapmig.<pid>.<base>",
+ * base ending in ".<host>". */
+#define TMP_PREFIX "imapmig."
+/* Dovecot's rule for a stale file in tmp/ */
+#define TMP_STALE_SECS (36 * 3600)
+
+/* Is the tmp/ file name one this program wrote, and is it abandoned: its
+ * writer (this host, another pid) no longer runs, or it is older than
+ * 36 hours?  A file of a living writer, or not ours, is left alone. */
+static int tmp_abandoned(const struct maildir *md, const char *name,
+			 time_t mtime, time_t now)
+{
+	const char *p = name + strlen(TMP_PREFIX);
+	size_t nl = strlen(name), hl = strlen(md->host);
+	char *end;
+	long pid;
+
+	if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+		return 0;
+	pid = strtol(p, &end, 10);
+	if (end == p || *end != '.' || pid <= 0)
+		return 0;
+	if (now - mtime > TMP_STALE_SECS)
+		return 1;
+	/* a pid says something only on the host that wrote the file */
+	if (nl < hl + 1 || name[nl - hl - 1] != '.' ||
+	    strcmp(name + nl - hl, md->host) != 0)
+		return 0;
+	if (pid == (long)getpid())
+		return 0; /* another handle of this process: alive */
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Remove the abandoned partial files (tmp_abandoned) of dir/tmp/. */
+static void tmp_clean_dir(struct maildir *md, const char *dir, time_t now)
+{
+	char tmp[4200];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
+	d = opendir(tmp);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char file[4500];
+		struct stat sb;
+		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", tmp, de->d_name);
+		if (lstat(file, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+		    !tmp_abandoned(md, de->d_name, sb.st_mtime, now))
+			continue;
+		if (unlink(file) == 0)
+			log_info("removed %s, a partial message an "
+				 "interrupted run left behind",
+				 esc(file));
+		else if (errno != ENOENT)
+			log_warn(
+				"cannot remove %s, a partial message an "
+				"interrupted run left behind: %s (it is "
+				"never visible to a reader; remove it by hand)",
+				esc(file), strerror(errno));
+	}
+	closedir(d);
+}
+
+/* tmp/ of the root and of each folder. */
+static void tmp_clean(struct maildir *md)
+{
+	time_t now = time(NULL);
+	DIR *d;
+	struct dirent *de;
+
+	tmp_clean_dir(md, md->root, now);
+	d = opendir(md->root);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char dir[4200];
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", md->root, de->d_name);
+		tmp_clean_dir(md, dir, now);
+	}
+	closedir(d);
 }
 
 struct maildir *maildir_open(const char *root, int create, struct err *err)
@@ -115,6 +255,7 @@ struct maildir *maildir_open(const char *root, int create, struct err *err)
 		maildir_close(&md);
 		return NULL;
 	}
+	tmp_clean(md);
 	return md;
 }
 
@@ -197,17 +338,46 @@ static int folder_dir(struct maildir *md, const char *path, struct buf *out,
 	return 0;
 }
 
+/* A subscriptions line: the levels tab-escaped as Dovecot writes them
+ * (\001 -> \0011, TAB -> \001t, CR -> \001r, LF -> \001n), separated by
+ * tabs, so no name can add a line or a level.  Returns whether anything
+ * had to be escaped. */
+static int subscription_line(const char *path, struct buf *out)
+{
+	const char *p;
+	int escaped = 0;
+
+	for (p = path; *p; p++) {
+		char e = *p == '\001' ? '1'
+			 : *p == '\t' ? 't'
+			 : *p == '\r' ? 'r'
+			 : *p == '\n' ? 'n'
+				      : 0;
+		if (*p == '/') {
+			buf_addch(out, '\t');
+		} else if (e != 0) {
+			buf_addch(out, '\001');
+			buf_addch(out, e);
+			escaped = 1;
+		} else {
+			buf_addch(out, *p);
+		}
+	}
+	return escaped;
+}
+
 static void subscribe(struct maildir *md, const char *path)
 {
 	char file[4096];
 	struct buf want = BUF_INIT;
 	FILE *f;
 	char line[4096];
-	const char *p;
 	int found = 0, empty = 1;
 
-	for (p = path; *p; p++)
-		buf_addch(&want, *p == '/' ? '\t' : *p);
+	if (subscription_line(path, &want))
+		log_info("folder \"%s\" has a control character in its name: "
+			 "subscribed under its escaped name",
+			 esc(path));
 	snprintf(file, sizeof(file), "%s/subscriptions", md->root);
 	f = fopen(file, "r");
 	if (f != NULL) {
@@ -324,7 +494,10 @@ struct maildir_msg *maildir_msg_begin(struct maildir *md, const char *utf8_path,
 		tag_component(tag, &base);
 	}
 	buf_addf(&base, ".%s", md->host);
-	buf_addf(&tmp, "%s/tmp/%s", dir.p, base.p);
+	/* in tmp/ under a name only this program writes, with the writer's
+	 * pid: a later run removes it if the writer is dead (tmp_clean) */
+	buf_addf(&tmp, "%s/tmp/" TMP_PREFIX "%d.%s", dir.p, (int)getpid(),
+		 base.p);
 	m = xcalloc(1, sizeof(*m));
 	m->md = md;
 	m->fd = open(tmp.p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -12,6 +12,11 @@
  * dropped).  The tag (the source message's identity) makes a resumed run
  * find what an interrupted one wrote.
  *
+ * Every directory created is fsynced in its parent.  In tmp/ a message is
+ * "imapmig.<pid>.<base>": opening a target removes such files whose writer
+ * is dead or that are over 36 hours old, and nothing else.  subscriptions
+ * lines are tab-escaped as Dovecot writes them (a name cannot add a line).
+ *
  * One handle per thread. */
 #ifndef STORE_MAILDIR_H
 #define STORE_MAILDIR_H
@@ -32,6 +37,7 @@ enum maildir_flag {
 struct maildir;
 struct maildir_msg;
 
+/* Also removes the partial files dead runs left in tmp/ (see above). */
 struct maildir *maildir_open(const char *root, int create, struct err *err);
 /* With deferred directory syncs, a commit fsyncs the message but not its
  * directory; maildir_sync_dirs() then makes every rename since durable at

@@ -1330,15 +1330,19 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		renumbered = 1;
 	}
 	/* The new HIGHESTMODSEQ is recorded only once the pass is done:
-	 * a pass cut short must look at the flags again. */
-	if (state_folder_update(r->st, r->folder_id, fs.uidvalidity,
+	 * a pass cut short must look at the flags again.  A new UIDVALIDITY
+	 * only once every message is marked as possibly on the target (a
+	 * pass cut short before that must see the change again, or it would
+	 * copy the whole folder again). */
+	if (state_folder_update(r->st, r->folder_id,
+				renumbered ? jf.uidvalidity : fs.uidvalidity,
 				jf.last_uid, renumbered ? 0 : jf.highestmodseq,
 				fs.messages, err) < 0)
 		return -1;
 	if (!renumbered && sync_flags(r, &jf, &fs, err) < 0)
 		return -1;
 	if (fs.messages == 0)
-		goto done;
+		goto done; /* records the new UIDVALIDITY */
 	if (r->src->ops->fetch_meta(r->src, jf.last_uid + 1, &msgs, err) < 0)
 		return -1;
 	normalise_listing(r, &msgs, &fs);
@@ -1351,6 +1355,10 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		ret = state_items_inflight(r->st, r->user_id, r->folder_id, all,
 					   msgs.n, err);
 		free(all);
+		if (ret == 0)
+			ret = state_folder_update(r->st, r->folder_id,
+						  fs.uidvalidity, 0, 0,
+						  fs.messages, err);
 		if (ret < 0)
 			goto out_fail;
 	}
