@@ -1335,7 +1335,8 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 	 * pass cut short before that must see the change again, or it would
 	 * copy the whole folder again). */
 	if (state_folder_update(r->st, r->folder_id,
-				renumbered ? jf.uidvalidity : fs.uidvalidity,
+				renumbered || first_contact ? jf.uidvalidity
+							    : fs.uidvalidity,
 				jf.last_uid, renumbered ? 0 : jf.highestmodseq,
 				fs.messages, err) < 0)
 		return -1;
@@ -1362,8 +1363,13 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		if (ret < 0)
 			goto out_fail;
 	}
+	/* the same for a first pass: its UIDVALIDITY is recorded once the
+	 * messages a copy may already exist of are marked */
 	if (first_contact && !renumbered &&
-	    mark_already_there(r, &msgs, err) < 0)
+	    (mark_already_there(r, &msgs, err) < 0 ||
+	     state_folder_update(r->st, r->folder_id, fs.uidvalidity,
+				 jf.last_uid, jf.highestmodseq, fs.messages,
+				 err) < 0))
 		goto out_fail;
 	r->first_contact = first_contact && !renumbered;
 	ret = settle_inflight(r, &msgs, err);
