@@ -9,7 +9,10 @@ server-to-client direction (so a migration takes long enough to be
 interrupted anywhere).  --drop closes a connection after a random number of
 bytes (both directions counted) between MIN and MAX -- mid-command,
 mid-literal, mid-APPEND -- for the first N connections (--drop-count,
-default: all).  Writes the listening port to --port-file; runs until killed.
+default: all).  --log-bytes adds a line "down TIME N" to --log for every
+block of N bytes the server sent (TIME: seconds since the epoch), so a test
+can tell when traffic stopped.  Writes the listening port to --port-file;
+runs until killed.
 """
 import argparse
 import os
@@ -30,6 +33,7 @@ def main():
     ap.add_argument("--drop-count", type=int, default=-1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log")
+    ap.add_argument("--log-bytes", action="store_true")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     lock = threading.Lock()
@@ -84,6 +88,10 @@ def main():
                         raise EOFError
                     moved += len(data)
                     dst.sendall(data)
+                    if src is s and a.log_bytes and logf:
+                        with lock:
+                            logf.write("down %.3f %d\n" % (time.time(), len(data)))
+                            logf.flush()
                     if src is s and a.rate > 0:
                         down += len(data)
                         ahead = down / a.rate - (time.time() - t0)
