@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/csv.h"
 #include "state/state.h"
+#include "sched/runner.h"
 #include "sync/plan.h"
 #include "util/escape.h"
 #include "util/xalloc.h"
@@ -596,14 +597,35 @@ static int b_action(const char *action, int argc, char **argv)
 		}
 	} else if (strcmp(action, "remove") == 0) {
 		struct state_batch_counts c;
+		char **busy = NULL;
+		size_t nbusy = 0, k;
 		ret = state_batch_counts(st, b.id, &c, &err);
-		if (ret == 0 && !force && c.syncing > 0) {
+		/* a worker of any process ('serve', 'sync') holds a user:
+		 * a live claim, or a Syncing status */
+		if (ret == 0 && !force)
+			ret = state_batch_busy_users(st, b.id,
+						     sched_owner_alive, &busy,
+						     &nbusy, &err);
+		if (ret == 0 && nbusy > 0) {
+			struct buf who = BUF_INIT;
+			for (k = 0; k < nbusy && k < 5; k++) {
+				if (k > 0)
+					buf_addf(&who, ", ");
+				buf_add_escaped(&who, busy[k], strlen(busy[k]));
+			}
+			if (nbusy > 5)
+				buf_addf(&who, " and %zu more", nbusy - 5);
 			err_set(&err, ERR_USAGE, EC_NONE,
-				"batch %s is syncing "
-				"%u users: stop it first, or pass --force",
-				name, c.syncing);
+				"batch %s: %zu user(s) are syncing now (%s): "
+				"run 'imapmig batch stop %s' and wait for "
+				"them, or pass --force",
+				name, nbusy, who.p, name);
+			buf_release(&who);
 			ret = -1;
 		}
+		for (k = 0; k < nbusy; k++)
+			free(busy[k]);
+		free(busy);
 		if (ret == 0 && !force && b.cutover != 0 &&
 		    c.last_synced < b.cutover) {
 			err_set(&err, ERR_USAGE, EC_NONE,

@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "sched/runner.h"
+#include "state/state.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -87,6 +88,7 @@ int cmd_serve(int argc, char **argv)
 	long interval = 24 * 3600;
 	struct sched_opts o;
 	struct err err = ERR_INIT;
+	struct state *watch;
 	char *lockpath;
 	int ai, fd;
 
@@ -146,13 +148,28 @@ int cmd_serve(int argc, char **argv)
 	o.stop = &serve_stop;
 	o.incremental_interval = (unsigned)interval;
 	o.tick = log_tick;
+	/* A handle of its own to notice new work while it naps: a 'batch
+	 * start', 'batch set --sync-now' or new users from another process
+	 * commit to the state, and serve runs again within 250 ms. */
+	watch = state_open(cli_state_path(), &err);
+	if (watch == NULL) {
+		log_warn("serve: %s; new work is seen every 5 s", err.msg);
+		err_clear(&err);
+	}
 	while (!atomic_load(&serve_stop)) {
 		unsigned synced = 0, failed = 0;
+		int64_t seen = 0, now = 0;
 		int i;
+		/* read before the run: what is committed while it runs (its
+		 * own workers' writes too) makes one more, cheap, pass */
+		if (watch != NULL)
+			state_data_version(watch, &seen, &err);
+		err_clear(&err);
 		if (sched_run(&o, &synced, &failed, &err) < 0) {
 			/* bad input (a state or key file not trusted)
 			 * does not mend by waiting: a person must act */
 			if (err.cls == ERR_USAGE) {
+				state_close(&watch);
 				free(lockpath);
 				close(fd);
 				return cli_fail("serve", &err);
@@ -160,10 +177,18 @@ int cmd_serve(int argc, char **argv)
 			log_error("serve: %s", err.msg);
 			err_clear(&err);
 		}
-		/* poll the state every few seconds for new work */
-		for (i = 0; i < 20 && !atomic_load(&serve_stop); i++)
+		/* nap up to 5 s (the incremental timer's resolution), or
+		 * until the state changes */
+		for (i = 0; i < 20 && !atomic_load(&serve_stop); i++) {
+			if (watch != NULL &&
+			    state_data_version(watch, &now, &err) == 0 &&
+			    now != seen)
+				break;
+			err_clear(&err);
 			usleep(250000);
+		}
 	}
+	state_close(&watch);
 	log_info("serve: stopped cleanly");
 	free(lockpath);
 	close(fd);

@@ -432,8 +432,7 @@ static void finish_batches(struct state *st, struct state_batch *bs, size_t nb,
 	}
 }
 
-/* A claim's owner is "pid<N>-..."; alive while that process exists. */
-static int owner_alive(const char *owner)
+int sched_owner_alive(const char *owner)
 {
 	long pid;
 
@@ -463,7 +462,8 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 		/* Whatever a killed run left Syncing is queued again; its
 		 * journal says exactly where it stopped. */
 		unsigned n = 0;
-		if (state_users_requeue_orphans(st, owner_alive, &n, err) < 0)
+		if (state_users_requeue_orphans(st, sched_owner_alive, &n,
+						err) < 0)
 			goto out;
 		if (n > 0)
 			log_info(
@@ -583,26 +583,27 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 					(*failed_r)++;
 			}
 		}
-		/* Stops take effect within a second: ours (a signal), or
-		 * one written by another process ('batch stop', 'user
-		 * stop'). */
-		if (++polls % 50 == 0) {
+		/* Stops take effect at once: ours (a signal), or one written
+		 * by another process ('batch stop', 'user stop'), read every
+		 * 100 ms (one indexed read per running user); the workers
+		 * check the flag between messages and within them. */
+		if (++polls % 5 == 0) {
 			for (i = 0; i < nj; i++) {
-				struct state_user u;
+				char status[32];
 				struct err e2 = ERR_INIT;
 				if (!jobs[i].started || jobs[i].joined)
 					continue;
 				if (o->stop != NULL && atomic_load(o->stop))
 					atomic_store(&jobs[i].stop, 1);
-				if (state_user_get_id(st, jobs[i].user_id, &u,
-						      &e2) < 0) {
+				if (state_user_status_get(
+					    st, jobs[i].user_id, status,
+					    sizeof(status), &e2) < 0)
+					continue; /* busy: the next poll */
+				/* gone (removed with --force) or stopped */
+				if (status[0] == '\0' ||
+				    user_status_class(user_status_parse(
+					    status)) == CLASS_STOPPED)
 					atomic_store(&jobs[i].stop, 1);
-					continue;
-				}
-				if (user_status_class(user_status_parse(
-					    u.status)) == CLASS_STOPPED)
-					atomic_store(&jobs[i].stop, 1);
-				state_user_release(&u);
 			}
 		}
 		if (o->tick && polls % 10 == 0)

@@ -56,6 +56,10 @@ struct sched_opts {
 int sched_run(const struct sched_opts *o, unsigned *synced_r,
 	      unsigned *failed_r, struct err *err);
 
+/* A claim's owner is "pid<N>-..." (a worker of process N): alive while
+ * that process exists.  Another form counts as alive. */
+int sched_owner_alive(const char *owner);
+
 /* What it takes to open a user's two sides and apply its batch's folder
  * filters and limits outside the scheduler (imapmig verify): ep and opt
  * are filled and stay valid until sched_sides_free().  The sides borrow

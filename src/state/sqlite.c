@@ -1331,6 +1331,90 @@ int state_user_release_claim(struct state *st, int64_t user_id, struct err *err)
 	return run(st, s, "release user", err);
 }
 
+int state_user_status_get(struct state *st, int64_t user_id, char *buf,
+			  size_t size, struct err *err)
+{
+	sqlite3_stmt *s = prep(st, "SELECT status FROM users WHERE id=?", err);
+	int rc;
+
+	if (size > 0)
+		buf[0] = '\0';
+	if (s == NULL)
+		return -1;
+	b_i64(s, 1, user_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
+		snprintf(buf, size, "%s",
+			 (const char *)sqlite3_column_text(s, 0));
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_error(st, "read user status", err);
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int state_batch_busy_users(struct state *st, int64_t batch_id,
+			   int (*alive)(const char *owner), char ***v_r,
+			   size_t *n_r, struct err *err)
+{
+	sqlite3_stmt *s = prep(st,
+			       "SELECT email, claim_owner, claim_until, status"
+			       " FROM users WHERE batch_id=? ORDER BY id",
+			       err);
+	time_t now = time(NULL);
+	char **v = NULL;
+	size_t n = 0;
+	int rc;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (s == NULL)
+		return -1;
+	b_i64(s, 1, batch_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *owner = (const char *)sqlite3_column_text(s, 1);
+		time_t until = (time_t)sqlite3_column_int64(s, 2);
+		int us = user_status_parse(
+			(const char *)sqlite3_column_text(s, 3));
+		int busy = owner != NULL && until >= now && alive(owner);
+		if (!busy && user_status_class(us) != CLASS_SYNCING)
+			continue;
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		v[n++] = col_str(s, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(st, "list the batch's users", err);
+		sqlite3_finalize(s);
+		while (n > 0)
+			free(v[--n]);
+		free(v);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	*v_r = v;
+	*n_r = n;
+	return 0;
+}
+
+int state_data_version(struct state *st, int64_t *v_r, struct err *err)
+{
+	sqlite3_stmt *s = prep(st, "PRAGMA data_version", err);
+
+	*v_r = 0;
+	if (s == NULL)
+		return -1;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_error(st, "read data_version", err);
+		sqlite3_finalize(s);
+		return -1;
+	}
+	*v_r = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return 0;
+}
+
 int state_users_requeue_orphans(struct state *st,
 				int (*alive)(const char *owner), unsigned *n_r,
 				struct err *err)

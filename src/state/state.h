@@ -170,6 +170,19 @@ int state_user_claim(struct state *st, int64_t user_id, const char *owner,
 		     unsigned lease_seconds, struct err *err);
 int state_user_release_claim(struct state *st, int64_t user_id,
 			     struct err *err);
+/* A user's status alone (one indexed read, for polling): into buf, "" for
+ * a user that is gone.  0 or -1. */
+int state_user_status_get(struct state *st, int64_t user_id, char *buf,
+			  size_t size, struct err *err);
+/* The emails of the batch's users a worker holds now: a claim whose
+ * lease runs and whose owner alive() says exists, or a Syncing status.
+ * The caller frees each string, then the array. */
+int state_batch_busy_users(struct state *st, int64_t batch_id,
+			   int (*alive)(const char *owner), char ***v_r,
+			   size_t *n_r, struct err *err);
+/* A number that changes whenever another handle commits a change to the
+ * state (SQLite's data_version): a cheap "anything new?" poll. */
+int state_data_version(struct state *st, int64_t *v_r, struct err *err);
 /* Users left Syncing by a worker that died (kill -9, power cut): those
  * whose claim has expired or whose owner alive() says is gone go back to
  * Queued, claim released.  *n_r counts them. */

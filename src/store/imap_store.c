@@ -988,6 +988,10 @@ static void body_fetch_done(void *ctx, const struct imap_result *res)
 	if (res->status != IMAP_STATUS_OK) {
 		/* What it did not deliver, the caller sees is missing. */
 		is->body_refused = 1;
+		/* our sink cut the stream (a target error, a stop): the
+		 * caller says why; the lost answer is no news */
+		if (is->sink_failed)
+			return;
 		log_warn("source refused a body FETCH: %s%s%s%s",
 			 res->code[0] ? "[" : "", res->code,
 			 res->code[0] ? "] " : "", res->text);

@@ -76,6 +76,7 @@ struct run {
 	int cur_discard;
 	int begin_pending;   /* append_begin waits for the first bytes */
 	int target_dropped;  /* append_abort() closed the target */
+	int stop_cut;	     /* a stop cut the chunk short */
 	EVP_MD_CTX *md;	     /* SHA-256 of the body being streamed */
 	int rewrites;	     /* the target may store other bytes than it
 			      * receives (IMAP); a Maildir keeps them: its
@@ -123,6 +124,20 @@ struct undelivered {
 static int stop_requested(const struct run *r)
 {
 	return r->opt->stop != NULL && atomic_load(r->opt->stop);
+}
+
+/* A stop takes effect within the chunk: before the next message, or in
+ * the middle of one (its half copy is taken back).  The source's stream
+ * is cut with it, so no more bytes come. */
+static int sink_stop(struct run *r)
+{
+	if (!stop_requested(r))
+		return 0;
+	r->stop_cut = 1;
+	r->sink_fatal = 1;
+	err_set(&r->sink_err, ERR_TRANSIENT, EC_NONE,
+		"stopped in the middle of a chunk");
+	return -1;
 }
 
 static int msg_cmp_uid(const void *a, const void *b)
@@ -184,6 +199,9 @@ static int sink_begin(void *ctx, uint32_t uid, uint64_t size)
 	struct run *r = ctx;
 	struct chunk_item *ci = chunk_find(r, uid);
 
+	/* before the message: nothing of it reached the target */
+	if (sink_stop(r) < 0)
+		return -1;
 	r->cur = ci;
 	r->cur_discard = 1;
 	r->begin_pending = 0;
@@ -273,6 +291,12 @@ static int sink_data(void *ctx, const char *p, size_t len)
 {
 	struct run *r = ctx;
 
+	if (sink_stop(r) < 0) {
+		/* a half copy on the target is taken back (r->cur set) */
+		if (r->cur_discard || r->begin_pending)
+			r->cur = NULL;
+		return -1;
+	}
 	if (r->cur_discard)
 		return 0;
 	if (!r->takes_nul && memchr(p, '\0', len) != NULL) {
@@ -515,6 +539,7 @@ static int copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 		r->items[i].run = r;
 	}
 	r->sink_fatal = 0;
+	r->stop_cut = 0;
 	r->target_dropped = 0;
 	r->rewrites = !r->dst->ops->keeps_bytes(r->dst);
 	r->cur = NULL;
@@ -1475,8 +1500,16 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 			bytes += todo[i + n]->size;
 			n++;
 		}
-		if (copy_chunk(r, todo + i, n, err) < 0)
+		if (copy_chunk(r, todo + i, n, err) < 0) {
+			if (r->stop_cut && stop_requested(r)) {
+				/* what was confirmed is journaled, the rest
+				 * is for the next run */
+				err_clear(err);
+				r->res->stopped = 1;
+				goto out_ok;
+			}
 			goto out_fail;
+		}
 		i += n;
 	}
 done:

@@ -9,7 +9,14 @@ server-to-client direction (so a migration takes long enough to be
 interrupted anywhere).  --drop closes a connection after a random number of
 bytes (both directions counted) between MIN and MAX -- mid-command,
 mid-literal, mid-APPEND -- for the first N connections (--drop-count,
-default: all).  Writes the listening port to --port-file; runs until killed.
+default: all).  --log-bytes adds a line "down TIME N" to --log for every
+block of N bytes the server sent (TIME: seconds since the epoch), so a test
+can tell when traffic stopped.  --inject VERB:N:ANSWER (repeatable) answers
+the Nth command VERB (counted over all connections, e.g. EXAMINE:3) with
+"TAG ANSWER" instead of forwarding it -- NO [THROTTLED], NO [UNAVAILABLE]
+or Microsoft 365's "Suggested Backoff Time" in front of a real server -- and
+logs "inject TIME VERB N"; --log also gets "open TIME ..." then.  Writes the listening port to --port-file;
+runs until killed.
 """
 import argparse
 import os
@@ -30,11 +37,39 @@ def main():
     ap.add_argument("--drop-count", type=int, default=-1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log")
+    ap.add_argument("--log-bytes", action="store_true")
+    ap.add_argument("--inject", action="append", default=[])
     a = ap.parse_args()
     rng = random.Random(a.seed)
     lock = threading.Lock()
     state = {"conns": 0, "drops": 0}
     logf = open(a.log, "a") if a.log else None
+    inject = {}
+    for spec in a.inject:
+        verb, n, answer = spec.split(":", 2)
+        inject[(verb.upper(), int(n))] = answer
+    seen = {}
+
+    def client_lines(c, s, pending, data):
+        """Forward the client's bytes line by line; answer injected ones."""
+        pending += data
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            words = line.split(None, 2)
+            verb = words[1].decode("latin-1").upper() if len(words) > 1 else ""
+            answer = None
+            with lock:
+                if verb:
+                    seen[verb] = seen.get(verb, 0) + 1
+                    answer = inject.get((verb, seen[verb]))
+                    if answer is not None and logf:
+                        logf.write("inject %.3f %s %d\n" % (time.time(), verb, seen[verb]))
+                        logf.flush()
+            if answer is not None:
+                c.sendall(words[0] + b" " + answer.encode() + b"\r\n")
+            else:
+                s.sendall(line + b"\n")
+        return pending
 
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -55,7 +90,8 @@ def main():
             state["active"] = state.get("active", 0) + 1
             n = state["conns"]
             if logf:
-                logf.write("open %d active %d\n" % (n, state["active"]))
+                logf.write("open %d active %d%s\n" % (n, state["active"],
+                           " at %.3f" % time.time() if inject else ""))
                 logf.flush()
             limit = None
             if a.drop and (a.drop_count < 0 or n <= a.drop_count):
@@ -64,6 +100,7 @@ def main():
         moved = 0
         t0 = time.time()
         down = 0
+        pending = b""
         try:
             while True:
                 r, _, _ = select.select([c, s], [], [], 60)
@@ -83,7 +120,14 @@ def main():
                             logf.flush()
                         raise EOFError
                     moved += len(data)
+                    if src is c and inject:
+                        pending = client_lines(c, s, pending, data)
+                        continue
                     dst.sendall(data)
+                    if src is s and a.log_bytes and logf:
+                        with lock:
+                            logf.write("down %.3f %d\n" % (time.time(), len(data)))
+                            logf.flush()
                     if src is s and a.rate > 0:
                         down += len(data)
                         ahead = down / a.rate - (time.time() - t0)
