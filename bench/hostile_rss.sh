@@ -52,7 +52,8 @@ start_server --folders 0 --messages 1000000
 		--port "$(cat "$T/port")" --security none --skip-verification 2>/dev/null; }
 "$IMAPMIG" -q batch remove B --force --yes
 "$IMAPMIG" -q batch new --name B --source-endpoint big --target-endpoint md --csv "$T/u.csv" --autostart
-# the bench server refuses body fetches: the sync fails after the listing
-measure timeout 300 "$IMAPMIG" sync --batch B
+# the bench server refuses body fetches, so the sync retries until the
+# timeout (60 s): the peak is the listing's
+measure timeout 60 "$IMAPMIG" sync --batch B
 printf '%-44s %10s %10s %6s\n' "1,000,000-message folder: listed" "$RSS" "$SECS" "$RC"
 stop_server
