@@ -35,6 +35,9 @@ long long cli_parse_count(const char *s);
 /* "2026-11-25 10:00" or "2026-11-25T10:00:00Z" or "now" or "+2h": UTC
  * epoch; -1 if malformed. */
 long long cli_parse_time(const char *s);
+/* "24h", "30m", "90s", "90", "2d": seconds, 1..UINT_MAX; -1 if malformed
+ * or out of range. */
+long long cli_parse_duration(const char *s);
 /* "2026-11-25 10:00:00 UTC" or "-" for 0 (static buffer per call slot). */
 const char *cli_fmt_time(long long t, int slot);
 

@@ -357,6 +357,24 @@ long long cli_parse_time(const char *s)
 	return (long long)timegm(&tm);
 }
 
+long long cli_parse_duration(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || v <= 0)
+		return -1;
+	if (strcmp(end, "h") == 0)
+		return v * 3600;
+	if (strcmp(end, "m") == 0)
+		return v * 60;
+	if (strcmp(end, "s") == 0 || *end == '\0')
+		return v;
+	if (strcmp(end, "d") == 0)
+		return v * 86400;
+	return -1;
+}
+
 const char *cli_fmt_time(long long t, int slot)
 {
 	static char bufs[4][40];
