@@ -77,7 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* not normalised */
 		}
 		if ((int64_t)a <= last + 1)
-			abort(); /* out of order, or adjacent to the part before */
+			abort(); /* out of order, or adjacent to the part before
+				  */
 		for (uint64_t u = a; u <= b; u++) {
 			if (k >= used || uids[k] != u)
 				abort();
@@ -100,9 +101,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int len;
 		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
 			j++;
-		len = j > used ? snprintf(part, sizeof(part), ",%u:%u",
-					  uids[used], uids[j])
-			       : snprintf(part, sizeof(part), ",%u", uids[used]);
+		len = j > used
+			      ? snprintf(part, sizeof(part), ",%u:%u",
+					 uids[used], uids[j])
+			      : snprintf(part, sizeof(part), ",%u", uids[used]);
 		if (out.len + (size_t)len <= max_len)
 			abort();
 	}

@@ -27,8 +27,8 @@ static int unsafe(const char *v, size_t n)
 
 /* Reference expansion into out (NUL-terminated, big enough); -1 if the
  * template or a value is refused. */
-static int model(const char *t, const char *email,
-		 const struct template_var *x, size_t nx, int path, char *out)
+static int model(const char *t, const char *email, const struct template_var *x,
+		 size_t nx, int path, char *out)
 {
 	const char *at = strrchr(email, '@');
 	size_t o = 0;
