@@ -29,13 +29,17 @@ struct state;
  * state or key file that is not trusted) and returns NULL. */
 struct state *cli_state_open(const char *cmd, int *code_r);
 const char *cli_state_path(void);
-/* "35M", "1G", "500000", "36700160": bytes; -1 if malformed. */
+/* "35M", "1G", "1.5k", "35MiB", "500000": bytes, exact, 0..LLONG_MAX;
+ * -1 if malformed or too big. */
 long long cli_parse_size(const char *s);
-/* A non-negative integer; -1 if malformed. */
+/* Decimal digits only, 0..LLONG_MAX; -1 if malformed or too big. */
 long long cli_parse_count(const char *s);
 /* "2026-11-25 10:00" or "2026-11-25T10:00:00Z" or "now" or "+2h": UTC
- * epoch; -1 if malformed. */
+ * epoch, >= 0; -1 if malformed, before 1970 or past 2^63 s. */
 long long cli_parse_time(const char *s);
+/* "24h", "30m", "90s", "90", "2d": seconds, 1..UINT_MAX; -1 if malformed
+ * or out of range. */
+long long cli_parse_duration(const char *s);
 /* "2026-11-25 10:00:00 UTC" or "-" for 0 (static buffer per call slot). */
 const char *cli_fmt_time(long long t, int slot);
 

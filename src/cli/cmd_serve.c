@@ -32,24 +32,6 @@ static void on_signal(int sig)
 	atomic_store(&serve_stop, 1);
 }
 
-static long parse_interval(const char *s)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (end == s || v <= 0)
-		return -1;
-	if (strcmp(end, "h") == 0)
-		return v * 3600;
-	if (strcmp(end, "m") == 0)
-		return v * 60;
-	if (strcmp(end, "s") == 0 || *end == '\0')
-		return v;
-	if (strcmp(end, "d") == 0)
-		return v * 86400;
-	return -1;
-}
-
 static void log_tick(void *ctx, struct sched_job *jobs, size_t n, int final)
 {
 	size_t i;
@@ -85,7 +67,7 @@ static void log_tick(void *ctx, struct sched_job *jobs, size_t n, int final)
 
 int cmd_serve(int argc, char **argv)
 {
-	long interval = 24 * 3600;
+	long long interval = 24 * 3600;
 	struct sched_opts o;
 	struct err err = ERR_INIT;
 	struct state *watch;
@@ -95,7 +77,7 @@ int cmd_serve(int argc, char **argv)
 	for (ai = 1; ai < argc; ai++) {
 		if (strcmp(argv[ai], "--incremental-interval") == 0 &&
 		    ai + 1 < argc) {
-			interval = parse_interval(argv[++ai]);
+			interval = cli_parse_duration(argv[++ai]);
 			if (interval < 0)
 				return cli_usage_error("serve: "
 						       "--incremental-interval "
@@ -141,7 +123,7 @@ int cmd_serve(int argc, char **argv)
 	log_set_timestamps(1);
 	if (log_get_level() < LOG_INFO)
 		log_set_level(cli_globals.quiet ? LOG_WARN : LOG_INFO);
-	log_info("serve: scheduling on %s, incremental syncs every %ld s",
+	log_info("serve: scheduling on %s, incremental syncs every %lld s",
 		 cli_state_path(), interval);
 	memset(&o, 0, sizeof(o));
 	o.state_path = cli_state_path();

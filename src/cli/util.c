@@ -1,6 +1,7 @@
 /* util.c - helpers shared by the subcommands. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -362,14 +363,33 @@ void cli_password_free(char **pw)
 	*pw = NULL;
 }
 
+/* Leading decimal digits of *s as a number no greater than max, *s moved
+ * past them; -1 if there is no digit or the number passes max (strtoll
+ * would also take spaces, a sign, and say nothing of a narrower range). */
+static int parse_digits(const char **s, unsigned long long max,
+			unsigned long long *v_r)
+{
+	const char *p = *s;
+	unsigned long long v = 0;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*s = p;
+	*v_r = v;
+	return 0;
+}
+
 int cli_parse_port(const char *s)
 {
-	char *end;
-	long v;
+	unsigned long long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < 1 || v > 65535)
+	if (parse_digits(&s, 65535, &v) < 0 || *s != '\0' || v < 1)
 		return -1;
 	return (int)v;
 }
@@ -398,60 +418,81 @@ struct state *cli_state_open(const char *cmd, int *code_r)
 
 long long cli_parse_count(const char *s)
 {
-	char *end;
-	long long v;
+	unsigned long long v;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < 0)
+	if (parse_digits(&s, LLONG_MAX, &v) < 0 || *s != '\0')
 		return -1;
-	return v;
+	return (long long)v;
 }
 
 long long cli_parse_size(const char *s)
 {
-	char *end;
-	double v;
-	long long mul = 1;
+	unsigned long long v, mul = 1, frac = 0;
+	const char *fs = NULL, *fe = NULL;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
+	/* digits[.digits][K|M|G[B|iB]], exact (no strtod: it takes "inf",
+	 * "1e300" and hex, and rounds past 2^53) */
+	if (parse_digits(&s, LLONG_MAX, &v) < 0)
 		return -1;
-	if (*end == 'K' || *end == 'k')
+	if (*s == '.') {
+		fs = ++s;
+		if (*s < '0' || *s > '9')
+			return -1;
+		while (*s >= '0' && *s <= '9')
+			s++;
+		fe = s;
+	}
+	if (*s == 'K' || *s == 'k')
 		mul = 1024;
-	else if (*end == 'M' || *end == 'm')
+	else if (*s == 'M' || *s == 'm')
 		mul = 1024 * 1024;
-	else if (*end == 'G' || *end == 'g')
-		mul = 1024ll * 1024 * 1024;
-	else if (*end != '\0')
+	else if (*s == 'G' || *s == 'g')
+		mul = 1024ull * 1024 * 1024;
+	else if (*s != '\0')
 		return -1;
-	if (*end != '\0' && end[1] != '\0' &&
-	    !(end[1] == 'B' && end[2] == '\0') &&
-	    !(end[1] == 'i' && end[2] == 'B' && end[3] == '\0'))
+	if (*s != '\0' && s[1] != '\0' && strcmp(s + 1, "B") != 0 &&
+	    strcmp(s + 1, "iB") != 0)
 		return -1;
-	return (long long)(v * (double)mul);
+	if (v > (unsigned long long)LLONG_MAX / mul)
+		return -1;
+	v *= mul;
+	/* whole bytes of 0.<fraction> * mul: floor((d + floor(rest)) / 10)
+	 * from the last digit back is exact, and stays below 10 * mul */
+	while (fe != fs) {
+		fe--;
+		frac = ((unsigned long long)(*fe - '0') * mul + frac) / 10;
+	}
+	v += frac;
+	if (v > (unsigned long long)LLONG_MAX)
+		return -1;
+	return (long long)v;
 }
 
 long long cli_parse_time(const char *s)
 {
 	struct tm tm;
 	const char *end;
+	long long t;
 
 	if (strcmp(s, "now") == 0)
 		return (long long)time(NULL);
 	if (s[0] == '+') {
-		char *e;
-		long long v = strtoll(s + 1, &e, 10);
-		if (e == s + 1 || v < 0)
+		const char *e = s + 1;
+		unsigned long long v, mul;
+		long long now = (long long)time(NULL);
+		if (parse_digits(&e, LLONG_MAX, &v) < 0)
 			return -1;
-		if (*e == 'h' && e[1] == '\0')
-			return (long long)time(NULL) + v * 3600;
-		if (*e == 'm' && e[1] == '\0')
-			return (long long)time(NULL) + v * 60;
-		if ((*e == 's' && e[1] == '\0') || *e == '\0')
-			return (long long)time(NULL) + v;
-		return -1;
+		if (strcmp(e, "h") == 0)
+			mul = 3600;
+		else if (strcmp(e, "m") == 0)
+			mul = 60;
+		else if (strcmp(e, "s") == 0 || *e == '\0')
+			mul = 1;
+		else
+			return -1;
+		if (v > (unsigned long long)(LLONG_MAX - now) / mul)
+			return -1; /* past the end of time */
+		return now + (long long)(v * mul);
 	}
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -470,7 +511,30 @@ long long cli_parse_time(const char *s)
 	if (end == NULL || !(*end == '\0' || strcmp(end, "Z") == 0 ||
 			     strcmp(end, " UTC") == 0))
 		return -1;
-	return (long long)timegm(&tm);
+	t = (long long)timegm(&tm);
+	return t < 0 ? -1 : t; /* before 1970: not a time imapmig keeps */
+}
+
+long long cli_parse_duration(const char *s)
+{
+	unsigned long long v, mul;
+
+	if (parse_digits(&s, UINT_MAX, &v) < 0 || v == 0)
+		return -1;
+	if (strcmp(s, "h") == 0)
+		mul = 3600;
+	else if (strcmp(s, "m") == 0)
+		mul = 60;
+	else if (strcmp(s, "s") == 0 || *s == '\0')
+		mul = 1;
+	else if (strcmp(s, "d") == 0)
+		mul = 86400;
+	else
+		return -1;
+	/* the scheduler holds seconds in an unsigned int */
+	if (v > UINT_MAX / mul)
+		return -1;
+	return (long long)(v * mul);
 }
 
 const char *cli_fmt_time(long long t, int slot)

@@ -3,8 +3,9 @@
  * Encoding is done by hand: it is short, and glibc's UTF-7-IMAP
  * converter (2.36) is not on every libc this may be built with.
  * Decoding is strict: a name that is not the one canonical encoding of
- * its text (e.g. base64 for printable ASCII, bad padding, "&" left open)
- * is refused, so two different wire names never map to one folder. */
+ * its text (e.g. base64 for printable ASCII, bad padding, "&" left open,
+ * two base64 runs back to back, U+0000) is refused, so two different wire names
+ * never map to one folder. */
 #include "imap/write.h"
 
 #include <stdint.h>
@@ -140,7 +141,7 @@ static int b64_val(unsigned char c)
 int imap_mutf7_to_utf8(const char *in, size_t len, struct buf *out)
 {
 	const unsigned char *s = (const unsigned char *)in;
-	size_t i = 0;
+	size_t i = 0, run_end = (size_t)-1;
 
 	while (i < len) {
 		uint32_t bits = 0, hi = 0;
@@ -158,6 +159,9 @@ int imap_mutf7_to_utf8(const char *in, size_t len, struct buf *out)
 			i++;
 			continue;
 		}
+		/* a run right after a run: the encoder writes one run */
+		if (i - 1 == run_end)
+			return -1;
 		for (;;) {
 			int v;
 			if (i >= len)
@@ -189,8 +193,10 @@ int imap_mutf7_to_utf8(const char *in, size_t len, struct buf *out)
 					hi = u;
 				} else if (u >= 0xdc00 && u <= 0xdfff) {
 					return -1;
-				} else if (u >= 0x20 && u < 0x7f) {
-					return -1; /* must be plain ASCII */
+				} else if ((u >= 0x20 && u < 0x7f) || u == 0) {
+					/* plain ASCII must be plain; a NUL
+					 * would cut the name short */
+					return -1;
 				} else {
 					put_utf8(out, u);
 				}
@@ -199,6 +205,7 @@ int imap_mutf7_to_utf8(const char *in, size_t len, struct buf *out)
 		/* leftover bits must be padding zeros, fewer than 6 */
 		if (units == 0 || hi || nbits >= 6 || bits != 0)
 			return -1;
+		run_end = i;
 	}
 	return 0;
 }

@@ -29,6 +29,7 @@
 
 #include "imap/client.h"
 #include "imap/seqset.h"
+#include "store/identity_parts.h"
 #include "store/imap_format.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -1169,8 +1170,8 @@ static int source_fetch_summary(struct store_source *s, uint32_t uid,
  * 7bit, 8bit, binary): there, BINARY[part] is the stored bytes and shows
  * a NUL that BODY[] turns into 0x80.  A message/rfc822 part is entered.
  * A size the server does not give is taken as UINT64_MAX. */
-static void identity_parts(const struct imap_arg *b, const char *prefix,
-			   struct buf *out, unsigned depth)
+void store_identity_parts(const struct imap_arg *b, const char *prefix,
+			  struct buf *out, unsigned depth)
 {
 	char num[256];
 	size_t i;
@@ -1184,7 +1185,7 @@ static void identity_parts(const struct imap_arg *b, const char *prefix,
 		     i++) {
 			snprintf(num, sizeof(num), "%s%s%u", prefix,
 				 prefix[0] ? "." : "", ++k);
-			identity_parts(&b->list[i], num, out, depth + 1);
+			store_identity_parts(&b->list[i], num, out, depth + 1);
 		}
 		return;
 	}
@@ -1204,9 +1205,11 @@ static void identity_parts(const struct imap_arg *b, const char *prefix,
 			    inner->list[0].type != IMAP_ARG_LIST) {
 				/* a single-part message: its body is P.1 */
 				snprintf(num, sizeof(num), "%s.1", part);
-				identity_parts(inner, num, out, depth + 1);
+				store_identity_parts(inner, num, out,
+						     depth + 1);
 			} else {
-				identity_parts(inner, part, out, depth + 1);
+				store_identity_parts(inner, part, out,
+						     depth + 1);
 			}
 			return;
 		}
@@ -1241,7 +1244,7 @@ static void bs_untagged(void *ctx, const struct imap_resp *r)
 			continue;
 		if (strcasecmp(key, "BODYSTRUCTURE") == 0) {
 			buf_reset(&nc->parts[k]);
-			identity_parts(v, "", &nc->parts[k], 0);
+			store_identity_parts(v, "", &nc->parts[k], 0);
 		} else if (strncasecmp(key, "BINARY[", 7) == 0 &&
 			   (v->type == IMAP_ARG_LITERAL ||
 			    v->type == IMAP_ARG_STRING) &&

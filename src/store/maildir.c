@@ -1,5 +1,6 @@
 /* maildir.c - see maildir.h. */
 #include "store/maildir.h"
+#include "store/maildir_names.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -464,7 +465,7 @@ int maildir_folder_list(struct maildir *md, char ***names_r, size_t *n_r,
 	return 0;
 }
 
-static void tag_component(const char *tag, struct buf *out)
+void maildir_tag_component(const char *tag, struct buf *out)
 {
 	const char *p;
 
@@ -491,7 +492,7 @@ struct maildir_msg *maildir_msg_begin(struct maildir *md, const char *utf8_path,
 		 (long)tv.tv_usec, (int)getpid(), ++md->counter);
 	if (tag != NULL && tag[0]) {
 		buf_addch(&base, 'T');
-		tag_component(tag, &base);
+		maildir_tag_component(tag, &base);
 	}
 	buf_addf(&base, ".%s", md->host);
 	/* in tmp/ under a name only this program writes, with the writer's
@@ -555,12 +556,33 @@ void maildir_msg_abort(struct maildir_msg **mp)
 	msg_free(m);
 }
 
+void maildir_keywords_read(FILE *f, char *kw[26], size_t *n_kw)
+{
+	char *line = NULL;
+	size_t cap = 0;
+
+	/* whole lines: a fixed buffer would cut a long keyword and read its
+	 * tail as a line of its own */
+	while (getline(&line, &cap, f) != -1) {
+		char *sp = strchr(line, ' ');
+		long idx = strtol(line, NULL, 10);
+		if (sp == NULL || idx < 0 || idx >= 26)
+			continue;
+		sp[strcspn(sp, "\n")] = '\0';
+		while ((size_t)idx >= *n_kw)
+			kw[(*n_kw)++] = xstrdup("");
+		free(kw[idx]);
+		kw[idx] = xstrdup(sp + 1);
+	}
+	free(line);
+}
+
 /* Load (once per folder) and extend dovecot-keywords; letters for kws. */
 static int keyword_letters(struct maildir *md, const char *dir,
 			   const char *const *kws, size_t n, struct buf *out,
 			   struct err *err)
 {
-	char file[4096], line[1024];
+	char file[4096];
 	size_t i, k;
 	int changed = 0;
 	FILE *f;
@@ -571,17 +593,7 @@ static int keyword_letters(struct maildir *md, const char *dir,
 		snprintf(file, sizeof(file), "%s/dovecot-keywords", dir);
 		f = fopen(file, "r");
 		if (f != NULL) {
-			while (fgets(line, sizeof(line), f) != NULL) {
-				char *sp = strchr(line, ' ');
-				long idx = strtol(line, NULL, 10);
-				if (sp == NULL || idx < 0 || idx >= 26)
-					continue;
-				sp[strcspn(sp, "\n")] = '\0';
-				while ((size_t)idx >= md->n_kw)
-					md->kw[md->n_kw++] = xstrdup("");
-				free(md->kw[idx]);
-				md->kw[idx] = xstrdup(sp + 1);
-			}
+			maildir_keywords_read(f, md->kw, &md->n_kw);
 			fclose(f);
 		}
 	}
@@ -736,13 +748,12 @@ int maildir_set_flags(struct maildir *md, const char *utf8_path,
 {
 	struct buf dir = BUF_INIT, info = BUF_INIT, from = BUF_INIT,
 		   to = BUF_INIT, base = BUF_INIT;
-	const char *colon = strstr(name, ":2,");
 	int ret = -1;
 
 	*new_name_r = NULL;
 	if (folder_dir(md, utf8_path, &dir, err) < 0)
 		goto out;
-	buf_add(&base, name, colon ? (size_t)(colon - name) : strlen(name));
+	buf_add(&base, name, maildir_name_base_len(name));
 	if (info_letters(md, dir.p, flags, keywords, n_keywords, &info, err) <
 	    0)
 		goto out;
@@ -786,6 +797,41 @@ static int cmp_tag(const void *key, const void *entry)
 	return e[kl] == '\t' ? 0 : -1;
 }
 
+int maildir_name_tag(const char *name, const char **tag_r, size_t *len_r)
+{
+	const char *t = strchr(name, 'T'), *e;
+	/* the tag sits between "Q<n>T" and ".host" */
+	const char *q = strstr(name, "Q");
+
+	if (q == NULL || t == NULL || t < q)
+		return -1;
+	e = strchr(t, '.');
+	if (e == NULL)
+		return -1;
+	*tag_r = t + 1;
+	*len_r = (size_t)(e - t - 1);
+	return 0;
+}
+
+int maildir_name_has_size(const char *name, unsigned long long size)
+{
+	char want[40];
+	const char *sz;
+
+	snprintf(want, sizeof(want), ",S=%llu", size);
+	sz = strstr(name, want);
+	return sz != NULL &&
+	       (sz[strlen(want)] == ':' || sz[strlen(want)] == ',' ||
+		sz[strlen(want)] == '\0');
+}
+
+size_t maildir_name_base_len(const char *name)
+{
+	const char *colon = strstr(name, ":2,");
+
+	return colon ? (size_t)(colon - name) : strlen(name);
+}
+
 static void scan_tags(struct maildir *md, const char *dir)
 {
 	tags_clear(md);
@@ -800,20 +846,15 @@ static void scan_tags(struct maildir *md, const char *dir)
 		d = opendir(p);
 		if (d != NULL) {
 			while ((de = readdir(d)) != NULL) {
-				const char *t = strchr(de->d_name, 'T'), *e;
-				/* the tag sits between "Q<n>T" and ".host" */
-				const char *q = strstr(de->d_name, "Q");
-				if (q == NULL || t == NULL || t < q)
-					continue;
-				e = strchr(t, '.');
-				if (e == NULL)
+				const char *t;
+				size_t tl;
+				if (maildir_name_tag(de->d_name, &t, &tl) < 0)
 					continue;
 				md->tags = xrealloc(md->tags,
 						    (md->n_tags + 1) *
 							    sizeof(char *));
-				md->tags[md->n_tags++] =
-					xasprintf("%.*s\t%s", (int)(e - t - 1),
-						  t + 1, de->d_name);
+				md->tags[md->n_tags++] = xasprintf(
+					"%.*s\t%s", (int)tl, t, de->d_name);
 			}
 			closedir(d);
 		}
@@ -836,7 +877,7 @@ int maildir_find_tag(struct maildir *md, const char *utf8_path, const char *tag,
 	}
 	if (md->tags_folder == NULL || strcmp(md->tags_folder, dir.p) != 0)
 		scan_tags(md, dir.p);
-	tag_component(tag, &want);
+	maildir_tag_component(tag, &want);
 	key = want.p;
 	hit = md->n_tags > 0 ? bsearch(&key, md->tags, md->n_tags,
 				       sizeof(char *), cmp_tag)
@@ -898,7 +939,6 @@ int maildir_find_content(struct maildir *md, const char *utf8_path,
 {
 	static const char *const subs[] = {"cur", "new"};
 	struct buf dir = BUF_INIT;
-	char want[40];
 	size_t i;
 
 	*name_r = NULL;
@@ -906,7 +946,6 @@ int maildir_find_content(struct maildir *md, const char *utf8_path,
 		buf_release(&dir);
 		return -1;
 	}
-	snprintf(want, sizeof(want), ",S=%llu", size);
 	for (i = 0; i < 2 && *name_r == NULL; i++) {
 		char p[4200];
 		DIR *d;
@@ -916,12 +955,9 @@ int maildir_find_content(struct maildir *md, const char *utf8_path,
 		if (d == NULL)
 			continue;
 		while (*name_r == NULL && (de = readdir(d)) != NULL) {
-			const char *sz = strstr(de->d_name, want);
 			unsigned char h[32];
 			char file[4500];
-			if (sz == NULL || (sz[strlen(want)] != ':' &&
-					   sz[strlen(want)] != ',' &&
-					   sz[strlen(want)] != '\0'))
+			if (!maildir_name_has_size(de->d_name, size))
 				continue;
 			if (claimed_has(claimed, n_claimed, de->d_name))
 				continue;

@@ -170,6 +170,12 @@ static void test_utf7(void **state)
 	assert_null(from7("&APx-"));	 /* non-zero padding bits */
 	assert_null(from7("&2D0-"));	 /* lone high surrogate */
 	assert_null(from7("a\xc3\xbc")); /* raw 8-bit */
+	/* two runs back to back encode as one: not canonical (fuzz_utf7) */
+	assert_null(from7("&AOk-&AOk-"));
+	assert_null(from7("&AOk-t&2D3eAA-&AOk--"));
+	assert_string_equal(from7("&AOk-&-"), "\xc3\xa9&");
+	/* U+0000 would cut the name short */
+	assert_null(from7("&AAA-"));
 	/* mailbox arguments */
 	imap_cmdbuf_init(&cb, IMAP_LITERAL_PLUS);
 	assert_int_equal(imap_cmd_mailbox(&cb, "inbox"), 0);
