@@ -490,8 +490,8 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 	}
 	if (is->list_out->n == is->list_cap) {
 		is->list_cap = is->list_cap ? 2 * is->list_cap : 64;
-		is->list_out->v = xrealloc(is->list_out->v,
-					   is->list_cap * sizeof(f));
+		is->list_out->v =
+			xrealloc(is->list_out->v, is->list_cap * sizeof(f));
 	}
 	is->list_out->v[is->list_out->n++] = f;
 }
