@@ -260,8 +260,10 @@ stop_fake
 #     the command keeps until it exits), and the base64 of AUTHENTICATE
 #     PLAIN nowhere (its tail: the next command overwrites the head): the command and connection buffers are wiped, for a
 #     literal and for a SASL continuation alike.  (gcore: gdb attaches as
-#     root whether or not the process is dumpable.)
-if command -v gcore >/dev/null && [ "$(id -u)" = 0 ]; then
+#     root whether or not the process is dumpable.)  The release build
+#     only: under AddressSanitizer the core holds the sanitizer's shadow
+#     map (a sparse file of terabytes: grep reads it for hours).
+if [ -z "${IMAPMIG_SANITIZED:-}" ] && command -v gcore >/dev/null && [ "$(id -u)" = 0 ]; then
 	for how in literal literal-plus authenticate; do
 		case $how in
 		literal) first='S * OK [CAPABILITY IMAP4rev1] fake ready'
