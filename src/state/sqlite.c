@@ -91,6 +91,25 @@ static const char *const migrations[] = {
 	" altered INTEGER);",
 	/* 4: --max-bytes-per-second */
 	"ALTER TABLE batches ADD COLUMN max_bps INTEGER DEFAULT 0;",
+	/* 5: OAuth2 endpoints (secrets encrypted like passwords) */
+	"ALTER TABLE endpoints ADD COLUMN oauth_token_url TEXT;"
+	"ALTER TABLE endpoints ADD COLUMN oauth_client_id TEXT;"
+	"ALTER TABLE endpoints ADD COLUMN oauth_client_secret BLOB;"
+	"ALTER TABLE endpoints ADD COLUMN oauth_scope TEXT;"
+	"ALTER TABLE endpoints ADD COLUMN oauth_service_account BLOB;"
+	"ALTER TABLE endpoints ADD COLUMN oauth_ca_file TEXT;",
+	/* 6: notification emails waiting to be sent, and when each batch's
+	 * reports went out */
+	"CREATE TABLE notifications("
+	" id INTEGER PRIMARY KEY,"
+	" batch_id INTEGER REFERENCES batches(id) ON DELETE SET NULL,"
+	" kind TEXT NOT NULL, recipients TEXT NOT NULL, subject TEXT,"
+	" body TEXT NOT NULL, created INTEGER NOT NULL, attempts INTEGER "
+	"DEFAULT 0,"
+	" next_attempt INTEGER DEFAULT 0, sent INTEGER, last_error TEXT);"
+	"ALTER TABLE batches ADD COLUMN initial_report INTEGER;"
+	"ALTER TABLE batches ADD COLUMN daily_report INTEGER;"
+	"ALTER TABLE batches ADD COLUMN completed_report INTEGER;",
 };
 
 /* ---- small helpers ---- */
