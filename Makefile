@@ -35,9 +35,9 @@ fuzz-build: deps
 	cmake -S . -B $(FUZZB) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIMAPMIG_SANITIZE=ON -DIMAPMIG_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
 	cmake --build $(FUZZB) -j $(JOBS)
 
-# Runs every fuzz target for FUZZ_SECONDS in total (default 10 minutes).
+# Runs every fuzz target for FUZZ_SECONDS each (default 10 minutes).
 fuzz: fuzz-build
-	scripts/fuzz.sh $(FUZZB) $(FUZZ_SECONDS)
+	FUZZ_PER_TARGET=1 scripts/fuzz.sh $(FUZZB) $(FUZZ_SECONDS)
 
 fuzz-smoke: fuzz-build
 	scripts/fuzz.sh $(FUZZB) $(FUZZ_SECONDS)

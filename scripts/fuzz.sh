@@ -1,12 +1,11 @@
 #!/bin/bash
-# fuzz.sh BUILD_DIR SECONDS: run every fuzz target for SECONDS in all,
-# shared equally, from a copy of its seed corpus, with its dictionary.
-# Each target gets at least FUZZ_MIN_SECONDS (default 5), so the total
-# stays SECONDS while SECONDS / targets >= 5: `make check`'s 60 s smoke
-# run over 9 targets costs 9 x 6 s (it was 9 x 20 s with a 20 s floor),
-# and `make fuzz FUZZ_SECONDS=600` gives each its 66 s share.  Exit
-# non-zero on any crash, leak or timeout, saying where the reproducer
-# is.
+# fuzz.sh BUILD_DIR SECONDS: run every fuzz target from a copy of its
+# seed corpus, with its dictionary.  FUZZ_PER_TARGET=1 (`make fuzz`)
+# gives each target SECONDS of its own: `make fuzz FUZZ_SECONDS=600` is
+# ten minutes per target.  Otherwise SECONDS is shared equally, each
+# target getting at least FUZZ_MIN_SECONDS (default 5): `make check`'s
+# 60 s smoke run over 9 targets costs 9 x 6 s.  Exit non-zero on any
+# crash, leak or timeout, saying where the reproducer is.
 set -u
 B=${1:?build dir}
 SECS=${2:-60}
@@ -15,8 +14,12 @@ targets=()
 for t in "$B"/fuzz_*; do [ -x "$t" ] && targets+=("$t"); done
 [ ${#targets[@]} -gt 0 ] || { echo "fuzz.sh: no fuzz targets in $B" >&2; exit 1; }
 MIN=${FUZZ_MIN_SECONDS:-5}
-per=$(( SECS / ${#targets[@]} ))
-[ "$per" -ge "$MIN" ] || per=$MIN
+if [ "${FUZZ_PER_TARGET:-0}" = 1 ]; then
+	per=$SECS
+else
+	per=$(( SECS / ${#targets[@]} ))
+	[ "$per" -ge "$MIN" ] || per=$MIN
+fi
 status=0
 for t in "${targets[@]}"; do
 	name=$(basename "$t"); short=${name#fuzz_}
@@ -33,7 +36,7 @@ for t in "${targets[@]}"; do
 		status=1
 		continue
 	fi
-	grep -E 'DONE|stat::number_of_executed_units|Done' "$work/log" | tail -3
+	grep -E 'DONE|stat::number_of_executed_units|stat::peak_rss_mb|Done' "$work/log" | tail -4
 	rm -rf "$work"
 done
 exit $status
