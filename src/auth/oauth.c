@@ -31,8 +31,10 @@ struct oauth_entry {
 	int waiters;
 	/* bumped when a fetch ends; waiters compare it */
 	unsigned long gen;
-	/* the error of the last fetch, for the threads that waited on it */
+	/* the error of the last fetch, for the threads that waited on it
+	 * and, if it is not transient, for everyone until fail_until_ms */
 	int failed;
+	long long fail_until_ms;
 	struct err err;
 };
 
@@ -57,14 +59,10 @@ struct oauth {
 const char *oauth_kind_name(enum oauth_kind k)
 {
 	switch (k) {
-	case OAUTH_NONE:
-		return "none";
-	case OAUTH_CLIENT_CREDENTIALS:
-		return "client credentials";
-	case OAUTH_SERVICE_ACCOUNT:
-		return "service account";
-	case OAUTH_TOKEN_COMMAND:
-		return "token command";
+	case OAUTH_NONE: return "none";
+	case OAUTH_CLIENT_CREDENTIALS: return "client credentials";
+	case OAUTH_SERVICE_ACCOUNT: return "service account";
+	case OAUTH_TOKEN_COMMAND: return "token command";
 	}
 	return "?";
 }
@@ -122,11 +120,13 @@ void oauth_scrub(struct err *e, const char *const *secrets)
 struct oauth *oauth_create(const struct oauth_settings *set, struct err *err)
 {
 	struct oauth *o = xcalloc(1, sizeof(*o));
-	const char *label = set->label ? set->label : "endpoint";
+	char *label;
 	char **argv = NULL;
 
+	/* messages start "endpoint NAME: " */
+	o->label = label = set->label ? xasprintf("endpoint %s", set->label)
+				      : xstrdup("endpoint");
 	o->kind = set->kind;
-	o->label = xstrdup(label);
 	o->timeout_ms = set->timeout_ms ? set->timeout_ms : 30000;
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_cond_init(&o->cv, NULL);
@@ -170,8 +170,8 @@ struct oauth *oauth_create(const struct oauth_settings *set, struct err *err)
 		o->sa = oauth_sa_create(label, set->service_account_json, err);
 		if (o->sa == NULL)
 			goto fail;
-		o->token_url = xstrdup(set->token_url
-					       ? set->token_url
+		o->token_url =
+			xstrdup(set->token_url ? set->token_url
 					       : oauth_sa_token_uri(o->sa));
 		if (oauth_url_check(label, "token URL", o->token_url, err) < 0)
 			goto fail;
@@ -268,7 +268,8 @@ static struct oauth_entry *entry_get(struct oauth *o, const char *key,
 		if (strcmp(e->key, key) == 0) {
 			found = e;
 		} else if (!e->fetching && e->waiters == 0 &&
-			   (e->token == NULL || e->expires_ms <= now)) {
+			   (e->token == NULL || e->expires_ms <= now) &&
+			   (!e->failed || e->fail_until_ms <= now)) {
 			*pp = e->next;
 			entry_free(e);
 			continue;
@@ -370,6 +371,14 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 					       o->label);
 			return 0;
 		}
+		if (e->failed && mono_ms() < e->fail_until_ms) {
+			/* a refused grant, asked again at once (another
+			 * mailbox of the same tenant): the same answer,
+			 * without a request */
+			*err = e->err;
+			pthread_mutex_unlock(&o->mu);
+			return -1;
+		}
 		if (!e->fetching)
 			break;
 		/* someone fetches it: take their result */
@@ -399,10 +408,14 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 	if (rc < 0) {
 		e->failed = 1;
 		e->err = *err;
+		e->fail_until_ms =
+			err->cls == ERR_TRANSIENT
+				? 0
+				: mono_ms() + OAUTH_FAIL_HOLD_S * 1000;
 	} else {
 		now = mono_ms();
 		life_ms = (long long)(f.lifetime_s ? f.lifetime_s
-						    : OAUTH_DEFAULT_LIFETIME_S) *
+						   : OAUTH_DEFAULT_LIFETIME_S) *
 			  1000;
 		margin_ms = life_ms / 10 < 60000 ? life_ms / 10 : 60000;
 		e->token = f.token;
@@ -410,9 +423,8 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 		f.token = NULL;
 		e->expires_ms = now + life_ms;
 		e->renew_ms = now + life_ms - margin_ms;
-		e->expires_wall = f.lifetime_s
-					  ? time(NULL) + (time_t)f.lifetime_s
-					  : 0;
+		e->expires_wall =
+			f.lifetime_s ? time(NULL) + (time_t)f.lifetime_s : 0;
 		buf_reset(token);
 		if (buf_add(token, e->token, e->token_len) < 0)
 			rc = err_set(err, ERR_LOCAL, EC_TOO_BIG,

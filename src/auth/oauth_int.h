@@ -14,6 +14,10 @@
 #define OAUTH_MAX_RESPONSE (64 * 1024)
 /* A token no source gave a lifetime for is reused this long at most. */
 #define OAUTH_DEFAULT_LIFETIME_S 300
+/* A failure that is not transient (refused grant, unusable endpoint) is
+ * the answer for the same key this long, without a new request: so that
+ * a wrong client secret costs one request, not one per mailbox. */
+#define OAUTH_FAIL_HOLD_S 30
 
 struct oauth_fetched {
 	char *token;
@@ -27,8 +31,8 @@ void oauth_fetched_wipe(struct oauth_fetched *f);
 /* --- token command (oauth_cmd.c) --- */
 
 /* Split `template` into argv words for `email`: whitespace separates
- * words; '...' is literal (but for placeholders); "..." keeps spaces, and a backslash there
- * escapes " and \; outside quotes a backslash escapes the next
+ * words; '...' is literal (but for placeholders); "..." keeps spaces, and a
+ * backslash there escapes " and \; outside quotes a backslash escapes the next
  * character.  {email}, {local} and {domain} are replaced inside any
  * word (the value never splits a word); {{ and }} are literal braces.
  * *argv_r is a NULL-terminated array the caller frees with
@@ -42,9 +46,9 @@ void oauth_argv_free(char **argv);
  * timeout_ms) and parse its output: a token, then optionally its
  * lifetime in seconds (same line or next).  Nothing it printed ever
  * goes into err. */
-int oauth_cmd_fetch(const char *label, const char *template,
-		    const char *email, unsigned timeout_ms,
-		    struct oauth_fetched *out, struct err *err);
+int oauth_cmd_fetch(const char *label, const char *template, const char *email,
+		    unsigned timeout_ms, struct oauth_fetched *out,
+		    struct err *err);
 
 /* --- HTTPS token endpoint (oauth_http.c) --- */
 
