@@ -67,6 +67,11 @@ const char *oauth_kind_name(enum oauth_kind k)
 	return "?";
 }
 
+long long oauth_renew_margin_ms(long long life_ms)
+{
+	return life_ms / 10 < 60000 ? life_ms / 10 : 60000;
+}
+
 static long long mono_ms(void)
 {
 	struct timespec ts;
@@ -417,7 +422,7 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 		life_ms = (long long)(f.lifetime_s ? f.lifetime_s
 						   : OAUTH_DEFAULT_LIFETIME_S) *
 			  1000;
-		margin_ms = life_ms / 10 < 60000 ? life_ms / 10 : 60000;
+		margin_ms = oauth_renew_margin_ms(life_ms);
 		e->token = f.token;
 		e->token_len = f.token_len;
 		f.token = NULL;

@@ -92,6 +92,10 @@ int oauth_sa_assertion(const struct oauth_sa *sa, const char *label,
 
 /* --- oauth.c --- */
 
+/* A token of life_ms is handed out until this long before it expires:
+ * a minute, or 10% of its life if that is less. */
+long long oauth_renew_margin_ms(long long life_ms);
+
 /* Replace every occurrence of each secret in e->msg by "***". */
 void oauth_scrub(struct err *e, const char *const *secrets);
 

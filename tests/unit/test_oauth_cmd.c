@@ -276,7 +276,22 @@ static void test_cache_and_margin(void **state)
 	assert_string_equal(tok.p, "tok4-a@b.c");
 	assert_int_equal(oauth_requests(o), 4);
 	oauth_destroy(&o);
+
+	/* within the margin: 2.8 s into a 3 s life, a new token */
+	o = counting("3", counter, sizeof(counter));
+	assert_int_equal(oauth_token(o, "a@b.c", &tok, NULL, &err), 0);
+	assert_string_equal(tok.p, "tok1-a@b.c");
+	usleep(2800 * 1000);
+	assert_int_equal(oauth_token(o, "a@b.c", &tok, NULL, &err), 0);
+	assert_string_equal(tok.p, "tok2-a@b.c");
+	oauth_destroy(&o);
 	buf_release(&tok);
+
+	/* the margin: 10% of the life, at most a minute */
+	assert_int_equal(oauth_renew_margin_ms(3000), 300);
+	assert_int_equal(oauth_renew_margin_ms(300000), 30000);
+	assert_int_equal(oauth_renew_margin_ms(600000), 60000);
+	assert_int_equal(oauth_renew_margin_ms(3600000), 60000);
 }
 
 struct asker {
