@@ -293,7 +293,7 @@ static struct oauth_entry *entry_get(struct oauth *o, const char *key,
 static int fetch(struct oauth *o, const char *email, struct oauth_fetched *f,
 		 struct err *err)
 {
-	struct buf body = BUF_INIT;
+	struct buf body = BUF_INIT, jwt = BUF_INIT;
 	struct oauth_post p;
 	const char *secrets[3] = {NULL, NULL, NULL};
 	char what[400];
@@ -318,9 +318,7 @@ static int fetch(struct oauth *o, const char *email, struct oauth_fetched *f,
 		secrets[0] = o->client_secret;
 		p.what = "the client credentials";
 		break;
-	case OAUTH_SERVICE_ACCOUNT: {
-		struct buf jwt = BUF_INIT;
-
+	case OAUTH_SERVICE_ACCOUNT:
 		if (oauth_sa_assertion(o->sa, o->label, o->scope, o->token_url,
 				       email, time(NULL), &jwt, err) < 0) {
 			OPENSSL_cleanse(jwt.p, jwt.cap);
@@ -330,23 +328,24 @@ static int fetch(struct oauth *o, const char *email, struct oauth_fetched *f,
 		oauth_form_add(&body, "grant_type",
 			       "urn:ietf:params:oauth:grant-type:jwt-bearer");
 		oauth_form_add(&body, "assertion", jwt.p);
-		OPENSSL_cleanse(jwt.p, jwt.cap);
-		buf_release(&jwt);
+		/* a signed assertion is a credential for an hour */
+		secrets[0] = jwt.p;
 		snprintf(what, sizeof(what),
 			 "the service account's assertion for %s", email);
 		p.what = what;
 		break;
-	}
 	default:
 		return err_set(err, ERR_USAGE, EC_NONE,
 			       "%s: no OAuth2 token source", o->label);
 	}
 	p.body = body.p;
 	rc = oauth_http_fetch(&p, f, err);
-	OPENSSL_cleanse(body.p, body.cap);
-	buf_release(&body);
 	if (rc < 0)
 		oauth_scrub(err, secrets);
+	OPENSSL_cleanse(body.p, body.cap);
+	buf_release(&body);
+	OPENSSL_cleanse(jwt.p, jwt.cap);
+	buf_release(&jwt);
 	return rc;
 }
 

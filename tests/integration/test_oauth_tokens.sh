@@ -164,15 +164,19 @@ probe --sa-file "$T/bad.json" --scope https://mail.google.com/ get a@b
 expect_eq "$RC" 2 "bad key file: exit"
 grep -q "private_key is not an RSA private key" "$T/err" || fail "bad key file: unclear line: $(cat "$T/err")"
 
-# --- no secret in any output: the client secret, either private key
-#     (any line of its PEM body), a token
+# --- no secret in any output: the client secret (raw or URL-encoded),
+#     either private key (any line of its PEM body), a token, a signed
+#     assertion
+ENC=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$SECRET")
 for f in "$T/all-output" "$T/out" "$T/err"; do
 	grep -qF "$SECRET" "$f" && fail "the client secret is in $f"
+	grep -qF "$ENC" "$f" && fail "the client secret (URL-encoded) is in $f"
 	grep -qF "a-wrong-secret-9876" "$f" && fail "the wrong secret is in $f"
 	for k in "$T/sa.key" "$T/other.key"; do
 		grep -v -- '-----' "$k" | grep -qF -f - "$f" && fail "private key text ($k) is in $f"
 	done
 	grep -q 'at-' "$f" && fail "a token is in $f"
+	grep -q 'eyJhbGciOiJSUzI1NiIs' "$f" && fail "a signed assertion is in $f"
 done
 
 authserver_stop
