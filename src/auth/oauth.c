@@ -49,6 +49,7 @@ struct oauth {
 	char *ca_file;
 	unsigned timeout_ms;
 	struct oauth_sa *sa;
+	int loopback; /* token_url is on loopback */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -200,6 +201,8 @@ struct oauth *oauth_create(const struct oauth_settings *set, struct err *err)
 			label);
 		goto fail;
 	}
+	if (o->token_url != NULL)
+		o->loopback = oauth_url_is_loopback(o->token_url);
 	return o;
 fail:
 	oauth_destroy(&o);
@@ -304,6 +307,7 @@ static int fetch(struct oauth *o, const char *email, struct oauth_fetched *f,
 	p.url = o->token_url;
 	p.ca_file = o->ca_file;
 	p.timeout_ms = o->timeout_ms;
+	p.loopback = o->loopback;
 	p.secrets = secrets;
 	switch (o->kind) {
 	case OAUTH_TOKEN_COMMAND:

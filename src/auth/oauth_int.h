@@ -67,7 +67,12 @@ struct oauth_post {
 	const char *what;
 	/* secrets that must never reach a message (NULL-terminated) */
 	const char *const *secrets;
+	/* the URL's host is loopback: no proxy */
+	int loopback;
 };
+
+/* 1 if the URL's host is 127.x, ::1 or localhost. */
+int oauth_url_is_loopback(const char *url);
 
 /* POST the form and parse the token response. */
 int oauth_http_fetch(const struct oauth_post *p, struct oauth_fetched *out,
