@@ -249,8 +249,9 @@ static void test_cache_and_margin(void **state)
 	char counter[200];
 
 	(void)state;
-	/* a 3 s token: margin 0.3 s, so it is handed out for 2.7 s */
-	o = counting("3", counter, sizeof(counter));
+	/* a 5 s token: margin 0.5 s, so it is handed out for 4.5 s (the
+	 * slack keeps a loaded machine from renewing it early) */
+	o = counting("5", counter, sizeof(counter));
 	assert_int_equal(oauth_token(o, "a@b.c", &tok, NULL, &err), 0);
 	assert_string_equal(tok.p, "tok1-a@b.c");
 	usleep(1500 * 1000);
@@ -260,7 +261,7 @@ static void test_cache_and_margin(void **state)
 	/* one token per mailbox */
 	assert_int_equal(oauth_token(o, "x@b.c", &tok, NULL, &err), 0);
 	assert_string_equal(tok.p, "tok2-x@b.c");
-	usleep(1600 * 1000); /* 3.1 s + the fetches: past 2.7 s */
+	usleep(3200 * 1000); /* 4.7 s + the fetches: past 4.5 s */
 	assert_int_equal(oauth_token(o, "a@b.c", &tok, NULL, &err), 0);
 	assert_string_equal(tok.p, "tok3-a@b.c");
 	assert_int_equal(oauth_requests(o), 3);
