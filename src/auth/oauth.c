@@ -363,6 +363,10 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 	long long life_ms, margin_ms, now;
 	int rc;
 
+	if (email == NULL || email[0] == '\0')
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "%s: a token needs the mailbox's address",
+			       o->label);
 	pthread_mutex_lock(&o->mu);
 	e = entry_get(o, key, 1);
 	for (;;) {
@@ -452,6 +456,8 @@ void oauth_invalidate(struct oauth *o, const char *email, const char *token)
 	const char *key = o->kind == OAUTH_CLIENT_CREDENTIALS ? "" : email;
 	struct oauth_entry *e;
 
+	if (email == NULL || token == NULL)
+		return;
 	pthread_mutex_lock(&o->mu);
 	e = entry_get(o, key, 0);
 	if (e != NULL && e->token != NULL && !e->fetching &&

@@ -379,6 +379,20 @@ static void test_create_errors(void **state)
 	assert_int_equal(err.cls, ERR_USAGE);
 	assert_string_equal(oauth_kind_name(OAUTH_TOKEN_COMMAND),
 			    "token command");
+
+	/* a token is always for a mailbox */
+	{
+		struct oauth *o = make("echo t", 0);
+		struct buf tok = BUF_INIT;
+
+		assert_int_equal(oauth_token(o, "", &tok, NULL, &err), -1);
+		assert_int_equal(err.cls, ERR_USAGE);
+		assert_int_equal(oauth_token(o, NULL, &tok, NULL, &err), -1);
+		oauth_invalidate(o, NULL, NULL);
+		assert_int_equal(oauth_requests(o), 0);
+		oauth_destroy(&o);
+		buf_release(&tok);
+	}
 }
 
 static int setup(void **state)
