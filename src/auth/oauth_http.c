@@ -178,6 +178,17 @@ static int transport_error(const struct oauth_post *p, CURLcode cc,
 	}
 }
 
+/* A bearer token goes into a SASL line: printable ASCII, no spaces. */
+static int token_chars_ok(const char *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)t[i] < 0x21 || (unsigned char)t[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
 /* The answer of a token endpoint: 200 with a token, or an OAuth error. */
 static int parse_answer(const struct oauth_post *p, long status,
 			long retry_after_s, struct buf *body,
@@ -212,6 +223,14 @@ static int parse_answer(const struct oauth_post *p, long status,
 				"%s: token endpoint %s gave a token of type "
 				"'%s', not Bearer",
 				p->label, p->url, text);
+			goto out;
+		}
+		if (!token_chars_ok(json_string_value(tok),
+				    json_string_length(tok))) {
+			err_set(err, ERR_CONNECT, EC_PROTOCOL,
+				"%s: token endpoint %s gave a token with "
+				"bytes that are not printable ASCII",
+				p->label, p->url);
 			goto out;
 		}
 		memset(out, 0, sizeof(*out));

@@ -132,6 +132,15 @@ authserver_post /control "fail=429&count=1" >/dev/null
 probe "${CC[@]}" get a@contoso.test
 grep -q '^fail a@contoso.test class=transient code=13' "$T/out" || fail "429: not throttled: $(cat "$T/out")"
 
+# --- answers that are not a usable token: ERR_CONNECT, one line
+for a in html:'without a JSON token' space-token:'not printable ASCII' \
+	mac-token:"of type 'mac', not Bearer" no-token:'without an access_token'; do
+	authserver_post /control "answer=${a%%:*}" >/dev/null
+	probe "${CC[@]}" get odd@contoso.test
+	grep -q '^fail odd@contoso.test class=connect' "$T/out" || fail "${a%%:*}: class: $(cat "$T/out")"
+	grep -qF "${a#*:}" "$T/err" || fail "${a%%:*}: unclear line: $(cat "$T/err")"
+done
+
 # --- plain http:// is for loopback only; a bad template is a usage error
 probe --token-url http://login.example.com/token --client-id x --client-secret-file "$T/secret" get a@b
 expect_eq "$RC" 2 "http:// to a remote host"
