@@ -189,11 +189,10 @@ json_t *view_user(struct state *st, const struct state_user *u)
 			    json_integer((json_int_t)u->bad_items));
 	json_object_set_new(o, "bytes_synced",
 			    json_integer((json_int_t)u->bytes_synced));
-	json_object_set_new(o, "last_synced",
-			    u->last_synced
-				    ? json_string(view_fmt_time(u->last_synced,
-								0))
-				    : json_null());
+	json_object_set_new(
+		o, "last_synced",
+		u->last_synced ? json_string(view_fmt_time(u->last_synced, 0))
+			       : json_null());
 	json_object_set_new(o, "error",
 			    u->error ? json_string(u->error) : json_null());
 	json_object_set_new(
@@ -203,11 +202,10 @@ json_t *view_user(struct state *st, const struct state_user *u)
 			    json_integer((json_int_t)u->seconds_syncing));
 	json_object_set_new(o, "seconds_throttled",
 			    json_integer((json_int_t)u->seconds_throttled));
-	json_object_set_new(o, "queued_at",
-			    u->queued_at
-				    ? json_string(view_fmt_time(u->queued_at,
-								0))
-				    : json_null());
+	json_object_set_new(
+		o, "queued_at",
+		u->queued_at ? json_string(view_fmt_time(u->queued_at, 0))
+			     : json_null());
 	return o;
 }
 
