@@ -119,13 +119,13 @@ static enum MHD_Result route(struct web *w, struct MHD_Connection *c,
 		j = view_user_stats(st, seg[1], 1, 1, &err);
 		return j ? web_reply_json(c, 200, j) : web_reply_err(c, &err);
 	}
-	return web_reply_error(c, 404, "no route /api/v1/%s%s%s", n ? seg[0] : "",
-			       n > 1 ? "/" : "", n > 1 ? seg[1] : "");
+	return web_reply_error(c, 404, "no route /api/v1/%s%s%s",
+			       n ? seg[0] : "", n > 1 ? "/" : "",
+			       n > 1 ? seg[1] : "");
 }
 
 enum MHD_Result web_api(struct web *w, struct MHD_Connection *c,
-			const char *method, const char *path,
-			struct web_req *r)
+			const char *method, const char *path, struct web_req *r)
 {
 	char copy[1024], *seg[4];
 	struct err err = ERR_INIT;

@@ -220,8 +220,8 @@ static enum MHD_Result method_not_allowed(struct MHD_Connection *c,
 					  const char *allow)
 {
 	char *s = NULL;
-	json_t *j = json_pack("{s:s}", "error",
-			      "method not allowed on this route");
+	json_t *j =
+		json_pack("{s:s}", "error", "method not allowed on this route");
 	struct MHD_Response *resp;
 
 	s = json_dumps(j, JSON_COMPACT);
@@ -299,9 +299,9 @@ static enum MHD_Result login(struct web *w, struct MHD_Connection *c,
 			     struct web_req *r)
 {
 	const char *type = header(c, "Content-Type");
-	int form = type != NULL &&
-		   strncasecmp(type, "application/x-www-form-urlencoded",
-			       33) == 0;
+	int form =
+		type != NULL &&
+		strncasecmp(type, "application/x-www-form-urlencoded", 33) == 0;
 	char *tok = login_token(c, r);
 	struct MHD_Response *resp;
 	char cookie[200];
@@ -316,8 +316,9 @@ static enum MHD_Result login(struct web *w, struct MHD_Connection *c,
 	OPENSSL_cleanse(tok, strlen(tok));
 	free(tok);
 	if (!ok)
-		return web_reply_error(c, 401, "login: wrong token: see "
-					       "<state dir>/api-token");
+		return web_reply_error(c, 401,
+				       "login: wrong token: see "
+				       "<state dir>/api-token");
 	snprintf(cookie, sizeof(cookie),
 		 "imapmig_session=%s; HttpOnly; SameSite=Strict; Path=/%s",
 		 w->session, w->tls ? "; Secure" : "");
@@ -353,8 +354,7 @@ static enum MHD_Result logout(struct MHD_Connection *c)
 	if (resp == NULL)
 		return MHD_NO;
 	common_headers(resp, "application/json");
-	MHD_add_response_header(resp,
-				"Set-Cookie",
+	MHD_add_response_header(resp, "Set-Cookie",
 				"imapmig_session=; HttpOnly; SameSite=Strict; "
 				"Path=/; Max-Age=0");
 	return queue(c, 200, resp);
@@ -397,7 +397,7 @@ static enum MHD_Result dispatch(struct web *w, struct MHD_Connection *c,
 		if (why != NULL)
 			return web_reply_error(c, 403, "%s", why);
 		return strcmp(url, "/api/v1/login") == 0 ? login(w, c, r)
-							: logout(c);
+							 : logout(c);
 	}
 	if (strncmp(url, "/api/", 5) != 0)
 		return web_reply_error(c, 404, "no route %s", url);
@@ -687,7 +687,8 @@ struct web *web_start(const struct web_opts *o, struct err *err)
 		err_set(err, w->tls ? ERR_USAGE : ERR_LOCAL, EC_NONE,
 			"cannot listen on %s%s: is the port in use%s?",
 			esc(o->listen), w->tls ? " with TLS" : "",
-			w->tls ? ", or the certificate and key not a pair" : "");
+			w->tls ? ", or the certificate and key not a pair"
+			       : "");
 		goto fail;
 	}
 	info = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);

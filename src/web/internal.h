@@ -14,10 +14,10 @@
 
 /* A request body larger than this is refused (413) without reading on:
  * the CSV alone may be 10 MB, and JSON quoting adds a little. */
-#define WEB_BODY_MAX (12u * 1024 * 1024)
+#define WEB_BODY_MAX	    (12u * 1024 * 1024)
 #define WEB_MAX_CONNECTIONS 64
-#define WEB_POOL_MAX 8
-#define WEB_TOKEN_MAX 512
+#define WEB_POOL_MAX	    8
+#define WEB_TOKEN_MAX	    512
 
 struct web_events;
 
