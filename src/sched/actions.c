@@ -139,10 +139,9 @@ int sched_batch_act(struct state *st, const char *name, enum sched_action a,
 		if (ret < 0)
 			break;
 		if (c.synced + c.queued == 0) {
-			state_batch_set_status(&b,
-					       c.failed
-						       ? BATCH_COMPLETED_WITH_ERRORS
-						       : BATCH_COMPLETED);
+			state_batch_set_status(
+				&b, c.failed ? BATCH_COMPLETED_WITH_ERRORS
+					     : BATCH_COMPLETED);
 			b.completed = time(NULL);
 			res->completed_now = 1;
 		} else {
@@ -240,11 +239,10 @@ struct state_user *sched_users_from_csv(struct csv_batch *cb)
 	return v;
 }
 
-int sched_batch_new(struct state *st, struct state_batch *b,
-		    const char *source, const char *target, int autostart,
-		    struct csv_batch *cb, const char *csv_name,
-		    const char *state_path, int *default_target_r,
-		    struct err *err)
+int sched_batch_new(struct state *st, struct state_batch *b, const char *source,
+		    const char *target, int autostart, struct csv_batch *cb,
+		    const char *csv_name, const char *state_path,
+		    int *default_target_r, struct err *err)
 {
 	struct state_endpoint se, te;
 	struct state_user *users;

@@ -36,8 +36,8 @@ enum sched_action_flags {
 
 struct sched_action_result {
 	enum sched_refusal why;
-	unsigned users;	    /* the batch's users */
-	int completed_now;  /* complete: nothing left to sync */
+	unsigned users;	   /* the batch's users */
+	int completed_now; /* complete: nothing left to sync */
 };
 
 /* The action's name ("start", "sync-now") or its value, -1 if unknown. */
@@ -62,10 +62,9 @@ struct csv_batch;
 /* The CSV's rows as Queued users (cb->n of them, to free with
  * state_users_free); the strings move out of cb. */
 struct state_user *sched_users_from_csv(struct csv_batch *cb);
-int sched_batch_new(struct state *st, struct state_batch *b,
-		    const char *source, const char *target, int autostart,
-		    struct csv_batch *cb, const char *csv_name,
-		    const char *state_path, int *default_target_r,
-		    struct err *err);
+int sched_batch_new(struct state *st, struct state_batch *b, const char *source,
+		    const char *target, int autostart, struct csv_batch *cb,
+		    const char *csv_name, const char *state_path,
+		    int *default_target_r, struct err *err);
 
 #endif
