@@ -216,15 +216,18 @@ def big_body(port, token, pid, chunked, out):
           "peak RSS grew by %d KiB" % (kind, sent >> 20, time.time() - t0,
                                        grown >> 10), file=sys.stderr)
     check(sent < total, "%s: the whole 100 MB was read" % kind)
+    # under ASan every allocation carries a redzone and freed memory waits
+    # in quarantine: the bounds there are looser
+    slack = 4 if os.environ.get("IMAPMIG_SANITIZED") == "1" else 1
     if chunked:
         # read up to the 12 MiB cap, then the connection is closed
-        check(grown < 16 * 1024 * 1024,
+        check(grown < slack * 16 * 1024 * 1024,
               "chunked 100 MB body: peak RSS grew %d KiB (cap 12 MiB)" %
               (grown >> 10))
     else:
         check(reply.startswith(b"HTTP/1.1 413"),
               "100 MB body with Content-Length: %r" % reply[:80])
-        check(grown < 2 * 1024 * 1024,
+        check(grown < slack * 2 * 1024 * 1024,
               "100 MB body with Content-Length: peak RSS grew %d KiB" %
               (grown >> 10))
 
