@@ -115,6 +115,8 @@ int cmd_serve(int argc, char **argv)
 	if (wo.listen == NULL && (wo.tls_cert || wo.tls_key || wo.token_file))
 		return cli_usage_error("serve: --tls-cert, --tls-key and "
 				       "--api-token-file go with --listen");
+	if (wo.listen != NULL && web_opts_check(&wo, &err) < 0)
+		return cli_fail("serve", &err);
 	lockpath = xasprintf("%s.serve.lock", cli_state_path());
 	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {

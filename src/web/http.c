@@ -634,6 +634,27 @@ bad:
 		       esc(s));
 }
 
+int web_opts_check(const struct web_opts *o, struct err *err)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int v6 = 0, loopback = 0;
+
+	if (parse_listen(o->listen, &sa, &salen, &v6, &loopback, err) < 0)
+		return -1;
+	if ((o->tls_cert == NULL) != (o->tls_key == NULL))
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "--tls-cert and --tls-key go together");
+	if (!loopback && o->tls_cert == NULL)
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "--listen %s is not a loopback address: the "
+			       "token would cross the network in plaintext; "
+			       "give --tls-cert and --tls-key, or listen on "
+			       "127.0.0.1",
+			       esc(o->listen));
+	return 0;
+}
+
 struct web *web_start(const struct web_opts *o, struct err *err)
 {
 	struct sockaddr_storage sa;
@@ -645,21 +666,9 @@ struct web *web_start(const struct web_opts *o, struct err *err)
 	const union MHD_DaemonInfo *info;
 	char ip[INET6_ADDRSTRLEN];
 
-	if (parse_listen(o->listen, &sa, &salen, &v6, &loopback, err) < 0)
+	if (web_opts_check(o, err) < 0 ||
+	    parse_listen(o->listen, &sa, &salen, &v6, &loopback, err) < 0)
 		return NULL;
-	if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
-		err_set(err, ERR_USAGE, EC_NONE,
-			"--tls-cert and --tls-key go together");
-		return NULL;
-	}
-	if (!loopback && o->tls_cert == NULL) {
-		err_set(err, ERR_USAGE, EC_NONE,
-			"--listen %s is not a loopback address: the "
-			"token would cross the network in plaintext; give "
-			"--tls-cert and --tls-key, or listen on 127.0.0.1",
-			esc(o->listen));
-		return NULL;
-	}
 	w = xcalloc(1, sizeof(*w));
 	pthread_mutex_init(&w->pool_lock, NULL);
 	pthread_mutex_init(&w->jobs_lock, NULL);

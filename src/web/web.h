@@ -26,6 +26,10 @@ struct web_opts {
 
 struct web;
 
+/* The address and TLS options alone (no file read, nothing bound):
+ * ERR_USAGE for what web_start() would refuse for them. */
+int web_opts_check(const struct web_opts *o, struct err *err);
+
 /* Check the options, read or create the token, bind and start serving.
  * ERR_USAGE (exit 2) for a bad address, a non-loopback address without
  * TLS, an unreadable or too open token file, a bad certificate or key;
