@@ -513,7 +513,7 @@ static int b_action(const char *action, int argc, char **argv)
 	struct err err = ERR_INIT;
 	struct state *st;
 	char cmd[32];
-	int force = 0, yes = 0, ai, ret = 0;
+	int force = 0, yes = 0, ai, ret = 0, tx = 0;
 	const char *name = NULL;
 
 	snprintf(cmd, sizeof(cmd), "batch %s", action);
@@ -536,7 +536,17 @@ static int b_action(const char *action, int argc, char **argv)
 	st = cli_state_open(cmd, &ret);
 	if (st == NULL)
 		return ret;
-	if (state_batch_get(st, name, &b, &err) < 0) {
+	/* complete moves users and batch together: a serve planning its run
+	 * sees both or neither (sched/runner.c) */
+	if (strcmp(action, "complete") == 0 && state_begin(st, &err) == 0)
+		tx = 1;
+	if (err.cls == ERR_NONE && state_batch_get(st, name, &b, &err) < 0) {
+		if (tx)
+			state_rollback(st);
+		state_close(&st);
+		return cli_fail(cmd, &err);
+	}
+	if (err.cls != ERR_NONE) {
 		state_close(&st);
 		return cli_fail(cmd, &err);
 	}
@@ -661,6 +671,10 @@ static int b_action(const char *action, int argc, char **argv)
 	}
 	if (ret == 0)
 		ret = state_batch_update(st, &b, &err);
+	if (tx && ret == 0)
+		ret = state_commit(st, &err);
+	if (tx && ret < 0)
+		state_rollback(st);
 	state_batch_release(&b);
 	state_close(&st);
 	return ret < 0 ? cli_fail(cmd, &err) : 0;

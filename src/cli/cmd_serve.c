@@ -117,14 +117,12 @@ static int serve_smtp_option(struct serve_smtp *o, int argc, char **argv,
 	return 1;
 }
 
-/* Check the --smtp-* options together, read the password and start the
- * sender; *sv stays NULL without --smtp-server.  0 or an exit code. */
-static int serve_notify_start(struct serve_smtp *o, struct notify_service **sv)
+/* Check the --smtp-* options together and read the password: 0 or an
+ * exit code. */
+static int serve_smtp_check(struct serve_smtp *o)
 {
-	struct notify_config nc;
 	struct err err = ERR_INIT;
 
-	*sv = NULL;
 	if (o->server.host == NULL) {
 		if (o->from || o->server.user || o->password_file ||
 		    o->security >= 0 || o->server.ca_file)
@@ -146,6 +144,19 @@ static int serve_notify_start(struct serve_smtp *o, struct notify_service **sv)
 		if (o->server.password == NULL)
 			return cli_fail("serve", &err);
 	}
+	return 0;
+}
+
+/* Start the sender (*sv stays NULL without --smtp-server): 0 or an exit
+ * code. */
+static int serve_notify_start(struct serve_smtp *o, struct notify_service **sv)
+{
+	struct notify_config nc;
+	struct err err = ERR_INIT;
+
+	*sv = NULL;
+	if (o->server.host == NULL)
+		return 0;
 	if (smtp_global_init(&err) < 0)
 		return cli_fail("serve", &err);
 	if (o->server.security == SMTP_SEC_NONE)
@@ -209,6 +220,9 @@ int cmd_serve(int argc, char **argv)
 					       argv[ai]);
 		}
 	}
+	rc = serve_smtp_check(&smtp);
+	if (rc != 0)
+		return rc;
 	lockpath = xasprintf("%s.serve.lock", cli_state_path());
 	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {

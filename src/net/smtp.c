@@ -54,7 +54,8 @@ int smtp_parse_server(const char *arg, struct smtp_server *s, struct err *err)
 			unsigned char c = (unsigned char)host[i];
 			/* a name or an address: nothing that would change
 			 * the URL it goes into */
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			if (!((c >= 'a' && c <= 'z') ||
+			      (c >= 'A' && c <= 'Z') ||
 			      (c >= '0' && c <= '9') || c == '.' || c == '-' ||
 			      (c == ':' && arg[0] == '[')))
 				goto bad;
@@ -151,15 +152,9 @@ static int send_error(const struct smtp_server *s, CURLcode rc, long reply,
 	const char *advice = "the report waits and is retried";
 
 	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-		code = EC_RESOLVE;
-		break;
-	case CURLE_COULDNT_CONNECT:
-		code = EC_REFUSED;
-		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		code = EC_TIMEOUT;
-		break;
+	case CURLE_COULDNT_RESOLVE_HOST: code = EC_RESOLVE; break;
+	case CURLE_COULDNT_CONNECT: code = EC_REFUSED; break;
+	case CURLE_OPERATION_TIMEDOUT: code = EC_TIMEOUT; break;
 	case CURLE_ABORTED_BY_CALLBACK:
 		code = EC_NONE;
 		what = "cancelled: serve is stopping";
@@ -167,9 +162,7 @@ static int send_error(const struct smtp_server *s, CURLcode rc, long reply,
 		break;
 	case CURLE_GOT_NOTHING:
 	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-		code = EC_RESET;
-		break;
+	case CURLE_RECV_ERROR: code = EC_RESET; break;
 	case CURLE_LOGIN_DENIED:
 		cls = ERR_AUTH;
 		code = EC_AUTHFAIL;
@@ -194,8 +187,7 @@ static int send_error(const struct smtp_server *s, CURLcode rc, long reply,
 		cls = ERR_CONNECT;
 		code = EC_TLS;
 		break;
-	default:
-		break;
+	default: break;
 	}
 	/* the server's refusal: 4xx is temporary, 5xx needs a person */
 	if (reply >= 500 && reply < 600 && cls == ERR_TRANSIENT) {
@@ -252,9 +244,9 @@ int smtp_send(const struct smtp_server *s, const char *from,
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT,
 			 (long)(s->timeout_s ? s->timeout_s : 30));
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
-			 (long)(s->timeout_s && s->timeout_s < 10 ? s->timeout_s
-								  : 10));
+	curl_easy_setopt(
+		c, CURLOPT_CONNECTTIMEOUT,
+		(long)(s->timeout_s && s->timeout_s < 10 ? s->timeout_s : 10));
 	if (s->security != SMTP_SEC_NONE)
 		curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
 	if (s->ca_file != NULL)

@@ -23,9 +23,9 @@ struct smtp_server {
 	char *host; /* name or address; an IPv6 address without brackets */
 	unsigned port;
 	enum smtp_security security;
-	char *user;	/* NULL: no AUTH */
-	char *password; /* with user */
-	char *ca_file;	/* NULL: the system CA store */
+	char *user;	    /* NULL: no AUTH */
+	char *password;	    /* with user */
+	char *ca_file;	    /* NULL: the system CA store */
 	unsigned timeout_s; /* the whole exchange; 0: 30 s */
 };
 

@@ -99,7 +99,8 @@ static size_t utf8_seq(const unsigned char *p, size_t left, uint32_t *cp_r)
 			return 0;
 		cp = (cp << 6) | (p[i] & 0x3f);
 	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	if ((n == 3 && cp < 0x800) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	*cp_r = cp;
@@ -123,7 +124,8 @@ static void add_clean(struct buf *out, const char *s, size_t max)
 		if (n == 0) {
 			buf_addch(out, '?');
 			n = 1;
-		} else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+		} else if (cp < 0x20 || cp == 0x7f ||
+			   (cp >= 0x80 && cp < 0xa0)) {
 			buf_addch(out, ' ');
 		} else {
 			buf_add(out, p, n);
@@ -228,8 +230,7 @@ void notify_report_text(const struct notify_report *r, struct buf *subject,
 		add_clean(subject, b->status, 40);
 		buf_addch(subject, ')');
 	} else {
-		buf_addf(subject, ": %zu users, %u failed", r->n_users,
-			 failed);
+		buf_addf(subject, ": %zu users, %u failed", r->n_users, failed);
 	}
 
 	buf_addstr(body, "Migration batch ");
@@ -545,8 +546,8 @@ static void warn_addresses(struct notify_service *sv,
 			   const struct state_batch *b, const char *bad,
 			   size_t good)
 {
-	char *key = xasprintf("%lld\t%s", (long long)b->id,
-			      b->notification_emails);
+	char *key =
+		xasprintf("%lld\t%s", (long long)b->id, b->notification_emails);
 	size_t i;
 
 	for (i = 0; i < sv->n_warned; i++)
@@ -554,15 +555,13 @@ static void warn_addresses(struct notify_service *sv,
 			free(key);
 			return;
 		}
-	sv->warned = xrealloc(sv->warned,
-			      (sv->n_warned + 1) * sizeof(*sv->warned));
+	sv->warned =
+		xrealloc(sv->warned, (sv->n_warned + 1) * sizeof(*sv->warned));
 	sv->warned[sv->n_warned++] = key;
 	log_warn("serve: batch %s: --notification-emails: not an address: "
-		 "%s: %s; correct it with 'imapmig batch set %s "
-		 "--notification-emails LIST'",
+		 "%s: %s; give the batch valid addresses",
 		 b->name, bad,
-		 good ? "reports go to the others" : "no report is sent",
-		 b->name);
+		 good ? "reports go to the others" : "no report is sent");
 }
 
 static int queue_report(struct notify_service *sv, struct state *st,
@@ -715,8 +714,8 @@ static void send_due(struct notify_service *sv, struct state *st, time_t now)
 			/* the server has it: whatever happens, record it */
 			for (tries = 0; tries < 50; tries++) {
 				err_clear(&e2);
-				if (state_notification_sent(st, x->id,
-							    time(NULL), &e2) == 0)
+				if (state_notification_sent(
+					    st, x->id, time(NULL), &e2) == 0)
 					break;
 				usleep(100000);
 			}
@@ -728,9 +727,8 @@ static void send_due(struct notify_service *sv, struct state *st, time_t now)
 			log_info("serve: sent \"%s\" to %s", m.subject,
 				 x->recipients);
 		} else if (!atomic_load(&sv->stop)) {
-			unsigned wait = notify_backoff(x->attempts + 1,
-						       sv->c.retry_seconds,
-						       15 * 60);
+			unsigned wait = notify_backoff(
+				x->attempts + 1, sv->c.retry_seconds, 15 * 60);
 			struct err e2 = ERR_INIT;
 			if (state_notification_failed(st, x->id, err.msg,
 						      time(NULL) + wait,

@@ -68,10 +68,10 @@ size_t notify_recipients(const char *list, char ***v_r, struct buf *bad);
 void notify_recipients_free(char **v);
 
 struct notify_mail {
-	const char *from;	/* address */
-	const char *const *to;	/* addresses, NULL-terminated */
-	const char *subject;	/* UTF-8, one line */
-	const char *body;	/* UTF-8, LF or CRLF line ends */
+	const char *from;      /* address */
+	const char *const *to; /* addresses, NULL-terminated */
+	const char *subject;   /* UTF-8, one line */
+	const char *body;      /* UTF-8, LF or CRLF line ends */
 	time_t date;
 	const char *message_id; /* without the angle brackets */
 };

@@ -1,0 +1,193 @@
+#!/bin/bash
+# serve's notification emails, received by a real SMTP server
+# (tests/fixtures/smtpsink.py, aiosmtpd) while serve migrates from a real
+# Dovecot: the initial report (per user status, items, size, skipped
+# items; the failed user first with its error), the daily report, the
+# completion report; none for a batch without notification emails; with
+# the SMTP server down the migration is not slower and, once it is back,
+# the waiting report arrives exactly once; no password in any mail or log.
+set -u
+: "${IMAPMIG:?}"
+. "$IMAPMIG_SRCDIR/tests/fixtures/lib.sh"
+T=$TEST_TMP
+POP="python3 $IMAPMIG_SRCDIR/tests/fixtures/populate.py"
+SINK="/usr/bin/python3 $IMAPMIG_SRCDIR/tests/fixtures/smtpsink.py"
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	fixture_cleanup
+}
+trap cleanup EXIT
+fixture_start
+$POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 --seed 1 'INBOX:40' 'Big:1:300000' 'Work:20:20000' >/dev/null || exit 1
+$POP --port "$IMAPFIX_PORT" --user ann.beebe --password 2111991 --seed 2 'INBOX:40' 'Work:20:20000' >/dev/null || exit 1
+$POP --port "$IMAPFIX_PORT" --user mailadmin --password 'P@ssw0rd' --seed 3 'INBOX:5' >/dev/null || exit 1
+WRONGPW='Wr0ng-pa55word'
+SMTPPW='smtp-S3cret-x9'
+printf 'reporter:%s\n' "$SMTPPW" >"$T/sink.auth"
+printf '%s\n' "$SMTPPW" >"$T/smtp.pw"
+chmod 600 "$T/smtp.pw"
+printf 'EmailAddress,UserName,Password\nta@contoso.edu,terry.adams,1091990\npc@contoso.edu,paul.cannon,%s\nab@contoso.edu,ann.beebe,2111991\n' "$WRONGPW" >"$T/a.csv"
+printf 'EmailAddress,UserName,Password\nma@contoso.edu,mailadmin,P@ssw0rd\n' >"$T/b.csv"
+
+# setup STATE-DIR: endpoints and batch A (with notification emails, one
+# user with a wrong password, a message over the size limit), batch B
+# (without), both started
+setup() {
+	export IMAPMIG_STATE="$1/state.db"
+	"$IMAPMIG" -q endpoint new --name src --remote-server 127.0.0.1 --port "$IMAPFIX_PORT" --security none \
+		--skip-verification 2>/dev/null || fail "endpoint new src"
+	"$IMAPMIG" -q endpoint new --name md --type maildir --path-template "$1/mail/{local}/Maildir" || fail "endpoint new md"
+	"$IMAPMIG" -q batch new --name A --source-endpoint src --target-endpoint md --csv "$T/a.csv" \
+		--autostart --max-message-size 200K --notification-emails 'ops@contoso.edu, admin@contoso.edu' || fail "batch new A"
+	"$IMAPMIG" -q batch new --name B --source-endpoint src --target-endpoint md --csv "$T/b.csv" --autostart || fail "batch new B"
+}
+batch_status() { "$IMAPMIG" batch get "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
+# wait_batch NAME REGEX SECONDS: until the batch's status matches
+wait_batch() {
+	local end=$((SECONDS + $3))
+	while [ "$SECONDS" -le "$end" ]; do
+		[[ "$(batch_status "$1")" =~ ^($2)$ ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+now_ms() { date +%s%3N; }
+# start_sink PORT: the sink on PORT (0: any), its pid in SINKPID, port in SINKPORT
+start_sink() {
+	rm -f "$T/sink.port"
+	$SINK --dir "$T/mail" --port "$1" --port-file "$T/sink.port" --auth-file "$T/sink.auth" 2>>"$T/sink.err" &
+	SINKPID=$!
+	PIDS+=("$SINKPID")
+	for _ in $(seq 100); do [ -s "$T/sink.port" ] && break; sleep 0.05; done
+	SINKPORT=$(cat "$T/sink.port" 2>/dev/null)
+	[ -n "$SINKPORT" ] || { fail "smtpsink did not start: $(cat "$T/sink.err")"; finish; }
+}
+stop_sink() {
+	kill "$SINKPID"
+	wait "$SINKPID" 2>/dev/null
+}
+# mails KIND: how many received mails are batch A's KIND report
+mails() { grep -l "^Subject: imapmig: batch A: $1" "$T"/mail/*.eml 2>/dev/null | wc -l; }
+wait_mail() { # KIND COUNT SECONDS
+	local end=$((SECONDS + $3))
+	while [ "$SECONDS" -le "$end" ]; do
+		[ "$(mails "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+mkdir -p "$T/mail"
+
+# --- 1. the SMTP server down: the migration is not slower ---
+# Two serves at once, on two states and targets, from the same Dovecot:
+# one without SMTP, one whose SMTP server refuses connections.  Same load
+# on both (the machine is shared), so their times compare.
+start_sink 0
+stop_sink # its port now refuses connections
+mkdir -p "$T/run1" "$T/run2"
+(setup "$T/run1")
+setup "$T/run2"
+export IMAPMIG_TEST_RETRY_SECONDS=1 IMAPMIG_TEST_DAILY_SECONDS=12
+IMAPMIG_STATE="$T/run1/state.db" "$IMAPMIG" serve --incremental-interval 1h 2>"$T/serve1.err" &
+SERVE1=$!
+PIDS+=("$SERVE1")
+"$IMAPMIG" serve --incremental-interval 1h --smtp-server "127.0.0.1:$SINKPORT" --smtp-security none \
+	--smtp-user reporter --smtp-password-file "$T/smtp.pw" --smtp-from imapmig@contoso.edu 2>"$T/serve2.err" &
+SERVE=$!
+PIDS+=("$SERVE")
+wait_batch A 'SyncedWithErrors' 120 || fail "run 2: batch A is $(batch_status A)"
+IMAPMIG_STATE="$T/run1/state.db" wait_batch A 'SyncedWithErrors' 60 ||
+	fail "run 1: batch A is $(IMAPMIG_STATE="$T/run1/state.db" batch_status A)"
+# the batch's own times (polling would measure the machine's load)
+took() { sqlite3 "$1" "SELECT initial_done - started FROM batches WHERE name='A'"; }
+t1=$(took "$T/run1/state.db")
+t2=$(took "$T/run2/state.db")
+echo "batch A synced in ${t1:-?} s without SMTP, in ${t2:-?} s with the SMTP server down (1 s resolution)" >&2
+[ -n "$t1" ] && [ -n "$t2" ] && [ "$t2" -le $((t1 + 2)) ] ||
+	fail "the migration took ${t2:-?} s with the SMTP server down, ${t1:-?} s without SMTP"
+kill -TERM "$SERVE1"
+wait "$SERVE1"
+wait_batch B 'Synced' 30 || fail "batch B is $(batch_status B)"
+for _ in $(seq 50); do grep -q 'not sent (attempt 2)' "$T/serve2.err" && break; sleep 0.1; done
+grep -q 'not sent (attempt 2)' "$T/serve2.err" || fail "no retried send in the log: $(tail -3 "$T/serve2.err")"
+expect_eq "$(mails 'initial sync finished')" 0 "initial reports received while the SMTP server is down"
+
+# --- 2. the server is back: the waiting report arrives, once ---
+start_sink "$SINKPORT"
+wait_mail 'initial sync finished' 1 15 || fail "the initial report did not arrive: $(tail -3 "$T/serve2.err")"
+sleep 3 # several retry periods: a second copy would come now
+expect_eq "$(mails 'initial sync finished')" 1 "initial reports received"
+f=$(grep -l '^Subject: imapmig: batch A: initial sync finished' "$T"/mail/*.eml | head -1)
+[ -n "$f" ] && python3 - "$f" "${f%.eml}.json" <<'PY' || fail "the initial report is not as expected (above)"
+import email, email.policy, json, re, sys
+raw = open(sys.argv[1], "rb").read()
+meta = json.load(open(sys.argv[2]))
+bad = []
+def want(cond, what):
+    if not cond:
+        bad.append(what)
+want(meta["mail_from"] == "imapmig@contoso.edu", "envelope sender %r" % meta["mail_from"])
+want(sorted(meta["rcpt_tos"]) == ["admin@contoso.edu", "ops@contoso.edu"], "recipients %r" % meta["rcpt_tos"])
+want(meta["login"] == "reporter", "AUTH login %r" % meta["login"])
+want(b"\n" not in raw.replace(b"\r\n", b""), "a bare LF")
+want(max(len(l) for l in raw.split(b"\r\n")) <= 998, "a line over 998 octets")
+m = email.message_from_bytes(raw, policy=email.policy.default)
+for h in ("Date", "Message-ID", "From", "To", "Subject"):
+    want(m[h] is not None, "no %s header" % h)
+want(m.get_content_type() == "text/plain" and m.get_content_charset() == "utf-8", "not text/plain UTF-8")
+want("imapmig@contoso.edu" in m["From"], "From %r" % m["From"])
+body = m.get_content().replace("\r\n", "\n")
+users = [l for l in body.splitlines() if l.startswith("- ") and "@contoso.edu: " in l and "folder" not in l]
+want(len(users) == 3, "user lines %r" % users)
+if len(users) == 3:
+    want(users[0].startswith("- pc@contoso.edu: Failed, 0 items"), "first user line %r" % users[0])
+    lines = body.splitlines()
+    i = lines.index(users[0])
+    want(lines[i + 1].startswith("  Error: ") and "paul.cannon" in lines[i + 1] or "login" in lines[i + 1].lower(),
+         "no error line after the failed user: %r" % lines[i + 1])
+    want(re.match(r"- ta@contoso\.edu: Synced, 60 items, [0-9.]+ [KM]iB, 1 skipped", users[1]) is not None,
+         "ta's line %r" % users[1])
+    want(re.match(r"- ab@contoso\.edu: Synced, 60 items, [0-9.]+ [KM]iB, 0 skipped", users[2]) is not None,
+         "ab's line %r" % users[2])
+want(re.search(r"^- ta@contoso\.edu: folder Big, .*: ", body, re.M) is not None, "ta's skipped item not listed")
+want(re.search(r"^Users: +3 \(1 Failed, 2 Synced\)$", body, re.M) is not None, "no tally line")
+for b in bad:
+    print("initial report: " + b, file=sys.stderr)
+if bad:
+    print(body, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+
+# --- 3. the daily report, while incremental syncs run ---
+wait_mail 'daily report' 1 30 || fail "no daily report: $(tail -3 "$T/serve2.err")"
+
+# --- 4. batch complete: the completion report ---
+"$IMAPMIG" -q batch complete A || fail "batch complete A"
+wait_batch A 'CompletedWithErrors' 60 || fail "batch A is $(batch_status A) after complete"
+wait_mail 'completed' 1 20 || fail "no completion report: $(tail -3 "$T/serve2.err")"
+grep -q '^Subject: imapmig: batch A: completed (CompletedWithErrors)' "$T"/mail/*.eml ||
+	fail "completion report subject: $(grep -h '^Subject: imapmig: batch A: completed' "$T"/mail/*.eml)"
+sleep 2
+kill -TERM "$SERVE"
+wait "$SERVE"
+expect_eq "$?" 0 "serve's exit code"
+
+# every report once: no Message-ID twice; nothing for batch B
+n=$(ls "$T"/mail/*.eml | wc -l)
+u=$(grep -hi '^Message-ID:' "$T"/mail/*.eml | sort -u | wc -l)
+echo "received $n mail(s): $(grep -h '^Subject:' "$T"/mail/*.eml | sort | uniq -c | tr -s ' ' | tr '\n' ';')" >&2
+expect_eq "$u" "$n" "distinct Message-IDs among the mails received"
+expect_eq "$(mails 'initial sync finished')" 1 "initial reports in the end"
+expect_eq "$(mails 'completed')" 1 "completion reports in the end"
+grep -q '^Subject: imapmig: batch B' "$T"/mail/*.eml && fail "a report for batch B, which has no notification emails"
+expect_eq "$(sqlite3 "$T/run2/state.db" "SELECT count(*) FROM notifications n JOIN batches b ON b.id=n.batch_id WHERE b.name='B'")" 0 \
+	"notifications queued for batch B"
+expect_eq "$(sqlite3 "$T/run2/state.db" "SELECT count(*) FROM notifications WHERE sent IS NULL")" 0 "reports left unsent"
+
+# no password in any mail or log
+for pw in 1091990 2111991 "$WRONGPW" 'P@ssw0rd' "$SMTPPW"; do
+	grep -rlF -- "$pw" "$T/mail" "$T/serve1.err" "$T/serve2.err" && fail "a password ($pw) in the mails or logs above"
+done
+finish
