@@ -53,10 +53,13 @@ wait_batch() {
 	done
 	return 1
 }
-# start_sink PORT: the sink on PORT (0: any), its pid in SINKPID, port in SINKPORT
+# start_sink PORT [DIR [smtpsink options]]: the sink on PORT (0: any),
+# writing to DIR ($T/mail); its pid in SINKPID, port in SINKPORT
 start_sink() {
+	local port=$1 dir=${2:-$T/mail}
+	shift 2 2>/dev/null || shift
 	rm -f "$T/sink.port"
-	$SINK --dir "$T/mail" --port "$1" --port-file "$T/sink.port" --auth-file "$T/sink.auth" 2>>"$T/sink.err" &
+	$SINK --dir "$dir" --port "$port" --port-file "$T/sink.port" --auth-file "$T/sink.auth" "$@" 2>>"$T/sink.err" &
 	SINKPID=$!
 	PIDS+=("$SINKPID")
 	for _ in $(seq 100); do [ -s "$T/sink.port" ] && break; sleep 0.05; done
@@ -175,6 +178,51 @@ kill -TERM "$SERVE"
 wait "$SERVE"
 expect_eq "$?" 0 "serve's exit code"
 
+# --- 5. serve on run 1's state, whose batch A got no report (that serve
+# had no SMTP): its initial report waits for a server that is stuck (never
+# answers) without holding up a SIGTERM; STARTTLS to a certificate not
+# trusted is refused; with --smtp-ca-file it goes, over STARTTLS.
+export IMAPMIG_STATE="$T/run1/state.db"
+SMTPOPTS=(--smtp-user reporter --smtp-password-file "$T/smtp.pw" --smtp-from imapmig@contoso.edu)
+start_sink 0 "$T/mail-hang" --hang
+"$IMAPMIG" serve --incremental-interval 1h --smtp-server "127.0.0.1:$SINKPORT" --smtp-security none \
+	"${SMTPOPTS[@]}" 2>"$T/serve3.err" &
+SERVE=$!
+PIDS+=("$SERVE")
+for _ in $(seq 100); do grep -q 'initial report queued' "$T/serve3.err" && break; sleep 0.1; done
+grep -q 'initial report queued' "$T/serve3.err" || fail "run 1's initial report was not queued: $(tail -3 "$T/serve3.err")"
+sleep 1 # the send waits for a greeting that never comes
+s0=$SECONDS
+kill -TERM "$SERVE"
+wait "$SERVE"
+expect_eq "$?" 0 "serve's exit code, stopped while its SMTP server hangs"
+echo "serve stopped in $((SECONDS - s0)) s while a send hung" >&2
+[ $((SECONDS - s0)) -le 3 ] || fail "serve took $((SECONDS - s0)) s to stop while a send hung"
+stop_sink
+start_sink 0 "$T/mail-tls" --tls-cert "$IMAPFIX_DIR/server.pem" --tls-key "$IMAPFIX_DIR/server.key"
+"$IMAPMIG" serve --incremental-interval 1h --smtp-server "127.0.0.1:$SINKPORT" "${SMTPOPTS[@]}" 2>"$T/serve4.err" &
+SERVE=$!
+PIDS+=("$SERVE")
+for _ in $(seq 100); do grep -q 'not sent' "$T/serve4.err" && break; sleep 0.1; done
+grep -q 'not sent (attempt 1): SMTP server 127.0.0.1:[0-9]*: .*certificate' "$T/serve4.err" ||
+	fail "STARTTLS to an untrusted certificate: $(grep 'not sent' "$T/serve4.err" | head -1)"
+kill -TERM "$SERVE"
+wait "$SERVE"
+"$IMAPMIG" serve --incremental-interval 1h --smtp-server "127.0.0.1:$SINKPORT" --smtp-security tls \
+	--smtp-ca-file "$IMAPFIX_CA" "${SMTPOPTS[@]}" 2>"$T/serve5.err" &
+SERVE=$!
+PIDS+=("$SERVE")
+for _ in $(seq 200); do ls "$T"/mail-tls/*.eml >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 1
+kill -TERM "$SERVE"
+wait "$SERVE"
+expect_eq "$(grep -l '^Subject: imapmig: batch A: initial sync finished' "$T"/mail-tls/*.eml 2>/dev/null | wc -l)" 1 \
+	"run 1's initial report, over STARTTLS"
+expect_eq "$(cat "$T"/mail-tls/*.json 2>/dev/null | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["login"])')" \
+	reporter "the login over STARTTLS"
+stop_sink
+expect_eq "$(ls "$T"/mail-hang | wc -l)" 0 "mail received by the server that hangs"
+
 # every report once: no Message-ID twice; nothing for batch B
 n=$(ls "$T"/mail/*.eml | wc -l)
 u=$(grep -hi '^Message-ID:' "$T"/mail/*.eml | sort -u | wc -l)
@@ -189,6 +237,6 @@ expect_eq "$(sqlite3 "$T/run2/state.db" "SELECT count(*) FROM notifications WHER
 
 # no password in any mail or log
 for pw in 1091990 2111991 "$WRONGPW" 'P@ssw0rd' "$SMTPPW"; do
-	grep -rlF -- "$pw" "$T/mail" "$T/serve1.err" "$T/serve2.err" && fail "a password ($pw) in the mails or logs above"
+	grep -rlF -- "$pw" "$T"/mail* "$T"/serve*.err && fail "a password ($pw) in the mails or logs above"
 done
 finish
