@@ -295,8 +295,9 @@ void notify_report_text(const struct notify_report *r, struct buf *subject,
 			const struct notify_user *nu = &r->users[order[i]];
 			for (k = 0; k < nu->n_skipped; k++) {
 				const struct state_skipped *s = &nu->skipped[k];
-				if (listed++ == NOTIFY_MAX_SKIPPED)
+				if (listed >= NOTIFY_MAX_SKIPPED)
 					break;
+				listed++;
 				buf_addstr(body, "- ");
 				add_clean(body, nu->u->email, 254);
 				buf_addstr(body, ": folder ");

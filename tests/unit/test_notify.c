@@ -178,7 +178,8 @@ static void test_report_text(void **state)
 	assert_non_null(line_of(body.p, "Status:        SyncedWithErrors\n"));
 	assert_non_null(line_of(body.p, "Users:         4 (1 Failed, 1 "
 					"IncrementalFailed, 2 Synced)\n"));
-	assert_non_null(line_of(body.p, "Items:         125 synced, 2 skipped"));
+	assert_non_null(
+		line_of(body.p, "Items:         125 synced, 2 skipped"));
 	/* failed users first, in the state's order, each with its error */
 	l = line_of(body.p, "- pc@contoso.edu: Failed, 0 items, 0 B, 0 "
 			    "skipped, last synced -\n  Error: source: login "
@@ -211,6 +212,48 @@ static void test_report_text(void **state)
 	notify_report_text(&r, &subject, &body);
 	assert_string_equal(subject.p, "imapmig: batch IMAPBatch1: completed "
 				       "(CompletedWithErrors)");
+	buf_release(&subject);
+	buf_release(&body);
+}
+
+/* At most NOTIFY_MAX_SKIPPED skipped items, across users; the rest
+ * counted. */
+static void test_report_cap(void **state)
+{
+	struct state_batch b = batch("Synced", "ops@contoso.edu");
+	struct state_user u[2];
+	struct state_skipped sk[60];
+	struct notify_user nu[2];
+	struct notify_report r;
+	struct buf subject = BUF_INIT, body = BUF_INIT;
+	const char *p;
+	size_t i, n = 0;
+
+	(void)state;
+	memset(sk, 0, sizeof(sk));
+	for (i = 0; i < 60; i++) {
+		sk[i].folder = (char *)"INBOX";
+		sk[i].reason = (char *)"large item";
+	}
+	u[0] = user("a@contoso.edu", "Synced", 1, 1, 60, NULL);
+	u[1] = user("b@contoso.edu", "Synced", 1, 1, 60, NULL);
+	for (i = 0; i < 2; i++) {
+		nu[i].u = &u[i];
+		nu[i].skipped = sk;
+		nu[i].n_skipped = 60;
+	}
+	memset(&r, 0, sizeof(r));
+	r.kind = STATE_REPORT_DAILY;
+	r.b = &b;
+	r.users = nu;
+	r.n_users = 2;
+	r.now = 1796203700;
+	notify_report_text(&r, &subject, &body);
+	for (p = body.p; (p = strstr(p, ": folder INBOX")) != NULL; p++)
+		n++;
+	assert_int_equal(n, NOTIFY_MAX_SKIPPED);
+	assert_non_null(line_of(body.p, "Skipped items (120)\n"));
+	assert_non_null(line_of(body.p, "... and 20 more: "));
 	buf_release(&subject);
 	buf_release(&body);
 }
@@ -306,7 +349,8 @@ static void test_message(void **state)
 	check_lines(msg.p);
 	assert_non_null(line_of(msg.p, "Date: Wed, 02 Dec 2026 14:10:36 "
 				       "+0000\r\n"));
-	assert_non_null(line_of(msg.p, "From: imapmig <imapmig@contoso.edu>\r\n"));
+	assert_non_null(
+		line_of(msg.p, "From: imapmig <imapmig@contoso.edu>\r\n"));
 	assert_non_null(line_of(msg.p, "Message-ID: "
 				       "<imapmig.daily.3.1796220636@contoso."
 				       "edu>\r\n"));
@@ -419,9 +463,13 @@ static void test_smtp_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_due),	    cmocka_unit_test(test_backoff),
-		cmocka_unit_test(test_report_text), cmocka_unit_test(test_recipients),
-		cmocka_unit_test(test_message),	    cmocka_unit_test(test_smtp_options),
+		cmocka_unit_test(test_due),
+		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_report_text),
+		cmocka_unit_test(test_report_cap),
+		cmocka_unit_test(test_recipients),
+		cmocka_unit_test(test_message),
+		cmocka_unit_test(test_smtp_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
