@@ -221,9 +221,9 @@ static void test_report_text(void **state)
 static void test_report_cap(void **state)
 {
 	struct state_batch b = batch("Synced", "ops@contoso.edu");
-	struct state_user u[2];
+	struct state_user u[3];
 	struct state_skipped sk[60];
-	struct notify_user nu[2];
+	struct notify_user nu[3];
 	struct notify_report r;
 	struct buf subject = BUF_INIT, body = BUF_INIT;
 	const char *p;
@@ -237,7 +237,8 @@ static void test_report_cap(void **state)
 	}
 	u[0] = user("a@contoso.edu", "Synced", 1, 1, 60, NULL);
 	u[1] = user("b@contoso.edu", "Synced", 1, 1, 60, NULL);
-	for (i = 0; i < 2; i++) {
+	u[2] = user("c@contoso.edu", "Synced", 1, 1, 60, NULL);
+	for (i = 0; i < 3; i++) {
 		nu[i].u = &u[i];
 		nu[i].skipped = sk;
 		nu[i].n_skipped = 60;
@@ -246,14 +247,14 @@ static void test_report_cap(void **state)
 	r.kind = STATE_REPORT_DAILY;
 	r.b = &b;
 	r.users = nu;
-	r.n_users = 2;
+	r.n_users = 3;
 	r.now = 1796203700;
 	notify_report_text(&r, &subject, &body);
 	for (p = body.p; (p = strstr(p, ": folder INBOX")) != NULL; p++)
 		n++;
 	assert_int_equal(n, NOTIFY_MAX_SKIPPED);
-	assert_non_null(line_of(body.p, "Skipped items (120)\n"));
-	assert_non_null(line_of(body.p, "... and 20 more: "));
+	assert_non_null(line_of(body.p, "Skipped items (180)\n"));
+	assert_non_null(line_of(body.p, "... and 80 more: "));
 	buf_release(&subject);
 	buf_release(&body);
 }
