@@ -674,26 +674,40 @@ static void scan(struct notify_service *sv, struct state *st, time_t now)
 	free(bs);
 }
 
-/* Hand the due reports to the SMTP server. */
+/* Hand the due reports to the SMTP server, each batch's in the order
+ * queued: one that waits (for its next attempt, or because it failed just
+ * now) holds back the later ones of its batch, so that a daily report never
+ * arrives before the initial one it follows. */
 static void send_due(struct notify_service *sv, struct state *st, time_t now)
 {
 	struct state_notification *v = NULL;
 	struct err err = ERR_INIT;
-	size_t n = 0, i;
+	int64_t *held = NULL;
+	size_t n = 0, nheld = 0, i, k;
 
-	if (state_notifications_due(st, now, 8, &v, &n, &err) < 0) {
+	if (state_notifications_unsent(st, 64, &v, &n, &err) < 0) {
 		log_debug("serve: notifications: %s", err.msg);
 		return;
 	}
+	held = xcalloc(n + 1, sizeof(*held));
 	for (i = 0; i < n && !atomic_load(&sv->stop); i++) {
 		struct state_notification *x = &v[i];
 		struct buf msg = BUF_INIT;
 		struct notify_mail m;
 		char **rcpt = NULL;
 		char *mid;
-		size_t nr = notify_recipients(x->recipients, &rcpt, NULL);
+		size_t nr;
 		int rc;
 
+		for (k = 0; k < nheld && held[k] != x->batch_id; k++)
+			;
+		if (k < nheld)
+			continue;
+		if (x->next_attempt > now) {
+			held[nheld++] = x->batch_id;
+			continue;
+		}
+		nr = notify_recipients(x->recipients, &rcpt, NULL);
 		mid = xasprintf("imapmig.%s.%lld.%lld@%s",
 				state_report_name(x->kind), (long long)x->id,
 				(long long)x->created, sv->domain);
@@ -735,6 +749,7 @@ static void send_due(struct notify_service *sv, struct state *st, time_t now)
 						      time(NULL) + wait,
 						      &e2) < 0)
 				log_debug("serve: notifications: %s", e2.msg);
+			held[nheld++] = x->batch_id;
 			log_warn("serve: \"%s\" to %s not sent (attempt %u): "
 				 "%s; next attempt in %u s",
 				 m.subject, x->recipients, x->attempts + 1,
@@ -744,6 +759,7 @@ static void send_due(struct notify_service *sv, struct state *st, time_t now)
 		buf_release(&msg);
 		notify_recipients_free(rcpt);
 	}
+	free(held);
 	state_notifications_free(v, n);
 }
 

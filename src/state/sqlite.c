@@ -107,7 +107,7 @@ static const char *const migrations[] = {
 	" body TEXT NOT NULL, created INTEGER NOT NULL, attempts INTEGER "
 	"DEFAULT 0,"
 	" next_attempt INTEGER DEFAULT 0, sent INTEGER, last_error TEXT);"
-	"CREATE INDEX notifications_due ON notifications(next_attempt)"
+	"CREATE INDEX notifications_unsent ON notifications(id)"
 	" WHERE sent IS NULL;"
 	"ALTER TABLE batches ADD COLUMN initial_report INTEGER;"
 	"ALTER TABLE batches ADD COLUMN daily_report INTEGER;"
@@ -2320,20 +2320,17 @@ static int notifications_read(struct state *st, sqlite3_stmt *s,
 	return 0;
 }
 
-int state_notifications_due(struct state *st, time_t now, size_t max,
-			    struct state_notification **v_r, size_t *n_r,
-			    struct err *err)
+int state_notifications_unsent(struct state *st, size_t max,
+			       struct state_notification **v_r, size_t *n_r,
+			       struct err *err)
 {
 	sqlite3_stmt *s = prep(st,
 			       "SELECT " N_COLS " FROM notifications"
-			       " WHERE sent IS NULL AND next_attempt<=?"
-			       " ORDER BY next_attempt, id LIMIT ?",
+			       " WHERE sent IS NULL ORDER BY id LIMIT ?",
 			       err);
 
-	if (s != NULL) {
-		b_i64(s, 1, (sqlite3_int64)now);
-		b_i64(s, 2, (sqlite3_int64)max);
-	}
+	if (s != NULL)
+		b_i64(s, 1, (sqlite3_int64)max);
 	return notifications_read(st, s, v_r, n_r, err);
 }
 

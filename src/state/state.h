@@ -346,10 +346,11 @@ struct state_notification {
  * stands for. */
 int state_notification_queue(struct state *st, struct state_notification *n,
 			     time_t expected, time_t now, struct err *err);
-/* Not sent, next attempt due at now or before: oldest first, at most max. */
-int state_notifications_due(struct state *st, time_t now, size_t max,
-			    struct state_notification **v_r, size_t *n_r,
-			    struct err *err);
+/* Not sent, in the order queued, at most max (next_attempt says when each
+ * may be tried). */
+int state_notifications_unsent(struct state *st, size_t max,
+			       struct state_notification **v_r, size_t *n_r,
+			       struct err *err);
 /* All notifications of a batch (batch_id 0: all), oldest first. */
 int state_notification_list(struct state *st, int64_t batch_id,
 			    struct state_notification **v_r, size_t *n_r,
