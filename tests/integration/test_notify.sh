@@ -141,6 +141,9 @@ expect_eq "$(mails 'initial sync finished')" 0 "initial reports received while t
 # a daily report (every 12 s here) queued behind the initial one
 for _ in $(seq 300); do grep -q 'daily report queued' "$T/serve2.err" && break; sleep 0.1; done
 grep -q 'daily report queued' "$T/serve2.err" || fail "no daily report queued: $(tail -3 "$T/serve2.err")"
+sleep 2 # it waits behind the initial one: never tried while that one waits
+expect_eq "$(sqlite3 "$T/run2/state.db" "SELECT group_concat(kind || ':' || (attempts > 0), ' ') FROM notifications WHERE sent IS NULL ORDER BY id")" \
+	"initial:1 daily:0" "reports waiting (kind:tried)"
 
 # --- 2. the server is back: the waiting reports arrive, once each, in order ---
 start_sink "$SINKPORT"
