@@ -22,6 +22,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "sched/notify.h"
 #include "sched/runner.h"
 #include "state/state.h"
 #include "util/log.h"
@@ -69,6 +70,118 @@ static void log_tick(void *ctx, struct sched_job *jobs, size_t n, int final)
 	}
 }
 
+/* ---- notification emails (--smtp-*: sched/notify.h) ---- */
+
+struct serve_smtp {
+	struct smtp_server server;
+	const char *from, *password_file;
+	int security; /* -1: by the port */
+};
+
+/* 1 the option at argv[*ai] was an --smtp-* one (taken), 0 not one, or
+ * the exit code of a usage error (2). */
+static int serve_smtp_option(struct serve_smtp *o, int argc, char **argv,
+			     int *ai)
+{
+	const char *opt = argv[*ai], *val;
+	struct err err = ERR_INIT;
+
+	if (strncmp(opt, "--smtp-", 7) != 0)
+		return 0;
+	if (*ai + 1 >= argc)
+		return cli_usage_error("serve: %s needs a value", opt);
+	val = argv[++*ai];
+	if (strcmp(opt, "--smtp-server") == 0) {
+		if (smtp_parse_server(val, &o->server, &err) < 0)
+			return cli_fail("serve", &err);
+	} else if (strcmp(opt, "--smtp-security") == 0) {
+		o->security = smtp_parse_security(val);
+		if (o->security < 0)
+			return cli_usage_error("serve: --smtp-security %s: "
+					       "give none, ssl or tls",
+					       val);
+	} else if (strcmp(opt, "--smtp-user") == 0) {
+		free(o->server.user);
+		o->server.user = xstrdup(val);
+	} else if (strcmp(opt, "--smtp-password-file") == 0) {
+		o->password_file = val;
+	} else if (strcmp(opt, "--smtp-from") == 0) {
+		if (!smtp_address_ok(val))
+			return cli_usage_error("serve: --smtp-from %s: give "
+					       "an address, e.g. "
+					       "imapmig@contoso.com",
+					       val);
+		o->from = val;
+	} else if (strcmp(opt, "--smtp-ca-file") == 0) {
+		free(o->server.ca_file);
+		o->server.ca_file = xstrdup(val);
+	} else {
+		return cli_usage_error("serve: unknown option %s", opt);
+	}
+	return 1;
+}
+
+/* Check the --smtp-* options together and read the password: 0 or an
+ * exit code. */
+static int serve_smtp_check(struct serve_smtp *o)
+{
+	struct err err = ERR_INIT;
+
+	if (o->server.host == NULL) {
+		if (o->from || o->server.user || o->password_file ||
+		    o->security >= 0 || o->server.ca_file)
+			return cli_usage_error("serve: the --smtp-* options "
+					       "need --smtp-server HOST:PORT");
+		return 0;
+	}
+	if (o->from == NULL)
+		return cli_usage_error("serve: --smtp-server needs --smtp-from "
+				       "ADDR, the reports' sender");
+	if ((o->server.user == NULL) != (o->password_file == NULL))
+		return cli_usage_error("serve: --smtp-user and "
+				       "--smtp-password-file go together");
+	o->server.security = o->security >= 0 ? (enum smtp_security)o->security
+			     : o->server.port == 465 ? SMTP_SEC_SSL
+						     : SMTP_SEC_TLS;
+	if (o->password_file != NULL) {
+		o->server.password = cli_read_password(o->password_file, &err);
+		if (o->server.password == NULL)
+			return cli_fail("serve", &err);
+	}
+	return 0;
+}
+
+/* Start the sender (*sv stays NULL without --smtp-server): 0 or an exit
+ * code. */
+static int serve_notify_start(struct serve_smtp *o, struct notify_service **sv)
+{
+	struct notify_config nc;
+	struct err err = ERR_INIT;
+
+	*sv = NULL;
+	if (o->server.host == NULL)
+		return 0;
+	if (smtp_global_init(&err) < 0)
+		return cli_fail("serve", &err);
+	if (o->server.security == SMTP_SEC_NONE)
+		log_warn("serve: --smtp-security none: the reports%s cross "
+			 "the network to %s:%u unencrypted",
+			 o->server.user ? " and the SMTP password" : "",
+			 o->server.host, o->server.port);
+	memset(&nc, 0, sizeof(nc));
+	nc.state_path = cli_state_path();
+	nc.smtp = &o->server;
+	nc.from = o->from;
+	*sv = notify_start(&nc, &err);
+	if (*sv == NULL)
+		return cli_fail("serve", &err);
+	log_info("serve: reports to each batch's notification emails via "
+		 "%s:%u (%s), from %s",
+		 o->server.host, o->server.port,
+		 smtp_security_name(o->server.security), o->from);
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	long long interval = 24 * 3600;
@@ -77,8 +190,10 @@ int cmd_serve(int argc, char **argv)
 	struct state *watch;
 	struct web_opts wo = {0};
 	struct web *web = NULL;
+	struct serve_smtp smtp = {.security = -1};
+	struct notify_service *notify = NULL;
 	char *lockpath;
-	int ai, fd;
+	int ai, fd, rc;
 
 	for (ai = 1; ai < argc; ai++) {
 		if (strcmp(argv[ai], "--incremental-interval") == 0 &&
@@ -101,11 +216,18 @@ int cmd_serve(int argc, char **argv)
 		} else if (strcmp(argv[ai], "--api-token-file") == 0 &&
 			   ai + 1 < argc) {
 			wo.token_file = argv[++ai];
+		} else if ((rc = serve_smtp_option(&smtp, argc, argv, &ai))) {
+			if (rc != 1)
+				return rc;
 		} else if (strcmp(argv[ai], "--help") == 0) {
 			puts("usage: imapmig serve [--incremental-interval "
 			     "24h] [--listen 127.0.0.1:8025\n"
 			     "           [--tls-cert PEM --tls-key PEM] "
-			     "[--api-token-file F]]");
+			     "[--api-token-file F]]\n"
+			     "  [--smtp-server HOST:PORT [--smtp-security "
+			     "none|ssl|tls] [--smtp-user U "
+			     "--smtp-password-file F]\n"
+			     "   --smtp-from ADDR [--smtp-ca-file F]]");
 			return 0;
 		} else {
 			return cli_usage_error("serve: unexpected '%s'",
@@ -117,6 +239,9 @@ int cmd_serve(int argc, char **argv)
 				       "--api-token-file go with --listen");
 	if (wo.listen != NULL && web_opts_check(&wo, &err) < 0)
 		return cli_fail("serve", &err);
+	rc = serve_smtp_check(&smtp);
+	if (rc != 0)
+		return rc;
 	lockpath = xasprintf("%s.serve.lock", cli_state_path());
 	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -139,6 +264,7 @@ int cmd_serve(int argc, char **argv)
 		wo.state_path = cli_state_path();
 		web = web_start(&wo, &err);
 		if (web == NULL) {
+			smtp_server_release(&smtp.server);
 			free(lockpath);
 			close(fd);
 			return cli_fail("serve", &err);
@@ -159,6 +285,14 @@ int cmd_serve(int argc, char **argv)
 			 wo.token_file ? wo.token_file
 				       : "api-token beside "
 					 "the state");
+	rc = serve_notify_start(&smtp, &notify);
+	if (rc != 0) {
+		web_stop(&web);
+		smtp_server_release(&smtp.server);
+		free(lockpath);
+		close(fd);
+		return rc;
+	}
 	memset(&o, 0, sizeof(o));
 	o.state_path = cli_state_path();
 	o.stop = &serve_stop;
@@ -188,6 +322,8 @@ int cmd_serve(int argc, char **argv)
 			if (err.cls == ERR_USAGE) {
 				state_close(&watch);
 				web_stop(&web);
+				notify_stop(&notify);
+				smtp_server_release(&smtp.server);
 				free(lockpath);
 				close(fd);
 				return cli_fail("serve", &err);
@@ -209,6 +345,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	state_close(&watch);
 	web_stop(&web);
+	notify_stop(&notify);
+	smtp_server_release(&smtp.server);
 	log_info("serve: stopped cleanly");
 	free(lockpath);
 	close(fd);

@@ -84,9 +84,9 @@ static int remove_check(struct state *st, const struct state_batch *b,
 	return ret;
 }
 
-int sched_batch_act(struct state *st, const char *name, enum sched_action a,
-		    unsigned flags, struct sched_action_result *res,
-		    struct err *err)
+static int batch_act(struct state *st, const char *name, enum sched_action a,
+		     unsigned flags, struct sched_action_result *res,
+		     struct err *err)
 {
 	struct sched_action_result dummy;
 	struct state_batch_counts c;
@@ -173,6 +173,33 @@ int sched_batch_act(struct state *st, const char *name, enum sched_action a,
 	if (ret < 0 && res->why == SCHED_OK)
 		res->why = SCHED_FAILED;
 	state_batch_release(&b);
+	return ret;
+}
+
+/* One transaction: the users and the batch move together, so a serve
+ * planning its run (sched/runner.c, also one transaction) sees both or
+ * neither and never writes an old status back over Completing. */
+int sched_batch_act(struct state *st, const char *name, enum sched_action a,
+		    unsigned flags, struct sched_action_result *res,
+		    struct err *err)
+{
+	int ret;
+
+	if (state_begin(st, err) < 0) {
+		if (res != NULL) {
+			memset(res, 0, sizeof(*res));
+			res->why = SCHED_FAILED;
+		}
+		return -1;
+	}
+	ret = batch_act(st, name, a, flags, res, err);
+	if (ret == 0 && state_commit(st, err) < 0) {
+		ret = -1;
+		if (res != NULL)
+			res->why = SCHED_FAILED;
+	}
+	if (ret < 0)
+		state_rollback(st);
 	return ret;
 }
 

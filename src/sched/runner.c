@@ -454,7 +454,7 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 	size_t nb = 0, nj = 0, i, done = 0;
 	unsigned polls = 0;
 	int *ran = NULL;
-	int ret = -1;
+	int ret = -1, planning = 0;
 
 	*synced_r = *failed_r = 0;
 	if (st == NULL)
@@ -472,6 +472,13 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 				"are queued again",
 				n);
 	}
+	/* The plan reads batches, then users, and writes batch statuses:
+	 * one transaction, so that a 'batch complete' (users and batch moved
+	 * in one transaction too) is seen whole or not at all, never
+	 * overwritten with what the batch was before it. */
+	if (state_begin(st, err) < 0)
+		goto out;
+	planning = 1;
 	if (o->batch != NULL) {
 		bs = xcalloc(1, sizeof(*bs));
 		if (state_batch_get(st, o->batch, bs, err) < 0) {
@@ -518,6 +525,9 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 		if (state_batch_update(st, &bs[i], err) < 0)
 			goto out;
 	}
+	if (state_commit(st, err) < 0)
+		goto out;
+	planning = 0;
 	/* The loop: start what the limits allow, reap what finished. */
 	while (done < nj) {
 		for (i = 0; i < nj; i++) {
@@ -618,6 +628,8 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 	finish_batches(st, bs, nb, ran);
 	ret = 0;
 out:
+	if (planning)
+		state_rollback(st);
 	for (i = 0; i < nj; i++) {
 		if (jobs[i].started && !jobs[i].joined)
 			pthread_join(jobs[i].thread, NULL);

@@ -307,4 +307,70 @@ int state_verify_record(struct state *st, int64_t user_id,
 int state_verify_get(struct state *st, int64_t user_id, struct state_verify *v,
 		     struct err *err);
 
+/* ---- notification emails (serve's reports, sched/notify.c) ----
+ * A report is queued once (the batch records when, per kind, in the same
+ * transaction), stays in the queue until an SMTP server accepted it, and is
+ * then marked sent: never lost, never sent twice. */
+
+enum state_report {
+	STATE_REPORT_INITIAL,	/* the batch's initial sync finished */
+	STATE_REPORT_DAILY,	/* while incremental syncs run */
+	STATE_REPORT_COMPLETED, /* the batch completed */
+};
+const char *state_report_name(enum state_report r);
+
+/* When the batch's reports were queued (0: never). */
+struct state_report_marks {
+	time_t initial, daily, completed;
+};
+int state_report_marks_get(struct state *st, int64_t batch_id,
+			   struct state_report_marks *m, struct err *err);
+
+/* The batch's users, as a report shows them: email, status, error,
+ * counters, times; no name or password of theirs is read. */
+int state_report_users(struct state *st, int64_t batch_id,
+		       struct state_user **v_r, size_t *n_r, struct err *err);
+
+/* Of the batch's users, how many have not finished their initial sync
+ * (Queued, Syncing, Stopped) and how many there are. */
+int state_report_pending(struct state *st, int64_t batch_id,
+			 unsigned *pending_r, unsigned *total_r,
+			 struct err *err);
+
+struct state_notification {
+	int64_t id, batch_id; /* batch_id 0: the batch was removed since */
+	enum state_report kind;
+	char *recipients; /* "a@b,c@d" */
+	char *subject, *body;
+	time_t created, next_attempt, sent;
+	unsigned attempts;
+	char *last_error;
+};
+
+/* Queue n (batch_id, kind, recipients, subject, body; created is set to
+ * now) and mark the batch's report of that kind queued at now, both in one
+ * transaction, provided the mark is still expected (0 for never): 1
+ * queued, 0 not (the mark moved: it was queued already), -1 error.  A
+ * completion report also marks the initial and daily ones, which it
+ * stands for. */
+int state_notification_queue(struct state *st, struct state_notification *n,
+			     time_t expected, time_t now, struct err *err);
+/* Not sent, in the order queued, at most max (next_attempt says when each
+ * may be tried). */
+int state_notifications_unsent(struct state *st, size_t max,
+			       struct state_notification **v_r, size_t *n_r,
+			       struct err *err);
+/* All notifications of a batch (batch_id 0: all), oldest first. */
+int state_notification_list(struct state *st, int64_t batch_id,
+			    struct state_notification **v_r, size_t *n_r,
+			    struct err *err);
+/* The server accepted it (its 250 reply): never sent again. */
+int state_notification_sent(struct state *st, int64_t id, time_t when,
+			    struct err *err);
+/* It was not accepted: one more attempt counted, the error (one line) kept,
+ * the next attempt not before next_attempt. */
+int state_notification_failed(struct state *st, int64_t id, const char *error,
+			      time_t next_attempt, struct err *err);
+void state_notifications_free(struct state_notification *v, size_t n);
+
 #endif
