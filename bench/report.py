@@ -97,6 +97,11 @@ def main():
             mark(tls, fnum(tls and tls["wall_s"])), fnum(ratio, "%.2fx"),
             "exact" if not bad else "NOT EXACT: " + ", ".join(bad)))
 
+    print()
+    print("Dovecot CPU: the source's and the target's servers for IMAP targets, the source's only for Maildir"
+          " targets (doveadm backup writes the Maildir itself: that is its tool CPU). Peak RSS: the largest"
+          " process. Tool CPU: all of the tool's processes. NOT EXACT: the oracle found the copy altered.")
+
     # ---- ratios and goals
     def both_ok(*rs):
         return all(r is not None and r["ok"] for r in rs)
