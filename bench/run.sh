@@ -3,7 +3,7 @@
 # the same corpus, in the same run, every result verified byte for byte.
 #
 # Corpus (bench/corpus.py): BENCH_USERS mailboxes x BENCH_MSGS messages,
-# median ~7 KB, 6.3 % 100-480 KB attachments, BENCH_BIG messages of 10 MB
+# median ~7 KB, 6.5 % 100-480 KB attachments, BENCH_BIG messages of 10 MB
 # each, 6 folders (nested, non-ASCII) on a real Dovecot (the source,
 # tests/fixtures/dovecot.sh); the tools log in to it as the master user
 # ("benchN*mailadmin").  A second Dovecot is the IMAP target.
@@ -29,7 +29,7 @@
 #
 # Knobs (environment):
 #   BENCH_USERS=4        mailboxes, all migrated at once
-#   BENCH_MSGS=5000      messages per mailbox (4 x 5000: ~745 MB)
+#   BENCH_MSGS=5000      messages per mailbox (4 x 5000: 726 MB)
 #   BENCH_BIG=           10 MB messages per mailbox (default BENCH_MSGS/1000, >= 1)
 #   BENCH_INCR=100       new messages per mailbox before the incremental run
 #   BENCH_SEED=1         corpus seed
