@@ -65,16 +65,6 @@ int cmd_user_preview(int argc, char **argv);
  * caller and should be wiped with cli_password_free(). */
 char *cli_read_password(const char *path, struct err *err);
 void cli_password_free(char **pw);
-struct state_user;
-/* The data-consistency grade of a user, one rule for every command:
- * Poor - Failed, or the last 'imapmig verify' found messages missing or
- * altered; Investigate - bad items; Perfect - Synced (or Completed) with
- * every source message on the target or skipped for a stated reason;
- * Good - not finished yet.  A batch's grade is its worst user's. */
-enum cli_grade { GRADE_PERFECT, GRADE_GOOD, GRADE_INVESTIGATE, GRADE_POOR };
-enum cli_grade cli_user_grade(struct state *st, const struct state_user *u);
-const char *cli_grade_name(enum cli_grade g);
-
 struct json_t;
 /* json_dumps() with a 2-space indent, and DEL and C1 controls escaped too
  * (\u007f, \u0080..): JSON that is safe to print on a terminal.  The

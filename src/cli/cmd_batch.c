@@ -13,6 +13,7 @@
 #include "cli/csv.h"
 #include "state/state.h"
 #include "sched/runner.h"
+#include "sched/views.h"
 #include "sync/plan.h"
 #include "util/escape.h"
 #include "util/xalloc.h"
@@ -322,93 +323,6 @@ out:
 	return ret;
 }
 
-static const char *batch_grade(struct state *st, int64_t id)
-{
-	struct state_user *u = NULL;
-	size_t n = 0, i;
-	struct err err = ERR_INIT;
-	enum cli_grade worst = GRADE_PERFECT;
-
-	if (state_user_list(st, id, NULL, &u, &n, &err) < 0)
-		return cli_grade_name(GRADE_INVESTIGATE);
-	for (i = 0; i < n; i++) {
-		enum cli_grade g = cli_user_grade(st, &u[i]);
-		if (g > worst)
-			worst = g;
-	}
-	state_users_free(u, n);
-	return cli_grade_name(worst);
-}
-
-/* A time as JSON: null when it never happened. */
-static json_t *jtime(time_t t)
-{
-	return t ? json_string(cli_fmt_time(t, 0)) : json_null();
-}
-
-static json_t *jstr(const char *s)
-{
-	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
-}
-
-/* Everything 'batch get' shows, in one object: the table prints these
- * same names, so a script and a person read the same fields. */
-static json_t *batch_json(struct state *st, const struct state_batch *b,
-			  const struct state_batch_counts *c)
-{
-	struct state_endpoint se, te;
-	struct err err = ERR_INIT;
-	json_t *o = json_object();
-
-	json_object_set_new(o, "name", json_string(b->name));
-	json_object_set_new(o, "status", json_string(b->status));
-	if (state_endpoint_get_id(st, b->source_id, &se, &err) == 0) {
-		json_object_set_new(o, "source_endpoint", json_string(se.name));
-		state_endpoint_release(&se);
-	}
-	if (state_endpoint_get_id(st, b->target_id, &te, &err) == 0) {
-		json_object_set_new(o, "target_endpoint", json_string(te.name));
-		state_endpoint_release(&te);
-	}
-	json_object_set_new(o, "total_count", json_integer(c->total));
-	json_object_set_new(o, "synced_count", json_integer(c->synced));
-	json_object_set_new(o, "failed_count", json_integer(c->failed));
-	json_object_set_new(o, "queued_count", json_integer(c->queued));
-	json_object_set_new(o, "syncing_count", json_integer(c->syncing));
-	json_object_set_new(o, "stopped_count", json_integer(c->stopped));
-	json_object_set_new(o, "items_synced",
-			    json_integer((json_int_t)c->items_synced));
-	json_object_set_new(o, "items_skipped",
-			    json_integer((json_int_t)c->items_skipped));
-	json_object_set_new(o, "bytes_synced",
-			    json_integer((json_int_t)c->bytes_synced));
-	json_object_set_new(o, "data_consistency",
-			    json_string(batch_grade(st, b->id)));
-	json_object_set_new(o, "created", jtime(b->created));
-	json_object_set_new(o, "start_after", jtime(b->start_after));
-	json_object_set_new(o, "started", jtime(b->started));
-	json_object_set_new(o, "initial_sync_completed",
-			    jtime(b->initial_done));
-	json_object_set_new(o, "last_synced", jtime(b->last_synced));
-	json_object_set_new(o, "cutover", jtime(b->cutover));
-	json_object_set_new(o, "completed", jtime(b->completed));
-	json_object_set_new(o, "include_folders", jstr(b->include_folders));
-	json_object_set_new(o, "exclude_folders", jstr(b->exclude_folders));
-	json_object_set_new(o, "max_message_size",
-			    json_integer((json_int_t)b->max_message_size));
-	json_object_set_new(o, "max_items",
-			    json_integer((json_int_t)b->max_items));
-	json_object_set_new(o, "bad_item_limit",
-			    json_integer((json_int_t)b->bad_item_limit));
-	json_object_set_new(o, "allow_incremental_syncs",
-			    json_boolean(b->allow_incremental));
-	json_object_set_new(o, "notification_emails",
-			    jstr(b->notification_emails));
-	json_object_set_new(o, "max_bytes_per_second",
-			    json_integer((json_int_t)b->max_bytes_per_second));
-	return o;
-}
-
 /* One batch as "field : value" lines, the JSON's names and values. */
 static void batch_print(json_t *o)
 {
@@ -471,7 +385,7 @@ static int b_get(int argc, char **argv)
 		json_t *o;
 		if (state_batch_counts(st, v[i].id, &c, &err) < 0)
 			continue;
-		o = batch_json(st, &v[i], &c);
+		o = view_batch(st, &v[i], &c);
 		if (json) {
 			json_array_append_new(arr, o);
 			continue;

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "imap/client.h"
+#include "sched/views.h"
 #include "state/state.h"
 #include "util/xalloc.h"
 
@@ -247,45 +248,6 @@ static int verify(const struct state_endpoint *e, struct err *err)
 	return 0;
 }
 
-static json_t *ep_json(const struct state_endpoint *e)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "name", json_string(e->name));
-	json_object_set_new(o, "type",
-			    json_string(state_ep_kind_name(e->kind)));
-	if (e->kind == STATE_EP_TARGET_MAILDIR) {
-		json_object_set_new(o, "path_template",
-				    json_string(e->path_template));
-	} else {
-		json_object_set_new(o, "remote_server", json_string(e->host));
-		json_object_set_new(o, "port", json_integer(e->port));
-		json_object_set_new(o, "security", json_string(e->security));
-		json_object_set_new(o, "authentication",
-				    json_string(e->authentication));
-		if (e->login_template)
-			json_object_set_new(o, "target_login",
-					    json_string(e->login_template));
-		if (e->authzid_template)
-			json_object_set_new(o, "target_authzid",
-					    json_string(e->authzid_template));
-		json_object_set_new(o, "password_set",
-				    json_boolean(e->password != NULL));
-		if (e->ca_file)
-			json_object_set_new(o, "ca_file",
-					    json_string(e->ca_file));
-		json_object_set_new(o, "accept_untrusted_certificates",
-				    json_boolean(e->accept_untrusted));
-	}
-	json_object_set_new(o, "max_concurrent_migrations",
-			    json_integer(e->max_migrations));
-	json_object_set_new(o, "max_concurrent_incremental_syncs",
-			    json_integer(e->max_incremental));
-	json_object_set_new(o, "created",
-			    json_string(cli_fmt_time(e->created, 0)));
-	return o;
-}
-
 static void ep_print(const struct state_endpoint *e)
 {
 	printf("Name                          : %s\n", e->name);
@@ -410,10 +372,10 @@ static int ep_get(int argc, char **argv)
 	}
 	state_close(&st);
 	if (json) {
-		json_t *out = name ? ep_json(&v[0]) : json_array();
+		json_t *out = name ? view_endpoint(&v[0]) : json_array();
 		char *s;
 		for (i = 0; !name && i < n; i++)
-			json_array_append_new(out, ep_json(&v[i]));
+			json_array_append_new(out, view_endpoint(&v[i]));
 		s = cli_json_dumps(out);
 		puts(s);
 		free(s);

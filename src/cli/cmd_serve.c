@@ -5,8 +5,11 @@
  *
  * One serve per state: a second is refused (an exclusive lock on
  * "<state>.serve.lock"); CLI commands run beside it, and their stops take
- * effect within seconds.  The dashboard and JSON API (--listen) are not
- * in this build. */
+ * effect within seconds.
+ *
+ * --listen ADDR:PORT also serves the dashboard, the JSON API, the event
+ * stream and /metrics (web/web.h) from threads of their own; the loop
+ * here tells them what its jobs do (web_tick) and that it is alive. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,6 +25,7 @@
 #include "sched/runner.h"
 #include "state/state.h"
 #include "util/log.h"
+#include "web/web.h"
 #include "util/xalloc.h"
 
 static _Atomic int serve_stop;
@@ -36,7 +40,7 @@ static void log_tick(void *ctx, struct sched_job *jobs, size_t n, int final)
 {
 	size_t i;
 
-	(void)ctx;
+	web_tick(ctx, jobs, n);
 	if (!final)
 		return;
 	for (i = 0; i < n; i++) {
@@ -71,6 +75,8 @@ int cmd_serve(int argc, char **argv)
 	struct sched_opts o;
 	struct err err = ERR_INIT;
 	struct state *watch;
+	struct web_opts wo = {0};
+	struct web *web = NULL;
 	char *lockpath;
 	int ai, fd;
 
@@ -84,20 +90,31 @@ int cmd_serve(int argc, char **argv)
 						       "%s: give e.g. 24h, 30m "
 						       "or 90s",
 						       argv[ai]);
-		} else if (strcmp(argv[ai], "--listen") == 0) {
-			return cli_usage_error("serve: --listen: the dashboard "
-					       "is not in this build; use "
-					       "'imapmig batch get --json' and "
-					       "'imapmig user get --json'");
+		} else if (strcmp(argv[ai], "--listen") == 0 && ai + 1 < argc) {
+			wo.listen = argv[++ai];
+		} else if (strcmp(argv[ai], "--tls-cert") == 0 &&
+			   ai + 1 < argc) {
+			wo.tls_cert = argv[++ai];
+		} else if (strcmp(argv[ai], "--tls-key") == 0 &&
+			   ai + 1 < argc) {
+			wo.tls_key = argv[++ai];
+		} else if (strcmp(argv[ai], "--api-token-file") == 0 &&
+			   ai + 1 < argc) {
+			wo.token_file = argv[++ai];
 		} else if (strcmp(argv[ai], "--help") == 0) {
 			puts("usage: imapmig serve [--incremental-interval "
-			     "24h]");
+			     "24h] [--listen 127.0.0.1:8025\n"
+			     "           [--tls-cert PEM --tls-key PEM] "
+			     "[--api-token-file F]]");
 			return 0;
 		} else {
 			return cli_usage_error("serve: unexpected '%s'",
 					       argv[ai]);
 		}
 	}
+	if (wo.listen == NULL && (wo.tls_cert || wo.tls_key || wo.token_file))
+		return cli_usage_error("serve: --tls-cert, --tls-key and "
+				       "--api-token-file go with --listen");
 	lockpath = xasprintf("%s.serve.lock", cli_state_path());
 	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -116,6 +133,15 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (ftruncate(fd, 0) == 0)
 		dprintf(fd, "%d\n", (int)getpid());
+	if (wo.listen != NULL) {
+		wo.state_path = cli_state_path();
+		web = web_start(&wo, &err);
+		if (web == NULL) {
+			free(lockpath);
+			close(fd);
+			return cli_fail("serve", &err);
+		}
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	/* a service's log: what it did, with times; -q keeps warnings
@@ -125,11 +151,18 @@ int cmd_serve(int argc, char **argv)
 		log_set_level(cli_globals.quiet ? LOG_WARN : LOG_INFO);
 	log_info("serve: scheduling on %s, incremental syncs every %lld s",
 		 cli_state_path(), interval);
+	if (web != NULL)
+		log_info("serve: dashboard and API on %s://%s/ (token in %s)",
+			 wo.tls_cert ? "https" : "http", web_address(web),
+			 wo.token_file ? wo.token_file
+				       : "api-token beside "
+					 "the state");
 	memset(&o, 0, sizeof(o));
 	o.state_path = cli_state_path();
 	o.stop = &serve_stop;
 	o.incremental_interval = (unsigned)interval;
 	o.tick = log_tick;
+	o.ctx = web;
 	/* A handle of its own to notice new work while it naps: a 'batch
 	 * start', 'batch set --sync-now' or new users from another process
 	 * commit to the state, and serve runs again within 250 ms. */
@@ -152,6 +185,7 @@ int cmd_serve(int argc, char **argv)
 			 * does not mend by waiting: a person must act */
 			if (err.cls == ERR_USAGE) {
 				state_close(&watch);
+				web_stop(&web);
 				free(lockpath);
 				close(fd);
 				return cli_fail("serve", &err);
@@ -162,6 +196,7 @@ int cmd_serve(int argc, char **argv)
 		/* nap up to 5 s (the incremental timer's resolution), or
 		 * until the state changes */
 		for (i = 0; i < 20 && !atomic_load(&serve_stop); i++) {
+			web_tick(web, NULL, 0);
 			if (watch != NULL &&
 			    state_data_version(watch, &now, &err) == 0 &&
 			    now != seen)
@@ -171,6 +206,7 @@ int cmd_serve(int argc, char **argv)
 		}
 	}
 	state_close(&watch);
+	web_stop(&web);
 	log_info("serve: stopped cleanly");
 	free(lockpath);
 	close(fd);

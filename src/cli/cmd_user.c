@@ -9,67 +9,11 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "sched/views.h"
 #include "state/state.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 #include "util/escape.h"
-
-/* BadItem: it failed to copy and counts against --bad-item-limit;
- * LargeItem: over --max-message-size; OverItemLimit: older than the newest
- * --max-items; Uncopyable: the source or the target cannot carry its bytes
- * exactly (NUL bytes, a target that rewrites it). */
-static const char *skipped_kind(const struct state_skipped *s)
-{
-	if (s->bad)
-		return "BadItem";
-	if (strncmp(s->reason, "large item", 10) == 0)
-		return "LargeItem";
-	if (strncmp(s->reason, "over the ", 9) == 0)
-		return "OverItemLimit";
-	return "Uncopyable";
-}
-
-static json_t *user_json(struct state *st, const struct state_user *u)
-{
-	struct state_batch b;
-	struct err err = ERR_INIT;
-	json_t *o = json_object();
-
-	json_object_set_new(o, "email", json_string(u->email));
-	if (state_batch_get_id(st, u->batch_id, &b, &err) == 0) {
-		json_object_set_new(o, "batch", json_string(b.name));
-		state_batch_release(&b);
-	}
-	json_object_set_new(o, "status", json_string(u->status));
-	json_object_set_new(o, "username", json_string(u->username));
-	json_object_set_new(o, "items_total",
-			    json_integer((json_int_t)u->items_total));
-	json_object_set_new(o, "items_synced",
-			    json_integer((json_int_t)u->items_synced));
-	json_object_set_new(o, "items_skipped",
-			    json_integer((json_int_t)u->items_skipped));
-	json_object_set_new(o, "bad_items",
-			    json_integer((json_int_t)u->bad_items));
-	json_object_set_new(o, "bytes_synced",
-			    json_integer((json_int_t)u->bytes_synced));
-	json_object_set_new(
-		o, "last_synced",
-		u->last_synced ? json_string(cli_fmt_time(u->last_synced, 0))
-			       : json_null());
-	json_object_set_new(o, "error",
-			    u->error ? json_string(u->error) : json_null());
-	json_object_set_new(o, "data_consistency",
-			    json_string(cli_grade_name(cli_user_grade(st, u))));
-	json_object_set_new(o, "seconds_syncing",
-			    json_integer((json_int_t)u->seconds_syncing));
-	json_object_set_new(o, "seconds_throttled",
-			    json_integer((json_int_t)u->seconds_throttled));
-	json_object_set_new(o, "queued_at",
-			    u->queued_at
-				    ? json_string(cli_fmt_time(u->queued_at, 0))
-				    : json_null());
-	return o;
-}
 
 static int u_get(int argc, char **argv)
 {
@@ -139,7 +83,7 @@ static int u_get(int argc, char **argv)
 		json_t *arr = json_array();
 		char *s;
 		for (i = 0; i < n; i++)
-			json_array_append_new(arr, user_json(st, &v[i]));
+			json_array_append_new(arr, view_user(st, &v[i]));
 		if (json == 2) {
 			cli_print_csv(stdout, arr);
 		} else {
@@ -217,55 +161,14 @@ static int u_stats(int argc, char **argv)
 		state_close(&st);
 		return cli_fail("user stats", &err);
 	}
-	o = user_json(st, &u);
-	if (report) {
-		json_t *fa = json_array();
-		for (i = 0; i < nfr; i++) {
-			json_t *f = json_object();
-			json_object_set_new(f, "source",
-					    json_string(fr[i].src));
-			json_object_set_new(f, "target",
-					    fr[i].dst ? json_string(fr[i].dst)
-						      : json_null());
-			json_object_set_new(f, "messages",
-					    json_integer(fr[i].messages));
-			json_object_set_new(
-				f, "items_synced",
-				json_integer((json_int_t)fr[i].items_synced));
-			json_object_set_new(f, "uidvalidity",
-					    json_integer(fr[i].uidvalidity));
-			json_array_append_new(fa, f);
-		}
-		json_object_set_new(o, "folders", fa);
-	}
-	if (skipped) {
-		json_t *sa = json_array();
-		for (i = 0; i < nsk; i++) {
-			json_t *s = json_object();
-			json_object_set_new(s, "folder",
-					    json_string(sk[i].folder));
-			json_object_set_new(s, "uid", json_integer(sk[i].uid));
-			json_object_set_new(s, "subject",
-					    sk[i].subject
-						    ? json_string(sk[i].subject)
-						    : json_null());
-			json_object_set_new(s, "sender",
-					    sk[i].sender
-						    ? json_string(sk[i].sender)
-						    : json_null());
-			json_object_set_new(s, "date",
-					    sk[i].date ? json_string(sk[i].date)
-						       : json_null());
-			json_object_set_new(
-				s, "size",
-				json_integer((json_int_t)sk[i].size));
-			json_object_set_new(s, "kind",
-					    json_string(skipped_kind(&sk[i])));
-			json_object_set_new(s, "reason",
-					    json_string(sk[i].reason));
-			json_array_append_new(sa, s);
-		}
-		json_object_set_new(o, "skipped_items", sa);
+	/* the JSON (and the CSV made from it) is the web API's too */
+	o = view_user_stats(st, email, report, skipped, &err);
+	if (o == NULL) {
+		state_skipped_free(sk, nsk);
+		state_folder_rows_free(fr, nfr);
+		state_user_release(&u);
+		state_close(&st);
+		return cli_fail("user stats", &err);
 	}
 	if (json == 2) {
 		/* the skipped items, one row each (the report to keep) */
@@ -298,7 +201,7 @@ static int u_stats(int argc, char **argv)
 		       (unsigned long long)u.bad_items);
 		printf("BytesSynced       : %s\n", size);
 		printf("DataConsistency   : %s\n",
-		       cli_grade_name(cli_user_grade(st, &u)));
+		       view_grade_name(view_user_grade(st, &u)));
 		printf("LastSyncedTime    : %s\n",
 		       cli_fmt_time(u.last_synced, 0));
 		printf("TimeSyncing       : %llu s\n",

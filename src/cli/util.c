@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "cli/cli.h"
+#include "sched/views.h"
 #include "state/state.h"
 #include "util/buf.h"
 #include "util/escape.h"
@@ -539,40 +540,5 @@ long long cli_parse_duration(const char *s)
 
 const char *cli_fmt_time(long long t, int slot)
 {
-	static char bufs[4][40];
-	char *b = bufs[slot & 3];
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0)
-		return "-";
-	gmtime_r(&tt, &tm);
-	strftime(b, sizeof(bufs[0]), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	return b;
-}
-
-enum cli_grade cli_user_grade(struct state *st, const struct state_user *u)
-{
-	struct state_verify v;
-	struct err err = ERR_INIT;
-	enum status_class c = user_status_class(user_status_parse(u->status));
-
-	if (c == CLASS_FAILED)
-		return GRADE_POOR;
-	if (state_verify_get(st, u->id, &v, &err) == 0 && v.at != 0 &&
-	    (v.missing > 0 || v.altered > 0))
-		return GRADE_POOR;
-	if (u->bad_items > 0)
-		return GRADE_INVESTIGATE;
-	if (c == CLASS_SYNCED || c == CLASS_COMPLETED)
-		return GRADE_PERFECT;
-	return GRADE_GOOD;
-}
-
-const char *cli_grade_name(enum cli_grade g)
-{
-	static const char *const names[] = {"Perfect", "Good", "Investigate",
-					    "Poor"};
-
-	return names[g];
+	return view_fmt_time(t, slot);
 }
