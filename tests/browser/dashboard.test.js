@@ -56,6 +56,7 @@ async function until(what, fn, ms = 20000) {
 		// root in a container: no user namespaces for the sandbox
 		args: ['--no-sandbox', '--disable-dev-shm-usage', '--no-first-run'],
 	});
+	log('chromium started');
 	const page = await browser.newPage();
 	const errors = [];
 	let navigations = 0;
@@ -88,6 +89,7 @@ async function until(what, fn, ms = 20000) {
 		step = 'sign in with the token';
 		await page.goto(URL, { waitUntil: 'domcontentloaded' });
 		await page.waitForSelector('#token', { visible: true, timeout: 10000 });
+		log('page loaded');
 		check(await page.$eval('#app', (e) => e.hidden), 'the app shows before signing in');
 		await page.type('#token', 'not-the-token');
 		await page.keyboard.press('Enter');

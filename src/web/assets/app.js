@@ -133,6 +133,7 @@
 		stopEvents();
 		S.started = false;
 		$('app').hidden = true;
+		$('logout').hidden = true;
 		$('login').hidden = false;
 		$('login-error').textContent = msg || '';
 		setConn('Not signed in', '');
@@ -166,6 +167,7 @@
 		return loadAll().then(function () {
 			$('login').hidden = true;
 			$('app').hidden = false;
+			$('logout').hidden = false;
 			if (!S.started) {
 				S.started = true;
 				startEvents();
@@ -923,6 +925,13 @@
 			renderUsers();
 		});
 		$('report-close').addEventListener('click', closeReport);
+		$('logout').addEventListener('click', function () {
+			api('POST', API + '/logout', {}).then(function () {
+				showLogin('Signed out.');
+			}, function (e) {
+				notice('Sign-out failed: ' + e.message, true);
+			});
+		});
 		$('new-form').addEventListener('submit', onNewBatch);
 		$('new-errors').tabIndex = -1;
 		/* ETAs and the chart move with the clock */
