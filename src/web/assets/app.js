@@ -284,9 +284,10 @@
 			setConn('Live', 'live');
 			/* after a reconnect of our own (not the browser's, which
 			 * sends Last-Event-ID), the lists may be stale */
-			if (S.esRetry > 0)
+			if (S.esRetry > 0 || S.esLost)
 				loadAll();
 			S.esRetry = 0;
+			S.esLost = false;
 		};
 		es.onerror = function () {
 			if (es.readyState === EventSource.CLOSED) {
@@ -294,13 +295,14 @@
 				 * error): the browser gives up, we do not */
 				setConn('Reconnecting\u2026', 'down');
 				S.es = null;
-				var wait = Math.min(30, 1 + S.esRetry * 2);
+				var wait = Math.min(15, 1 + S.esRetry * 2);
 				S.esRetry++;
 				setTimeout(function () {
 					if (!S.started || S.es)
 						return;
-					/* a 401 here means the cookie went: ask */
-					api('GET', API + '/batches').then(function () {
+					/* refresh the lists meanwhile (a 401 here
+					 * means the cookie went: ask again) */
+					loadAll().then(function () {
 						startEvents();
 					}, function () {
 						if (S.started)
@@ -308,6 +310,9 @@
 					});
 				}, wait * 1000);
 			} else {
+				/* the browser reconnects, with Last-Event-ID;
+				 * a restarted serve has new ids: reload then */
+				S.esLost = true;
 				setConn('Reconnecting\u2026', 'down');
 			}
 		};
