@@ -424,6 +424,31 @@
 		renderUsersSoon();
 	}
 
+	/* A batch still Syncing (Stopping, ...) whose users have all settled
+	 * is about to change its own status, which the scheduler writes after
+	 * the users' last event: look again every other second until it has. */
+	var TRANSIENT = /^(Starting|Syncing|IncrementalSyncing|Stopping|Completing|Removing)$/;
+	var settleTick = 0;
+	function settleBatches() {
+		if (++settleTick % 2)
+			return;
+		S.batches.forEach(function (b) {
+			if (!TRANSIENT.test(str(b.status)))
+				return;
+			var n = 0, busy = false;
+			Object.keys(S.users).forEach(function (k) {
+				var u = S.users[k];
+				if (u.batch !== b.name)
+					return;
+				n++;
+				if (ACTIVE[u.status] || u.status === 'Queued')
+					busy = true;
+			});
+			if (n && !busy)
+				refreshBatch(b.name);
+		});
+	}
+
 	/* ---- the throughput chart ---- */
 
 	function addSample(t, rate) {
@@ -944,6 +969,7 @@
 			if (!S.started)
 				return;
 			renderChart();
+			settleBatches();
 		}, 1000);
 		/* Signed in already (the cookie)?  Otherwise ask for the token. */
 		api('GET', API + '/batches').then(function () {
