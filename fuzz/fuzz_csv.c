@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cli/csv.h"
+#include "sched/csv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

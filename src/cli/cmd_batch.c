@@ -10,75 +10,14 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
-#include "cli/csv.h"
+#include "sched/csv.h"
 #include "state/state.h"
+#include "sched/actions.h"
 #include "sched/runner.h"
 #include "sched/views.h"
 #include "sync/plan.h"
 #include "util/escape.h"
 #include "util/xalloc.h"
-
-#define DEFAULT_TARGET "default-maildir"
-
-/* CSV rows to state users; ownership of the strings moves. */
-static struct state_user *users_from_csv(struct csv_batch *cb)
-{
-	struct state_user *v = xcalloc(cb->n + 1, sizeof(*v));
-	size_t i, k;
-
-	for (i = 0; i < cb->n; i++) {
-		struct csv_row *r = &cb->rows[i];
-		v[i].email = r->email;
-		v[i].username = r->username;
-		v[i].password = r->password;
-		v[i].user_root = r->user_root;
-		v[i].target_username = r->target_username;
-		v[i].target_password = r->target_password;
-		v[i].csv_line = r->line;
-		v[i].extra = xcalloc(r->n_extra + 1, sizeof(*v[i].extra));
-		for (k = 0; k < r->n_extra; k++) {
-			v[i].extra[k].name = r->extra[k].name;
-			v[i].extra[k].value = r->extra[k].value;
-		}
-		v[i].n_extra = r->n_extra;
-		free(r->extra);
-		memset(r, 0, sizeof(*r));
-	}
-	return v;
-}
-
-/* The embedded default target: Maildir beside the state. */
-static int default_target(struct state *st, int64_t *id_r, struct err *err)
-{
-	struct state_endpoint e;
-	char *dir, *p;
-
-	if (state_endpoint_get(st, DEFAULT_TARGET, &e, err) == 0) {
-		*id_r = e.id;
-		state_endpoint_release(&e);
-		return 0;
-	}
-	err_clear(err);
-	memset(&e, 0, sizeof(e));
-	e.name = xstrdup(DEFAULT_TARGET);
-	e.kind = STATE_EP_TARGET_MAILDIR;
-	dir = xstrdup(cli_state_path());
-	p = strrchr(dir, '/');
-	if (p != NULL)
-		*p = '\0';
-	e.path_template =
-		xasprintf("%s/mail/{domain}/{local}/Maildir", p ? dir : ".");
-	free(dir);
-	e.max_migrations = 100;
-	e.max_incremental = 20;
-	if (state_endpoint_add(st, &e, err) < 0) {
-		state_endpoint_release(&e);
-		return -1;
-	}
-	*id_r = e.id;
-	state_endpoint_release(&e);
-	return 0;
-}
 
 /* The CSV, with every row's error listed (up to CSV_MAX_ERRORS) and its
  * warnings printed; then err sums up. */
@@ -131,9 +70,7 @@ static int b_new(int argc, char **argv)
 	};
 	const char *name = NULL, *src = NULL, *dst = NULL, *csv = NULL;
 	struct state_batch b;
-	struct state_endpoint se, te;
 	struct csv_batch *cb = NULL;
-	struct state_user *users = NULL;
 	struct err err = ERR_INIT;
 	struct sync_filter f;
 	struct state *st = NULL;
@@ -224,7 +161,8 @@ static int b_new(int argc, char **argv)
 		return cli_usage_error(
 			"batch new: --name, --source-endpoint and "
 			"--csv are required");
-	/* Check every input before anything is written. */
+	/* Check every input before anything is written: the folder
+	 * filters, the CSV, then (sched_batch_new) the endpoints. */
 	if (sync_filter_parse(b.exclude_folders, &f, &err) < 0)
 		goto fail;
 	sync_filter_release(&f);
@@ -237,61 +175,11 @@ static int b_new(int argc, char **argv)
 	st = cli_state_open("batch new", &ret);
 	if (st == NULL)
 		goto out;
-	if (state_endpoint_get(st, src, &se, &err) < 0)
-		goto fail;
-	b.source_id = se.id;
-	if (se.kind != STATE_EP_SOURCE_IMAP) {
-		err_set(&err, ERR_USAGE, EC_NONE,
-			"endpoint %s is a target; "
-			"--source-endpoint needs a source (created without "
-			"--type)",
-			src);
-		state_endpoint_release(&se);
-		goto fail;
-	}
-	state_endpoint_release(&se);
-	if (dst != NULL) {
-		if (state_endpoint_get(st, dst, &te, &err) < 0)
-			goto fail;
-		b.target_id = te.id;
-		if (te.kind == STATE_EP_SOURCE_IMAP) {
-			err_set(&err, ERR_USAGE, EC_NONE,
-				"endpoint %s is a "
-				"source; --target-endpoint needs one created "
-				"with --type maildir or --type imap",
-				dst);
-			state_endpoint_release(&te);
-			goto fail;
-		}
-		state_endpoint_release(&te);
-	}
-	if (state_begin(st, &err) < 0)
-		goto fail;
-	if (dst == NULL && default_target(st, &b.target_id, &err) < 0)
-		goto fail_tx;
 	b.name = xstrdup(name);
-	b.status = xstrdup(
-		batch_status_name(autostart ? BATCH_SYNCING : BATCH_CREATED));
-	if (autostart)
-		b.started = time(NULL);
-	if (state_batch_add(st, &b, &err) < 0)
-		goto fail_tx;
-	if (state_commit(st, &err) < 0)
-		goto fail;
 	nusers = cb->n;
-	users = users_from_csv(cb);
-	{
-		size_t i;
-		for (i = 0; i < nusers; i++)
-			users[i].status =
-				xstrdup(user_status_name(USER_QUEUED));
-	}
-	if (state_users_add(st, b.id, users, nusers, csv, &err) < 0) {
-		struct err e2 = ERR_INIT;
-		/* all or nothing: the batch goes too */
-		state_batch_remove(st, b.id, &e2);
+	if (sched_batch_new(st, &b, src, dst, autostart, cb, csv,
+			    cli_state_path(), NULL, &err) < 0)
 		goto fail;
-	}
 	if (!cli_globals.quiet) {
 		printf("Batch %s created with %zu users%s.\n", name, nusers,
 		       autostart ? " and started: 'imapmig sync --batch' it, "
@@ -311,12 +199,9 @@ static int b_new(int argc, char **argv)
 	}
 	ret = 0;
 	goto out;
-fail_tx:
-	state_rollback(st);
 fail:
 	ret = cli_fail("batch new", &err);
 out:
-	state_users_free(users, nusers);
 	csv_batch_free(&cb);
 	state_batch_release(&b);
 	state_close(&st);
@@ -423,21 +308,21 @@ static int b_get(int argc, char **argv)
 
 static int b_action(const char *action, int argc, char **argv)
 {
-	struct state_batch b;
+	struct sched_action_result res;
 	struct err err = ERR_INIT;
 	struct state *st;
 	char cmd[32];
 	int force = 0, yes = 0, ai, ret = 0;
 	const char *name = NULL;
+	enum sched_action a = (enum sched_action)sched_action_parse(action);
 
 	snprintf(cmd, sizeof(cmd), "batch %s", action);
 	for (ai = 1; ai < argc; ai++) {
-		if (strcmp(argv[ai], "--force") == 0 &&
-		    strcmp(action, "remove") == 0)
+		if (strcmp(argv[ai], "--force") == 0 && a == SCHED_REMOVE)
 			force = 1;
 		else if ((strcmp(argv[ai], "--yes") == 0 ||
 			  strcmp(argv[ai], "-y") == 0) &&
-			 strcmp(action, "remove") == 0)
+			 a == SCHED_REMOVE)
 			yes = 1;
 		else if (argv[ai][0] != '-' && name == NULL)
 			name = argv[ai];
@@ -450,132 +335,48 @@ static int b_action(const char *action, int argc, char **argv)
 	st = cli_state_open(cmd, &ret);
 	if (st == NULL)
 		return ret;
-	if (state_batch_get(st, name, &b, &err) < 0) {
-		state_close(&st);
-		return cli_fail(cmd, &err);
-	}
-	if (strcmp(action, "start") == 0) {
-		if (batch_status_completed(batch_status_parse(b.status))) {
-			err_set(&err, ERR_USAGE, EC_NONE,
-				"batch %s is %s: a "
-				"completed batch does not sync again",
-				name, b.status);
-			ret = -1;
-		} else {
-			ret = state_users_move(st, b.id, USER_START, &err);
-			state_batch_set_status(&b, BATCH_SYNCING);
-			if (b.started == 0)
-				b.started = time(NULL);
-			if (ret == 0 && !cli_globals.quiet)
-				printf("Batch %s started: its users are "
-				       "queued. "
-				       "'imapmig sync --batch %s' copies them "
-				       "now, or a running 'imapmig serve' "
-				       "within seconds.\n",
-				       name, name);
-		}
-	} else if (strcmp(action, "stop") == 0) {
-		ret = state_users_move(st, b.id, USER_STOP, &err);
-		state_batch_set_status(&b, BATCH_STOPPED);
-	} else if (strcmp(action, "complete") == 0) {
-		struct state_batch_counts c;
-		ret = state_batch_counts(st, b.id, &c, &err);
-		if (ret == 0 && c.syncing > 0) {
-			err_set(&err, ERR_USAGE, EC_NONE,
-				"batch %s has %u users syncing: let them "
-				"finish first",
-				name, c.syncing);
-			ret = -1;
-		}
-		/* One last incremental sync of every synced user, then no
-		 * more: 'sync' or 'serve' runs it and marks the batch
-		 * Completed. */
-		if (ret == 0)
-			ret = state_users_move(st, b.id, USER_AGAIN, &err);
+	if (a == SCHED_REMOVE) {
+		char q[300];
+		int ok;
+		/* the rules first, then the question, then the deed */
+		ret = sched_batch_act(st, name, a,
+				      SCHED_CHECK_ONLY |
+					      (force ? SCHED_FORCE : 0),
+				      &res, &err);
 		if (ret == 0) {
-			if (c.synced + c.queued == 0) {
-				state_batch_set_status(
-					&b,
-					c.failed ? BATCH_COMPLETED_WITH_ERRORS
-						 : BATCH_COMPLETED);
-				b.completed = time(NULL);
-			} else {
-				state_batch_set_status(&b, BATCH_COMPLETING);
-				if (!cli_globals.quiet)
-					printf("Batch %s: a final incremental "
-					       "sync is queued; 'imapmig sync' "
-					       "or 'imapmig serve' runs it and "
-					       "completes the batch.\n",
-					       name);
-			}
-		}
-	} else if (strcmp(action, "remove") == 0) {
-		struct state_batch_counts c;
-		char **busy = NULL;
-		size_t nbusy = 0, k;
-		ret = state_batch_counts(st, b.id, &c, &err);
-		/* a worker of any process ('serve', 'sync') holds a user:
-		 * a live claim, or a Syncing status */
-		if (ret == 0 && !force)
-			ret = state_batch_busy_users(st, b.id,
-						     sched_owner_alive, &busy,
-						     &nbusy, &err);
-		if (ret == 0 && nbusy > 0) {
-			struct buf who = BUF_INIT;
-			for (k = 0; k < nbusy && k < 5; k++) {
-				if (k > 0)
-					buf_addf(&who, ", ");
-				buf_add_escaped(&who, busy[k], strlen(busy[k]));
-			}
-			if (nbusy > 5)
-				buf_addf(&who, " and %zu more", nbusy - 5);
-			err_set(&err, ERR_USAGE, EC_NONE,
-				"batch %s: %zu user(s) are syncing now (%s): "
-				"run 'imapmig batch stop %s' and wait for "
-				"them, or pass --force",
-				name, nbusy, who.p, name);
-			buf_release(&who);
-			ret = -1;
-		}
-		for (k = 0; k < nbusy; k++)
-			free(busy[k]);
-		free(busy);
-		if (ret == 0 && !force && b.cutover != 0 &&
-		    c.last_synced < b.cutover) {
-			err_set(&err, ERR_USAGE, EC_NONE,
-				"batch %s: some users "
-				"have not synced since the cutover (%s): run "
-				"'imapmig batch set %s --sync-now', or pass "
-				"--force",
-				name, cli_fmt_time(b.cutover, 0), name);
-			ret = -1;
-		}
-		if (ret == 0) {
-			char q[300];
-			int ok;
 			snprintf(q, sizeof(q),
 				 "Remove batch %s and its %u user(s) from the "
 				 "state? Mail on the target stays.",
-				 name, c.total);
+				 name, res.users);
 			ok = cli_confirm(cmd, yes, q);
 			if (ok <= 0) {
-				state_batch_release(&b);
 				state_close(&st);
 				return ok < 0 ? 2 : 1;
 			}
-			ret = state_batch_remove(st, b.id, &err);
+			ret = sched_batch_act(st, name, a,
+					      force ? SCHED_FORCE : 0, &res,
+					      &err);
 		}
 		if (ret == 0 && !cli_globals.quiet)
 			printf("Batch %s removed (mail on the target is "
 			       "kept).\n",
 			       name);
-		state_batch_release(&b);
 		state_close(&st);
 		return ret < 0 ? cli_fail(cmd, &err) : 0;
 	}
-	if (ret == 0)
-		ret = state_batch_update(st, &b, &err);
-	state_batch_release(&b);
+	ret = sched_batch_act(st, name, a, 0, &res, &err);
+	if (ret == 0 && !cli_globals.quiet) {
+		if (a == SCHED_START)
+			printf("Batch %s started: its users are queued. "
+			       "'imapmig sync --batch %s' copies them now, or "
+			       "a running 'imapmig serve' within seconds.\n",
+			       name, name);
+		else if (a == SCHED_COMPLETE && !res.completed_now)
+			printf("Batch %s: a final incremental sync is queued; "
+			       "'imapmig sync' or 'imapmig serve' runs it and "
+			       "completes the batch.\n",
+			       name);
+	}
 	state_close(&st);
 	return ret < 0 ? cli_fail(cmd, &err) : 0;
 }
@@ -658,14 +459,11 @@ static int b_set(int argc, char **argv)
 		if (cb == NULL) {
 			ret = -1;
 		} else {
-			size_t n = cb->n, i;
-			struct state_user *u = users_from_csv(cb);
+			size_t n = cb->n;
+			struct state_user *u = sched_users_from_csv(cb);
 			int bs = batch_status_parse(b.status);
 			int started =
 				bs != BATCH_CREATED && bs != BATCH_STOPPED;
-			for (i = 0; i < n; i++)
-				u[i].status =
-					xstrdup(user_status_name(USER_QUEUED));
 			ret = state_users_add(st, b.id, u, n, csv, &err);
 			if (ret == 0 && started)
 				state_batch_set_status(&b, BATCH_SYNCING);
@@ -688,16 +486,16 @@ static int b_set(int argc, char **argv)
 		b.cutover = (time_t)cutover;
 	if (bps >= 0)
 		b.max_bytes_per_second = (uint64_t)bps;
+	if (ret == 0)
+		ret = state_batch_update(st, &b, &err);
+	/* the same rule as the web's sync-now, after the other changes */
 	if (ret == 0 && sync_now) {
-		ret = state_users_move(st, b.id, USER_AGAIN, &err);
-		state_batch_set_status(&b, BATCH_SYNCING);
+		ret = sched_batch_act(st, name, SCHED_SYNC_NOW, 0, NULL, &err);
 		if (ret == 0 && !cli_globals.quiet)
 			puts("Every synced user is queued for an incremental "
 			     "sync: run 'imapmig sync' (or let 'imapmig serve' "
 			     "pick it up).");
 	}
-	if (ret == 0)
-		ret = state_batch_update(st, &b, &err);
 	state_batch_release(&b);
 	state_close(&st);
 	return ret < 0 ? cli_fail("batch set", &err) : 0;

@@ -324,6 +324,7 @@ release:
 done:
 	if (ret < 0) {
 		snprintf(job->error, sizeof(job->error), "%s", err.msg);
+		job->error_class = (int)err.cls;
 		log_warn("user %s: failed: %s", job->email, err.msg);
 	}
 	sync_filter_release(&opt.include);

@@ -30,6 +30,7 @@ struct sched_job {
 	time_t started;	      /* 0 while queued */
 	_Atomic int finished; /* 0 or one of enum job_end */
 	char error[600];
+	int error_class; /* enum err_class of error, once JOB_FAILED */
 	pthread_t thread;
 	int joined;
 	const char *state_path;

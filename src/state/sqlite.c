@@ -1374,6 +1374,40 @@ int state_user_status_get(struct state *st, int64_t user_id, char *buf,
 	return 0;
 }
 
+int state_user_statuses(struct state *st, struct state_user_status **v_r,
+			size_t *n_r, struct err *err)
+{
+	sqlite3_stmt *s = prep(
+		st, "SELECT id, batch_id, status FROM users ORDER BY id", err);
+	struct state_user_status *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (s == NULL)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(s, 2);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[n].id = sqlite3_column_int64(s, 0);
+		v[n].batch_id = sqlite3_column_int64(s, 1);
+		snprintf(v[n].status, sizeof(v[n].status), "%s", t ? t : "");
+		n++;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return db_error(st, "read user statuses", err);
+	}
+	*v_r = v;
+	*n_r = n;
+	return 0;
+}
+
 int state_batch_busy_users(struct state *st, int64_t batch_id,
 			   int (*alive)(const char *owner), char ***v_r,
 			   size_t *n_r, struct err *err)

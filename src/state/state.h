@@ -174,6 +174,14 @@ int state_user_release_claim(struct state *st, int64_t user_id,
  * a user that is gone.  0 or -1. */
 int state_user_status_get(struct state *st, int64_t user_id, char *buf,
 			  size_t size, struct err *err);
+/* Every user's id, batch and status (one read, no passwords decrypted):
+ * what the web's event stream diffs.  The caller frees *v_r. */
+struct state_user_status {
+	int64_t id, batch_id;
+	char status[24];
+};
+int state_user_statuses(struct state *st, struct state_user_status **v_r,
+			size_t *n_r, struct err *err);
 /* The emails of the batch's users a worker holds now: a claim whose
  * lease runs and whose owner alive() says exists, or a Syncing status.
  * The caller frees each string, then the array. */

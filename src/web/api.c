@@ -1,10 +1,16 @@
 /* api.c - the JSON API's routes (/api/v1/...): the CLI's --json shapes
  * (sched/views.h) and its actions (sched/actions.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
+#include "sched/actions.h"
+#include "sched/csv.h"
 #include "sched/views.h"
 #include "util/xalloc.h"
+#include <openssl/crypto.h>
 #include "web/internal.h"
 
 /* The path's segments after /api/v1: at most 4, each unescaped by MHD
@@ -72,6 +78,291 @@ static enum MHD_Result get_batch_users(struct MHD_Connection *c,
 	return web_reply_json(c, 200, arr);
 }
 
+/* A size as a JSON number of bytes or a string such as "35M"; -1 if
+ * neither. */
+static long long json_size(const json_t *v)
+{
+	const char *p;
+	unsigned long long n = 0, mul = 1;
+
+	if (json_is_integer(v))
+		return json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
+	if (!json_is_string(v))
+		return -1;
+	p = json_string_value(v);
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (unsigned long long)(1ull << 50))
+			return -1;
+		n = n * 10 + (unsigned)(*p - '0');
+	}
+	if (*p == 'K' || *p == 'k')
+		mul = 1024;
+	else if (*p == 'M' || *p == 'm')
+		mul = 1024 * 1024;
+	else if (*p == 'G' || *p == 'g')
+		mul = 1024ull * 1024 * 1024;
+	else if (*p != '\0')
+		return -1;
+	if (*p != '\0' && p[1] != '\0' && strcmp(p + 1, "B") != 0 &&
+	    strcmp(p + 1, "iB") != 0)
+		return -1;
+	return (long long)(n * mul);
+}
+
+/* A time as epoch seconds or "2026-11-30 22:00" / "2026-11-30T22:00:00Z"
+ * (UTC); -1 if neither. */
+static long long json_time(const json_t *v)
+{
+	static const char *const fmts[] = {
+		"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
+		"%Y-%m-%d %H:%M", "%Y-%m-%d"};
+	const char *s, *end = NULL;
+	struct tm tm;
+	size_t i;
+
+	if (json_is_integer(v))
+		return json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
+	if (!json_is_string(v))
+		return -1;
+	s = json_string_value(v);
+	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, fmts[i], &tm);
+		if (end != NULL && (*end == '\0' || strcmp(end, "Z") == 0 ||
+				    strcmp(end, " UTC") == 0))
+			return (long long)timegm(&tm);
+	}
+	return -1;
+}
+
+static int json_bool(const json_t *v, int *out)
+{
+	if (json_is_boolean(v)) {
+		*out = json_is_true(v);
+		return 0;
+	}
+	if (json_is_string(v) &&
+	    (strcasecmp(json_string_value(v), "true") == 0 ||
+	     strcasecmp(json_string_value(v), "false") == 0)) {
+		*out = strcasecmp(json_string_value(v), "true") == 0;
+		return 0;
+	}
+	return -1;
+}
+
+/* A CSV refused: its first error, and every row's (up to
+ * CSV_MAX_ERRORS), "NAME:LINE: what" as the CLI prints them. */
+static enum MHD_Result csv_refused(struct MHD_Connection *c,
+				   const struct csv_report *rep,
+				   const struct err *err, const char *name)
+{
+	json_t *j = json_object(), *lines = json_array();
+	const char *p = rep->errors.p;
+
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		json_array_append_new(lines, json_stringn(p, (size_t)(e - p)));
+		p = e + 1;
+	}
+	if (rep->n_errors > 1) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "%s: %s%u rows with errors: fix them; nothing was "
+			 "imported",
+			 name,
+			 rep->n_errors >= CSV_MAX_ERRORS ? "at least " : "",
+			 rep->n_errors);
+		json_object_set_new(j, "error", json_string(msg));
+	} else {
+		json_object_set_new(j, "error", json_string(err->msg));
+	}
+	json_object_set_new(j, "errors", lines);
+	return web_reply_json(c, 400, j);
+}
+
+/* POST /api/v1/batches: `batch new` from JSON. */
+static enum MHD_Result post_batch(struct web *w, struct MHD_Connection *c,
+				  struct web_req *r, struct state *st)
+{
+	struct csv_report rep = {BUF_INIT, BUF_INIT, 0, 0};
+	struct err err = ERR_INIT;
+	struct state_batch b;
+	struct csv_batch *cb = NULL;
+	const char *name = NULL, *src = NULL, *dst = NULL, *csv = NULL;
+	const char *csv_name = "upload.csv", *key;
+	size_t csv_len = 0;
+	int autostart = 0, allow_unknown = 0;
+	enum MHD_Result ret;
+	json_error_t je;
+	json_t *j, *v;
+
+	j = json_loadb(r->body.p, r->body.len, JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL)
+		return web_reply_error(c, 400,
+				       "bad JSON: %s (line %d, column %d)",
+				       je.text, je.line, je.column);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return web_reply_error(c, 400, "bad JSON: give an object");
+	}
+	memset(&b, 0, sizeof(b));
+	b.allow_incremental = 1;
+	b.max_message_size = 35ull * 1024 * 1024;
+	b.max_items = 500000;
+	json_object_foreach(j, key, v)
+	{
+		long long n;
+		const char *bad = NULL;
+		if (strcmp(key, "name") == 0) {
+			if (!json_is_string(v) || json_string_length(v) == 0)
+				bad = "give the batch's name";
+			else
+				name = json_string_value(v);
+		} else if (strcmp(key, "source_endpoint") == 0) {
+			if (!json_is_string(v))
+				bad = "give an endpoint's name";
+			else
+				src = json_string_value(v);
+		} else if (strcmp(key, "target_endpoint") == 0) {
+			if (json_is_null(v))
+				dst = NULL;
+			else if (!json_is_string(v))
+				bad = "give an endpoint's name";
+			else
+				dst = json_string_value(v);
+		} else if (strcmp(key, "csv") == 0) {
+			if (!json_is_string(v))
+				bad = "give the CSV's text";
+			else {
+				csv = json_string_value(v);
+				csv_len = json_string_length(v);
+			}
+		} else if (strcmp(key, "csv_name") == 0) {
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
+			    json_string_length(v) > 200)
+				bad = "give the uploaded file's name";
+			else
+				csv_name = json_string_value(v);
+		} else if (strcmp(key, "autostart") == 0) {
+			if (json_bool(v, &autostart) < 0)
+				bad = "give true or false";
+		} else if (strcmp(key, "allow_unknown_columns") == 0) {
+			if (json_bool(v, &allow_unknown) < 0)
+				bad = "give true or false";
+		} else if (strcmp(key, "allow_incremental_syncs") == 0) {
+			if (json_bool(v, &b.allow_incremental) < 0)
+				bad = "give true or false";
+		} else if (strcmp(key, "exclude_folders") == 0 ||
+			   strcmp(key, "include_folders") == 0 ||
+			   strcmp(key, "notification_emails") == 0) {
+			char **to = key[0] == 'e'   ? &b.exclude_folders
+				    : key[0] == 'i' ? &b.include_folders
+						    : &b.notification_emails;
+			if (json_is_null(v))
+				continue;
+			if (!json_is_string(v))
+				bad = "give a comma-separated list";
+			else if (json_string_length(v) > 0)
+				*to = xstrdup(json_string_value(v));
+		} else if (strcmp(key, "bad_item_limit") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0)
+				bad = "give a number";
+			else
+				b.bad_item_limit =
+					(uint64_t)json_integer_value(v);
+		} else if (strcmp(key, "max_items") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) <= 0)
+				bad = "give a number above 0";
+			else
+				b.max_items = (uint64_t)json_integer_value(v);
+		} else if (strcmp(key, "max_message_size") == 0) {
+			if ((n = json_size(v)) <= 0)
+				bad = "give a size such as 35M or a number of "
+				      "bytes";
+			else
+				b.max_message_size = (uint64_t)n;
+		} else if (strcmp(key, "max_bytes_per_second") == 0) {
+			if ((n = json_size(v)) < 0)
+				bad = "give a rate such as 2M (bytes a "
+				      "second, per mailbox), or 0 for none";
+			else
+				b.max_bytes_per_second = (uint64_t)n;
+		} else if (strcmp(key, "start_after") == 0) {
+			if (json_is_null(v))
+				continue;
+			if ((n = json_time(v)) < 0)
+				bad = "give a UTC time such as '2026-11-30 "
+				      "22:00'";
+			else
+				b.start_after = (time_t)n;
+		} else {
+			ret = web_reply_error(c, 400,
+					      "unknown field \"%s\": see "
+					      "docs/internals/web.md",
+					      key);
+			goto out;
+		}
+		if (bad != NULL) {
+			ret = web_reply_error(c, 400, "field %s: %s", key, bad);
+			goto out;
+		}
+	}
+	if (name == NULL || src == NULL || csv == NULL) {
+		ret = web_reply_error(c, 400,
+				      "name, source_endpoint and csv are "
+				      "required");
+		goto out;
+	}
+	cb = csv_batch_from_mem(csv, csv_len, csv_name, allow_unknown, &rep,
+				&err);
+	if (cb == NULL) {
+		ret = csv_refused(c, &rep, &err, csv_name);
+		goto out;
+	}
+	b.name = xstrdup(name);
+	if (sched_batch_new(st, &b, src, dst, autostart, cb, csv_name,
+			    w->state_path, NULL, &err) < 0) {
+		ret = web_reply_err(c, &err);
+		goto out;
+	}
+	{
+		json_t *o = view_batches(st, name, &err);
+		ret = o ? web_reply_json(c, 201, o) : web_reply_err(c, &err);
+	}
+out:
+	csv_report_release(&rep);
+	csv_batch_free(&cb);
+	state_batch_release(&b);
+	/* the CSV held passwords */
+	OPENSSL_cleanse(r->body.p, r->body.len);
+	json_decref(j);
+	return ret;
+}
+
+static enum MHD_Result batch_action(struct MHD_Connection *c, struct state *st,
+				    const char *name, enum sched_action a,
+				    unsigned flags)
+{
+	struct sched_action_result res;
+	struct err err = ERR_INIT;
+	json_t *o;
+
+	if (sched_batch_act(st, name, a, flags, &res, &err) < 0) {
+		unsigned status = res.why == SCHED_NOT_FOUND  ? 404
+				  : res.why == SCHED_CONFLICT ? 409
+							      : 500;
+		return web_reply_error(c, status, "%s", err.msg);
+	}
+	if (a == SCHED_REMOVE)
+		return web_reply_json(
+			c, 200,
+			json_pack("{s:b,s:s}", "removed", 1, "name", name));
+	o = view_batches(st, name, &err);
+	return o ? web_reply_json(c, 200, o) : web_reply_err(c, &err);
+}
+
 static enum MHD_Result route(struct web *w, struct MHD_Connection *c,
 			     const char *method, int n, char **seg,
 			     struct web_req *r, struct state *st)
@@ -82,9 +373,6 @@ static enum MHD_Result route(struct web *w, struct MHD_Connection *c,
 	int del = strcmp(method, "DELETE") == 0;
 	json_t *j;
 
-	(void)r;
-	(void)post;
-	(void)del;
 	if (n == 1 && strcmp(seg[0], "endpoints") == 0) {
 		if (!get)
 			return web_reply_error(c, 405, "use GET");
@@ -92,6 +380,8 @@ static enum MHD_Result route(struct web *w, struct MHD_Connection *c,
 	}
 	if (n >= 1 && strcmp(seg[0], "batches") == 0) {
 		if (n == 1) {
+			if (post)
+				return post_batch(w, c, r, st);
 			if (!get)
 				return web_reply_error(c, 405,
 						       "use GET or POST");
@@ -100,12 +390,30 @@ static enum MHD_Result route(struct web *w, struct MHD_Connection *c,
 				 : web_reply_err(c, &err);
 		}
 		if (n == 2) {
+			if (del) {
+				const char *f = MHD_lookup_connection_value(
+					c, MHD_GET_ARGUMENT_KIND, "force");
+				int force =
+					f != NULL && (strcmp(f, "1") == 0 ||
+						      strcmp(f, "true") == 0);
+				return batch_action(c, st, seg[1], SCHED_REMOVE,
+						    force ? SCHED_FORCE : 0);
+			}
 			if (!get)
 				return web_reply_error(c, 405,
 						       "use GET or DELETE");
 			j = view_batches(st, seg[1], &err);
 			return j ? web_reply_json(c, 200, j)
 				 : web_reply_err(c, &err);
+		}
+		if (n == 3 && sched_action_parse(seg[2]) >= 0 &&
+		    sched_action_parse(seg[2]) != SCHED_REMOVE) {
+			if (!post)
+				return web_reply_error(c, 405, "use POST");
+			return batch_action(
+				c, st, seg[1],
+				(enum sched_action)sched_action_parse(seg[2]),
+				0);
 		}
 		if (n == 3 && strcmp(seg[2], "users") == 0) {
 			if (!get)
@@ -119,13 +427,13 @@ static enum MHD_Result route(struct web *w, struct MHD_Connection *c,
 		j = view_user_stats(st, seg[1], 1, 1, &err);
 		return j ? web_reply_json(c, 200, j) : web_reply_err(c, &err);
 	}
-	return web_reply_error(c, 404, "no route /api/v1/%s%s%s", n ? seg[0] : "",
-			       n > 1 ? "/" : "", n > 1 ? seg[1] : "");
+	return web_reply_error(c, 404, "no route /api/v1/%s%s%s",
+			       n ? seg[0] : "", n > 1 ? "/" : "",
+			       n > 1 ? seg[1] : "");
 }
 
 enum MHD_Result web_api(struct web *w, struct MHD_Connection *c,
-			const char *method, const char *path,
-			struct web_req *r)
+			const char *method, const char *path, struct web_req *r)
 {
 	char copy[1024], *seg[4];
 	struct err err = ERR_INIT;

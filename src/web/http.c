@@ -220,8 +220,8 @@ static enum MHD_Result method_not_allowed(struct MHD_Connection *c,
 					  const char *allow)
 {
 	char *s = NULL;
-	json_t *j = json_pack("{s:s}", "error",
-			      "method not allowed on this route");
+	json_t *j =
+		json_pack("{s:s}", "error", "method not allowed on this route");
 	struct MHD_Response *resp;
 
 	s = json_dumps(j, JSON_COMPACT);
@@ -299,9 +299,9 @@ static enum MHD_Result login(struct web *w, struct MHD_Connection *c,
 			     struct web_req *r)
 {
 	const char *type = header(c, "Content-Type");
-	int form = type != NULL &&
-		   strncasecmp(type, "application/x-www-form-urlencoded",
-			       33) == 0;
+	int form =
+		type != NULL &&
+		strncasecmp(type, "application/x-www-form-urlencoded", 33) == 0;
 	char *tok = login_token(c, r);
 	struct MHD_Response *resp;
 	char cookie[200];
@@ -316,8 +316,9 @@ static enum MHD_Result login(struct web *w, struct MHD_Connection *c,
 	OPENSSL_cleanse(tok, strlen(tok));
 	free(tok);
 	if (!ok)
-		return web_reply_error(c, 401, "login: wrong token: see "
-					       "<state dir>/api-token");
+		return web_reply_error(c, 401,
+				       "login: wrong token: see "
+				       "<state dir>/api-token");
 	snprintf(cookie, sizeof(cookie),
 		 "imapmig_session=%s; HttpOnly; SameSite=Strict; Path=/%s",
 		 w->session, w->tls ? "; Secure" : "");
@@ -353,8 +354,7 @@ static enum MHD_Result logout(struct MHD_Connection *c)
 	if (resp == NULL)
 		return MHD_NO;
 	common_headers(resp, "application/json");
-	MHD_add_response_header(resp,
-				"Set-Cookie",
+	MHD_add_response_header(resp, "Set-Cookie",
 				"imapmig_session=; HttpOnly; SameSite=Strict; "
 				"Path=/; Max-Age=0");
 	return queue(c, 200, resp);
@@ -397,7 +397,7 @@ static enum MHD_Result dispatch(struct web *w, struct MHD_Connection *c,
 		if (why != NULL)
 			return web_reply_error(c, 403, "%s", why);
 		return strcmp(url, "/api/v1/login") == 0 ? login(w, c, r)
-							: logout(c);
+							 : logout(c);
 	}
 	if (strncmp(url, "/api/", 5) != 0)
 		return web_reply_error(c, 404, "no route %s", url);
@@ -439,17 +439,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	(void)version;
 	if (r == NULL) {
 		const char *cl = header(c, "Content-Length");
+		/* only a new batch carries a CSV */
+		size_t max = strcmp(url, "/api/v1/batches") == 0
+				     ? WEB_BODY_MAX
+				     : WEB_SMALL_BODY_MAX;
 		r = xcalloc(1, sizeof(*r));
-		buf_init(&r->body, WEB_BODY_MAX);
+		buf_init(&r->body, max);
 		*con_cls = r;
-		/* refused before a byte of it is read */
-		if (cl != NULL && strtoull(cl, NULL, 10) > WEB_BODY_MAX) {
+		/* refused before a byte of it is read: MHD answers and
+		 * closes the connection */
+		if (cl != NULL && strtoull(cl, NULL, 10) > max) {
 			r->too_big = 1;
 			return web_reply_error(
 				c, 413,
 				"request body of %s bytes is over the limit "
-				"of %u bytes",
-				cl, WEB_BODY_MAX);
+				"of %zu bytes",
+				cl, max);
 		}
 		return MHD_YES;
 	}
@@ -459,15 +464,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			return MHD_YES;
 		}
 		if (buf_add(&r->body, upload, *upload_size) < 0) {
-			/* chunked and past the cap: answer now, read no
-			 * more (MHD closes the connection) */
-			r->too_big = 1;
-			buf_release(&r->body);
-			*upload_size = 0;
-			return web_reply_error(
-				c, 413,
-				"request body is over the limit of %u bytes",
-				WEB_BODY_MAX);
+			/* chunked and past the cap: MHD can answer only
+			 * before the body or after all of it; read no more,
+			 * close the connection */
+			log_info("web: a chunked request body passed %zu "
+				 "bytes: connection closed",
+				 r->body.max);
+			return MHD_NO;
 		}
 		*upload_size = 0;
 		return MHD_YES;
@@ -687,7 +690,8 @@ struct web *web_start(const struct web_opts *o, struct err *err)
 		err_set(err, w->tls ? ERR_USAGE : ERR_LOCAL, EC_NONE,
 			"cannot listen on %s%s: is the port in use%s?",
 			esc(o->listen), w->tls ? " with TLS" : "",
-			w->tls ? ", or the certificate and key not a pair" : "");
+			w->tls ? ", or the certificate and key not a pair"
+			       : "");
 		goto fail;
 	}
 	info = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -716,10 +720,10 @@ void web_stop(struct web **wp)
 		return;
 	atomic_store(&w->stopping, 1);
 	/* the event streams end first, or the daemon would wait for them */
-	if (w->events != NULL)
-		web_events_stop(&w->events);
+	web_events_shutdown(w->events);
 	if (w->daemon != NULL)
 		MHD_stop_daemon(w->daemon);
+	web_events_free(&w->events);
 	for (i = 0; i < w->npool; i++)
 		state_close(&w->pool[i]);
 	if (w->key_pem != NULL) {
@@ -728,6 +732,7 @@ void web_stop(struct web **wp)
 	}
 	free(w->cert_pem);
 	free(w->jobs);
+	free(w->counted);
 	free(w->state_path);
 	OPENSSL_cleanse(w->token_hash, sizeof(w->token_hash));
 	OPENSSL_cleanse(w->session, sizeof(w->session));
@@ -767,6 +772,21 @@ void web_tick(struct web *w, struct sched_job *jobs, size_t n)
 	web_heartbeat(w);
 	v = xcalloc(n + 1, sizeof(*v));
 	pthread_mutex_lock(&w->jobs_lock);
+	if (n != w->ncounted) {
+		free(w->counted);
+		w->counted = xcalloc(n + 1, sizeof(*w->counted));
+		w->ncounted = n;
+	}
+	for (i = 0; i < n; i++) {
+		int cls = jobs[i].error_class;
+		if (atomic_load(&jobs[i].finished) != JOB_FAILED ||
+		    w->counted[i] == jobs[i].started)
+			continue;
+		w->counted[i] = jobs[i].started;
+		if (cls <= ERR_NONE || cls > ERR_LOCAL)
+			cls = ERR_LOCAL;
+		w->errors[cls]++;
+	}
 	for (i = 0; i < n; i++) {
 		struct sched_job *j = &jobs[i];
 		struct web_job *x = &v[k];

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "state/state.h"
 #include "util/buf.h"
@@ -14,10 +15,12 @@
 
 /* A request body larger than this is refused (413) without reading on:
  * the CSV alone may be 10 MB, and JSON quoting adds a little. */
-#define WEB_BODY_MAX (12u * 1024 * 1024)
+#define WEB_BODY_MAX ((size_t)12 * 1024 * 1024)
+/* every other route's body (login, actions) */
+#define WEB_SMALL_BODY_MAX  ((size_t)64 * 1024)
 #define WEB_MAX_CONNECTIONS 64
-#define WEB_POOL_MAX 8
-#define WEB_TOKEN_MAX 512
+#define WEB_POOL_MAX	    8
+#define WEB_TOKEN_MAX	    512
 
 struct web_events;
 
@@ -57,6 +60,11 @@ struct web {
 	struct web_job *jobs;
 	size_t njobs;
 	long long jobs_at;
+	/* failed passes seen, by error class; a job is counted once: its
+	 * index in the run's array and its start time */
+	uint64_t errors[ERR_LOCAL + 1];
+	time_t *counted;
+	size_t ncounted;
 
 	struct web_events *events;
 	_Atomic int stopping;
@@ -110,7 +118,10 @@ enum MHD_Result web_healthz(struct web *w, struct MHD_Connection *c);
 
 /* ---- events.c ---- */
 struct web_events *web_events_start(struct web *w, struct err *err);
-void web_events_stop(struct web_events **evp);
+/* Streams end and the watcher stops; then the daemon can stop, then
+ * web_events_free. */
+void web_events_shutdown(struct web_events *ev);
+void web_events_free(struct web_events **evp);
 enum MHD_Result web_events_serve(struct web *w, struct MHD_Connection *c);
 
 #endif

@@ -61,8 +61,7 @@ static int token_create(const char *path, struct err *err)
 	return 0;
 }
 
-int web_token_load(struct web *w, const char *path, int create,
-		   struct err *err)
+int web_token_load(struct web *w, const char *path, int create, struct err *err)
 {
 	char text[WEB_TOKEN_MAX + 2];
 	unsigned char mac[32];

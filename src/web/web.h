@@ -14,8 +14,8 @@
 #include "util/err.h"
 
 struct web_opts {
-	const char *listen;	/* "127.0.0.1:8025", "[::1]:8025", "0.0.0.0:443" */
-	const char *tls_cert;	/* PEM files: both or neither */
+	const char *listen; /* "127.0.0.1:8025", "[::1]:8025", "0.0.0.0:443" */
+	const char *tls_cert; /* PEM files: both or neither */
 	const char *tls_key;
 	const char *token_file; /* NULL: "<state dir>/api-token", created */
 	const char *state_path;

@@ -1,5 +1,5 @@
 /* csv.c - see csv.h. */
-#include "cli/csv.h"
+#include "sched/csv.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -8,8 +8,8 @@
  * and no rows.  A password never appears in an error.  Limits: the file
  * 10 MB, 50,000 rows, each field and column name 1 KiB, EmailAddress 320
  * bytes (RFC 5321). */
-#ifndef CLI_CSV_H
-#define CLI_CSV_H
+#ifndef SCHED_CSV_H
+#define SCHED_CSV_H
 
 #include <stddef.h>
 
