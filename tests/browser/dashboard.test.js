@@ -73,15 +73,28 @@ async function until(what, fn, ms = 20000) {
 	});
 	await page.setViewport({ width: 1280, height: 1000 });
 
-	// page-side readers
-	const batchStatus = () => page.$eval(`#batch-rows tr[data-name="${BATCH}"] .batch-status`,
-		(e) => e.textContent).catch(() => null);
-	const batchPct = () => page.$eval(`#batch-rows tr[data-name="${BATCH}"] progress`,
-		(e) => Number(e.value)).catch(() => null);
-	const userStatuses = () => page.$$eval('#user-rows tr', (rows) =>
-		rows.map((r) => r.querySelector('.user-status').textContent).sort().join(' '));
-	const itemsShown = () => page.$$eval('#user-rows td.c-items', (tds) =>
-		tds.map((t) => t.textContent).join('|'));
+	// What the page shows, in one round trip (the machine may be busy).
+	const snap = () => page.evaluate((batch) => {
+		const tr = document.querySelector(`#batch-rows tr[data-name="${batch}"]`);
+		const users = [...document.querySelectorAll('#user-rows tr')].map((r) => ({
+			status: r.querySelector('.user-status').textContent,
+			folder: r.querySelector('.c-folder').textContent,
+			items: r.querySelector('.c-items').textContent,
+			mb: r.querySelector('.c-mb').textContent,
+			rate: r.querySelector('.c-rate').textContent,
+		}));
+		return {
+			status: tr ? tr.querySelector('.batch-status').textContent : null,
+			pct: tr ? Number(tr.querySelector('progress').value) : null,
+			users,
+			statuses: users.map((u) => u.status).sort().join(' '),
+			progress: users.map((u) => `${u.items} ${u.mb}`).join(', '),
+			live: users.filter((u) => u.folder && u.rate).length,
+		};
+	}, BATCH);
+	const batchStatus = async () => (await snap()).status;
+	const batchPct = async () => (await snap()).pct;
+	const userStatuses = async () => (await snap()).statuses;
 	const clickAction = (a) => page.click(`#batch-rows tr[data-name="${BATCH}"] button[data-action="${a}"]`);
 	const notice = () => page.$eval('#notice', (e) => e.textContent);
 
@@ -111,31 +124,27 @@ async function until(what, fn, ms = 20000) {
 		await until('the live-events indicator', () => page.$eval('#conn', (e) => e.textContent === 'Live'), 10000);
 		await clickAction('start');
 		await until('Syncing', async () => (await batchStatus()) === 'Syncing', 10000);
+		// progress: the bar, and each user's items and MB
 		const seen = new Set();
 		let shot = false;
-		await until('users syncing with progress shown twice', async () => {
-			const p = await batchPct(), items = await itemsShown();
-			seen.add(`${p}/${items}`);
-			if (!shot && p >= 10 && p <= 80 && (await userStatuses()).includes('Syncing')) {
-				// mid-migration: the folder and a rate are on screen
-				const rates = await page.$$eval('#user-rows td.c-rate', (t) => t.map((x) => x.textContent).join(''));
-				if (rates !== '') {
-					await sleep(1200); // one more point on the chart
-					await page.screenshot({ path: SHOT, fullPage: true });
-					log(`screenshot at ${p} % -> ${SHOT}`);
-					shot = true;
-				}
+		await until('users syncing with their progress moving', async () => {
+			const v = await snap();
+			if (v.status !== 'Syncing')
+				return false;
+			seen.add(`${v.pct} %: ${v.progress}`);
+			if (!shot && seen.size >= 2 && v.pct < 80 && v.live > 0 && v.users.some((u) => parseFloat(u.mb) > 0)) {
+				// mid-migration: folders and rates are on screen
+				await page.screenshot({ path: SHOT, fullPage: true });
+				log(`screenshot at ${v.pct} %, ${v.live} user(s) showing folder and rate -> ${SHOT}`);
+				shot = true;
 			}
 			return shot && seen.size >= 3;
-		}, 20000);
-		const folders = await page.$$eval('#user-rows td.c-folder', (t) => t.map((x) => x.textContent).filter(Boolean));
-		check(folders.length > 0, 'no folder shown while syncing');
+		}, 30000);
 		const chart = await page.$eval('#chart-line', (e) => e.getAttribute('points'));
 		check(chart && chart.split(' ').length >= 2, `the throughput chart is empty: "${chart}"`);
-		check(/Now [1-9]/.test(await page.$eval('#chart-summary', (e) => e.textContent)) ||
-			/peak [1-9]/.test(await page.$eval('#chart-summary', (e) => e.textContent)),
-			'the chart summary shows no throughput');
-		log(`progress seen without a reload: ${[...seen].slice(0, 6).join(', ')}`);
+		const summary = await page.$eval('#chart-summary', (e) => e.textContent);
+		check(/peak [1-9]/.test(summary), `the chart summary shows no throughput: ${summary}`);
+		log(`progress seen without a reload: ${[...seen].slice(0, 4).join(' / ')}`);
 
 		step = 'stop the batch (confirmation dialog)';
 		await clickAction('stop');
@@ -144,7 +153,8 @@ async function until(what, fn, ms = 20000) {
 		// Cancel first: nothing happens
 		await page.click('#confirm-cancel');
 		await sleep(500);
-		check((await batchStatus()) === 'Syncing', 'Cancel stopped the batch');
+		const afterCancel = await batchStatus();
+		check(afterCancel === 'Syncing', `after Cancel the batch is ${afterCancel}, not Syncing`);
 		await clickAction('stop');
 		await page.waitForSelector('#confirm[open]', { timeout: 5000 });
 		await page.click('#confirm-ok');
@@ -158,9 +168,17 @@ async function until(what, fn, ms = 20000) {
 		await clickAction('start');
 		await until('Syncing again', async () => (await batchStatus()) === 'Syncing', 10000);
 		const pcts = new Set();
+		let better = false;
 		await until('Synced', async () => {
-			pcts.add(await batchPct());
-			return (await batchStatus()) === 'Synced';
+			const v = await snap();
+			pcts.add(v.pct);
+			if (!better && v.status === 'Syncing' && v.pct > 0 && v.pct < 90 && v.live > 0) {
+				// a fuller picture than the first: the bar has moved
+				await page.screenshot({ path: SHOT, fullPage: true });
+				log(`screenshot again at ${v.pct} % -> ${SHOT}`);
+				better = true;
+			}
+			return v.status === 'Synced';
 		}, 40000);
 		await until('every user Synced', async () => (await userStatuses()) === 'Synced Synced Synced', 10000);
 		await until('100 %', async () => (await batchPct()) === 100, 5000);
@@ -221,7 +239,7 @@ async function until(what, fn, ms = 20000) {
 		await page.click('#new-form button[type=submit]');
 		await page.waitForFunction(() => document.querySelector('#new-errors').textContent !== '', { timeout: 10000 });
 		const csvErr = await page.$eval('#new-errors', (e) => e.textContent);
-		check(/line 3\b/.test(csvErr), `the CSV error does not name line 3: ${csvErr}`);
+		check(/line 3\b/.test(csvErr) && /line 4\b/.test(csvErr), `the CSV errors do not name lines 3 and 4: ${csvErr}`);
 		check(!(await page.$('#batch-rows tr[data-name="Bad"]')), 'a batch Bad appeared');
 		log(`CSV error shown: ${csvErr}`);
 

@@ -18,7 +18,7 @@ trap '[ -n "$SERVE" ] && kill "$SERVE" 2>/dev/null; fixture_cleanup' EXIT
 bash "$IMAPMIG_SRCDIR/scripts/browser-deps.sh" || { echo "FAIL: scripts/browser-deps.sh" >&2; exit 1; }
 
 fixture_start
-# Three users, about 1.2 MB each; ann.beebe also has one message over the
+# Three users, about 1.1 MB each; ann.beebe also has one message over the
 # batch's --max-message-size, whose subject is markup (shown as text).
 $POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 --seed 1 'INBOX:20' 'Big:4:250000' >/dev/null || exit 1
 $POP --port "$IMAPFIX_PORT" --user ann.beebe --password 2111991 --seed 2 'INBOX:20' 'Big:4:250000' >/dev/null || exit 1
@@ -42,11 +42,12 @@ export IMAPMIG_STATE="$T/state/state.db"
 	--skip-verification || exit 1
 "$IMAPMIG" -q endpoint new --name md --type maildir --path-template "$T/target/{local}/Maildir" || exit 1
 printf 'EmailAddress,UserName,Password\nta@contoso.edu,terry.adams,1091990\nab@contoso.edu,ann.beebe,2111991\npc@contoso.edu,paul.cannon,3281986\n' >"$T/u.csv"
-# 1.1 MB a mailbox at 150 KB/s: some seven seconds of Syncing to watch.
+# 1.1 MB a mailbox at 64 KiB/s: some 17 seconds of Syncing to watch,
+# stop and resume.
 "$IMAPMIG" -q batch new --name Spring --source-endpoint src --target-endpoint md --csv "$T/u.csv" \
-	--max-message-size 300K --max-bytes-per-second 150K || exit 1
-# The CSV the page uploads: line 3 has no address.
-printf 'EmailAddress,UserName,Password\nnew1@contoso.edu,terry.adams,1091990\n,ann.beebe,2111991\n' >"$T/bad.csv"
+	--max-message-size 300K --max-bytes-per-second 64K || exit 1
+# The CSV the page uploads: line 3 has no address, line 4 a bad one.
+printf 'EmailAddress,UserName,Password\nnew1@contoso.edu,terry.adams,1091990\n,ann.beebe,2111991\nnot-an-address,paul.cannon,3281986\n' >"$T/bad.csv"
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$IMAPMIG" serve --listen "127.0.0.1:$PORT" --incremental-interval 1h 2>"$T/serve.err" &

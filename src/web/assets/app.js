@@ -320,6 +320,7 @@
 		es.addEventListener('progress', function (m) { onProgress(parse(m)); });
 		es.addEventListener('batch', function (m) { onBatch(parse(m)); });
 		es.addEventListener('reset', function () { loadAll(); });
+		es.addEventListener('removed', function (m) { onRemoved(parse(m)); });
 		es.onmessage = function (m) {
 			var d = parse(m);
 			if (d && d.type === 'progress') onProgress(d);
@@ -353,6 +354,27 @@
 		renderBatches();
 	}
 
+	function onRemoved(d) {
+		if (!d)
+			return;
+		if (d.email) {
+			delete S.users[d.email];
+			delete S.live[d.email];
+			renderUsersSoon();
+		}
+		if (d.batch) {
+			S.batches = S.batches.filter(function (b) { return b.name !== d.batch; });
+			Object.keys(S.users).forEach(function (k) {
+				if (S.users[k].batch === d.batch)
+					delete S.users[k];
+			});
+			if (S.selected === d.batch)
+				S.selected = S.batches.length ? S.batches[0].name : null;
+			renderBatches();
+			renderUsers();
+		}
+	}
+
 	function onStatus(u) {
 		if (Array.isArray(u)) {
 			u.forEach(onStatus);
@@ -383,11 +405,19 @@
 			if (!j || !j.email)
 				return;
 			var u = S.users[j.email];
+			/* a job's last tick may come after the status event
+			 * that ended it: a settled user keeps what the server
+			 * said */
+			if (u && !ACTIVE[u.status] && u.status !== 'Queued')
+				return;
 			var lv = S.live[j.email];
+			/* items: copied so far, this run and before; bytes:
+			 * sent this run (added to what the user had) */
 			var items = j.items_synced !== undefined ? j.items_synced : j.items;
-			var bytes = j.bytes_synced !== undefined ? j.bytes_synced : j.bytes;
+			var bytes = j.bytes;
 			if (!lv)
-				lv = S.live[j.email] = { t0: t, items0: num(items), bytes0: num(bytes) };
+				lv = S.live[j.email] = { t0: t, items0: num(items), bytes0: num(bytes),
+					base: u ? num(u.bytes_synced) : 0 };
 			if (j.folder !== undefined)
 				lv.folder = j.folder;
 			lv.t = t;
@@ -404,8 +434,10 @@
 			if (u) {
 				if (typeof items === 'number')
 					u.items_synced = items;
-				if (typeof bytes === 'number')
-					u.bytes_synced = bytes;
+				if (typeof j.bytes_synced === 'number')
+					u.bytes_synced = j.bytes_synced;
+				else if (typeof bytes === 'number')
+					u.bytes_synced = Math.max(num(u.bytes_synced), lv.base + bytes);
 				if (typeof j.items_total === 'number')
 					u.items_total = j.items_total;
 				if (typeof j.items_skipped === 'number')
@@ -902,7 +934,7 @@
 			out.textContent = 'Give ' + missing.join(', ') + '.';
 			return;
 		}
-		var body = { name: name, source_endpoint: src };
+		var body = { name: name, source_endpoint: src, csv_name: file.name };
 		var tgt = $('nb-target').value.trim();
 		if (tgt)
 			body.target_endpoint = tgt;
@@ -925,16 +957,27 @@
 			S.selected = name;
 			return loadAll();
 		}, function (e) {
-			/* the CLI's words, with their "line N", one per line */
+			/* the CLI's words, one row each, "FILE:N: why" shown
+			 * as "line N: why" */
 			var lines = [];
 			if (e.body && Array.isArray(e.body.errors))
 				e.body.errors.forEach(function (x) {
-					lines.push(typeof x === 'string' ? x : str(x.line !== undefined
-						? 'line ' + x.line + ': ' + str(x.error || x.message) : x.error || x.message));
+					x = typeof x === 'string' ? x : x && x.line !== undefined
+						? 'line ' + x.line + ': ' + str(x.error || x.message)
+						: str(x && (x.error || x.message));
+					if (x)
+						lines.push(x);
 				});
-			if (!lines.length)
-				lines.push(e.message);
-			out.textContent = 'The batch was not created: ' + lines.join('\n');
+			if (!lines.length || lines.indexOf(e.message) < 0 && !/rows with errors/.test(e.message))
+				lines.unshift(e.message);
+			var ul = el('ul', {});
+			lines.forEach(function (l) {
+				var m = /^(.*?):([0-9]+): (.*)$/.exec(l);
+				ul.appendChild(el('li', {}, m ? 'line ' + m[2] + ': ' + m[3] : l));
+			});
+			clear(out);
+			append(out, [el('p', {}, 'The batch was not created' +
+				(e.status === 400 ? ' (nothing was imported):' : ':')), ul]);
 			out.focus();
 		}).then(function () { submit.disabled = false; });
 	}
