@@ -172,7 +172,7 @@ async function until(what, fn, ms = 20000) {
 		await until('Synced', async () => {
 			const v = await snap();
 			pcts.add(v.pct);
-			if (!better && v.status === 'Syncing' && v.pct > 0 && v.pct < 90 && v.live > 0) {
+			if (!better && v.status === 'Syncing' && v.pct >= 20 && v.pct < 90 && v.live > 0) {
 				// a fuller picture than the first: the bar has moved
 				await page.screenshot({ path: SHOT, fullPage: true });
 				log(`screenshot again at ${v.pct} % -> ${SHOT}`);

@@ -18,11 +18,12 @@ trap '[ -n "$SERVE" ] && kill "$SERVE" 2>/dev/null; fixture_cleanup' EXIT
 bash "$IMAPMIG_SRCDIR/scripts/browser-deps.sh" || { echo "FAIL: scripts/browser-deps.sh" >&2; exit 1; }
 
 fixture_start
-# Three users, about 1.1 MB each; ann.beebe also has one message over the
+# Three users, about 1.1 MB each in five folders (a folder's copies are
+# committed together: the progress bar moves folder by folder); ann.beebe also has one message over the
 # batch's --max-message-size, whose subject is markup (shown as text).
-$POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 --seed 1 'INBOX:20' 'Big:4:250000' >/dev/null || exit 1
-$POP --port "$IMAPFIX_PORT" --user ann.beebe --password 2111991 --seed 2 'INBOX:20' 'Big:4:250000' >/dev/null || exit 1
-$POP --port "$IMAPFIX_PORT" --user paul.cannon --password 3281986 --seed 3 'INBOX:20' 'Big:4:250000' >/dev/null || exit 1
+$POP --port "$IMAPFIX_PORT" --user terry.adams --password 1091990 --seed 1 'INBOX:4' 'Big:1:250000' 'Projects:1:250000' 'Travel:1:250000' 'Work/2026:1:250000' >/dev/null || exit 1
+$POP --port "$IMAPFIX_PORT" --user ann.beebe --password 2111991 --seed 2 'INBOX:4' 'Big:1:250000' 'Projects:1:250000' 'Travel:1:250000' 'Work/2026:1:250000' >/dev/null || exit 1
+$POP --port "$IMAPFIX_PORT" --user paul.cannon --password 3281986 --seed 3 'INBOX:4' 'Big:1:250000' 'Projects:1:250000' 'Travel:1:250000' 'Work/2026:1:250000' >/dev/null || exit 1
 python3 - "$IMAPFIX_PORT" <<'PY' || exit 1
 import imaplib, sys
 m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
