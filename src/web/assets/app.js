@@ -112,7 +112,7 @@
 				if (!r.ok) {
 					var msg = j && j.error ? String(j.error)
 						: (r.status + ' ' + r.statusText);
-					if (r.status === 401 && path !== API + '/login')
+					if (r.status === 401 && S.started && path !== API + '/login')
 						showLogin('Your session ended: sign in again.');
 					throw new ApiError(r.status, msg, j);
 				}
@@ -174,7 +174,11 @@
 				loadEndpoints();
 			}
 		}, function (e) {
-			if (e.status !== 401)
+			if (e.status === 401)
+				showLogin('The server did not take the session: sign in again.');
+			else if ($('app').hidden)
+				$('login-error').textContent = 'Could not load the batches: ' + e.message;
+			else
 				notice('Could not load the batches: ' + e.message, true);
 		});
 	}
@@ -1018,8 +1022,7 @@
 		api('GET', API + '/batches').then(function () {
 			start();
 		}, function (e) {
-			if (e.status !== 401)
-				showLogin('The server did not answer: ' + e.message);
+			showLogin(e.status === 401 ? '' : 'The server did not answer: ' + e.message);
 		});
 	}
 
