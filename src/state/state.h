@@ -174,8 +174,9 @@ int state_user_release_claim(struct state *st, int64_t user_id,
  * a user that is gone.  0 or -1. */
 int state_user_status_get(struct state *st, int64_t user_id, char *buf,
 			  size_t size, struct err *err);
-/* Every user's id, batch and status (one read, no passwords decrypted):
- * what the web's event stream diffs.  The caller frees *v_r. */
+/* Every user's id, batch and status, in id order (one read, no password
+ * decrypted): what the web's event stream diffs.  The caller frees
+ * *v_r (NULL when there are none). */
 struct state_user_status {
 	int64_t id, batch_id;
 	char status[24];

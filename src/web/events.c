@@ -80,13 +80,6 @@ static void push(struct web_events *ev, const char *type, json_t *data,
 	free(js);
 }
 
-static int cmp_status(const void *a, const void *b)
-{
-	const struct state_user_status *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
 /* The users whose status changed since the last look: a status event
  * each; gone users a removed event.  first: remember, say nothing. */
 static void diff_users(struct web_events *ev, struct state *st, int first)
@@ -99,7 +92,8 @@ static void diff_users(struct web_events *ev, struct state *st, int first)
 		log_debug("web: events: %s", err.msg);
 		return;
 	}
-	/* both sorted by id: one merge */
+	/* both sorted by id (state_user_statuses reads in id order): one
+	 * merge */
 	while (!first && (i < n || k < ev->nusers)) {
 		struct state_user_status *nu = i < n ? &v[i] : NULL;
 		struct state_user_status *old =
@@ -129,7 +123,6 @@ static void diff_users(struct web_events *ev, struct state *st, int first)
 			k++;
 		i++;
 	}
-	qsort(v, n, sizeof(*v), cmp_status);
 	free(ev->users);
 	ev->users = v;
 	ev->nusers = n;

@@ -60,7 +60,10 @@ class Api:
                                        timeout=timeout)
         c.request(method, path, body=body, headers=h)
         r = c.getresponse()
-        data = r.read()
+        if r.getheader("Content-Type", "").startswith("text/event-stream"):
+            data = b""  # a stream does not end: the status says enough
+        else:
+            data = r.read()
         keep(data)
         hdrs = {k.lower(): v for k, v in r.getheaders()}
         hdrs["set-cookie-all"] = r.msg.get_all("Set-Cookie") or []
