@@ -15,7 +15,9 @@ POP="python3 $IMAPMIG_SRCDIR/tests/fixtures/populate.py"
 SERVE=
 trap '[ -n "$SERVE" ] && kill "$SERVE" 2>/dev/null; fixture_cleanup' EXIT
 
+SECONDS=0
 bash "$IMAPMIG_SRCDIR/scripts/browser-deps.sh" || { echo "FAIL: scripts/browser-deps.sh" >&2; exit 1; }
+echo "browser test: dependencies ready after $SECONDS s" >&2
 
 fixture_start
 # Three users, about 1.1 MB each in five folders (a folder's copies are
@@ -38,6 +40,7 @@ assert typ == "OK", d
 m.logout()
 PY
 
+echo "browser test: Dovecot and its mail ready after $SECONDS s" >&2
 export IMAPMIG_STATE="$T/state/state.db"
 "$IMAPMIG" -q endpoint new --name src --remote-server 127.0.0.1 --port "$IMAPFIX_PORT" --security none \
 	--skip-verification || exit 1
@@ -80,4 +83,5 @@ PY
 kill -TERM "$SERVE"
 wait "$SERVE"
 SERVE=
+echo "browser test: $SECONDS s in all" >&2
 finish
