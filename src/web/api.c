@@ -375,7 +375,7 @@ static enum MHD_Result route(struct web *w, struct MHD_Connection *c,
 
 	if (n == 1 && strcmp(seg[0], "endpoints") == 0) {
 		if (!get)
-			return web_reply_error(c, 405, "use GET");
+			return web_reply_405(c, "GET, HEAD");
 		return get_endpoints(w, c, st);
 	}
 	if (n >= 1 && strcmp(seg[0], "batches") == 0) {
@@ -383,8 +383,7 @@ static enum MHD_Result route(struct web *w, struct MHD_Connection *c,
 			if (post)
 				return post_batch(w, c, r, st);
 			if (!get)
-				return web_reply_error(c, 405,
-						       "use GET or POST");
+				return web_reply_405(c, "GET, HEAD, POST");
 			j = view_batches(st, NULL, &err);
 			return j ? web_reply_json(c, 200, j)
 				 : web_reply_err(c, &err);
@@ -400,8 +399,7 @@ static enum MHD_Result route(struct web *w, struct MHD_Connection *c,
 						    force ? SCHED_FORCE : 0);
 			}
 			if (!get)
-				return web_reply_error(c, 405,
-						       "use GET or DELETE");
+				return web_reply_405(c, "GET, HEAD, DELETE");
 			j = view_batches(st, seg[1], &err);
 			return j ? web_reply_json(c, 200, j)
 				 : web_reply_err(c, &err);
@@ -409,7 +407,7 @@ static enum MHD_Result route(struct web *w, struct MHD_Connection *c,
 		if (n == 3 && sched_action_parse(seg[2]) >= 0 &&
 		    sched_action_parse(seg[2]) != SCHED_REMOVE) {
 			if (!post)
-				return web_reply_error(c, 405, "use POST");
+				return web_reply_405(c, "POST");
 			return batch_action(
 				c, st, seg[1],
 				(enum sched_action)sched_action_parse(seg[2]),
@@ -417,13 +415,13 @@ static enum MHD_Result route(struct web *w, struct MHD_Connection *c,
 		}
 		if (n == 3 && strcmp(seg[2], "users") == 0) {
 			if (!get)
-				return web_reply_error(c, 405, "use GET");
+				return web_reply_405(c, "GET, HEAD");
 			return get_batch_users(c, st, seg[1]);
 		}
 	}
 	if (n == 2 && strcmp(seg[0], "users") == 0) {
 		if (!get)
-			return web_reply_error(c, 405, "use GET");
+			return web_reply_405(c, "GET, HEAD");
 		j = view_user_stats(st, seg[1], 1, 1, &err);
 		return j ? web_reply_json(c, 200, j) : web_reply_err(c, &err);
 	}
@@ -446,7 +444,7 @@ enum MHD_Result web_api(struct web *w, struct MHD_Connection *c,
 		return web_reply_error(c, 404, "no such route");
 	if (n == 1 && strcmp(seg[0], "events") == 0) {
 		if (strcmp(method, "GET") != 0)
-			return web_reply_error(c, 405, "use GET");
+			return web_reply_405(c, "GET, HEAD");
 		return web_events_serve(w, c);
 	}
 	st = web_state_get(w, &err);

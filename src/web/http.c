@@ -216,8 +216,7 @@ static int is_get(const char *method)
 	return !is_write(method);
 }
 
-static enum MHD_Result method_not_allowed(struct MHD_Connection *c,
-					  const char *allow)
+enum MHD_Result web_reply_405(struct MHD_Connection *c, const char *allow)
 {
 	char *s = NULL;
 	json_t *j =
@@ -360,6 +359,29 @@ static enum MHD_Result logout(struct MHD_Connection *c)
 	return queue(c, 200, resp);
 }
 
+/* On loopback, the Host a browser sends must name this server: a page of
+ * another site whose name was made to resolve to 127.0.0.1 (DNS
+ * rebinding) is its own origin and would pass the Origin checks. */
+static int host_ok(struct web *w, struct MHD_Connection *c)
+{
+	const char *host = header(c, "Host");
+	const char *names[] = {"127.0.0.1", "localhost", "[::1]", w->bind_ip};
+	size_t i;
+
+	if (!w->loopback)
+		return 1;
+	if (host == NULL)
+		return 1; /* HTTP/1.0: no browser */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+		if (strncasecmp(host, names[i], n) == 0 &&
+		    (host[n] == '\0' ||
+		     (host[n] == ':' && strcmp(host + n + 1, w->port) == 0)))
+			return 1;
+	}
+	return 0;
+}
+
 static enum MHD_Result dispatch(struct web *w, struct MHD_Connection *c,
 				const char *url, const char *method,
 				struct web_req *r)
@@ -367,32 +389,38 @@ static enum MHD_Result dispatch(struct web *w, struct MHD_Connection *c,
 	const char *why;
 	int auth;
 
+	if (!host_ok(w, c))
+		return web_reply_error(c, 403,
+				       "Host header does not name this server: "
+				       "use http://127.0.0.1:%s/",
+				       w->port);
+
 	if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) {
 		if (!is_get(method))
-			return method_not_allowed(c, "GET, HEAD");
+			return web_reply_405(c, "GET, HEAD");
 		return serve_asset(c, "index.html");
 	}
 	if (strncmp(url, "/assets/", 8) == 0) {
 		if (!is_get(method))
-			return method_not_allowed(c, "GET, HEAD");
+			return web_reply_405(c, "GET, HEAD");
 		if (strchr(url + 8, '/') != NULL)
 			return web_reply_error(c, 404, "no such asset");
 		return serve_asset(c, url + 8);
 	}
 	if (strcmp(url, "/healthz") == 0) {
 		if (!is_get(method))
-			return method_not_allowed(c, "GET, HEAD");
+			return web_reply_405(c, "GET, HEAD");
 		return web_healthz(w, c);
 	}
 	if (strcmp(url, "/metrics") == 0) {
 		if (!is_get(method))
-			return method_not_allowed(c, "GET, HEAD");
+			return web_reply_405(c, "GET, HEAD");
 		return web_metrics(w, c);
 	}
 	if (strcmp(url, "/api/v1/login") == 0 ||
 	    strcmp(url, "/api/v1/logout") == 0) {
 		if (strcmp(method, "POST") != 0)
-			return method_not_allowed(c, "POST");
+			return web_reply_405(c, "POST");
 		why = cross_site(w, c, 0);
 		if (why != NULL)
 			return web_reply_error(c, 403, "%s", why);
@@ -705,6 +733,10 @@ struct web *web_start(const struct web_opts *o, struct err *err)
 			  sizeof(ip));
 	snprintf(w->address, sizeof(w->address), v6 ? "[%s]:%u" : "%s:%u", ip,
 		 info != NULL ? (unsigned)info->port : 0);
+	snprintf(w->port, sizeof(w->port), "%u",
+		 info != NULL ? (unsigned)info->port : 0);
+	snprintf(w->bind_ip, sizeof(w->bind_ip), v6 ? "[%s]" : "%s", ip);
+	w->loopback = loopback;
 	free(token_path);
 	return w;
 fail:

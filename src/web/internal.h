@@ -41,6 +41,8 @@ struct web {
 	struct MHD_Daemon *daemon;
 	char *state_path;
 	char address[80];
+	char bind_ip[64], port[8];
+	int loopback;
 	int tls;
 	char *cert_pem, *key_pem;
 	/* the token and the session cookie's value derived from it
@@ -86,6 +88,8 @@ enum MHD_Result web_reply(struct MHD_Connection *c, unsigned status,
 			  const char *type, const void *data, size_t len,
 			  int copy);
 /* Takes the reference to j. */
+/* 405 with the Allow header. */
+enum MHD_Result web_reply_405(struct MHD_Connection *c, const char *allow);
 enum MHD_Result web_reply_json(struct MHD_Connection *c, unsigned status,
 			       json_t *j);
 enum MHD_Result web_reply_error(struct MHD_Connection *c, unsigned status,

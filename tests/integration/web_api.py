@@ -332,6 +332,15 @@ def main():
                           headers={"Cookie": cookie})
     check(st == 200, "GET with the session cookie: %d" % st)
 
+    # ---- DNS rebinding: another name for 127.0.0.1 ----
+    for p in ("/metrics", "/", "/api/v1/batches"):
+        st, h, data = api.req("GET", p, auth=True,
+                              headers={"Host": "evil.example:%d" % a.port})
+        check(st == 403, "GET %s with Host evil.example: %d" % (p, st))
+    st, h, data = api.req("GET", "/healthz", auth=False,
+                          headers={"Host": "localhost:%d" % a.port})
+    check(st == 200, "GET /healthz with Host localhost: %d" % st)
+
     # ---- cross-site ----
     for hdr, what in (({"Origin": "http://evil.example"}, "foreign Origin"),
                       ({"Origin": "null"}, "Origin null"),
@@ -392,9 +401,12 @@ def main():
                        ("POST", "/metrics", 405),
                        ("POST", "/", 405),
                        ("POST", "/api/v1/events", 405)):
-        j = api.json(m, p, want, body="{}" if m in ("POST", "PUT", "PATCH")
-                     else None)
-        error_shape(j, "%s %s" % (m, p))
+        st, h, data = api.req(m, p, body="{}" if m in ("POST", "PUT",
+                                                      "PATCH") else None)
+        check(st == want, "%s %s: status %d, want %d" % (m, p, st, want))
+        if want == 405:
+            check(h.get("allow"), "%s %s: 405 without Allow" % (m, p))
+        error_shape(json.loads(data), "%s %s" % (m, p))
     new = {"name": "W2", "source_endpoint": a.source_endpoint,
            "target_endpoint": a.target_endpoint}
     for body, what in (("{\"name\": ", "bad JSON"),
