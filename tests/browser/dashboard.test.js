@@ -140,10 +140,10 @@ async function until(what, fn, ms = 20000) {
 			}
 			return shot && seen.size >= 3;
 		}, 30000);
-		const chart = await page.$eval('#chart-line', (e) => e.getAttribute('points'));
-		check(chart && chart.split(' ').length >= 2, `the throughput chart is empty: "${chart}"`);
-		const summary = await page.$eval('#chart-summary', (e) => e.textContent);
-		check(/peak [1-9]/.test(summary), `the chart summary shows no throughput: ${summary}`);
+		// the chart redraws every second, from the same events
+		await until('the throughput chart to show a peak', () => page.evaluate(() =>
+			/peak [1-9]/.test(document.querySelector('#chart-summary').textContent) &&
+			document.querySelector('#chart-line').getAttribute('points').split(' ').length >= 2), 5000);
 		log(`progress seen without a reload: ${[...seen].slice(0, 4).join(' / ')}`);
 
 		step = 'stop the batch (confirmation dialog)';

@@ -388,6 +388,12 @@
 			return;
 		var old = S.users[u.email] || {};
 		var merged = Object.assign({}, old, u);
+		/* while it syncs, the stored counts lag the live ones: the
+		 * bar does not step back */
+		if (ACTIVE[merged.status] && S.live[u.email]) {
+			merged.items_synced = Math.max(num(old.items_synced), num(u.items_synced));
+			merged.bytes_synced = Math.max(num(old.bytes_synced), num(u.bytes_synced));
+		}
 		S.users[u.email] = merged;
 		if (!ACTIVE[merged.status])
 			delete S.live[u.email];
