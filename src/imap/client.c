@@ -194,8 +194,17 @@ static int dispatch(struct imap_client *c, const struct imap_resp *r,
 	if (r->kind == IMAP_RESP_UNTAGGED) {
 		if (r->status == IMAP_STATUS_BYE) {
 			copy_slice(c->bye, sizeof(c->bye), r->text);
-			if (c->bye_cb != NULL)
-				c->bye_cb(c->bye_ctx, c->bye);
+			if (c->bye_cb != NULL) {
+				/* the code too: "[AUTHENTICATIONFAILED]" */
+				char t[sizeof(c->bye) + 80];
+				snprintf(t, sizeof(t), "%s%.*s%s%s",
+					 r->code.len ? "[" : "",
+					 (int)(r->code.len > 64 ? 64
+								: r->code.len),
+					 r->code.p ? r->code.p : "",
+					 r->code.len ? "] " : "", c->bye);
+				c->bye_cb(c->bye_ctx, t);
+			}
 		} else if (r->status == IMAP_STATUS_NONE && r->arg_count > 0 &&
 			   imap_arg_is_atom(&r->args[0], "CAPABILITY"))
 			caps_from_args(c, r);
