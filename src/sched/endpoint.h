@@ -63,9 +63,9 @@ struct endpoint_creds {
 };
 
 struct endpoint_login_info {
-	const char *method;	 /* "LOGIN", "AUTHENTICATE XOAUTH2", ... */
-	time_t token_expires;	 /* OAuth: 0 if the source did not say */
-	unsigned token_refused;	 /* OAuth: tokens the server refused */
+	const char *method;	/* "LOGIN", "AUTHENTICATE XOAUTH2", ... */
+	time_t token_expires;	/* OAuth: 0 if the source did not say */
+	unsigned token_refused; /* OAuth: tokens the server refused */
 };
 
 /* Log in on c as the endpoint says.  info (may be NULL) tells how.
