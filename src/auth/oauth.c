@@ -1,0 +1,442 @@
+/* oauth.c - the token cache in front of the three sources.
+ *
+ * One entry per key: the mailbox's address for the service account and
+ * the token command, "" for client credentials (one tenant token).  An
+ * entry is fetched by one thread at a time: the others wait on the
+ * condition variable and take its result, token or error, so that eight
+ * workers starting at once cause one request, and a refused grant is
+ * not asked again by each of them.  The fetch itself runs without the
+ * lock, so different mailboxes fetch in parallel. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "auth/oauth.h"
+#include "auth/oauth_int.h"
+#include "util/xalloc.h"
+
+struct oauth_entry {
+	struct oauth_entry *next;
+	char *key;
+	char *token; /* NULL: none cached */
+	size_t token_len;
+	long long expires_ms; /* monotonic: the end of its life */
+	long long renew_ms;   /* monotonic: handed out until then */
+	time_t expires_wall;  /* 0: the source gave no lifetime */
+	int fetching;
+	/* threads waiting for the fetch: the entry stays while they do */
+	int waiters;
+	/* bumped when a fetch ends; waiters compare it */
+	unsigned long gen;
+	/* the error of the last fetch, for the threads that waited on it */
+	int failed;
+	struct err err;
+};
+
+struct oauth {
+	enum oauth_kind kind;
+	char *label;
+	char *token_url;
+	char *client_id;
+	char *client_secret;
+	char *scope;
+	char *token_command;
+	char *ca_file;
+	unsigned timeout_ms;
+	struct oauth_sa *sa;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct oauth_entry *entries;
+	unsigned long requests;
+};
+
+const char *oauth_kind_name(enum oauth_kind k)
+{
+	switch (k) {
+	case OAUTH_NONE:
+		return "none";
+	case OAUTH_CLIENT_CREDENTIALS:
+		return "client credentials";
+	case OAUTH_SERVICE_ACCOUNT:
+		return "service account";
+	case OAUTH_TOKEN_COMMAND:
+		return "token command";
+	}
+	return "?";
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static void free_secret(char **s)
+{
+	if (*s != NULL) {
+		OPENSSL_cleanse(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
+void oauth_fetched_wipe(struct oauth_fetched *f)
+{
+	if (f->token != NULL) {
+		OPENSSL_cleanse(f->token, f->token_len);
+		free(f->token);
+	}
+	memset(f, 0, sizeof(*f));
+}
+
+void oauth_scrub(struct err *e, const char *const *secrets)
+{
+	size_t i;
+
+	if (secrets == NULL)
+		return;
+	for (i = 0; secrets[i] != NULL; i++) {
+		size_t n = strlen(secrets[i]);
+		char *p;
+
+		if (n < 4) /* too short to tell from ordinary words */
+			continue;
+		while ((p = strstr(e->msg, secrets[i])) != NULL) {
+			memmove(p + 3, p + n, strlen(p + n) + 1);
+			memcpy(p, "***", 3);
+		}
+	}
+}
+
+struct oauth *oauth_create(const struct oauth_settings *set, struct err *err)
+{
+	struct oauth *o = xcalloc(1, sizeof(*o));
+	const char *label = set->label ? set->label : "endpoint";
+	char **argv = NULL;
+
+	o->kind = set->kind;
+	o->label = xstrdup(label);
+	o->timeout_ms = set->timeout_ms ? set->timeout_ms : 30000;
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_cond_init(&o->cv, NULL);
+	o->ca_file = dup_or_null(set->ca_file);
+	o->scope = dup_or_null(set->scope);
+
+	switch (set->kind) {
+	case OAUTH_CLIENT_CREDENTIALS:
+		if (set->token_url == NULL || set->client_id == NULL ||
+		    set->client_secret == NULL) {
+			err_set(err, ERR_USAGE, EC_NONE,
+				"%s: client credentials need a token URL, a "
+				"client id and a client secret "
+				"(--oauth-token-url, --oauth-client-id, "
+				"--oauth-client-secret-file)",
+				label);
+			goto fail;
+		}
+		if (oauth_url_check(label, "token URL", set->token_url, err) <
+		    0)
+			goto fail;
+		o->token_url = xstrdup(set->token_url);
+		o->client_id = xstrdup(set->client_id);
+		o->client_secret = xstrdup(set->client_secret);
+		break;
+	case OAUTH_SERVICE_ACCOUNT:
+		if (set->service_account_json == NULL) {
+			err_set(err, ERR_USAGE, EC_NONE,
+				"%s: a service account needs its key file "
+				"(--oauth-service-account-file)",
+				label);
+			goto fail;
+		}
+		if (set->scope == NULL || set->scope[0] == '\0') {
+			err_set(err, ERR_USAGE, EC_NONE,
+				"%s: a service account needs a scope "
+				"(--oauth-scope https://mail.google.com/)",
+				label);
+			goto fail;
+		}
+		o->sa = oauth_sa_create(label, set->service_account_json, err);
+		if (o->sa == NULL)
+			goto fail;
+		o->token_url = xstrdup(set->token_url
+					       ? set->token_url
+					       : oauth_sa_token_uri(o->sa));
+		if (oauth_url_check(label, "token URL", o->token_url, err) < 0)
+			goto fail;
+		break;
+	case OAUTH_TOKEN_COMMAND:
+		if (set->token_command == NULL ||
+		    oauth_argv_split(set->token_command, "user@example.org",
+				     &argv, NULL, err) < 0) {
+			if (set->token_command == NULL)
+				err_set(err, ERR_USAGE, EC_NONE,
+					"token command: none given");
+			err_prefix(err, "%s: ", label);
+			goto fail;
+		}
+		oauth_argv_free(argv);
+		o->token_command = xstrdup(set->token_command);
+		break;
+	case OAUTH_NONE:
+	default:
+		err_set(err, ERR_USAGE, EC_NONE, "%s: no OAuth2 token source",
+			label);
+		goto fail;
+	}
+	return o;
+fail:
+	oauth_destroy(&o);
+	return NULL;
+}
+
+static void entry_drop_token(struct oauth_entry *e)
+{
+	if (e->token != NULL) {
+		OPENSSL_cleanse(e->token, e->token_len);
+		free(e->token);
+	}
+	e->token = NULL;
+	e->token_len = 0;
+	e->expires_ms = e->renew_ms = 0;
+	e->expires_wall = 0;
+}
+
+static void entry_free(struct oauth_entry *e)
+{
+	entry_drop_token(e);
+	free(e->key);
+	free(e);
+}
+
+void oauth_destroy(struct oauth **op)
+{
+	struct oauth *o = *op;
+	struct oauth_entry *e, *next;
+
+	if (o == NULL)
+		return;
+	*op = NULL;
+	for (e = o->entries; e != NULL; e = next) {
+		next = e->next;
+		entry_free(e);
+	}
+	free_secret(&o->client_secret);
+	free_secret(&o->token_command);
+	oauth_sa_destroy(&o->sa);
+	free(o->label);
+	free(o->token_url);
+	free(o->client_id);
+	free(o->scope);
+	free(o->ca_file);
+	pthread_cond_destroy(&o->cv);
+	pthread_mutex_destroy(&o->mu);
+	free(o);
+}
+
+unsigned long oauth_requests(const struct oauth *o)
+{
+	unsigned long n;
+
+	pthread_mutex_lock((pthread_mutex_t *)&o->mu);
+	n = o->requests;
+	pthread_mutex_unlock((pthread_mutex_t *)&o->mu);
+	return n;
+}
+
+/* Find the entry for key, dropping on the way those without a live
+ * token that nobody is fetching or waiting for (so a long run with many
+ * mailboxes keeps only the live ones).  Called with the lock held. */
+static struct oauth_entry *entry_get(struct oauth *o, const char *key,
+				     int create)
+{
+	struct oauth_entry **pp = &o->entries, *e, *found = NULL;
+	long long now = mono_ms();
+
+	while ((e = *pp) != NULL) {
+		if (strcmp(e->key, key) == 0) {
+			found = e;
+		} else if (!e->fetching && e->waiters == 0 &&
+			   (e->token == NULL || e->expires_ms <= now)) {
+			*pp = e->next;
+			entry_free(e);
+			continue;
+		}
+		pp = &e->next;
+	}
+	if (found == NULL && create) {
+		found = xcalloc(1, sizeof(*found));
+		found->key = xstrdup(key);
+		found->next = o->entries;
+		o->entries = found;
+	}
+	return found;
+}
+
+static int fetch(struct oauth *o, const char *email, struct oauth_fetched *f,
+		 struct err *err)
+{
+	struct buf body = BUF_INIT;
+	struct oauth_post p;
+	const char *secrets[3] = {NULL, NULL, NULL};
+	char what[400];
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	p.label = o->label;
+	p.url = o->token_url;
+	p.ca_file = o->ca_file;
+	p.timeout_ms = o->timeout_ms;
+	p.secrets = secrets;
+	switch (o->kind) {
+	case OAUTH_TOKEN_COMMAND:
+		return oauth_cmd_fetch(o->label, o->token_command, email,
+				       o->timeout_ms, f, err);
+	case OAUTH_CLIENT_CREDENTIALS:
+		oauth_form_add(&body, "grant_type", "client_credentials");
+		oauth_form_add(&body, "client_id", o->client_id);
+		oauth_form_add(&body, "client_secret", o->client_secret);
+		if (o->scope != NULL && o->scope[0] != '\0')
+			oauth_form_add(&body, "scope", o->scope);
+		secrets[0] = o->client_secret;
+		p.what = "the client credentials";
+		break;
+	case OAUTH_SERVICE_ACCOUNT: {
+		struct buf jwt = BUF_INIT;
+
+		if (oauth_sa_assertion(o->sa, o->label, o->scope, o->token_url,
+				       email, time(NULL), &jwt, err) < 0) {
+			OPENSSL_cleanse(jwt.p, jwt.cap);
+			buf_release(&jwt);
+			return -1;
+		}
+		oauth_form_add(&body, "grant_type",
+			       "urn:ietf:params:oauth:grant-type:jwt-bearer");
+		oauth_form_add(&body, "assertion", jwt.p);
+		OPENSSL_cleanse(jwt.p, jwt.cap);
+		buf_release(&jwt);
+		snprintf(what, sizeof(what),
+			 "the service account's assertion for %s", email);
+		p.what = what;
+		break;
+	}
+	default:
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "%s: no OAuth2 token source", o->label);
+	}
+	p.body = body.p;
+	rc = oauth_http_fetch(&p, f, err);
+	OPENSSL_cleanse(body.p, body.cap);
+	buf_release(&body);
+	if (rc < 0)
+		oauth_scrub(err, secrets);
+	return rc;
+}
+
+int oauth_token(struct oauth *o, const char *email, struct buf *token,
+		time_t *expires_r, struct err *err)
+{
+	const char *key = o->kind == OAUTH_CLIENT_CREDENTIALS ? "" : email;
+	struct oauth_fetched f;
+	struct oauth_entry *e;
+	unsigned long gen;
+	long long life_ms, margin_ms, now;
+	int rc;
+
+	pthread_mutex_lock(&o->mu);
+	e = entry_get(o, key, 1);
+	for (;;) {
+		if (e->token != NULL && mono_ms() < e->renew_ms) {
+			buf_reset(token);
+			rc = buf_add(token, e->token, e->token_len);
+			if (expires_r != NULL)
+				*expires_r = e->expires_wall;
+			pthread_mutex_unlock(&o->mu);
+			if (rc < 0)
+				return err_set(err, ERR_LOCAL, EC_TOO_BIG,
+					       "%s: the token does not fit "
+					       "its buffer",
+					       o->label);
+			return 0;
+		}
+		if (!e->fetching)
+			break;
+		/* someone fetches it: take their result */
+		gen = e->gen;
+		e->waiters++;
+		while (e->fetching && e->gen == gen)
+			pthread_cond_wait(&o->cv, &o->mu);
+		e->waiters--;
+		if (e->gen != gen && e->failed) {
+			*err = e->err;
+			pthread_mutex_unlock(&o->mu);
+			return -1;
+		}
+	}
+	e->fetching = 1;
+	e->failed = 0;
+	entry_drop_token(e);
+	o->requests++;
+	pthread_mutex_unlock(&o->mu);
+
+	memset(&f, 0, sizeof(f));
+	rc = fetch(o, email, &f, err);
+
+	pthread_mutex_lock(&o->mu);
+	e->fetching = 0;
+	e->gen++;
+	if (rc < 0) {
+		e->failed = 1;
+		e->err = *err;
+	} else {
+		now = mono_ms();
+		life_ms = (long long)(f.lifetime_s ? f.lifetime_s
+						    : OAUTH_DEFAULT_LIFETIME_S) *
+			  1000;
+		margin_ms = life_ms / 10 < 60000 ? life_ms / 10 : 60000;
+		e->token = f.token;
+		e->token_len = f.token_len;
+		f.token = NULL;
+		e->expires_ms = now + life_ms;
+		e->renew_ms = now + life_ms - margin_ms;
+		e->expires_wall = f.lifetime_s
+					  ? time(NULL) + (time_t)f.lifetime_s
+					  : 0;
+		buf_reset(token);
+		if (buf_add(token, e->token, e->token_len) < 0)
+			rc = err_set(err, ERR_LOCAL, EC_TOO_BIG,
+				     "%s: the token does not fit its buffer",
+				     o->label);
+		if (expires_r != NULL)
+			*expires_r = e->expires_wall;
+	}
+	pthread_cond_broadcast(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+	oauth_fetched_wipe(&f);
+	return rc;
+}
+
+void oauth_invalidate(struct oauth *o, const char *email, const char *token)
+{
+	const char *key = o->kind == OAUTH_CLIENT_CREDENTIALS ? "" : email;
+	struct oauth_entry *e;
+
+	pthread_mutex_lock(&o->mu);
+	e = entry_get(o, key, 0);
+	if (e != NULL && e->token != NULL && !e->fetching &&
+	    strlen(token) == e->token_len &&
+	    CRYPTO_memcmp(e->token, token, e->token_len) == 0)
+		entry_drop_token(e);
+	pthread_mutex_unlock(&o->mu);
+}

@@ -1,0 +1,94 @@
+/* oauth_int.h - what the token sources of oauth.c share (not public).
+ *
+ * Each source fills a struct oauth_fetched: a token it allocated (the
+ * cache takes it over and wipes it when it is dropped) and its lifetime
+ * in seconds (0: the source did not say). */
+#ifndef AUTH_OAUTH_INT_H
+#define AUTH_OAUTH_INT_H
+
+#include <stddef.h>
+
+#include "auth/oauth.h"
+
+/* Responses and command outputs larger than this are refused. */
+#define OAUTH_MAX_RESPONSE (64 * 1024)
+/* A token no source gave a lifetime for is reused this long at most. */
+#define OAUTH_DEFAULT_LIFETIME_S 300
+
+struct oauth_fetched {
+	char *token;
+	size_t token_len;
+	unsigned long long lifetime_s;
+};
+
+/* Zero and free a fetched token. */
+void oauth_fetched_wipe(struct oauth_fetched *f);
+
+/* --- token command (oauth_cmd.c) --- */
+
+/* Split `template` into argv words for `email`: whitespace separates
+ * words; '...' is literal (but for placeholders); "..." keeps spaces, and a backslash there
+ * escapes " and \; outside quotes a backslash escapes the next
+ * character.  {email}, {local} and {domain} are replaced inside any
+ * word (the value never splits a word); {{ and }} are literal braces.
+ * *argv_r is a NULL-terminated array the caller frees with
+ * oauth_argv_free().  -1 and ERR_USAGE on a bad template. */
+int oauth_argv_split(const char *template, const char *email, char ***argv_r,
+		     int *argc_r, struct err *err);
+void oauth_argv_free(char **argv);
+
+/* Run the token command for `email` (no shell, stdin and stderr on
+ * /dev/null, stdout captured up to OAUTH_MAX_RESPONSE, killed after
+ * timeout_ms) and parse its output: a token, then optionally its
+ * lifetime in seconds (same line or next).  Nothing it printed ever
+ * goes into err. */
+int oauth_cmd_fetch(const char *label, const char *template,
+		    const char *email, unsigned timeout_ms,
+		    struct oauth_fetched *out, struct err *err);
+
+/* --- HTTPS token endpoint (oauth_http.c) --- */
+
+/* A URL is usable if it is https://, or http:// to a loopback host. */
+int oauth_url_check(const char *label, const char *what, const char *url,
+		    struct err *err);
+
+struct oauth_post {
+	const char *label;
+	const char *url;
+	const char *ca_file;
+	unsigned timeout_ms;
+	/* the form body (holds secrets: wiped by the caller) */
+	const char *body;
+	/* for messages: "the client credentials", "the assertion for x" */
+	const char *what;
+	/* secrets that must never reach a message (NULL-terminated) */
+	const char *const *secrets;
+};
+
+/* POST the form and parse the token response. */
+int oauth_http_fetch(const struct oauth_post *p, struct oauth_fetched *out,
+		     struct err *err);
+
+/* Append a form field name=value (value URL-encoded) to b, with '&'
+ * before it unless b is empty.  b should have no cap. */
+void oauth_form_add(struct buf *b, const char *name, const char *value);
+
+/* --- service account (oauth_jwt.c) --- */
+
+struct oauth_sa;
+/* Parse the key file's JSON (client_email, private_key, token_uri). */
+struct oauth_sa *oauth_sa_create(const char *label, const char *json,
+				 struct err *err);
+void oauth_sa_destroy(struct oauth_sa **sa);
+const char *oauth_sa_token_uri(const struct oauth_sa *sa);
+/* The signed JWT for sub=`email` into out (which the caller wipes). */
+int oauth_sa_assertion(const struct oauth_sa *sa, const char *label,
+		       const char *scope, const char *aud, const char *email,
+		       time_t now, struct buf *out, struct err *err);
+
+/* --- oauth.c --- */
+
+/* Replace every occurrence of each secret in e->msg by "***". */
+void oauth_scrub(struct err *e, const char *const *secrets);
+
+#endif
