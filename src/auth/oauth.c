@@ -57,14 +57,10 @@ struct oauth {
 const char *oauth_kind_name(enum oauth_kind k)
 {
 	switch (k) {
-	case OAUTH_NONE:
-		return "none";
-	case OAUTH_CLIENT_CREDENTIALS:
-		return "client credentials";
-	case OAUTH_SERVICE_ACCOUNT:
-		return "service account";
-	case OAUTH_TOKEN_COMMAND:
-		return "token command";
+	case OAUTH_NONE: return "none";
+	case OAUTH_CLIENT_CREDENTIALS: return "client credentials";
+	case OAUTH_SERVICE_ACCOUNT: return "service account";
+	case OAUTH_TOKEN_COMMAND: return "token command";
 	}
 	return "?";
 }
@@ -170,8 +166,8 @@ struct oauth *oauth_create(const struct oauth_settings *set, struct err *err)
 		o->sa = oauth_sa_create(label, set->service_account_json, err);
 		if (o->sa == NULL)
 			goto fail;
-		o->token_url = xstrdup(set->token_url
-					       ? set->token_url
+		o->token_url =
+			xstrdup(set->token_url ? set->token_url
 					       : oauth_sa_token_uri(o->sa));
 		if (oauth_url_check(label, "token URL", o->token_url, err) < 0)
 			goto fail;
@@ -402,7 +398,7 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 	} else {
 		now = mono_ms();
 		life_ms = (long long)(f.lifetime_s ? f.lifetime_s
-						    : OAUTH_DEFAULT_LIFETIME_S) *
+						   : OAUTH_DEFAULT_LIFETIME_S) *
 			  1000;
 		margin_ms = life_ms / 10 < 60000 ? life_ms / 10 : 60000;
 		e->token = f.token;
@@ -410,9 +406,8 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 		f.token = NULL;
 		e->expires_ms = now + life_ms;
 		e->renew_ms = now + life_ms - margin_ms;
-		e->expires_wall = f.lifetime_s
-					  ? time(NULL) + (time_t)f.lifetime_s
-					  : 0;
+		e->expires_wall =
+			f.lifetime_s ? time(NULL) + (time_t)f.lifetime_s : 0;
 		buf_reset(token);
 		if (buf_add(token, e->token, e->token_len) < 0)
 			rc = err_set(err, ERR_LOCAL, EC_TOO_BIG,

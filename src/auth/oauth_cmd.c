@@ -139,8 +139,7 @@ int oauth_argv_split(const char *template, const char *email, char ***argv_r,
 	return 0;
 unclosed:
 	err_set(err, ERR_USAGE, EC_NONE,
-		"token command: the template has an unclosed %c quote",
-		quote);
+		"token command: the template has an unclosed %c quote", quote);
 fail:
 	buf_release(&w);
 	if (argv != NULL)
@@ -166,9 +165,9 @@ static void kill_reap(pid_t pid)
 		;
 }
 
-static int parse_output(const char *label, const char *prog,
-			const char *email, struct buf *out,
-			struct oauth_fetched *f, struct err *err)
+static int parse_output(const char *label, const char *prog, const char *email,
+			struct buf *out, struct oauth_fetched *f,
+			struct err *err)
 {
 	char *words[3] = {NULL, NULL, NULL};
 	size_t lens[3] = {0, 0, 0};
@@ -178,9 +177,8 @@ static int parse_output(const char *label, const char *prog,
 	while (i < out->len) {
 		size_t start;
 
-		while (i < out->len &&
-		       (out->p[i] == ' ' || out->p[i] == '\t' ||
-			out->p[i] == '\r' || out->p[i] == '\n'))
+		while (i < out->len && (out->p[i] == ' ' || out->p[i] == '\t' ||
+					out->p[i] == '\r' || out->p[i] == '\n'))
 			i++;
 		if (i >= out->len)
 			break;
@@ -230,9 +228,9 @@ static int parse_output(const char *label, const char *prog,
 	return 0;
 }
 
-int oauth_cmd_fetch(const char *label, const char *template,
-		    const char *email, unsigned timeout_ms,
-		    struct oauth_fetched *f, struct err *err)
+int oauth_cmd_fetch(const char *label, const char *template, const char *email,
+		    unsigned timeout_ms, struct oauth_fetched *f,
+		    struct err *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -345,8 +343,8 @@ int oauth_cmd_fetch(const char *label, const char *template,
 	}
 	if (!exited) {
 		err_set(err, ERR_LOCAL, EC_IO,
-			"%s: token command %s for %s: waitpid: %s", label,
-			prog, email, strerror(errno));
+			"%s: token command %s for %s: waitpid: %s", label, prog,
+			email, strerror(errno));
 		goto out;
 	}
 	if (WIFSIGNALED(status)) {

@@ -184,9 +184,9 @@ static int parse_answer(const struct oauth_post *p, long status,
 				p->label, p->url);
 			goto out;
 		}
-		if (type != NULL && (!json_is_string(type) ||
-				     strcasecmp(json_string_value(type),
-						"bearer") != 0)) {
+		if (type != NULL &&
+		    (!json_is_string(type) ||
+		     strcasecmp(json_string_value(type), "bearer") != 0)) {
 			clean_text(text, sizeof(text),
 				   json_is_string(type)
 					   ? json_string_value(type)
@@ -223,10 +223,10 @@ static int parse_answer(const struct oauth_post *p, long status,
 			"retry later",
 			p->label, p->url, status);
 		if (retry_after_s > 0)
-			err->retry_after_ms = (unsigned)(retry_after_s > 3600
-								 ? 3600000
-								 : retry_after_s *
-									   1000);
+			err->retry_after_ms =
+				(unsigned)(retry_after_s > 3600
+						   ? 3600000
+						   : retry_after_s * 1000);
 		goto out;
 	}
 	e = json_is_object(j) ? json_object_get(j, "error") : NULL;
@@ -312,8 +312,7 @@ int oauth_http_fetch(const struct oauth_post *p, struct oauth_fetched *out,
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after);
-		rc = parse_answer(p, status, (long)retry_after, &s.b, out,
-				  err);
+		rc = parse_answer(p, status, (long)retry_after, &s.b, out, err);
 	}
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);

@@ -27,8 +27,8 @@ void oauth_fetched_wipe(struct oauth_fetched *f);
 /* --- token command (oauth_cmd.c) --- */
 
 /* Split `template` into argv words for `email`: whitespace separates
- * words; '...' is literal (but for placeholders); "..." keeps spaces, and a backslash there
- * escapes " and \; outside quotes a backslash escapes the next
+ * words; '...' is literal (but for placeholders); "..." keeps spaces, and a
+ * backslash there escapes " and \; outside quotes a backslash escapes the next
  * character.  {email}, {local} and {domain} are replaced inside any
  * word (the value never splits a word); {{ and }} are literal braces.
  * *argv_r is a NULL-terminated array the caller frees with
@@ -42,9 +42,9 @@ void oauth_argv_free(char **argv);
  * timeout_ms) and parse its output: a token, then optionally its
  * lifetime in seconds (same line or next).  Nothing it printed ever
  * goes into err. */
-int oauth_cmd_fetch(const char *label, const char *template,
-		    const char *email, unsigned timeout_ms,
-		    struct oauth_fetched *out, struct err *err);
+int oauth_cmd_fetch(const char *label, const char *template, const char *email,
+		    unsigned timeout_ms, struct oauth_fetched *out,
+		    struct err *err);
 
 /* --- HTTPS token endpoint (oauth_http.c) --- */
 

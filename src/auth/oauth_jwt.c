@@ -76,7 +76,8 @@ struct oauth_sa *oauth_sa_create(const char *label, const char *json,
 			"%s: the service-account key file has no %s; give "
 			"the JSON key file of the service account",
 			label,
-			!json_is_string(email) ? "client_email" : "private_key");
+			!json_is_string(email) ? "client_email"
+					       : "private_key");
 		goto out;
 	}
 	bio = BIO_new_mem_buf(json_string_value(pk),
@@ -148,9 +149,9 @@ int oauth_sa_assertion(const struct oauth_sa *sa, const char *label,
 	int rc = -1;
 
 	claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss",
-			   sa->client_email, "scope", scope ? scope : "",
-			   "aud", aud, "sub", email, "iat", (json_int_t)now,
-			   "exp", (json_int_t)now + 3600);
+			   sa->client_email, "scope", scope ? scope : "", "aud",
+			   aud, "sub", email, "iat", (json_int_t)now, "exp",
+			   (json_int_t)now + 3600);
 	cj = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
 	json_decref(claims);
 	if (cj == NULL)

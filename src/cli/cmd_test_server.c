@@ -467,7 +467,7 @@ int cmd_test_server(int argc, char **argv)
 				"test-server: the --oauth-* options and "
 				"--token-command need --authentication "
 				"xoauth2 or oauthbearer");
-		ep.name = xstrdup("test-server");
+		ep.name = xstrdup("(given options)");
 	}
 	if (o.host == NULL)
 		return cli_usage_error("test-server: --remote-server HOST or "

@@ -474,15 +474,16 @@ static struct run_ep *run_ep_get(struct state *st, struct run_ep **v, size_t *n,
 static void job_endpoints(struct state *st, struct run_ep **v, size_t *n,
 			  struct sched_job *j, int64_t target_id)
 {
-	struct run_ep *s = run_ep_get(st, v, n, j->source_id);
-	struct run_ep *t = run_ep_get(st, v, n, target_id);
+	/* each lookup may move the array: copy out before the next */
+	struct run_ep *r = run_ep_get(st, v, n, j->source_id);
 
-	j->src_ep = s->ep;
-	j->dst_ep = t->ep;
-	if (s->ep == NULL)
-		j->ep_err = s->err;
-	else if (t->ep == NULL)
-		j->ep_err = t->err;
+	j->src_ep = r->ep;
+	if (r->ep == NULL)
+		j->ep_err = r->err;
+	r = run_ep_get(st, v, n, target_id);
+	j->dst_ep = r->ep;
+	if (r->ep == NULL && j->src_ep != NULL)
+		j->ep_err = r->err;
 }
 
 int sched_owner_alive(const char *owner)
