@@ -36,6 +36,12 @@ issued() { # GRANT: tokens the authorization server issued so far
 	authserver_log_count "e[\"endpoint\"] == \"token\" and e[\"grant\"] == \"$1\" and e[\"result\"] == \"issued\""
 }
 token_requests() { authserver_log_count 'e["endpoint"] == "token"'; }
+watch_cmdlines() { # PID: every process's argv while PID runs
+	while kill -0 "$1" 2>/dev/null; do
+		cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' ' ' >>"$T/cmdlines"
+		sleep 0.1
+	done
+}
 CC=client_credentials
 JWT=urn:ietf:params:oauth:grant-type:jwt-bearer
 
@@ -81,6 +87,73 @@ bytes=$(du -sb "$IMAPFIX_MAIL/u1/Maildir" | cut -f1)
 # about three lifetimes of a 2 s token
 RATE=$((bytes * 2 / 3 + 1))
 printf 'x\n' >"$T/x.pw"
+
+# ---- the exact bytes, against a scripted server without SASL-IR: the
+#      response after "+", the error challenge answered as each mechanism
+#      wants, one renewal, then one line ----
+echo "[${SECONDS}s] scripted server" >&2
+FAKE="$IMAPMIG_SRCDIR/tests/fakeserver/fakeimap.py"
+printf '#!/bin/sh\nn=$(cat "%s/n" 2>/dev/null || echo 0); n=$((n + 1)); echo $n >"%s/n"\necho "tok-$n" 3600\n' "$T" "$T" >"$T/tokcmd"
+chmod +x "$T/tokcmd"
+b64() { python3 -c 'import base64, sys; print(base64.b64encode(sys.argv[1].encode()).decode())' "$1"; }
+fake_script() { # MECH: refused twice, with the error challenge each time
+	local err ack
+	if [ "$1" = OAUTHBEARER ]; then
+		err=$(b64 '{"status":"invalid_token","scope":"mail"}') ack='C AQ=='
+	else
+		err=$(b64 '{"status":"401","schemes":"bearer","scope":"mail"}') ack='C '
+	fi
+	echo "S * OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 AUTH=OAUTHBEARER] fake ready"
+	for i in 1 2; do
+		echo "C A$i AUTHENTICATE $1"
+		echo "S + "
+		echo "C [A-Za-z0-9+/]+=*"
+		echo "S + $err"
+		echo "$ack"
+		echo "S A$i NO [AUTHENTICATIONFAILED] Authentication failed."
+	done
+	echo "WAIT_EOF"
+}
+for mech in OAUTHBEARER XOAUTH2; do
+	rm -f "$T/n" "$T/fport" "$T/flog"
+	fake_script $mech >"$T/fake.script"
+	python3 "$FAKE" "$T/fake.script" --port-file "$T/fport" --log "$T/flog" 2>"$T/fake.err" &
+	fpid=$!
+	for _ in $(seq 100); do [ -s "$T/fport" ] && break; sleep 0.05; done
+	FPORT=$(cat "$T/fport")
+	"$IMAPMIG" -vv test-server --remote-server 127.0.0.1 --port "$FPORT" --security none \
+		--authentication "${mech,,}" --user 'us,er=x' --email user@contoso.edu \
+		--token-command "$T/tokcmd {email}" >"$T/fake-$mech.out" 2>"$T/fake-$mech.err"
+	RC=$?
+	wait "$fpid"
+	expect_eq "$?" 0 "$mech: the scripted server saw other bytes: $(cat "$T/fake.err")"
+	expect_eq "$RC" 1 "$mech refused twice: exit code"
+	grep -v '^imapmig: \(trace\|warning\)\|renewing the token once' "$T/fake-$mech.err" >"$T/fake.lines"
+	one_line "$T/fake.lines" "$mech refused twice"
+	want=$([ $mech = OAUTHBEARER ] && echo 'status invalid_token' || echo 'status 401')
+	grep -q "user us,er=x: $mech refused by 127.0.0.1:$FPORT: $want (\[AUTHENTICATIONFAILED\]" "$T/fake.lines" ||
+		fail "$mech: the line does not say user and status: $(cat "$T/fake.lines")"
+	expect_eq "$(cat "$T/n")" 2 "$mech: tokens asked for (one renewal)"
+	python3 - "$T/flog" "$mech" "$FPORT" <<'EOF' || fail "$mech: wrong SASL responses: $(cat "$T/flog")"
+import base64, sys
+lines = open(sys.argv[1], "rb").read().split(b"\r\n")
+mech, port = sys.argv[2], sys.argv[3]
+resp = [base64.b64decode(l) for l in lines if l and not l.startswith(b"A") and l != b"AQ=="]
+for i, r in enumerate(resp, 1):
+    tok = b"tok-%d" % i
+    if mech == "OAUTHBEARER":
+        want = b"n,a=us=2Cer=3Dx,\x01host=127.0.0.1\x01port=" + port.encode() + b"\x01auth=Bearer " + tok + b"\x01\x01"
+    else:
+        want = b"user=us,er=x\x01auth=Bearer " + tok + b"\x01\x01"
+    assert r == want, (r, want)
+assert len(resp) == 2, lines
+acks = [l for l in lines if l in (b"", b"AQ==")]
+assert acks.count(b"AQ==" if mech == "OAUTHBEARER" else b"") >= 2, lines
+EOF
+	grep -q 'S: + (SASL challenge omitted)' "$T/fake-$mech.err" || fail "$mech: the trace does not mark the challenges"
+	grep -q 'tok-\|eyJzdGF0\|dXNlcj\|bixhPX' "$T/fake-$mech.err" "$T/fake-$mech.out" &&
+		fail "$mech: the token or the exchange in the output: $(grep 'tok-\|eyJzdGF0\|dXNlcj\|bixhPX' "$T/fake-$mech.err" | head -3)"
+done
 
 echo "[${SECONDS}s] endpoints: options" >&2
 # ---- endpoints: options and their validation ----
@@ -153,10 +226,7 @@ before=$(issued $CC)
 t0=$(date +%s.%N)
 "$IMAPMIG" -vv sync --batch ToM365 >"$T/a.out" 2>"$T/a.err" &
 SPID=$!
-while kill -0 "$SPID" 2>/dev/null; do
-	cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' ' ' >>"$T/cmdlines"
-	sleep 0.1
-done
+watch_cmdlines "$SPID"
 wait "$SPID"
 RC=$?
 t1=$(date +%s.%N)
@@ -187,24 +257,26 @@ authserver_post /control lifetime=600 >/dev/null
 	echo "EmailAddress,UserName,Password"
 	for u in v1 v2 v3; do echo "$u@contoso.edu,$u,pw-$u"; done
 } >"$T/b.csv"
-# the revocation falls after v1's login, before v2's
+# each mailbox takes about 4 s: the revocation falls after v1's login,
+# before v2's
 run batch new --name Revoked --source-endpoint Src --target-endpoint M365 --csv "$T/b.csv" \
-	--max-bytes-per-second "$RATE" --autostart
+	--max-bytes-per-second $((bytes / 5 + 1)) --autostart
 expect_eq "$RC" 0 "batch new Revoked: $(cat "$T/err")"
 before=$(issued $CC)
 "$IMAPMIG" -vv sync --batch Revoked >"$T/b.out" 2>"$T/b.err" &
 SPID=$!
+watch_cmdlines "$SPID" &
 revoked=0
 while kill -0 "$SPID" 2>/dev/null; do
-	cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' ' ' >>"$T/cmdlines"
 	if [ $revoked = 0 ] && grep -q 'oauth2(v1@contoso.edu.*Finished passdb lookup' "$IMAPFIX2_LOG"; then
 		authserver_post /revoke all=1 >"$T/revoke.out"
 		revoked=1
 	fi
-	sleep 0.1
+	sleep 0.05
 done
 wait "$SPID"
 RC=$?
+wait
 expect_eq "$revoked" 1 "the revocation happened mid-run"
 expect_eq "$RC" 0 "sync with a token revoked mid-run: $(grep -v trace: "$T/b.err" | tail -3)"
 expect_eq "$(($(issued $CC) - before))" 2 "tokens issued: the first and exactly one renewal"
