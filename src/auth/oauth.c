@@ -31,8 +31,10 @@ struct oauth_entry {
 	int waiters;
 	/* bumped when a fetch ends; waiters compare it */
 	unsigned long gen;
-	/* the error of the last fetch, for the threads that waited on it */
+	/* the error of the last fetch, for the threads that waited on it
+	 * and, if it is not transient, for everyone until fail_until_ms */
 	int failed;
+	long long fail_until_ms;
 	struct err err;
 };
 
@@ -63,6 +65,11 @@ const char *oauth_kind_name(enum oauth_kind k)
 	case OAUTH_TOKEN_COMMAND: return "token command";
 	}
 	return "?";
+}
+
+long long oauth_renew_margin_ms(long long life_ms)
+{
+	return life_ms / 10 < 60000 ? life_ms / 10 : 60000;
 }
 
 static long long mono_ms(void)
@@ -118,11 +125,13 @@ void oauth_scrub(struct err *e, const char *const *secrets)
 struct oauth *oauth_create(const struct oauth_settings *set, struct err *err)
 {
 	struct oauth *o = xcalloc(1, sizeof(*o));
-	const char *label = set->label ? set->label : "endpoint";
+	char *label;
 	char **argv = NULL;
 
+	/* messages start "endpoint NAME: " */
+	o->label = label = set->label ? xasprintf("endpoint %s", set->label)
+				      : xstrdup("endpoint");
 	o->kind = set->kind;
-	o->label = xstrdup(label);
 	o->timeout_ms = set->timeout_ms ? set->timeout_ms : 30000;
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_cond_init(&o->cv, NULL);
@@ -264,7 +273,8 @@ static struct oauth_entry *entry_get(struct oauth *o, const char *key,
 		if (strcmp(e->key, key) == 0) {
 			found = e;
 		} else if (!e->fetching && e->waiters == 0 &&
-			   (e->token == NULL || e->expires_ms <= now)) {
+			   (e->token == NULL || e->expires_ms <= now) &&
+			   (!e->failed || e->fail_until_ms <= now)) {
 			*pp = e->next;
 			entry_free(e);
 			continue;
@@ -283,7 +293,7 @@ static struct oauth_entry *entry_get(struct oauth *o, const char *key,
 static int fetch(struct oauth *o, const char *email, struct oauth_fetched *f,
 		 struct err *err)
 {
-	struct buf body = BUF_INIT;
+	struct buf body = BUF_INIT, jwt = BUF_INIT;
 	struct oauth_post p;
 	const char *secrets[3] = {NULL, NULL, NULL};
 	char what[400];
@@ -308,9 +318,7 @@ static int fetch(struct oauth *o, const char *email, struct oauth_fetched *f,
 		secrets[0] = o->client_secret;
 		p.what = "the client credentials";
 		break;
-	case OAUTH_SERVICE_ACCOUNT: {
-		struct buf jwt = BUF_INIT;
-
+	case OAUTH_SERVICE_ACCOUNT:
 		if (oauth_sa_assertion(o->sa, o->label, o->scope, o->token_url,
 				       email, time(NULL), &jwt, err) < 0) {
 			OPENSSL_cleanse(jwt.p, jwt.cap);
@@ -320,23 +328,24 @@ static int fetch(struct oauth *o, const char *email, struct oauth_fetched *f,
 		oauth_form_add(&body, "grant_type",
 			       "urn:ietf:params:oauth:grant-type:jwt-bearer");
 		oauth_form_add(&body, "assertion", jwt.p);
-		OPENSSL_cleanse(jwt.p, jwt.cap);
-		buf_release(&jwt);
+		/* a signed assertion is a credential for an hour */
+		secrets[0] = jwt.p;
 		snprintf(what, sizeof(what),
 			 "the service account's assertion for %s", email);
 		p.what = what;
 		break;
-	}
 	default:
 		return err_set(err, ERR_USAGE, EC_NONE,
 			       "%s: no OAuth2 token source", o->label);
 	}
 	p.body = body.p;
 	rc = oauth_http_fetch(&p, f, err);
-	OPENSSL_cleanse(body.p, body.cap);
-	buf_release(&body);
 	if (rc < 0)
 		oauth_scrub(err, secrets);
+	OPENSSL_cleanse(body.p, body.cap);
+	buf_release(&body);
+	OPENSSL_cleanse(jwt.p, jwt.cap);
+	buf_release(&jwt);
 	return rc;
 }
 
@@ -365,6 +374,14 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 					       "its buffer",
 					       o->label);
 			return 0;
+		}
+		if (e->failed && mono_ms() < e->fail_until_ms) {
+			/* a refused grant, asked again at once (another
+			 * mailbox of the same tenant): the same answer,
+			 * without a request */
+			*err = e->err;
+			pthread_mutex_unlock(&o->mu);
+			return -1;
 		}
 		if (!e->fetching)
 			break;
@@ -395,12 +412,16 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 	if (rc < 0) {
 		e->failed = 1;
 		e->err = *err;
+		e->fail_until_ms =
+			err->cls == ERR_TRANSIENT
+				? 0
+				: mono_ms() + OAUTH_FAIL_HOLD_S * 1000;
 	} else {
 		now = mono_ms();
 		life_ms = (long long)(f.lifetime_s ? f.lifetime_s
 						   : OAUTH_DEFAULT_LIFETIME_S) *
 			  1000;
-		margin_ms = life_ms / 10 < 60000 ? life_ms / 10 : 60000;
+		margin_ms = oauth_renew_margin_ms(life_ms);
 		e->token = f.token;
 		e->token_len = f.token_len;
 		f.token = NULL;

@@ -39,7 +39,8 @@ enum oauth_kind {
 
 struct oauth_settings {
 	enum oauth_kind kind;
-	/* a label for messages: the endpoint's name */
+	/* a label for messages: the endpoint's name; messages start
+	 * "endpoint NAME: " */
 	const char *label;
 	/* client credentials */
 	const char *token_url;

@@ -14,6 +14,10 @@
 #define OAUTH_MAX_RESPONSE (64 * 1024)
 /* A token no source gave a lifetime for is reused this long at most. */
 #define OAUTH_DEFAULT_LIFETIME_S 300
+/* A failure that is not transient (refused grant, unusable endpoint) is
+ * the answer for the same key this long, without a new request: so that
+ * a wrong client secret costs one request, not one per mailbox. */
+#define OAUTH_FAIL_HOLD_S 30
 
 struct oauth_fetched {
 	char *token;
@@ -87,6 +91,10 @@ int oauth_sa_assertion(const struct oauth_sa *sa, const char *label,
 		       time_t now, struct buf *out, struct err *err);
 
 /* --- oauth.c --- */
+
+/* A token of life_ms is handed out until this long before it expires:
+ * a minute, or 10% of its life if that is less. */
+long long oauth_renew_margin_ms(long long life_ms);
 
 /* Replace every occurrence of each secret in e->msg by "***". */
 void oauth_scrub(struct err *e, const char *const *secrets);

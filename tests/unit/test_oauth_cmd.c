@@ -70,9 +70,9 @@ static void test_split(void **state)
 	assert_null(argv[10]);
 	oauth_argv_free(argv);
 	/* a value with spaces or quotes stays one word, uninterpreted */
-	assert_int_equal(oauth_argv_split("t {email}", "a b'c\"@x", &argv,
-					  &argc, &err),
-			 0);
+	assert_int_equal(
+		oauth_argv_split("t {email}", "a b'c\"@x", &argv, &argc, &err),
+		0);
 	assert_int_equal(argc, 2);
 	assert_string_equal(argv[1], "a b'c\"@x");
 	oauth_argv_free(argv);
@@ -88,8 +88,8 @@ static void test_split(void **state)
 			 -1);
 	assert_int_equal(err.cls, ERR_USAGE);
 	assert_non_null(strstr(err.msg, "unclosed"));
-	assert_int_equal(oauth_argv_split("t {user}", "u@d", &argv, &argc, &err),
-			 -1);
+	assert_int_equal(
+		oauth_argv_split("t {user}", "u@d", &argv, &argc, &err), -1);
 	assert_non_null(strstr(err.msg, "{user}"));
 	assert_int_equal(oauth_argv_split("  ", "u@d", &argv, &argc, &err), -1);
 	assert_int_equal(err.cls, ERR_USAGE);
@@ -168,8 +168,9 @@ static void test_failures(void **state)
 	o = make("sh -c 'echo SECRET-OUT; echo SECRET-ERR >&2; exit 3'", 0);
 	assert_int_equal(oauth_token(o, "a@b.c", &tok, NULL, &err), -1);
 	assert_int_equal(err.cls, ERR_AUTH);
-	assert_non_null(strstr(err.msg, "target: token command sh for a@b.c "
-					"exited with status 3"));
+	assert_non_null(strstr(err.msg,
+			       "endpoint target: token command sh for a@b.c "
+			       "exited with status 3"));
 	assert_null(strstr(err.msg, "SECRET"));
 	assert_null(strchr(err.msg, '\n'));
 	oauth_destroy(&o);
@@ -220,7 +221,8 @@ static void test_failures(void **state)
 	o = make("/nonexistent/get-token {email}", 0);
 	assert_int_equal(oauth_token(o, "a@b.c", &tok, NULL, &err), -1);
 	assert_int_equal(err.cls, ERR_USAGE);
-	assert_non_null(strstr(err.msg, "/nonexistent/get-token cannot be run"));
+	assert_non_null(
+		strstr(err.msg, "/nonexistent/get-token cannot be run"));
 	oauth_destroy(&o);
 	buf_release(&tok);
 }
@@ -274,7 +276,22 @@ static void test_cache_and_margin(void **state)
 	assert_string_equal(tok.p, "tok4-a@b.c");
 	assert_int_equal(oauth_requests(o), 4);
 	oauth_destroy(&o);
+
+	/* within the margin: 2.8 s into a 3 s life, a new token */
+	o = counting("3", counter, sizeof(counter));
+	assert_int_equal(oauth_token(o, "a@b.c", &tok, NULL, &err), 0);
+	assert_string_equal(tok.p, "tok1-a@b.c");
+	usleep(2800 * 1000);
+	assert_int_equal(oauth_token(o, "a@b.c", &tok, NULL, &err), 0);
+	assert_string_equal(tok.p, "tok2-a@b.c");
+	oauth_destroy(&o);
 	buf_release(&tok);
+
+	/* the margin: 10% of the life, at most a minute */
+	assert_int_equal(oauth_renew_margin_ms(3000), 300);
+	assert_int_equal(oauth_renew_margin_ms(300000), 30000);
+	assert_int_equal(oauth_renew_margin_ms(600000), 60000);
+	assert_int_equal(oauth_renew_margin_ms(3600000), 60000);
 }
 
 struct asker {
@@ -354,7 +371,8 @@ static void test_create_errors(void **state)
 	set.token_command = "get {mail}";
 	assert_null(oauth_create(&set, &err));
 	assert_int_equal(err.cls, ERR_USAGE);
-	assert_non_null(strstr(err.msg, "source: token command: unknown"));
+	assert_non_null(
+		strstr(err.msg, "endpoint source: token command: unknown"));
 	set.token_command = NULL;
 	assert_null(oauth_create(&set, &err));
 	assert_int_equal(err.cls, ERR_USAGE);
