@@ -266,6 +266,7 @@ before=$(issued $CC)
 "$IMAPMIG" -vv sync --batch Revoked >"$T/b.out" 2>"$T/b.err" &
 SPID=$!
 watch_cmdlines "$SPID" &
+WPID=$!
 revoked=0
 while kill -0 "$SPID" 2>/dev/null; do
 	if [ $revoked = 0 ] && grep -q 'oauth2(v1@contoso.edu.*Finished passdb lookup' "$IMAPFIX2_LOG"; then
@@ -276,7 +277,7 @@ while kill -0 "$SPID" 2>/dev/null; do
 done
 wait "$SPID"
 RC=$?
-wait
+wait "$WPID"
 expect_eq "$revoked" 1 "the revocation happened mid-run"
 expect_eq "$RC" 0 "sync with a token revoked mid-run: $(grep -v trace: "$T/b.err" | tail -3)"
 expect_eq "$(($(issued $CC) - before))" 2 "tokens issued: the first and exactly one renewal"
