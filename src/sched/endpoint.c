@@ -93,7 +93,7 @@ struct endpoint *endpoint_create(const struct state_endpoint *e,
 		ep->kind = set.kind;
 		ep->oauth = oauth_create(&set, err);
 		if (ep->oauth == NULL) {
-			err_prefix(err, "endpoint %s: ", ep->name);
+			/* its messages name the endpoint already */
 			endpoint_destroy(&ep);
 			return NULL;
 		}
