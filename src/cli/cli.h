@@ -65,6 +65,9 @@ int cmd_user_preview(int argc, char **argv);
  * caller and should be wiped with cli_password_free(). */
 char *cli_read_password(const char *path, struct err *err);
 void cli_password_free(char **pw);
+/* A Google service-account key file (JSON, at most 64 KiB), whole; wipe
+ * it with cli_password_free().  ERR_USAGE if unreadable or empty. */
+char *cli_read_key_file(const char *path, struct err *err);
 struct json_t;
 /* json_dumps() with a 2-space indent, and DEL and C1 controls escaped too
  * (\u007f, \u0080..): JSON that is safe to print on a terminal.  The

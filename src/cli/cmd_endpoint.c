@@ -1,15 +1,20 @@
 /* cmd_endpoint.c - `imapmig endpoint new|get|set|remove`: the procedure's
  * Step 3 (New-MigrationEndpoint), for sources and for targets. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "cli/cli.h"
 #include "imap/client.h"
+#include "sched/endpoint.h"
 #include "sched/views.h"
 #include "state/state.h"
 #include "util/xalloc.h"
@@ -17,6 +22,8 @@
 struct ep_opts {
 	const char *name, *type, *host, *security, *auth, *login, *authzid;
 	const char *password_file, *token_command, *path_template, *ca_file;
+	const char *token_url, *client_id, *client_secret_file, *scope;
+	const char *service_account_file, *oauth_ca_file;
 	int port, accept_untrusted, skip_verification;
 	long long max_mig, max_incr;
 	int set_untrusted;
@@ -36,6 +43,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct ep_opts *o)
 		{"password-file", required_argument, NULL, 'P'},
 		{"password", required_argument, NULL, 'W'},
 		{"token-command", required_argument, NULL, 'T'},
+		{"oauth-token-url", required_argument, NULL, 'U'},
+		{"oauth-client-id", required_argument, NULL, 'C'},
+		{"oauth-client-secret-file", required_argument, NULL, 'S'},
+		{"oauth-scope", required_argument, NULL, 'O'},
+		{"oauth-service-account-file", required_argument, NULL, 'G'},
+		{"oauth-ca-file", required_argument, NULL, 'A'},
 		{"path-template", required_argument, NULL, 'm'},
 		{"ca-file", required_argument, NULL, 'c'},
 		{"accept-untrusted-certificates", no_argument, NULL, 'k'},
@@ -80,17 +93,25 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct ep_opts *o)
 		case 'a':
 			if (strcasecmp(optarg, "basic") &&
 			    strcasecmp(optarg, "plain") &&
-			    strcasecmp(optarg, "xoauth2"))
+			    strcasecmp(optarg, "xoauth2") &&
+			    strcasecmp(optarg, "oauthbearer"))
 				return cli_usage_error(
 					"endpoint %s: "
 					"--authentication %s: use "
-					"basic, plain or xoauth2",
+					"basic, plain, xoauth2 or oauthbearer",
 					cmd, optarg);
-			o->auth = strcasecmp(optarg, "basic") == 0 ? "basic"
-				  : strcasecmp(optarg, "plain") == 0
-					  ? "plain"
-					  : "xoauth2";
+			o->auth = strcasecmp(optarg, "basic") == 0   ? "basic"
+				  : strcasecmp(optarg, "plain") == 0 ? "plain"
+				  : strcasecmp(optarg, "xoauth2") == 0
+					  ? "xoauth2"
+					  : "oauthbearer";
 			break;
+		case 'U': o->token_url = optarg; break;
+		case 'C': o->client_id = optarg; break;
+		case 'S': o->client_secret_file = optarg; break;
+		case 'O': o->scope = optarg; break;
+		case 'G': o->service_account_file = optarg; break;
+		case 'A': o->oauth_ca_file = optarg; break;
 		case 'l': o->login = optarg; break;
 		case 'z': o->authzid = optarg; break;
 		case 'P': o->password_file = optarg; break;
@@ -144,6 +165,195 @@ static void set_str(char **dst, const char *v)
 	*dst = xstrdup(v);
 }
 
+static void wipe_str(char **p)
+{
+	if (*p != NULL) {
+		OPENSSL_cleanse(*p, strlen(*p));
+		free(*p);
+		*p = NULL;
+	}
+}
+
+static void clear_str(char **p)
+{
+	free(*p);
+	*p = NULL;
+}
+
+/* A service-account key file, whole (at most 64 KiB), read without
+ * stdio so that no copy of the private key stays in a FILE buffer. */
+char *cli_read_key_file(const char *path, struct err *err)
+{
+	struct buf b = BUF_INIT;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		err_set(err, ERR_USAGE, EC_IO,
+			"cannot read --oauth-service-account-file %s: %s: "
+			"give the key file (JSON) the Google Cloud console "
+			"created",
+			path, strerror(errno));
+		return NULL;
+	}
+	buf_grow(&b, 65536 + 1);
+	for (;;) {
+		n = read(fd, b.p + b.len, b.cap - b.len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		b.len += (size_t)n;
+		b.p[b.len] = '\0';
+		if (b.len >= 65536)
+			break;
+	}
+	close(fd);
+	if (n < 0 || b.len == 0 || b.len >= 65536) {
+		err_set(err, ERR_USAGE, EC_IO,
+			"--oauth-service-account-file %s: %s: give the key "
+			"file (JSON) the Google Cloud console created",
+			path,
+			n < 0	     ? strerror(errno)
+			: b.len == 0 ? "empty"
+				     : "larger than 64 KiB");
+		OPENSSL_cleanse(b.p, b.cap);
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
+}
+
+static int is_oauth(const char *auth)
+{
+	return auth != NULL && (strcasecmp(auth, "xoauth2") == 0 ||
+				strcasecmp(auth, "oauthbearer") == 0);
+}
+
+/* The OAuth2 options onto e: a token source given replaces the one
+ * stored; then exactly one source, complete, must remain. */
+static int apply_oauth(const struct ep_opts *o, struct state_endpoint *e,
+		       struct err *err)
+{
+	int cc_opt = o->client_id || o->client_secret_file;
+	int n;
+
+	if (!is_oauth(e->authentication)) {
+		if (cc_opt || o->token_url || o->scope ||
+		    o->service_account_file || o->token_command ||
+		    o->oauth_ca_file)
+			return err_set(err, ERR_USAGE, EC_NONE,
+				       "the --oauth-* options and "
+				       "--token-command need --authentication "
+				       "xoauth2 or oauthbearer");
+		/* a password endpoint keeps no token source */
+		clear_str(&e->token_command);
+		clear_str(&e->oauth_token_url);
+		clear_str(&e->oauth_client_id);
+		wipe_str(&e->oauth_client_secret);
+		clear_str(&e->oauth_scope);
+		wipe_str(&e->oauth_service_account);
+		clear_str(&e->oauth_ca_file);
+		return 0;
+	}
+	if (o->password_file != NULL)
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "an OAuth2 endpoint (--authentication %s) takes "
+			       "no --password-file: its token source logs in",
+			       e->authentication);
+	if (cc_opt || o->service_account_file) {
+		clear_str(&e->token_command);
+	}
+	if (cc_opt) {
+		wipe_str(&e->oauth_service_account);
+	}
+	if (o->service_account_file) {
+		clear_str(&e->oauth_client_id);
+		wipe_str(&e->oauth_client_secret);
+	}
+	if (o->token_command) {
+		clear_str(&e->oauth_client_id);
+		wipe_str(&e->oauth_client_secret);
+		wipe_str(&e->oauth_service_account);
+		clear_str(&e->oauth_token_url);
+		clear_str(&e->oauth_scope);
+	}
+	set_str(&e->token_command, o->token_command);
+	set_str(&e->oauth_token_url, o->token_url);
+	set_str(&e->oauth_client_id, o->client_id);
+	set_str(&e->oauth_scope, o->scope);
+	if (o->oauth_ca_file != NULL) {
+		if (access(o->oauth_ca_file, R_OK) != 0)
+			return err_set(err, ERR_USAGE, EC_IO,
+				       "cannot read --oauth-ca-file %s: %s",
+				       o->oauth_ca_file, strerror(errno));
+		set_str(&e->oauth_ca_file, o->oauth_ca_file);
+	}
+	if (o->client_secret_file != NULL) {
+		char *sec = cli_read_password(o->client_secret_file, err);
+		if (sec == NULL) {
+			err_prefix(err, "--oauth-client-secret-file: ");
+			return -1;
+		}
+		wipe_str(&e->oauth_client_secret);
+		e->oauth_client_secret = sec;
+	}
+	if (o->service_account_file != NULL) {
+		char *key = cli_read_key_file(o->service_account_file, err);
+		if (key == NULL)
+			return -1;
+		wipe_str(&e->oauth_service_account);
+		e->oauth_service_account = key;
+	}
+	n = (e->oauth_client_id || e->oauth_client_secret) +
+	    (e->oauth_service_account != NULL) + (e->token_command != NULL);
+	if (n != 1)
+		return err_set(
+			err, ERR_USAGE, EC_NONE,
+			"--authentication %s needs exactly one token source, "
+			"%s: client credentials (--oauth-token-url "
+			"--oauth-client-id --oauth-client-secret-file "
+			"--oauth-scope), --oauth-service-account-file (with "
+			"--oauth-scope) or --token-command",
+			e->authentication, n ? "not several" : "none given");
+	if (e->oauth_client_id || e->oauth_client_secret) {
+		if (!e->oauth_token_url || !e->oauth_client_id ||
+		    !e->oauth_client_secret || !e->oauth_scope)
+			return err_set(
+				err, ERR_USAGE, EC_NONE,
+				"client credentials need all four of "
+				"--oauth-token-url, --oauth-client-id, "
+				"--oauth-client-secret-file and --oauth-scope "
+				"(missing: %s%s%s%s)",
+				e->oauth_token_url ? "" : " --oauth-token-url",
+				e->oauth_client_id ? "" : " --oauth-client-id",
+				e->oauth_client_secret
+					? ""
+					: " --oauth-client-secret-file",
+				e->oauth_scope ? "" : " --oauth-scope");
+	} else if (e->oauth_service_account && !e->oauth_scope) {
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "--oauth-service-account-file needs "
+			       "--oauth-scope (Gmail: "
+			       "https://mail.google.com/)");
+	} else if (e->token_command && (e->oauth_scope || e->oauth_token_url)) {
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "--token-command takes no --oauth-token-url or "
+			       "--oauth-scope: the command gets the token");
+	}
+	{
+		/* what the token source itself refuses (a key that does not
+		 * parse, a plain http:// URL off loopback), now */
+		struct endpoint *ep = endpoint_create(e, err);
+		if (ep == NULL) {
+			err->cls = ERR_USAGE;
+			return -1;
+		}
+		endpoint_destroy(&ep);
+	}
+	return 0;
+}
+
 /* Apply options to e; ERR_USAGE on a bad combination. */
 static int apply(struct ep_opts *o, struct state_endpoint *e, int creating,
 		 struct err *err)
@@ -160,8 +370,6 @@ static int apply(struct ep_opts *o, struct state_endpoint *e, int creating,
 		set_str(&e->login_template, o->login);
 	if (o->authzid)
 		set_str(&e->authzid_template, o->authzid);
-	if (o->token_command)
-		set_str(&e->token_command, o->token_command);
 	if (o->path_template)
 		set_str(&e->path_template, o->path_template);
 	if (o->ca_file)
@@ -203,6 +411,9 @@ static int apply(struct ep_opts *o, struct state_endpoint *e, int creating,
 	if (e->host == NULL)
 		return err_set(err, ERR_USAGE, EC_NONE,
 			       "--remote-server HOST is required");
+	if (e->kind == STATE_EP_TARGET_IMAP && e->login_template == NULL &&
+	    is_oauth(e->authentication))
+		e->login_template = xstrdup("{email}");
 	if (e->kind == STATE_EP_TARGET_IMAP && e->login_template == NULL)
 		return err_set(err, ERR_USAGE, EC_NONE,
 			       "a target IMAP endpoint needs --target-login "
@@ -212,10 +423,8 @@ static int apply(struct ep_opts *o, struct state_endpoint *e, int creating,
 	    strcasecmp(e->authentication, "plain") != 0)
 		return err_set(err, ERR_USAGE, EC_NONE,
 			       "--target-authzid needs --authentication plain");
-	if (strcasecmp(e->authentication, "xoauth2") == 0)
-		return err_set(err, ERR_USAGE, EC_NONE,
-			       "--authentication xoauth2 is not supported by "
-			       "this build yet: use basic or plain");
+	if (apply_oauth(o, e, err) < 0)
+		return -1;
 	if (strcasecmp(e->security, "none") == 0)
 		fprintf(stderr,
 			"imapmig: warning: endpoint %s uses --security "
@@ -244,6 +453,23 @@ static int verify(const struct state_endpoint *e, struct err *err)
 				"--skip-verification to save it anyway): ");
 		return -1;
 	}
+	if (is_oauth(e->authentication)) {
+		char cap[32];
+		snprintf(cap, sizeof(cap), "AUTH=%s",
+			 strcasecmp(e->authentication, "xoauth2") == 0
+				 ? "XOAUTH2"
+				 : "OAUTHBEARER");
+		if (!imap_client_has_cap(c, cap)) {
+			err_set(err, ERR_CONNECT, EC_PROTOCOL,
+				"%s:%u does not offer %s (it offers: %s): "
+				"choose the --authentication it offers, or "
+				"pass --skip-verification to save it anyway",
+				e->host, e->port, cap,
+				imap_client_capabilities(c));
+			imap_client_logout(&c);
+			return -1;
+		}
+	}
 	imap_client_logout(&c);
 	return 0;
 }
@@ -271,6 +497,31 @@ static void ep_print(const struct state_endpoint *e)
 		if (e->ca_file)
 			printf("CaFile                        : %s\n",
 			       e->ca_file);
+		if (is_oauth(e->authentication)) {
+			printf("OAuthTokenSource              : %s\n",
+			       e->oauth_client_id ? "client credentials"
+			       : e->oauth_service_account
+				       ? "service account (key set)"
+				       : "token command");
+			if (e->oauth_token_url)
+				printf("OAuthTokenUrl                 : %s\n",
+				       e->oauth_token_url);
+			if (e->oauth_client_id)
+				printf("OAuthClientId                 : %s\n"
+				       "OAuthClientSecret             : %s\n",
+				       e->oauth_client_id,
+				       e->oauth_client_secret ? "(set)"
+							      : "(not set)");
+			if (e->oauth_scope)
+				printf("OAuthScope                    : %s\n",
+				       e->oauth_scope);
+			if (e->token_command)
+				printf("TokenCommand                  : %s\n",
+				       e->token_command);
+			if (e->oauth_ca_file)
+				printf("OAuthCaFile                   : %s\n",
+				       e->oauth_ca_file);
+		}
 		if (e->accept_untrusted)
 			printf("AcceptUntrustedCertificates   : yes\n");
 	}
@@ -424,7 +675,7 @@ static int ep_set(int argc, char **argv)
 		e.password = pw;
 	}
 	if (e.kind != STATE_EP_TARGET_MAILDIR && !o.skip_verification &&
-	    (o.host || o.port || o.security || o.ca_file) &&
+	    (o.host || o.port || o.security || o.ca_file || o.auth) &&
 	    verify(&e, &err) < 0)
 		goto fail_e;
 	if (state_endpoint_update(st, &e, &err) < 0)
@@ -460,7 +711,8 @@ int cmd_endpoint(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
 		puts("usage: imapmig endpoint new --name N --remote-server H "
 		     "[--port P] [--security none|ssl|tls]\n"
-		     "           [--authentication basic|plain] "
+		     "           [--authentication basic|plain|xoauth2|"
+		     "oauthbearer] "
 		     "[--max-concurrent-migrations N]\n"
 		     "           [--max-concurrent-incremental-syncs N] "
 		     "[--skip-verification] [--ca-file F]\n"
@@ -472,6 +724,14 @@ int cmd_endpoint(int argc, char **argv)
 		     "--remote-server H --target-login '{email}*admin'\n"
 		     "           --password-file F [--authentication plain "
 		     "--target-authzid '{email}']\n"
+		     "       imapmig endpoint new ... --authentication "
+		     "xoauth2|oauthbearer [--target-login '{email}'] OAUTH2\n"
+		     "         OAUTH2: --oauth-token-url URL --oauth-client-id "
+		     "ID --oauth-client-secret-file F --oauth-scope S\n"
+		     "               | --oauth-service-account-file KEY.json "
+		     "--oauth-scope S\n"
+		     "               | --token-command 'CMD {email}'     "
+		     "[--oauth-ca-file F]\n"
 		     "       imapmig endpoint get [NAME] [--json] | set NAME "
 		     "[options] | remove NAME");
 		return argc < 2 ? 2 : 0;

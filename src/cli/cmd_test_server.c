@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "imap/client.h"
+#include "sched/endpoint.h"
 #include "state/state.h"
 #include "util/buf.h"
 #include "util/escape.h"
@@ -26,6 +27,8 @@ struct ts_opts {
 	const char *password_file;
 	const char *authzid;
 	int auth_plain;
+	const char *oauth_mech; /* "xoauth2", "oauthbearer" or NULL */
+	const char *email;	/* OAuth: the mailbox the token is for */
 	struct conn_tls_opts tls;
 	int timeout_ms;
 };
@@ -145,16 +148,13 @@ static int ts_done(void)
 	return 0;
 }
 
-static int run(const struct ts_opts *o, const char *password)
+/* The endpoint test-server talks to: a saved one, or one made of the
+ * options, with the same connect and login code as a migration. */
+static int run(const struct ts_opts *o, const struct state_endpoint *se,
+	       const char *password)
 {
-	struct imap_client_settings set = {
-		.host = o->host,
-		.port = (unsigned)o->port,
-		.security = o->security,
-		.tls = o->tls,
-		.timeout_ms = o->timeout_ms,
-		.label = "test",
-	};
+	struct endpoint *ep;
+	struct endpoint_login_info info;
 	struct imap_client *c;
 	struct err err = ERR_INIT;
 	unsigned folders = 0;
@@ -165,9 +165,14 @@ static int run(const struct ts_opts *o, const char *password)
 	jset("server", json_string(o->host));
 	jset("port", json_integer(o->port));
 	jset("security", json_string(security_name(o->security)));
-	c = imap_client_connect(&set, &err);
-	if (c == NULL)
+	ep = endpoint_create(se, &err);
+	if (ep == NULL)
 		return ts_fail(&err);
+	c = endpoint_connect(ep, "test", 0, o->timeout_ms, &err);
+	if (c == NULL) {
+		endpoint_destroy(&ep);
+		return ts_fail(&err);
+	}
 	{
 		const struct conn_info *ci = imap_client_conn_info(c);
 		row("Connect", "ok: %s in %.1f ms", ci->addr, ci->connect_ms);
@@ -185,40 +190,71 @@ static int run(const struct ts_opts *o, const char *password)
 				"trusted network\n");
 	if (o->user == NULL) {
 		imap_client_logout(&c);
+		endpoint_destroy(&ep);
 		row("Result", "all checks passed (no login tried: give --user "
 			      "to test one)");
 		return ts_done();
 	}
-	if (o->auth_plain)
-		ret = imap_client_auth_plain(c, o->authzid, o->user, password,
-					     &err);
-	else
-		ret = imap_client_login(c, o->user, password, &err);
+	{
+		struct endpoint_creds cr = {
+			.user = o->user,
+			.authzid = o->auth_plain ? o->authzid : NULL,
+			.password = password,
+			.email = o->email ? o->email : o->user,
+		};
+		ret = endpoint_login(ep, c, &cr, &info, &err);
+	}
+	if (endpoint_oauth_kind(ep) != OAUTH_NONE) {
+		/* which source, and how long its token has left: a token
+		 * that lives minutes is renewed many times in a migration */
+		long left = info.token_expires
+				    ? (long)(info.token_expires - time(NULL))
+				    : -1;
+		jset("token_source",
+		     json_string(oauth_kind_name(endpoint_oauth_kind(ep))));
+		jset("token_requests",
+		     json_integer((json_int_t)endpoint_token_requests(ep)));
+		jset("token_expires_in",
+		     left >= 0 ? json_integer(left) : json_null());
+		jset("token_refused", json_integer(info.token_refused));
+		if (left >= 0)
+			row("Token", "%s: %lu request(s), expires in %ld s",
+			    oauth_kind_name(endpoint_oauth_kind(ep)),
+			    endpoint_token_requests(ep), left);
+		else
+			row("Token", "%s: %lu request(s), lifetime not given",
+			    oauth_kind_name(endpoint_oauth_kind(ep)),
+			    endpoint_token_requests(ep));
+	}
 	if (ret < 0) {
-		if (err.code == EC_AUTHFAIL)
+		if (err.code == EC_AUTHFAIL &&
+		    endpoint_oauth_kind(ep) == OAUTH_NONE)
 			err_suffix(&err, ": check --user and the password "
 					 "(for an admin login, the format the "
 					 "server wants: user*admin, "
 					 "user@domain\\admin, ...)");
 		imap_client_destroy(&c);
+		endpoint_destroy(&ep);
 		return ts_fail(&err);
 	}
 	jset("login", json_string(o->user));
+	jset("login_method", json_string(info.method));
 	if (o->auth_plain && o->authzid)
-		row("Login", "ok: %s as %s (AUTHENTICATE PLAIN)", o->user,
-		    o->authzid);
+		row("Login", "ok: %s as %s (%s)", o->user, o->authzid,
+		    info.method);
 	else
-		row("Login", "ok: %s (%s)", o->user,
-		    o->auth_plain ? "AUTHENTICATE PLAIN" : "LOGIN");
+		row("Login", "ok: %s (%s)", o->user, info.method);
 	imap_client_set_untagged(c, count_list, &folders);
 	if (imap_client_simple(c, "LIST \"\" \"*\"", &err) < 0) {
 		imap_client_destroy(&c);
+		endpoint_destroy(&ep);
 		return ts_fail(&err);
 	}
 	imap_client_set_untagged(c, NULL, NULL);
 	row("Folders", "%u", folders);
 	jset("folders", json_integer(folders));
 	imap_client_logout(&c);
+	endpoint_destroy(&ep);
 	row("Result", "all checks passed");
 	return ts_done();
 }
@@ -229,12 +265,22 @@ static void help(void)
 	     "         [--security none|ssl|tls] [--user USER "
 	     "[--password-file F]]\n"
 	     "         [--authentication basic|plain [--authzid ID]]\n"
+	     "         [--authentication xoauth2|oauthbearer [--email "
+	     "ADDRESS] OAUTH2]\n"
+	     "           OAUTH2: --oauth-token-url URL --oauth-client-id ID "
+	     "--oauth-client-secret-file F\n"
+	     "                   --oauth-scope S | "
+	     "--oauth-service-account-file KEY.json --oauth-scope S\n"
+	     "                 | --token-command 'CMD {email}'   "
+	     "[--oauth-ca-file F]\n"
 	     "         [--endpoint NAME (a saved endpoint instead of the "
 	     "above)]\n"
 	     "         [--ca-file F] [--accept-untrusted-certificates] "
 	     "[--timeout SECONDS] [--json]\n\n"
 	     "Without --password-file the password is read from standard "
-	     "input.\n--port defaults to 993 for ssl, 143 otherwise.");
+	     "input (not with OAuth2).\n--port defaults to 993 for ssl, 143 "
+	     "otherwise.  With OAuth2 the token is for --email (default: "
+	     "--user).");
 }
 
 int cmd_test_server(int argc, char **argv)
@@ -252,6 +298,14 @@ int cmd_test_server(int argc, char **argv)
 		{"accept-untrusted-certificates", no_argument, NULL, 'k'},
 		{"timeout", required_argument, NULL, 't'},
 		{"endpoint", required_argument, NULL, 'e'},
+		{"email", required_argument, NULL, 'E'},
+		{"token-command", required_argument, NULL, 'T'},
+		{"oauth-token-url", required_argument, NULL, 'U'},
+		{"oauth-client-id", required_argument, NULL, 'C'},
+		{"oauth-client-secret-file", required_argument, NULL, 'S'},
+		{"oauth-scope", required_argument, NULL, 'O'},
+		{"oauth-service-account-file", required_argument, NULL, 'G'},
+		{"oauth-ca-file", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
@@ -261,7 +315,8 @@ int cmd_test_server(int argc, char **argv)
 	const char *endpoint = NULL;
 	struct state_endpoint ep;
 	struct err err = ERR_INIT;
-	int ch, ret;
+	const char *secret_file = NULL, *key_file = NULL;
+	int ch, ret, oauth_opts = 0;
 
 	o.port = 0;
 	memset(&ep, 0, sizeof(ep));
@@ -296,11 +351,46 @@ int cmd_test_server(int argc, char **argv)
 		case 'a':
 			if (strcasecmp(optarg, "plain") == 0)
 				o.auth_plain = 1;
+			else if (strcasecmp(optarg, "xoauth2") == 0)
+				o.oauth_mech = "xoauth2";
+			else if (strcasecmp(optarg, "oauthbearer") == 0)
+				o.oauth_mech = "oauthbearer";
 			else if (strcasecmp(optarg, "basic") != 0)
-				return cli_usage_error("test-server: "
-						       "--authentication %s: "
-						       "use basic or plain",
-						       optarg);
+				return cli_usage_error(
+					"test-server: "
+					"--authentication %s: "
+					"use basic, plain, xoauth2 or "
+					"oauthbearer",
+					optarg);
+			break;
+		case 'E': o.email = optarg; break;
+		case 'T':
+			ep.token_command = xstrdup(optarg);
+			oauth_opts = 1;
+			break;
+		case 'U':
+			ep.oauth_token_url = xstrdup(optarg);
+			oauth_opts = 1;
+			break;
+		case 'C':
+			ep.oauth_client_id = xstrdup(optarg);
+			oauth_opts = 1;
+			break;
+		case 'O':
+			ep.oauth_scope = xstrdup(optarg);
+			oauth_opts = 1;
+			break;
+		case 'A':
+			ep.oauth_ca_file = xstrdup(optarg);
+			oauth_opts = 1;
+			break;
+		case 'S':
+			secret_file = optarg;
+			oauth_opts = 1;
+			break;
+		case 'G':
+			key_file = optarg;
+			oauth_opts = 1;
 			break;
 		case 'z': o.authzid = optarg; break;
 		case 'c': o.tls.ca_file = optarg; break;
@@ -334,11 +424,15 @@ int cmd_test_server(int argc, char **argv)
 		return cli_usage_error("test-server: unexpected argument '%s'",
 				       argv[optind]);
 	if (endpoint != NULL) {
-		/* A saved endpoint: its server, port, security and trust. */
+		/* A saved endpoint: its server, port, security, trust and
+		 * login method (its token source too). */
 		struct state *st;
-		if (o.host != NULL)
-			return cli_usage_error("test-server: give --endpoint "
-					       "or --remote-server, not both");
+		if (o.host != NULL || oauth_opts)
+			return cli_usage_error(
+				"test-server: give --endpoint "
+				"or --remote-server (and the login options), "
+				"not both");
+		state_endpoint_release(&ep);
 		st = cli_state_open("test-server", &ret);
 		if (st == NULL)
 			return ret;
@@ -363,12 +457,70 @@ int cmd_test_server(int argc, char **argv)
 		o.tls.ca_file = ep.ca_file;
 		o.tls.accept_untrusted = ep.accept_untrusted;
 		o.auth_plain = strcasecmp(ep.authentication, "plain") == 0;
+		if (strcasecmp(ep.authentication, "xoauth2") == 0 ||
+		    strcasecmp(ep.authentication, "oauthbearer") == 0)
+			o.oauth_mech = ep.authentication;
+	} else {
+		/* the options as an endpoint */
+		if (oauth_opts && o.oauth_mech == NULL)
+			return cli_usage_error(
+				"test-server: the --oauth-* options and "
+				"--token-command need --authentication "
+				"xoauth2 or oauthbearer");
+		ep.name = xstrdup("(given options)");
 	}
 	if (o.host == NULL)
 		return cli_usage_error("test-server: --remote-server HOST or "
 				       "--endpoint NAME is required");
 	if (o.port == 0)
 		o.port = o.security == CONN_SEC_SSL ? 993 : 143;
+	if (endpoint == NULL) {
+		int n = (ep.oauth_client_id || secret_file) +
+			(key_file != NULL) + (ep.token_command != NULL);
+		ep.host = xstrdup(o.host);
+		ep.port = (unsigned)o.port;
+		ep.security = xstrdup(o.security == CONN_SEC_NONE  ? "none"
+				      : o.security == CONN_SEC_TLS ? "tls"
+								   : "ssl");
+		ep.authentication = xstrdup(o.oauth_mech   ? o.oauth_mech
+					    : o.auth_plain ? "plain"
+							   : "basic");
+		ep.ca_file = o.tls.ca_file ? xstrdup(o.tls.ca_file) : NULL;
+		ep.accept_untrusted = o.tls.accept_untrusted;
+		if (o.oauth_mech != NULL && n != 1) {
+			state_endpoint_release(&ep);
+			return cli_usage_error(
+				"test-server: --authentication %s needs "
+				"exactly one token source: client credentials "
+				"(--oauth-token-url --oauth-client-id "
+				"--oauth-client-secret-file --oauth-scope), "
+				"--oauth-service-account-file or "
+				"--token-command",
+				o.oauth_mech);
+		}
+		if (secret_file != NULL &&
+		    (ep.oauth_client_secret =
+			     cli_read_password(secret_file, &err)) == NULL) {
+			state_endpoint_release(&ep);
+			err_prefix(&err, "--oauth-client-secret-file: ");
+			return cli_fail("test-server", &err);
+		}
+		if (key_file != NULL &&
+		    (ep.oauth_service_account =
+			     cli_read_key_file(key_file, &err)) == NULL) {
+			state_endpoint_release(&ep);
+			return cli_fail("test-server", &err);
+		}
+		if (ep.oauth_client_id &&
+		    (!ep.oauth_token_url || !ep.oauth_client_secret ||
+		     !ep.oauth_scope)) {
+			state_endpoint_release(&ep);
+			return cli_usage_error(
+				"test-server: client credentials need all "
+				"four of --oauth-token-url, --oauth-client-id, "
+				"--oauth-client-secret-file and --oauth-scope");
+		}
+	}
 	if (o.authzid && !o.auth_plain)
 		return cli_usage_error("test-server: --authzid needs "
 				       "--authentication plain");
@@ -376,12 +528,18 @@ int cmd_test_server(int argc, char **argv)
 		fprintf(stderr, "imapmig: warning: "
 				"--accept-untrusted-certificates: the server's "
 				"identity is not checked\n");
-	if (o.user != NULL) {
+	if (o.user == NULL && o.oauth_mech != NULL)
+		return cli_usage_error("test-server: --authentication %s needs "
+				       "--user (the mailbox to log in as)",
+				       o.oauth_mech);
+	if (o.user != NULL && o.oauth_mech == NULL) {
 		password = cli_read_password(o.password_file, &err);
-		if (password == NULL)
+		if (password == NULL) {
+			state_endpoint_release(&ep);
 			return cli_fail("test-server", &err);
+		}
 	}
-	ret = run(&o, password);
+	ret = run(&o, &ep, password);
 	cli_password_free(&password);
 	state_endpoint_release(&ep);
 	return ret;

@@ -10,6 +10,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <jansson.h>
+
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -44,6 +46,13 @@ struct imap_client {
 	struct err broken_err;
 	imap_untagged_callback *untagged_cb;
 	void *untagged_ctx;
+	imap_bye_callback *bye_cb;
+	void *bye_ctx;
+	void (*bye_free)(void *ctx);
+	/* an AUTHENTICATE exchange is under way: continuations are kept
+	 * in cont (not traced), not treated as a literal's go-ahead */
+	int in_auth;
+	char cont[2048];
 };
 
 static const char *label_of(const struct imap_client *c)
@@ -176,15 +185,28 @@ static int dispatch(struct imap_client *c, const struct imap_resp *r,
 			return client_break(c, &e, err);
 		}
 		c->got_cont = 1;
+		if (c->in_auth)
+			copy_slice(c->cont, sizeof(c->cont), r->text);
 		return 0;
 	}
 	if (r->status != IMAP_STATUS_NONE)
 		handle_code(c, r);
 	if (r->kind == IMAP_RESP_UNTAGGED) {
-		if (r->status == IMAP_STATUS_BYE)
+		if (r->status == IMAP_STATUS_BYE) {
 			copy_slice(c->bye, sizeof(c->bye), r->text);
-		else if (r->status == IMAP_STATUS_NONE && r->arg_count > 0 &&
-			 imap_arg_is_atom(&r->args[0], "CAPABILITY"))
+			if (c->bye_cb != NULL) {
+				/* the code too: "[AUTHENTICATIONFAILED]" */
+				char t[sizeof(c->bye) + 80];
+				snprintf(t, sizeof(t), "%s%.*s%s%s",
+					 r->code.len ? "[" : "",
+					 (int)(r->code.len > 64 ? 64
+								: r->code.len),
+					 r->code.p ? r->code.p : "",
+					 r->code.len ? "] " : "", c->bye);
+				c->bye_cb(c->bye_ctx, t);
+			}
+		} else if (r->status == IMAP_STATUS_NONE && r->arg_count > 0 &&
+			   imap_arg_is_atom(&r->args[0], "CAPABILITY"))
 			caps_from_args(c, r);
 		if (c->untagged_cb != NULL)
 			c->untagged_cb(c->untagged_ctx, r);
@@ -237,7 +259,10 @@ static int read_one(struct imap_client *c, struct err *err)
 		if (len > 0) {
 			pr = imap_parser_feed(c->parser, data, len, &used,
 					      &resp);
-			if (used > 0)
+			if (used > 0 && c->in_auth && data[0] == '+')
+				log_trace("%s S: + (SASL challenge omitted)",
+					  label_of(c));
+			else if (used > 0)
 				trace_bytes(c, "S:", data, used);
 			conn_consume(c->conn, used);
 			if (pr == IMAP_PARSE_DONE)
@@ -677,6 +702,9 @@ void imap_client_destroy(struct imap_client **cp)
 		}
 		free(cmd);
 	}
+	if (c->bye_free != NULL)
+		c->bye_free(c->bye_ctx);
+	OPENSSL_cleanse(c->cont, sizeof(c->cont));
 	conn_destroy(&c->conn);
 	imap_parser_destroy(&c->parser);
 	free(c->host);
@@ -858,16 +886,212 @@ int imap_client_auth_plain(struct imap_client *c, const char *authzid,
 	return ret;
 }
 
-int imap_client_auth_xoauth2(struct imap_client *c, const char *user,
-			     const char *token, struct err *err)
+void imap_client_set_bye_hook(struct imap_client *c, imap_bye_callback *cb,
+			      void *ctx, void (*ctx_free)(void *ctx))
 {
-	struct buf raw = BUF_INIT;
+	if (c->bye_free != NULL)
+		c->bye_free(c->bye_ctx);
+	c->bye_cb = cb;
+	c->bye_ctx = ctx;
+	c->bye_free = ctx_free;
+}
+
+const char *imap_sasl_oauth_name(enum imap_sasl_oauth mech)
+{
+	return mech == IMAP_SASL_OAUTHBEARER ? "OAUTHBEARER" : "XOAUTH2";
+}
+
+/* RFC 5801's saslname: ',' and '=' escaped in the GS2 header. */
+static void add_saslname(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == ',')
+			buf_addstr(b, "=2C");
+		else if (*s == '=')
+			buf_addstr(b, "=3D");
+		else
+			buf_addch(b, *s);
+	}
+}
+
+static char *b64_encode(const void *raw, size_t len)
+{
+	char *out = xmalloc(4 * ((len + 2) / 3) + 1);
+
+	EVP_EncodeBlock((unsigned char *)out, raw, (int)len);
+	return out;
+}
+
+/* The status of an error challenge: base64 of {"status": "...", ...}
+ * (RFC 7628 3.2.2; Google's and Microsoft's XOAUTH2 send the same).
+ * Only the status and the scope are kept: nothing else is echoed. */
+static void challenge_status(const char *b64, char *out, size_t size)
+{
+	size_t n = strlen(b64);
+	unsigned char *raw;
+	int len;
+	json_t *j;
+	const char *st;
+
+	out[0] = '\0';
+	if (n == 0 || n % 4 != 0 || n > 4096)
+		return;
+	raw = xmalloc(n / 4 * 3 + 1);
+	len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
+	if (len > 0) {
+		while (len > 0 && raw[len - 1] == '\0')
+			len--; /* EVP_DecodeBlock keeps the padding's zeros */
+		j = json_loadb((const char *)raw, (size_t)len, 0, NULL);
+		st = json_string_value(json_object_get(j, "status"));
+		if (st != NULL) {
+			size_t i, o = 0;
+			/* printable ASCII only: it goes into a message */
+			for (i = 0; st[i] && o + 1 < size && i < 64; i++)
+				if ((unsigned char)st[i] >= 0x20 &&
+				    (unsigned char)st[i] < 0x7f)
+					out[o++] = st[i];
+			out[o] = '\0';
+		}
+		json_decref(j);
+	}
+	free(raw);
+}
+
+/* Send one SASL response line (already base64) after a continuation. */
+static int sasl_respond(struct imap_client *c, const char *b64, struct err *err)
+{
+	size_t n = strlen(b64);
+	char *line = xmalloc(n + 3);
 	int ret;
 
-	buf_addf(&raw, "user=%s\001auth=Bearer %s\001\001", user, token);
-	ret = authenticate(c, "XOAUTH2", user, (const unsigned char *)raw.p,
-			   raw.len, err);
+	memcpy(line, b64, n);
+	memcpy(line + n, "\r\n", 3);
+	ret = send_bytes(c, line, n + 2, 1, 0, err);
+	OPENSSL_cleanse(line, n + 2);
+	free(line);
+	if (ret == 0)
+		ret = flush(c, err);
+	return ret;
+}
+
+int imap_client_auth_oauth(struct imap_client *c, enum imap_sasl_oauth mech,
+			   const char *user, const char *token, struct err *err)
+{
+	const char *name = imap_sasl_oauth_name(mech);
+	struct buf raw = BUF_INIT;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	struct imap_cmd *ic;
+	char cap[32], status[80] = "";
+	char *b64;
+	int sent = 0, challenged = 0, ret = -1;
+
+	if (check_usable(c, err) < 0)
+		return -1;
+	snprintf(cap, sizeof(cap), "AUTH=%s", name);
+	if (!imap_client_has_cap(c, cap))
+		return err_set(err, ERR_CONNECT, EC_PROTOCOL,
+			       "%s:%u does not offer AUTHENTICATE %s (it "
+			       "offers:%s%s%s): choose --authentication %s",
+			       c->host, c->port, name,
+			       imap_client_has_cap(c, "AUTH=XOAUTH2")
+				       ? " XOAUTH2"
+				       : "",
+			       imap_client_has_cap(c, "AUTH=OAUTHBEARER")
+				       ? " OAUTHBEARER"
+				       : "",
+			       imap_client_has_cap(c, "AUTH=XOAUTH2") ||
+					       imap_client_has_cap(
+						       c, "AUTH=OAUTHBEARER")
+				       ? ""
+				       : " no OAuth2 mechanism",
+			       imap_client_has_cap(c, "AUTH=XOAUTH2")
+				       ? "xoauth2 for this endpoint"
+			       : imap_client_has_cap(c, "AUTH=OAUTHBEARER")
+				       ? "oauthbearer for this endpoint"
+				       : "another login method, or check the "
+					 "server's auth_mechanisms");
+	/* All the room at once: no grown buffer leaves a token behind. */
+	buf_grow(&raw, strlen(user) * 3 + strlen(token) + strlen(c->host) + 96);
+	if (mech == IMAP_SASL_XOAUTH2) {
+		buf_addf(&raw, "user=%s\001auth=Bearer %s\001\001", user,
+			 token);
+	} else {
+		buf_addstr(&raw, "n,a=");
+		add_saslname(&raw, user);
+		buf_addf(&raw,
+			 ",\001host=%s\001port=%u\001auth=Bearer %s\001\001",
+			 c->host, c->port, token);
+	}
+	b64 = b64_encode(raw.p, raw.len);
 	OPENSSL_cleanse(raw.p, raw.len);
 	buf_release(&raw);
-	return ret;
+
+	imap_client_cmdbuf_init(c, &cb);
+	cb.sensitive = 1;
+	buf_grow(&cb.b, strlen(b64) + 32);
+	imap_cmd_rawf(&cb, "AUTHENTICATE %s", name);
+	if (imap_client_has_cap(c, "SASL-IR")) {
+		imap_cmd_raw(&cb, " ");
+		imap_cmd_raw(&cb, b64);
+		sent = 1;
+	}
+	memset(&res, 0, sizeof(res));
+	res.status = IMAP_STATUS_NONE;
+	c->in_auth = 1;
+	ic = cmd_new(c, store_result, &res, 1);
+	if (send_cmd(c, ic, &cb, 1, err) < 0 || flush(c, err) < 0)
+		goto out;
+	/* Continuations now belong to this command: the first asks for the
+	 * initial response (without SASL-IR), a later one is the error
+	 * challenge. */
+	c->awaiting_cont = ic;
+	while (res.status == IMAP_STATUS_NONE) {
+		c->got_cont = 0;
+		if (read_one(c, err) < 0)
+			goto out;
+		if (!c->got_cont)
+			continue;
+		if (!sent) {
+			sent = 1;
+			if (sasl_respond(c, b64, err) < 0)
+				goto out;
+		} else if (!challenged) {
+			challenged = 1;
+			challenge_status(c->cont, status, sizeof(status));
+			OPENSSL_cleanse(c->cont, sizeof(c->cont));
+			if (sasl_respond(
+				    c, mech == IMAP_SASL_XOAUTH2 ? "" : "AQ==",
+				    err) < 0)
+				goto out;
+		} else {
+			/* a second challenge: end the exchange (RFC 3501
+			 * 6.2.2's "*" cancels) */
+			if (sasl_respond(c, "*", err) < 0)
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	if (c->awaiting_cont == ic)
+		c->awaiting_cont = NULL;
+	c->in_auth = 0;
+	OPENSSL_cleanse(c->cont, sizeof(c->cont));
+	if (ret < 0)
+		forget_result(c, &res);
+	wipe_sensitive(c, &cb);
+	OPENSSL_cleanse(b64, strlen(b64));
+	free(b64);
+	if (ret < 0)
+		return -1;
+	if (res.status == IMAP_STATUS_OK)
+		return after_auth(c, &res, err);
+	if (imap_result_to_err(&res, ERR_AUTH, "login", err) < 0 &&
+	    err->cls == ERR_TRANSIENT)
+		return -1;
+	return err_set(err, ERR_AUTH, EC_AUTHFAIL,
+		       "user %s: %s refused by %s:%u: status %s (%s%s%s%s)",
+		       user, name, c->host, c->port,
+		       status[0] ? status : "not given", res.code[0] ? "[" : "",
+		       res.code, res.code[0] ? "] " : "", res.text);
 }

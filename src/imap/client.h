@@ -74,9 +74,32 @@ int imap_client_login(struct imap_client *c, const char *user,
 int imap_client_auth_plain(struct imap_client *c, const char *authzid,
 			   const char *authcid, const char *password,
 			   struct err *err);
-/* AUTHENTICATE XOAUTH2 with a bearer token. */
-int imap_client_auth_xoauth2(struct imap_client *c, const char *user,
-			     const char *token, struct err *err);
+enum imap_sasl_oauth {
+	IMAP_SASL_XOAUTH2,     /* Google's and Microsoft's XOAUTH2 */
+	IMAP_SASL_OAUTHBEARER, /* RFC 7628 */
+};
+
+/* AUTHENTICATE XOAUTH2 or OAUTHBEARER with a bearer token, the initial
+ * response inline when the server offers SASL-IR, else after its "+".
+ * A refused token: the server's error challenge (base64 of a JSON object
+ * with a "status") is answered as the mechanism asks (an empty response
+ * for XOAUTH2, "\x01" for OAUTHBEARER, RFC 7628 3.2.3), the tagged NO is
+ * read, and the error is ERR_AUTH/EC_AUTHFAIL naming the user and that
+ * status.  A server without AUTH=<mech> is ERR_CONNECT (EC_PROTOCOL): a
+ * setting to change, not a token to renew.  The whole exchange is left
+ * out of the protocol trace; the token is wiped from every buffer. */
+int imap_client_auth_oauth(struct imap_client *c, enum imap_sasl_oauth mech,
+			   const char *user, const char *token,
+			   struct err *err);
+const char *imap_sasl_oauth_name(enum imap_sasl_oauth mech);
+
+/* Called with the text of an untagged BYE when it arrives (before the
+ * session breaks): OAuth logins use it to drop a token the server says
+ * expired.  ctx_free (may be NULL) is called on ctx when the client is
+ * destroyed or the hook replaced. */
+typedef void imap_bye_callback(void *ctx, const char *text);
+void imap_client_set_bye_hook(struct imap_client *c, imap_bye_callback *cb,
+			      void *ctx, void (*ctx_free)(void *ctx));
 
 void imap_client_set_untagged(struct imap_client *c, imap_untagged_callback *cb,
 			      void *ctx);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "imap/client.h"
+#include "sched/endpoint.h"
 #include "sched/template.h"
 #include "state/state.h"
 #include "util/log.h"
@@ -22,57 +23,52 @@ struct worker {
 	struct state_user u;
 	struct state_batch b;
 	struct state_endpoint src, dst;
+	/* how to connect and log in: the run's, shared (borrowed) */
+	struct endpoint *src_ep, *dst_ep;
 };
 
-static enum conn_security sec_of(const char *s)
+/* The advice after a refused login, by what was refused. */
+static void login_advice(struct err *err, const struct endpoint *ep,
+			 const char *password_advice)
 {
-	if (s != NULL && strcasecmp(s, "none") == 0)
-		return CONN_SEC_NONE;
-	if (s != NULL && strcasecmp(s, "tls") == 0)
-		return CONN_SEC_TLS;
-	return CONN_SEC_SSL;
+	if (err->code != EC_AUTHFAIL)
+		return;
+	if (endpoint_oauth_kind(ep) != OAUTH_NONE)
+		err_suffix(err,
+			   ": check that endpoint %s's token source grants "
+			   "this mailbox IMAP access (for Microsoft 365 the "
+			   "app's IMAP.AccessAsApp permission and its "
+			   "mailbox permission, for Google the domain-wide "
+			   "delegation of the scope)",
+			   endpoint_name(ep));
+	else
+		err_suffix(err, "%s", password_advice);
 }
 
-static struct imap_client *connect_ep(const struct state_endpoint *e,
-				      const char *label,
-				      unsigned long long max_bps,
-				      struct err *err)
-{
-	struct imap_client_settings set = {
-		.host = e->host,
-		.port = e->port,
-		.security = sec_of(e->security),
-		.tls = {e->ca_file, e->accept_untrusted},
-		.timeout_ms = 120000,
-		.label = label,
-		.max_bytes_per_second = max_bps,
-	};
-
-	return imap_client_connect(&set, err);
-}
-
+/* Source side: the SASL user is the CSV's UserName (sent verbatim, as
+ * with a password), and an OAuth token is for the mailbox's
+ * EmailAddress (the service account's sub, the token command's
+ * {email}). */
 static struct store_source *open_source(void *ctx, struct err *err)
 {
 	struct worker *w = ctx;
-	/* the batch's --max-bytes-per-second paces what the source sends */
-	struct imap_client *c =
-		connect_ep(&w->src, "src", w->b.max_bytes_per_second, err);
-	int ret;
+	struct endpoint_creds cr = {
+		.user = w->u.username,
+		.password = w->u.password,
+		.email = w->u.email,
+	};
+	struct imap_client *c;
 
+	/* the batch's --max-bytes-per-second paces what the source sends */
+	c = endpoint_connect(w->src_ep, "src", w->b.max_bytes_per_second, 0,
+			     err);
 	if (c == NULL)
 		return NULL;
-	if (w->src.authentication != NULL &&
-	    strcasecmp(w->src.authentication, "plain") == 0)
-		ret = imap_client_auth_plain(c, NULL, w->u.username,
-					     w->u.password, err);
-	else
-		ret = imap_client_login(c, w->u.username, w->u.password, err);
-	if (ret < 0) {
+	if (endpoint_login(w->src_ep, c, &cr, NULL, err) < 0) {
 		err_prefix(err, "source: ");
-		if (err->code == EC_AUTHFAIL)
-			err_suffix(err, ": check the CSV's UserName and "
-					"Password (and the login format the "
-					"source wants)");
+		login_advice(err, w->src_ep,
+			     ": check the CSV's UserName and Password (and "
+			     "the login format the source wants)");
 		imap_client_destroy(&c);
 		return NULL;
 	}
@@ -99,14 +95,16 @@ static int expand(const struct worker *w, const char *tmpl, int path,
 	return ret;
 }
 
+/* Target side: the SASL user is --target-login expanded ('{email}' by
+ * default), the token is for the mailbox's EmailAddress. */
 static struct store_target *open_target(void *ctx, struct err *err)
 {
 	struct worker *w = ctx;
 	struct buf login = BUF_INIT, authz = BUF_INIT;
 	struct store_target *t = NULL;
+	struct endpoint_creds cr;
 	struct imap_client *c;
-	const char *pw;
-	int ret;
+	int oauth = endpoint_oauth_kind(w->dst_ep) != OAUTH_NONE;
 
 	if (w->dst.kind == STATE_EP_TARGET_MAILDIR) {
 		struct buf path = BUF_INIT;
@@ -118,32 +116,29 @@ static struct store_target *open_target(void *ctx, struct err *err)
 	if (expand(w, w->dst.login_template ? w->dst.login_template : "{email}",
 		   0, &login, err) < 0)
 		goto out;
-	pw = w->u.target_password ? w->u.target_password : w->dst.password;
-	if (pw == NULL) {
+	memset(&cr, 0, sizeof(cr));
+	cr.user = login.p;
+	cr.email = w->u.email;
+	cr.password =
+		w->u.target_password ? w->u.target_password : w->dst.password;
+	if (cr.password == NULL && !oauth) {
 		err_set(err, ERR_USAGE, EC_AUTHFAIL,
 			"target endpoint %s has no password and the CSV row "
 			"has no TargetPassword: give one",
 			w->dst.name);
 		goto out;
 	}
-	c = connect_ep(&w->dst, "dst", 0, err);
+	if (w->dst.authzid_template != NULL) {
+		if (expand(w, w->dst.authzid_template, 0, &authz, err) < 0)
+			goto out;
+		cr.authzid = authz.len ? authz.p : NULL;
+	}
+	c = endpoint_connect(w->dst_ep, "dst", 0, 0, err);
 	if (c == NULL)
 		goto out;
-	if (w->dst.authentication != NULL &&
-	    strcasecmp(w->dst.authentication, "plain") == 0) {
-		if (w->dst.authzid_template != NULL &&
-		    expand(w, w->dst.authzid_template, 0, &authz, err) < 0) {
-			imap_client_destroy(&c);
-			goto out;
-		}
-		ret = imap_client_auth_plain(c, authz.len ? authz.p : NULL,
-					     login.p, pw, err);
-	} else {
-		ret = imap_client_login(c, login.p, pw, err);
-	}
-	if (ret < 0) {
+	if (endpoint_login(w->dst_ep, c, &cr, NULL, err) < 0) {
 		err_prefix(err, "target: ");
-		if (err->code == EC_AUTHFAIL)
+		if (err->code == EC_AUTHFAIL && !oauth) {
 			err_suffix(err,
 				   ": check that the mailbox exists on the "
 				   "target, and target endpoint %s's "
@@ -152,6 +147,9 @@ static struct store_target *open_target(void *ctx, struct err *err)
 				   w->u.target_password ? " (the CSV's "
 							  "TargetPassword)"
 							: "");
+		} else {
+			login_advice(err, w->dst_ep, "");
+		}
 		imap_client_destroy(&c);
 		goto out;
 	}
@@ -181,7 +179,9 @@ struct sched_sides *sched_sides_load(struct state *st, int64_t user_id,
 	    sync_filter_parse(sd->w.b.include_folders, &sd->opt.include, err) <
 		    0 ||
 	    sync_filter_parse(sd->w.b.exclude_folders, &sd->opt.exclude, err) <
-		    0) {
+		    0 ||
+	    (sd->w.src_ep = endpoint_create(&sd->w.src, err)) == NULL ||
+	    (sd->w.dst_ep = endpoint_create(&sd->w.dst, err)) == NULL) {
 		sched_sides_free(&sd);
 		return NULL;
 	}
@@ -208,6 +208,8 @@ void sched_sides_free(struct sched_sides **sp)
 	state_batch_release(&sd->w.b);
 	state_endpoint_release(&sd->w.src);
 	state_endpoint_release(&sd->w.dst);
+	endpoint_destroy(&sd->w.src_ep);
+	endpoint_destroy(&sd->w.dst_ep);
 	free(sd);
 }
 
@@ -245,6 +247,8 @@ static void *worker_main(void *arg)
 	memset(&w, 0, sizeof(w));
 	memset(&opt, 0, sizeof(opt));
 	w.job = job;
+	w.src_ep = job->src_ep;
+	w.dst_ep = job->dst_ep;
 	w.st = state_open(job->state_path, &err);
 	if (w.st == NULL)
 		goto done;
@@ -265,6 +269,11 @@ static void *worker_main(void *arg)
 	if (move_user(w.st, &w.u, USER_RUN, NULL) < 0) {
 		/* stopped, or moved on, since the job was planned */
 		ret = 0;
+		goto release;
+	}
+	if (w.src_ep == NULL || w.dst_ep == NULL) {
+		/* an endpoint this run could not set up (its token source) */
+		err = job->ep_err;
 		goto release;
 	}
 	if (sync_filter_parse(w.b.include_folders, &opt.include, &err) < 0 ||
@@ -433,6 +442,51 @@ static void finish_batches(struct state *st, struct state_batch *bs, size_t nb,
 	}
 }
 
+/* The run's endpoints, one per endpoint id, made before any worker starts
+ * and destroyed after the last has ended: their token caches are shared
+ * by every worker of the run. */
+struct run_ep {
+	int64_t id;
+	struct endpoint *ep;
+	struct err err;
+};
+
+static struct run_ep *run_ep_get(struct state *st, struct run_ep **v, size_t *n,
+				 int64_t id)
+{
+	struct state_endpoint e;
+	struct run_ep *r;
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if ((*v)[i].id == id)
+			return &(*v)[i];
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	r = &(*v)[(*n)++];
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	if (state_endpoint_get_id(st, id, &e, &r->err) == 0) {
+		r->ep = endpoint_create(&e, &r->err);
+		state_endpoint_release(&e);
+	}
+	return r;
+}
+
+static void job_endpoints(struct state *st, struct run_ep **v, size_t *n,
+			  struct sched_job *j, int64_t target_id)
+{
+	/* each lookup may move the array: copy out before the next */
+	struct run_ep *r = run_ep_get(st, v, n, j->source_id);
+
+	j->src_ep = r->ep;
+	if (r->ep == NULL)
+		j->ep_err = r->err;
+	r = run_ep_get(st, v, n, target_id);
+	j->dst_ep = r->ep;
+	if (r->ep == NULL && j->src_ep != NULL)
+		j->ep_err = r->err;
+}
+
 int sched_owner_alive(const char *owner)
 {
 	long pid;
@@ -451,7 +505,8 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 	struct state *st = state_open(o->state_path, err);
 	struct state_batch *bs = NULL;
 	struct sched_job *jobs = NULL;
-	size_t nb = 0, nj = 0, i, done = 0;
+	struct run_ep *eps = NULL;
+	size_t nb = 0, nj = 0, neps = 0, i, done = 0;
 	unsigned polls = 0;
 	int *ran = NULL;
 	int ret = -1, planning = 0;
@@ -515,6 +570,9 @@ int sched_run(const struct sched_opts *o, unsigned *synced_r,
 				goto out;
 			if (nj == before)
 				continue; /* nothing due in this batch */
+			for (size_t k = before; k < nj; k++)
+				job_endpoints(st, &eps, &neps, &jobs[k],
+					      bs[i].target_id);
 		}
 		ran[i] = 1;
 		if (batch_status_parse(bs[i].status) == BATCH_COMPLETING)
@@ -637,6 +695,9 @@ out:
 		pthread_mutex_destroy(&jobs[i].prog.lock);
 	}
 	free(jobs);
+	for (i = 0; i < neps; i++)
+		endpoint_destroy(&eps[i].ep);
+	free(eps);
 	for (i = 0; i < nb; i++)
 		state_batch_release(&bs[i]);
 	free(bs);

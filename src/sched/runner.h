@@ -20,6 +20,8 @@ enum job_end {
 	JOB_INTERRUPTED = 2
 };
 
+struct endpoint;
+
 struct sched_job {
 	int64_t user_id;
 	int64_t batch_id;
@@ -34,6 +36,10 @@ struct sched_job {
 	pthread_t thread;
 	int joined;
 	const char *state_path;
+	/* the run's endpoints (sched/endpoint.h), shared by its workers;
+	 * NULL with ep_err set when one could not be made */
+	struct endpoint *src_ep, *dst_ep;
+	struct err ep_err;
 	_Atomic int stop; /* this job: global stop or its user
 			   * stopped from another process */
 };

@@ -1,6 +1,7 @@
 /* views.c - the JSON shapes shared by the CLI and the web API (views.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "sched/views.h"
@@ -296,6 +297,36 @@ json_t *view_user_stats(struct state *st, const char *email, int folders,
 	return o;
 }
 
+/* OAuth2 settings: the secrets themselves never, only that they are
+ * set. */
+static void view_endpoint_oauth(json_t *o, const struct state_endpoint *e)
+{
+	json_object_set_new(
+		o, "oauth_token_source",
+		json_string(e->oauth_client_id	       ? "client_credentials"
+			    : e->oauth_service_account ? "service_account"
+						       : "token_command"));
+	if (e->oauth_token_url)
+		json_object_set_new(o, "oauth_token_url",
+				    json_string(e->oauth_token_url));
+	if (e->oauth_client_id)
+		json_object_set_new(o, "oauth_client_id",
+				    json_string(e->oauth_client_id));
+	json_object_set_new(o, "oauth_client_secret_set",
+			    json_boolean(e->oauth_client_secret != NULL));
+	json_object_set_new(o, "oauth_service_account_set",
+			    json_boolean(e->oauth_service_account != NULL));
+	if (e->oauth_scope)
+		json_object_set_new(o, "oauth_scope",
+				    json_string(e->oauth_scope));
+	if (e->token_command)
+		json_object_set_new(o, "token_command",
+				    json_string(e->token_command));
+	if (e->oauth_ca_file)
+		json_object_set_new(o, "oauth_ca_file",
+				    json_string(e->oauth_ca_file));
+}
+
 json_t *view_endpoint(const struct state_endpoint *e)
 {
 	json_t *o = json_object();
@@ -320,6 +351,10 @@ json_t *view_endpoint(const struct state_endpoint *e)
 					    json_string(e->authzid_template));
 		json_object_set_new(o, "password_set",
 				    json_boolean(e->password != NULL));
+		if (e->authentication != NULL &&
+		    (strcasecmp(e->authentication, "xoauth2") == 0 ||
+		     strcasecmp(e->authentication, "oauthbearer") == 0))
+			view_endpoint_oauth(o, e);
 		if (e->ca_file)
 			json_object_set_new(o, "ca_file",
 					    json_string(e->ca_file));

@@ -510,7 +510,9 @@ const char *state_ep_kind_name(enum state_ep_kind k)
 	"id, name, kind, host, port, security, authentication,"                \
 	" login_template, authzid_template, password, token_command,"          \
 	" path_template, ca_file, accept_untrusted, max_migrations,"           \
-	" max_incremental, created"
+	" max_incremental, created, oauth_token_url, oauth_client_id,"         \
+	" oauth_client_secret, oauth_scope, oauth_service_account,"            \
+	" oauth_ca_file"
 
 static int ep_read(struct state *st, sqlite3_stmt *s, struct state_endpoint *e,
 		   struct err *err)
@@ -534,6 +536,13 @@ static int ep_read(struct state *st, sqlite3_stmt *s, struct state_endpoint *e,
 	e->max_migrations = (unsigned)sqlite3_column_int(s, 14);
 	e->max_incremental = (unsigned)sqlite3_column_int(s, 15);
 	e->created = (time_t)sqlite3_column_int64(s, 16);
+	e->oauth_token_url = col_str(s, 17);
+	e->oauth_client_id = col_str(s, 18);
+	if (col_secret(st, s, 19, &e->oauth_client_secret, err) < 0 ||
+	    col_secret(st, s, 21, &e->oauth_service_account, err) < 0)
+		return -1;
+	e->oauth_scope = col_str(s, 20);
+	e->oauth_ca_file = col_str(s, 22);
 	return 0;
 }
 
@@ -557,6 +566,13 @@ static int ep_bind(struct state *st, sqlite3_stmt *s,
 	b_int(s, 14, (int)e->max_migrations);
 	b_int(s, 15, (int)e->max_incremental);
 	b_i64(s, 16, (sqlite3_int64)e->created);
+	bind_str(s, 17, e->oauth_token_url);
+	bind_str(s, 18, e->oauth_client_id);
+	if (bind_secret(st, s, 19, e->oauth_client_secret, err) < 0 ||
+	    bind_secret(st, s, 21, e->oauth_service_account, err) < 0)
+		return -1;
+	bind_str(s, 20, e->oauth_scope);
+	bind_str(s, 22, e->oauth_ca_file);
 	return 0;
 }
 
@@ -569,8 +585,11 @@ int state_endpoint_add(struct state *st, struct state_endpoint *e,
 			       " login_template, authzid_template, password,"
 			       " token_command, path_template, ca_file,"
 			       " accept_untrusted, max_migrations,"
-			       " max_incremental, created) VALUES (?,?,?,?,?,"
-			       "?,?,?,?,?,?,?,?,?,?,?)",
+			       " max_incremental, created, oauth_token_url,"
+			       " oauth_client_id, oauth_client_secret,"
+			       " oauth_scope, oauth_service_account,"
+			       " oauth_ca_file) VALUES (?,?,?,?,?,"
+			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			       err);
 
 	if (s == NULL)
@@ -600,7 +619,7 @@ int state_endpoint_add(struct state *st, struct state_endpoint *e,
 static int ep_get(struct state *st, const char *where, const char *name,
 		  int64_t id, struct state_endpoint *out, struct err *err)
 {
-	char sql[256];
+	char sql[512];
 	sqlite3_stmt *s;
 	int rc;
 
@@ -684,7 +703,10 @@ int state_endpoint_update(struct state *st, const struct state_endpoint *e,
 			       " password=?, token_command=?, path_template=?,"
 			       " ca_file=?, accept_untrusted=?,"
 			       " max_migrations=?, max_incremental=?,"
-			       " created=? WHERE id=?",
+			       " created=?, oauth_token_url=?,"
+			       " oauth_client_id=?, oauth_client_secret=?,"
+			       " oauth_scope=?, oauth_service_account=?,"
+			       " oauth_ca_file=? WHERE id=?",
 			       err);
 
 	if (s == NULL)
@@ -693,7 +715,7 @@ int state_endpoint_update(struct state *st, const struct state_endpoint *e,
 		sqlite3_finalize(s);
 		return -1;
 	}
-	b_i64(s, 17, e->id);
+	b_i64(s, 23, e->id);
 	return run(st, s, "update endpoint", err);
 }
 
@@ -744,6 +766,12 @@ void state_endpoint_release(struct state_endpoint *e)
 	free(e->authzid_template);
 	wipe_free(&e->password);
 	free(e->token_command);
+	free(e->oauth_token_url);
+	free(e->oauth_client_id);
+	wipe_free(&e->oauth_client_secret);
+	free(e->oauth_scope);
+	wipe_free(&e->oauth_service_account);
+	free(e->oauth_ca_file);
 	free(e->path_template);
 	free(e->ca_file);
 	memset(e, 0, sizeof(*e));

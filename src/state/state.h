@@ -49,11 +49,20 @@ struct state_endpoint {
 	char *host;
 	unsigned port;
 	char *security;	      /* none | ssl | tls */
-	char *authentication; /* basic | plain | xoauth2 */
+	char *authentication; /* basic | plain | xoauth2 | oauthbearer */
 	char *login_template; /* target: how to log in as each mailbox */
 	char *authzid_template;
 	char *password; /* plaintext in memory only */
+	/* OAuth2 (xoauth2/oauthbearer): exactly one token source, client
+	 * credentials (url, id, secret, scope), a service account (its key
+	 * JSON, scope) or a token command */
 	char *token_command;
+	char *oauth_token_url;
+	char *oauth_client_id;
+	char *oauth_client_secret; /* plaintext in memory only */
+	char *oauth_scope;
+	char *oauth_service_account; /* the key file's JSON; memory only */
+	char *oauth_ca_file;
 	char *path_template; /* maildir */
 	char *ca_file;
 	int accept_untrusted;
