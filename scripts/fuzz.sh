@@ -4,7 +4,7 @@
 # gives each target SECONDS of its own: `make fuzz FUZZ_SECONDS=600` is
 # ten minutes per target.  Otherwise SECONDS is shared equally, each
 # target getting at least FUZZ_MIN_SECONDS (default 5): `make check`'s
-# 60 s smoke run over 9 targets costs 9 x 6 s.  Exit non-zero on any
+# 60 s smoke run over 10 targets costs 10 x 6 s.  Exit non-zero on any
 # crash, leak or timeout, saying where the reproducer is.
 set -u
 B=${1:?build dir}

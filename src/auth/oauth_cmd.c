@@ -165,9 +165,9 @@ static void kill_reap(pid_t pid)
 		;
 }
 
-static int parse_output(const char *label, const char *prog, const char *email,
-			struct buf *out, struct oauth_fetched *f,
-			struct err *err)
+int oauth_cmd_parse_output(const char *label, const char *prog,
+			   const char *email, struct buf *out,
+			   struct oauth_fetched *f, struct err *err)
 {
 	char *words[3] = {NULL, NULL, NULL};
 	size_t lens[3] = {0, 0, 0};
@@ -362,7 +362,7 @@ int oauth_cmd_fetch(const char *label, const char *template, const char *email,
 			label, prog, email, WEXITSTATUS(status));
 		goto out;
 	}
-	rc = parse_output(label, prog, email, &out, f, err);
+	rc = oauth_cmd_parse_output(label, prog, email, &out, f, err);
 out:
 	if (pid > 0)
 		kill_reap(pid);

@@ -190,9 +190,9 @@ static int token_chars_ok(const char *t, size_t n)
 }
 
 /* The answer of a token endpoint: 200 with a token, or an OAuth error. */
-static int parse_answer(const struct oauth_post *p, long status,
-			long retry_after_s, struct buf *body,
-			struct oauth_fetched *out, struct err *err)
+int oauth_http_parse_answer(const struct oauth_post *p, long status,
+			    long retry_after_s, struct buf *body,
+			    struct oauth_fetched *out, struct err *err)
 {
 	json_error_t jerr;
 	json_t *j = json_loadb(body->p, body->len, 0, &jerr);
@@ -350,7 +350,8 @@ int oauth_http_fetch(const struct oauth_post *p, struct oauth_fetched *out,
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after);
-		rc = parse_answer(p, status, (long)retry_after, &s.b, out, err);
+		rc = oauth_http_parse_answer(p, status, (long)retry_after, &s.b,
+					     out, err);
 	}
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);

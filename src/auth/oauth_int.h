@@ -40,6 +40,12 @@ void oauth_fetched_wipe(struct oauth_fetched *f);
 int oauth_argv_split(const char *template, const char *email, char ***argv_r,
 		     int *argc_r, struct err *err);
 void oauth_argv_free(char **argv);
+/* What a token command printed: a token of printable ASCII, then
+ * optionally its lifetime (1 s to 366 days).  Pure: the fuzz target
+ * calls it. */
+int oauth_cmd_parse_output(const char *label, const char *prog,
+			   const char *email, struct buf *out,
+			   struct oauth_fetched *f, struct err *err);
 
 /* Run the token command for `email` (no shell, stdin and stderr on
  * /dev/null, stdout captured up to OAUTH_MAX_RESPONSE, killed after
@@ -77,6 +83,12 @@ int oauth_url_is_loopback(const char *url);
 /* POST the form and parse the token response. */
 int oauth_http_fetch(const struct oauth_post *p, struct oauth_fetched *out,
 		     struct err *err);
+
+/* The answer (status, body) of a token endpoint: a token into out, or
+ * the error it means.  Pure: the fuzz target calls it. */
+int oauth_http_parse_answer(const struct oauth_post *p, long status,
+			    long retry_after_s, struct buf *body,
+			    struct oauth_fetched *out, struct err *err);
 
 /* Append a form field name=value (value URL-encoded) to b, with '&'
  * before it unless b is empty.  b should have no cap. */
