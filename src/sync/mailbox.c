@@ -1672,6 +1672,10 @@ static int one_attempt(struct run *r, const struct sync_endpoints *ep,
 	atomic_store(&r->prog->phase, SYNC_PHASE_COPYING);
 	for (i = 0; i < plan.n; i++) {
 		const struct sync_plan_entry *fe = &plan.v[i];
+		if (stop_requested(r)) {
+			r->res->stopped = 1;
+			break;
+		}
 		if (fe->dst == NULL) {
 			log_debug("user %lld: folder \"%s\" excluded",
 				  (long long)r->user_id, fe->src);
@@ -1756,11 +1760,24 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 		/* A refused or dropped connection is a server restarting
 		 * as often as a wrong setting: worth the retries.  A refused
 		 * login, a bad certificate or an unknown name is not. */
+		if (stop_requested(&r)) {
+			/* a stop cut the pass anywhere (a listing, a chunk):
+			 * the journal is as a kill would leave it, and the
+			 * next run resumes from it */
+			log_info("user %lld: stopped (%s)", (long long)user_id,
+				 err->msg);
+			err_clear(err);
+			res->stopped = 1;
+			free(r.dst_name);
+			free(r.undel);
+			EVP_MD_CTX_free(r.md);
+			atomic_store(&progress->phase, SYNC_PHASE_DONE);
+			return 0;
+		}
 		if (!(err->cls == ERR_TRANSIENT ||
 		      (err->cls == ERR_CONNECT &&
 		       (err->code == EC_REFUSED || err->code == EC_RESET ||
-			err->code == EC_TIMEOUT))) ||
-		    stop_requested(&r))
+			err->code == EC_TIMEOUT))))
 			break;
 		if (res->items_copied + res->items_skipped > before &&
 		    ++tries_with_progress < 1000) {
