@@ -299,7 +299,10 @@ struct imap_source {
 	size_t list_cap;
 	struct store_folder_status *st;
 	struct store_msg_list *meta_out;
-	uint32_t min_uid;
+	uint32_t min_uid, max_uid; /* answers outside are strays */
+	size_t meta_from;	   /* meta_out's entries from this call */
+	size_t meta_max;	   /* keep at most this many (0: all) */
+	uint32_t meta_ceiling;	   /* after a cut: only UIDs below count */
 	const struct store_body_sink *sink;
 	int sink_failed;
 	int in_body; /* a streamed literal is in progress */
@@ -481,7 +484,9 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 		if (f.special == STORE_SPECIAL_INBOX)
 			f.special = STORE_SPECIAL_NONE;
 	}
-	f.name = buf_detach(&name, NULL);
+	/* exactly its size: a buf's capacity is 64 bytes or more, and a
+	 * mailbox may have 200,000 folders */
+	f.name = xstrdup(name.p);
 	buf_release(&name);
 	/* a hash set, not a scan: 200,000 folders stay linear */
 	if (strset_add(&is->list_names, f.name, NULL) == 1) {
@@ -569,6 +574,12 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 	imap_client_set_untagged(is->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
 	strset_free(&is->list_names);
+	if (out->n > 0 && is->list_cap > out->n) {
+		/* the doubling's slack back (a quarter of the array, on
+		 * average) */
+		out->v = xrealloc(out->v, out->n * sizeof(*out->v));
+		is->list_cap = out->n;
+	}
 	if (ret < 0)
 		return -1;
 	if (imap_result_to_err(&res, ERR_AUTH, "LIST", err) < 0)
@@ -693,6 +704,37 @@ static const struct imap_arg *fetch_items(const struct imap_resp *r)
 	return &r->args[2];
 }
 
+static int meta_cmp_uid(const void *a, const void *b)
+{
+	const struct store_msg *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* More answers than the caller keeps: the lowest UIDs stay, and from the
+ * first UID left out on, answers are dropped as they come.  Held at most
+ * twice meta_max, whatever the server sends. */
+static void meta_cut(struct imap_source *is)
+{
+	struct store_msg_list *l = is->meta_out;
+	struct store_msg *v = l->v + is->meta_from;
+	size_t n = l->n - is->meta_from, k;
+	uint32_t cut;
+
+	if (n <= is->meta_max)
+		return;
+	qsort(v, n, sizeof(*v), meta_cmp_uid);
+	cut = v[is->meta_max].uid;
+	for (k = is->meta_max; k > 0 && v[k - 1].uid == cut; k--)
+		;
+	for (size_t i = k; i < n; i++) {
+		free(v[i].keywords);
+		free(v[i].message_id);
+	}
+	l->n = is->meta_from + k;
+	is->meta_ceiling = cut;
+}
+
 static void meta_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct imap_source *is = ctx;
@@ -736,7 +778,9 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 	 * change, or a stray from a broken server) is no message. */
 	if (is->want_meta && !(have_size && have_date))
 		have_uid = 0;
-	if (!have_uid || m.uid < is->min_uid) {
+	if (!have_uid || m.uid < is->min_uid ||
+	    (is->max_uid != 0 && m.uid > is->max_uid) ||
+	    (is->meta_ceiling != 0 && m.uid >= is->meta_ceiling)) {
 		free(m.keywords);
 		free(m.message_id);
 		return;
@@ -748,10 +792,15 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 					   is->meta_out->cap * sizeof(m));
 	}
 	is->meta_out->v[is->meta_out->n++] = m;
+	if (is->meta_max != 0 &&
+	    is->meta_out->n - is->meta_from >= 2 * is->meta_max)
+		meta_cut(is);
 }
 
 static int source_fetch_meta(struct store_source *s, uint32_t min_uid,
-			     struct store_msg_list *out, struct err *err)
+			     uint32_t max_uid, size_t max_n,
+			     struct store_msg_list *out, uint32_t *covered_r,
+			     struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
 	struct imap_cmdbuf cb;
@@ -763,21 +812,35 @@ static int source_fetch_meta(struct store_source *s, uint32_t min_uid,
 
 	is->meta_out = out;
 	is->min_uid = min_uid ? min_uid : 1;
+	is->max_uid = max_uid;
+	is->meta_from = before;
+	is->meta_max = max_n;
+	if (covered_r != NULL)
+		*covered_r = max_uid;
+	if (max_uid != 0 && max_uid < is->min_uid)
+		return 0;
 again:
+	is->meta_ceiling = 0;
 	binsize = imap_client_has_cap(is->c, "BINARY") && !is->no_binary_size;
 	imap_client_cmdbuf_init(is->c, &cb);
-	imap_cmd_rawf(&cb,
-		      "UID FETCH %u:* (UID FLAGS INTERNALDATE RFC822.SIZE%s)",
-		      is->min_uid, binsize ? " BINARY.SIZE[]" : "");
+	if (max_uid != 0)
+		imap_cmd_rawf(&cb,
+			      "UID FETCH %u:%u (UID FLAGS INTERNALDATE "
+			      "RFC822.SIZE%s)",
+			      is->min_uid, max_uid,
+			      binsize ? " BINARY.SIZE[]" : "");
+	else
+		imap_cmd_rawf(&cb,
+			      "UID FETCH %u:* (UID FLAGS INTERNALDATE "
+			      "RFC822.SIZE%s)",
+			      is->min_uid, binsize ? " BINARY.SIZE[]" : "");
 	imap_client_set_untagged(is->c, meta_untagged, is);
 	is->want_meta = 1;
 	ret = imap_client_run(is->c, &cb, &res, err);
 	is->want_meta = 0;
 	imap_client_set_untagged(is->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
-	if (ret < 0)
-		return -1;
-	if (binsize && res.status != IMAP_STATUS_OK) {
+	if (ret == 0 && binsize && res.status != IMAP_STATUS_OK) {
 		/* e.g. NO [UNKNOWN-CTE] for one message: ask again without
 		 * BINARY.SIZE[], and fetch every body with BODY[]. */
 		log_info("source refused BINARY.SIZE[] (%s %s): fetching "
@@ -791,6 +854,15 @@ again:
 		is->no_binary_size = 1;
 		goto again;
 	}
+	if (ret == 0 && max_n != 0)
+		meta_cut(is);
+	if (covered_r != NULL && is->meta_ceiling != 0)
+		*covered_r = is->meta_ceiling - 1;
+	is->meta_max = 0;
+	is->max_uid = 0;
+	is->meta_ceiling = 0;
+	if (ret < 0)
+		return -1;
 	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err);
 }
 
@@ -807,6 +879,9 @@ static int source_fetch_flags(struct store_source *s, uint32_t max_uid,
 		return 0;
 	is->meta_out = out;
 	is->min_uid = 1;
+	is->max_uid = max_uid;
+	is->meta_max = 0;
+	is->meta_ceiling = 0;
 	imap_client_cmdbuf_init(is->c, &cb);
 	imap_cmd_rawf(&cb, "UID FETCH 1:%u (UID FLAGS)", max_uid);
 	if (changedsince > 0 && imap_client_has_cap(is->c, "CONDSTORE"))
@@ -816,6 +891,7 @@ static int source_fetch_flags(struct store_source *s, uint32_t max_uid,
 	ret = imap_client_run(is->c, &cb, &res, err);
 	imap_client_set_untagged(is->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
+	is->max_uid = 0;
 	if (ret < 0)
 		return -1;
 	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH FLAGS", err);
