@@ -233,7 +233,26 @@ static void parse_flags(const struct imap_arg *list, struct store_msg *m)
 	buf_release(&kw);
 }
 
-static void flags_to_cmd(const struct store_msg *m, struct imap_cmdbuf *cb)
+/* Does the space-separated list have the word p[0..n)? */
+static int word_in(const char *list, const char *p, size_t n)
+{
+	const char *w = list;
+
+	while (w != NULL && *w) {
+		const char *e = strchr(w, ' ');
+		size_t len = e ? (size_t)(e - w) : strlen(w);
+		if (len == n && strncasecmp(w, p, n) == 0)
+			return 1;
+		w = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+/* The flags of m as a parenthesised list.  keep: the keywords the target
+ * folder stores (PERMANENTFLAGS without \*), NULL for any; the others are
+ * left out, and named in *dropped_r (may be NULL) for a warning. */
+static void flags_to_cmd_kw(const struct store_msg *m, struct imap_cmdbuf *cb,
+			    const char *keep, struct buf *dropped_r)
 {
 	static const struct {
 		unsigned bit;
@@ -266,6 +285,16 @@ static void flags_to_cmd(const struct store_msg *m, struct imap_cmdbuf *cb)
 				ok = (unsigned char)p[j] > 0x20 &&
 				     (unsigned char)p[j] < 0x7f &&
 				     !strchr("(){%*\"\\]", p[j]);
+			if (ok && keep != NULL && !word_in(keep, p, n)) {
+				/* the target would refuse or drop it */
+				if (dropped_r != NULL &&
+				    !word_in(dropped_r->p, p, n)) {
+					if (dropped_r->len)
+						buf_addch(dropped_r, ' ');
+					buf_add(dropped_r, p, n);
+				}
+				ok = 0;
+			}
 			if (ok) {
 				imap_cmd_rawf(cb, "%s%.*s", first ? "" : " ",
 					      (int)n, p);
@@ -1572,6 +1601,21 @@ static int uid_cmp(const void *a, const void *b)
 
 /* ---- target ---- */
 
+/* What SELECT said of the target folder being appended to: APPENDUID
+ * answers are checked against it, keywords sent only where it keeps
+ * them. */
+struct target_box {
+	char *name; /* server name; NULL: none yet */
+	uint32_t uidvalidity;
+	uint32_t last_uid;  /* UIDNEXT - 1, then the last APPENDUID */
+	int kw_any;	    /* PERMANENTFLAGS has \* (or was not given) */
+	char *kw_keep;	    /* else: the keywords it lists */
+	int bogus;	    /* an APPENDUID was garbage: none trusted now */
+	struct buf dropped; /* keywords left out, warned about once */
+	/* scratch for select_untagged */
+	int saw_permanent;
+};
+
 struct imap_target {
 	struct store_target t;
 	struct imap_client *c;
@@ -1580,11 +1624,13 @@ struct imap_target {
 	struct append_ctx *pending; /* the message being streamed */
 	char *selected;		    /* folder selected for flag updates */
 	struct store_folder_list *list_out;
+	struct target_box box;
 };
 
 struct append_ctx {
 	store_append_cb *cb;
 	void *ctx;
+	struct imap_target *it;
 	/* Answered before append_end attached cb (refused early). */
 	int early;
 	struct err early_err;
@@ -1648,6 +1694,98 @@ static int target_list(struct store_target *t, struct store_folder_list *out,
 	return imap_result_to_err(&res, ERR_AUTH, "LIST on the target", err);
 }
 
+static void target_box_release(struct target_box *b)
+{
+	free(b->name);
+	free(b->kw_keep);
+	buf_release(&b->dropped);
+	memset(b, 0, sizeof(*b));
+	buf_init(&b->dropped, 4096);
+}
+
+static void box_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct target_box *b = ctx;
+	unsigned long long v;
+
+	if (r->kind != IMAP_RESP_UNTAGGED || r->status != IMAP_STATUS_OK ||
+	    r->code.len == 0)
+		return;
+	if (slice_ieq(r->code, "UIDVALIDITY") &&
+	    slice_to_u64(r->code_args, &v) == 0 && v <= UINT32_MAX)
+		b->uidvalidity = (uint32_t)v;
+	else if (slice_ieq(r->code, "UIDNEXT") &&
+		 slice_to_u64(r->code_args, &v) == 0 && v >= 1 &&
+		 v <= (unsigned long long)UINT32_MAX + 1)
+		b->last_uid = (uint32_t)(v - 1);
+	else if (slice_ieq(r->code, "PERMANENTFLAGS")) {
+		/* "(\Seen \Answered $Label1 \*)": keywords, and \* */
+		struct buf kw = BUF_INIT;
+		const char *p = r->code_args.p, *e = p + r->code_args.len;
+		b->saw_permanent = 1;
+		b->kw_any = 0;
+		while (p < e) {
+			const char *w;
+			while (p < e && (*p == ' ' || *p == '(' || *p == ')'))
+				p++;
+			w = p;
+			while (p < e && *p != ' ' && *p != ')')
+				p++;
+			if (p - w == 2 && w[0] == '\\' && w[1] == '*')
+				b->kw_any = 1;
+			else if (p > w && w[0] != '\\') {
+				if (kw.len)
+					buf_addch(&kw, ' ');
+				buf_add(&kw, w, (size_t)(p - w));
+			}
+		}
+		free(b->kw_keep);
+		b->kw_keep = buf_detach(&kw, NULL);
+		buf_release(&kw);
+	}
+}
+
+/* The folder the next messages go to: SELECT it (read-write: EXAMINE
+ * shows no PERMANENTFLAGS) for its UIDVALIDITY, UIDNEXT and the keywords
+ * it keeps, once per folder.  The appends still unconfirmed are drained
+ * first, so that each APPENDUID is checked against its own folder. */
+static int target_box_load(struct imap_target *it, const char *name,
+			   struct err *err)
+{
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	if (imap_client_drain(it->c, 0, err) < 0)
+		return -1;
+	target_box_release(&it->box);
+	it->box.name = xstrdup(name);
+	it->box.kw_any = 1; /* no PERMANENTFLAGS: any (RFC 3501) */
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_raw(&cb, "SELECT ");
+	mailbox_arg(&cb, name);
+	imap_client_set_untagged(it->c, box_untagged, &it->box);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_client_set_untagged(it->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	free(it->selected);
+	it->selected = NULL;
+	if (ret < 0)
+		return -1;
+	if (res.status != IMAP_STATUS_OK) {
+		/* nothing learnt: APPENDUID unchecked but for its form, any
+		 * keyword sent (as before) */
+		log_info("target folder \"%s\": SELECT answered %s %s", name,
+			 res.code, res.text);
+		it->box.uidvalidity = 0;
+		it->box.last_uid = 0;
+		it->box.kw_any = 1;
+		return 0;
+	}
+	it->selected = xstrdup(name);
+	return 0;
+}
+
 static int target_create(struct store_target *t, const char *folder,
 			 struct err *err)
 {
@@ -1677,6 +1815,62 @@ static int target_create(struct store_target *t, const char *folder,
 	return ret;
 }
 
+/* A decimal number 1..2^32-1 at *p, which moves past it. */
+static int parse_u32(const char **p, uint32_t *v_r)
+{
+	uint64_t v = 0;
+	const char *q = *p;
+
+	if (*q < '0' || *q > '9')
+		return -1;
+	for (; *q >= '0' && *q <= '9'; q++) {
+		v = v * 10 + (uint64_t)(*q - '0');
+		if (v > UINT32_MAX)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	*p = q;
+	*v_r = (uint32_t)v;
+	return 0;
+}
+
+/* An APPENDUID the copy can be addressed by: two numbers, the folder's
+ * UIDVALIDITY, and a UID above every UID the folder had (a server gives
+ * new messages ascending UIDs).  Anything else is garbage: this copy and
+ * the folder's next ones stay unaddressed, as on a server without UIDPLUS
+ * (found by content on a resume, flags not updated), never journaled under
+ * a UID that may be another message's. */
+static int appenduid_ok(struct imap_target *it, const char *args,
+			uint32_t *uv_r, uint32_t *uid_r)
+{
+	struct target_box *b = it != NULL ? &it->box : NULL;
+	const char *p = args;
+	const char *why = NULL;
+
+	if (b == NULL)
+		return 0;
+	if (b->bogus)
+		return 0;
+	if (parse_u32(&p, uv_r) < 0 || *p++ != ' ' ||
+	    parse_u32(&p, uid_r) < 0 || *p != '\0')
+		why = "not two numbers above 0";
+	else if (b->uidvalidity != 0 && *uv_r != b->uidvalidity)
+		why = "not the folder's UIDVALIDITY";
+	else if (*uid_r <= b->last_uid)
+		why = "not a new UID (UIDs the folder already had)";
+	if (why == NULL) {
+		b->last_uid = *uid_r;
+		return 1;
+	}
+	b->bogus = 1;
+	log_warn("target folder \"%s\": APPENDUID %.40s is %s: its "
+		 "copies are not addressed by UID (found by content on a "
+		 "resume, flags not updated); check the target server",
+		 b->name ? b->name : "?", args, why);
+	return 0;
+}
+
 static void append_done(void *ctx, const struct imap_result *res)
 {
 	struct append_ctx *ac = ctx;
@@ -1690,11 +1884,10 @@ static void append_done(void *ctx, const struct imap_result *res)
 		return;
 	}
 	if (res->status == IMAP_STATUS_OK) {
-		if (strcasecmp(res->code, "APPENDUID") == 0) {
-			unsigned long uv, uid;
-			if (sscanf(res->code_args, "%lu %lu", &uv, &uid) == 2)
-				snprintf(ref, sizeof(ref), "%lu:%lu", uv, uid);
-		}
+		uint32_t uv, uid;
+		if (strcasecmp(res->code, "APPENDUID") == 0 &&
+		    appenduid_ok(ac->it, res->code_args, &uv, &uid))
+			snprintf(ref, sizeof(ref), "%u:%u", uv, uid);
 		ac->cb(ac->ctx, ref, NULL);
 	} else if (res->status == IMAP_STATUS_NONE) {
 		err_set(&err, ERR_TRANSIENT, EC_RESET, "%s", res->text);
@@ -1718,11 +1911,25 @@ static int target_append_begin(struct store_target *t, const char *folder,
 
 	(void)tag;
 	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	if (it->box.name == NULL || strcmp(it->box.name, name.p) != 0) {
+		if (target_box_load(it, name.p, err) < 0) {
+			buf_release(&name);
+			return -1;
+		}
+	}
 	imap_client_cmdbuf_init(it->c, &cb);
 	imap_cmd_raw(&cb, "APPEND ");
 	mailbox_arg(&cb, name.p);
 	imap_cmd_raw(&cb, " ");
-	flags_to_cmd(m, &cb);
+	{
+		size_t before = it->box.dropped.len;
+		flags_to_cmd_kw(m, &cb, it->box.kw_any ? NULL : it->box.kw_keep,
+				&it->box.dropped);
+		if (it->box.dropped.len > before)
+			log_warn("target folder \"%s\" keeps no keyword %s "
+				 "(PERMANENTFLAGS): copying without it",
+				 folder, it->box.dropped.p + before);
+	}
 	imap_format_internaldate(m->internaldate, m->tz_minutes, date,
 				 sizeof(date));
 	imap_cmd_rawf(&cb, " \"%s\" ", date);
@@ -1734,6 +1941,7 @@ static int target_append_begin(struct store_target *t, const char *folder,
 	 * known; the command's callback reads it through this holder. */
 	it->stream_left = size;
 	it->pending = xcalloc(1, sizeof(*it->pending));
+	it->pending->it = it;
 	ret = imap_client_stream_begin(it->c, &cb, append_done, it->pending,
 				       err);
 	imap_cmdbuf_release(&cb);
@@ -2493,7 +2701,12 @@ static int target_set_flags(struct store_target *t, const char *folder,
 	buf_release(&name);
 	imap_client_cmdbuf_init(it->c, &cb);
 	imap_cmd_rawf(&cb, "UID STORE %lu FLAGS.SILENT ", uid);
-	flags_to_cmd(m, &cb);
+	flags_to_cmd_kw(m, &cb,
+			it->box.name != NULL && !it->box.kw_any &&
+					strcmp(it->box.name, it->selected) == 0
+				? it->box.kw_keep
+				: NULL,
+			NULL);
 	ret = imap_client_run(it->c, &cb, &res, err);
 	imap_cmdbuf_release(&cb);
 	if (ret < 0)
@@ -2515,6 +2728,8 @@ static void target_close(struct store_target *t)
 	free(it->selected);
 	free(it->pending);
 	names_release(&it->nm);
+	target_box_release(&it->box);
+	buf_release(&it->box.dropped);
 	free(it);
 }
 
@@ -2543,6 +2758,8 @@ struct store_target *store_imap_target_create(struct imap_client *client,
 					      struct err *err)
 {
 	struct imap_target *it = xcalloc(1, sizeof(*it));
+
+	buf_init(&it->box.dropped, 4096);
 
 	it->t.ops = &imap_target_ops;
 	it->c = client;

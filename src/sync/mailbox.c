@@ -1255,7 +1255,18 @@ static int cmp_time(const void *a, const void *b)
  * UIDs after the other. */
 #define WINDOW_MSGS 50000u
 
+/* IMAPMIG_WINDOW_MSGS sets a smaller bound, for the tests only (many
+ * windows out of a small folder). */
+static uint32_t window_msgs(void)
+{
+	const char *e = getenv("IMAPMIG_WINDOW_MSGS");
+	unsigned long v = e != NULL ? strtoul(e, NULL, 10) : 0;
+
+	return v >= 2 && v < WINDOW_MSGS ? (uint32_t)v : WINDOW_MSGS;
+}
+
 struct window {
+	uint32_t max;	 /* messages held at once at most */
 	uint32_t lo, hi; /* the UIDs the current window covers */
 	uint32_t next;	 /* where the next window starts */
 	uint32_t end;	 /* the highest UID there may be */
@@ -1266,9 +1277,11 @@ struct window {
 static void window_start(struct window *w, uint32_t first,
 			 const struct store_folder_status *fs)
 {
-	uint64_t width = WINDOW_MSGS;
+	uint64_t width;
 
 	memset(w, 0, sizeof(*w));
+	w->max = window_msgs();
+	width = w->max;
 	w->next = first ? first : 1;
 	/* nothing at or above UIDNEXT counts (normalise_listing) */
 	w->end = fs->uidnext != 0 ? fs->uidnext - 1 : UINT32_MAX;
@@ -1276,8 +1289,7 @@ static void window_start(struct window *w, uint32_t first,
 	 * messages; a wrong guess costs a window more or a cut answer */
 	if (fs->uidnext > 1 && fs->messages > 0 &&
 	    fs->uidnext - 1 > fs->messages)
-		width = (uint64_t)WINDOW_MSGS * (fs->uidnext - 1) /
-			fs->messages;
+		width = (uint64_t)w->max * (fs->uidnext - 1) / fs->messages;
 	w->width = width > UINT32_MAX ? UINT32_MAX : (uint32_t)width;
 	w->done = w->next > w->end || w->next == 0;
 }
@@ -1295,8 +1307,8 @@ static int window_next(struct run *r, struct window *w,
 	store_msg_list_free(msgs);
 	hi = w->end - w->next < w->width - 1 ? w->end
 					     : w->next + (w->width - 1);
-	if (r->src->ops->fetch_meta(r->src, w->next, hi, WINDOW_MSGS, msgs,
-				    &covered, err) < 0)
+	if (r->src->ops->fetch_meta(r->src, w->next, hi, w->max, msgs, &covered,
+				    err) < 0)
 		return -1;
 	if (covered > hi)
 		covered = hi;
@@ -1306,7 +1318,7 @@ static int window_next(struct run *r, struct window *w,
 		return err_set(err, ERR_FOLDER, EC_PROTOCOL,
 			       "the source listed UID %u more than %u times: "
 			       "check the server",
-			       w->next, WINDOW_MSGS);
+			       w->next, w->max);
 	}
 	w->lo = w->next;
 	w->hi = covered;
@@ -1315,8 +1327,8 @@ static int window_next(struct run *r, struct window *w,
 	 * one that held few (a sparse folder, or its end) */
 	if (covered < hi) {
 		w->width = covered - w->lo + 1;
-	} else if (msgs->n < WINDOW_MSGS / 2) {
-		grow = msgs->n > 0 ? WINDOW_MSGS / msgs->n : 16;
+	} else if (msgs->n < w->max / 2) {
+		grow = msgs->n > 0 ? w->max / msgs->n : 16;
 		grow = (uint64_t)w->width * (grow > 16 ? 16 : grow);
 		w->width = grow > UINT32_MAX ? UINT32_MAX : (uint32_t)grow;
 	}
