@@ -2021,6 +2021,13 @@ int state_inflight_items(struct state *st, int64_t folder_id,
 	return items_in_state(st, folder_id, 0, 0, UINT32_MAX, v_r, n_r, err);
 }
 
+int state_done_items_in(struct state *st, int64_t folder_id, uint32_t lo,
+			uint32_t hi, struct state_item **v_r, size_t *n_r,
+			struct err *err)
+{
+	return items_in_state(st, folder_id, 1, lo, hi, v_r, n_r, err);
+}
+
 int state_inflight_items_in(struct state *st, int64_t folder_id, uint32_t lo,
 			    uint32_t hi, struct state_item **v_r, size_t *n_r,
 			    struct err *err)

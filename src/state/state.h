@@ -279,6 +279,10 @@ struct state_item {
 };
 int state_done_items(struct state *st, int64_t folder_id,
 		     struct state_item **v_r, size_t *n_r, struct err *err);
+/* The same for lo <= UID <= hi only. */
+int state_done_items_in(struct state *st, int64_t folder_id, uint32_t lo,
+			uint32_t hi, struct state_item **v_r, size_t *n_r,
+			struct err *err);
 /* Items in flight, with the ref of the copy where one was placed. */
 int state_inflight_items(struct state *st, int64_t folder_id,
 			 struct state_item **v_r, size_t *n_r, struct err *err);

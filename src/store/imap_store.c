@@ -895,24 +895,30 @@ again:
 	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err);
 }
 
-static int source_fetch_flags(struct store_source *s, uint32_t max_uid,
-			      uint64_t changedsince, struct store_msg_list *out,
-			      struct err *err)
+static int source_fetch_flags(struct store_source *s, uint32_t min_uid,
+			      uint32_t max_uid, uint64_t changedsince,
+			      size_t max_n, struct store_msg_list *out,
+			      uint32_t *covered_r, struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
 	struct imap_cmdbuf cb;
 	struct imap_result res;
 	int ret;
 
-	if (max_uid == 0)
+	if (covered_r != NULL)
+		*covered_r = max_uid;
+	if (min_uid == 0)
+		min_uid = 1;
+	if (max_uid == 0 || max_uid < min_uid)
 		return 0;
 	is->meta_out = out;
-	is->min_uid = 1;
+	is->min_uid = min_uid;
 	is->max_uid = max_uid;
-	is->meta_max = 0;
+	is->meta_from = out->n;
+	is->meta_max = max_n;
 	is->meta_ceiling = 0;
 	imap_client_cmdbuf_init(is->c, &cb);
-	imap_cmd_rawf(&cb, "UID FETCH 1:%u (UID FLAGS)", max_uid);
+	imap_cmd_rawf(&cb, "UID FETCH %u:%u (UID FLAGS)", min_uid, max_uid);
 	if (changedsince > 0 && imap_client_has_cap(is->c, "CONDSTORE"))
 		imap_cmd_rawf(&cb, " (CHANGEDSINCE %llu)",
 			      (unsigned long long)changedsince);
@@ -920,7 +926,13 @@ static int source_fetch_flags(struct store_source *s, uint32_t max_uid,
 	ret = imap_client_run(is->c, &cb, &res, err);
 	imap_client_set_untagged(is->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
+	if (ret == 0 && max_n != 0)
+		meta_cut(is);
+	if (covered_r != NULL && is->meta_ceiling != 0)
+		*covered_r = is->meta_ceiling - 1;
 	is->max_uid = 0;
+	is->meta_max = 0;
+	is->meta_ceiling = 0;
 	if (ret < 0)
 		return -1;
 	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH FLAGS", err);

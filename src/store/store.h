@@ -135,12 +135,14 @@ struct store_source_ops {
 			    const struct store_msg *const *msgs, size_t n,
 			    const struct store_body_sink *sink,
 			    struct err *err);
-	/* Flags of the messages with UID <= max_uid (only those changed
-	 * since changedsince when it is non-zero and the server has
-	 * CONDSTORE), appended to out. */
-	int (*fetch_flags)(struct store_source *s, uint32_t max_uid,
-			   uint64_t changedsince, struct store_msg_list *out,
-			   struct err *err);
+	/* Flags of the messages with min_uid <= UID <= max_uid (only those
+	 * changed since changedsince when it is non-zero and the server has
+	 * CONDSTORE), appended to out; at most max_n (0: no bound) kept, as
+	 * fetch_meta keeps them, *covered_r (may be NULL) likewise. */
+	int (*fetch_flags)(struct store_source *s, uint32_t min_uid,
+			   uint32_t max_uid, uint64_t changedsince,
+			   size_t max_n, struct store_msg_list *out,
+			   uint32_t *covered_r, struct err *err);
 	/* Subject, From and Date of one message, for a report. */
 	int (*fetch_summary)(struct store_source *s, uint32_t uid,
 			     char **subject_r, char **from_r, char **date_r,

@@ -738,44 +738,37 @@ static int kw_equal(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static int sync_flags(struct run *r, const struct state_folder *jf,
-		      const struct store_folder_status *fs, struct err *err)
+static uint32_t window_msgs(void);
+
+/* One window's flag changes: cur (from the source) against what the
+ * journal says each copy was given. */
+static int flags_window(struct run *r, struct store_msg_list *cur, uint32_t lo,
+			uint32_t hi, struct err *err)
 {
-	struct store_msg_list cur = {0};
 	struct state_item *items = NULL;
 	size_t n_items = 0, i;
 	int ret = -1;
 
-	if (jf->last_uid == 0)
+	if (cur->n == 0)
 		return 0;
-	/* CONDSTORE: an unchanged HIGHESTMODSEQ means no flag changed. */
-	if (fs->highestmodseq != 0 && jf->highestmodseq == fs->highestmodseq)
-		return 0;
-	if (r->src->ops->fetch_flags(r->src, jf->last_uid,
-				     fs->highestmodseq ? jf->highestmodseq : 0,
-				     &cur, err) < 0)
+	if (state_done_items_in(r->st, r->folder_id, lo, hi, &items, &n_items,
+				err) < 0)
 		return -1;
-	if (cur.n == 0) {
-		ret = 0;
-		goto out;
-	}
-	if (state_done_items(r->st, r->folder_id, &items, &n_items, err) < 0)
-		goto out;
-	for (i = 0; i < cur.n; i++) {
-		const struct store_msg *m = &cur.v[i];
-		size_t lo = 0, hi = n_items;
+	for (i = 0; i < cur->n; i++) {
+		const struct store_msg *m = &cur->v[i];
+		size_t a = 0, b = n_items;
 		struct state_item *it = NULL;
 		char *new_ref = NULL;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
+		while (a < b) {
+			size_t mid = (a + b) / 2;
 			if (items[mid].uid == m->uid) {
 				it = &items[mid];
 				break;
 			}
 			if (items[mid].uid < m->uid)
-				lo = mid + 1;
+				a = mid + 1;
 			else
-				hi = mid;
+				b = mid;
 		}
 		if (it == NULL || (it->flags == m->flags &&
 				   kw_equal(it->keywords, m->keywords)))
@@ -798,6 +791,52 @@ static int sync_flags(struct run *r, const struct state_folder *jf,
 	ret = 0;
 out:
 	state_items_free(items, n_items);
+	return ret;
+}
+
+/* The flags of the copied messages (UID <= last_uid), window by window
+ * as the listing goes (see window_next): memory bounded whatever the
+ * folder's size, and with CONDSTORE only the changed ones come. */
+static int sync_flags(struct run *r, const struct state_folder *jf,
+		      const struct store_folder_status *fs, struct err *err)
+{
+	struct store_msg_list cur = {0};
+	uint32_t lo = 1, max = window_msgs(), width = max;
+	uint64_t grow;
+	int ret = 0;
+
+	if (jf->last_uid == 0)
+		return 0;
+	/* CONDSTORE: an unchanged HIGHESTMODSEQ means no flag changed. */
+	if (fs->highestmodseq != 0 && jf->highestmodseq == fs->highestmodseq)
+		return 0;
+	while (ret == 0) {
+		uint32_t hi = jf->last_uid - lo < width - 1 ? jf->last_uid
+							    : lo + (width - 1);
+		uint32_t covered = hi;
+		if (stop_requested(r))
+			break; /* the flags are looked at again next time */
+		store_msg_list_free(&cur);
+		ret = r->src->ops->fetch_flags(
+			r->src, lo, hi,
+			fs->highestmodseq ? jf->highestmodseq : 0, max, &cur,
+			&covered, err);
+		if (ret < 0)
+			break;
+		if (covered > hi || covered < lo)
+			covered = hi;
+		ret = flags_window(r, &cur, lo, covered, err);
+		if (covered < hi)
+			width = covered - lo + 1;
+		else if (cur.n < max / 2) {
+			grow = cur.n > 0 ? max / cur.n : 16;
+			grow = (uint64_t)width * (grow > 16 ? 16 : grow);
+			width = grow > UINT32_MAX ? UINT32_MAX : (uint32_t)grow;
+		}
+		if (covered >= jf->last_uid)
+			break;
+		lo = covered + 1;
+	}
 	store_msg_list_free(&cur);
 	return ret;
 }
