@@ -88,7 +88,9 @@ for _ in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.05; done
 printf 'EmailAddress,UserName,Password\nab@contoso.edu,ann.beebe,2111991\n' >"$T/ab.csv"
 "$IMAPMIG" -q batch new --name Kill --source-endpoint slow --target-endpoint md --csv "$T/ab.csv" --autostart
 killed=0
-for i in $(seq 1 8); do
+# (a run after a kill may find the user still marked as running and end
+# at once, so about one run in two is killed in the middle of the work)
+for i in $(seq 1 10); do
 	IMAPMIG_WINDOW_MSGS=7 "$IMAPMIG" -q sync --batch Kill >/dev/null 2>>"$T/kill.err" &
 	pid=$!
 	sleep "$(python3 -c "import random; print('%.3f' % random.uniform(0.3, 1.5))")"
@@ -96,7 +98,7 @@ for i in $(seq 1 8); do
 	wait "$pid" 2>/dev/null
 done
 echo "killed $killed times in the middle of the work" >&2
-[ "$killed" -ge 6 ] || fail "only $killed kills landed while imapmig ran: $(tail -3 "$T/kill.err")"
+[ "$killed" -ge 3 ] || fail "only $killed kills landed while imapmig ran: $(tail -3 "$T/kill.err")"
 IMAPMIG_WINDOW_MSGS=7 "$IMAPMIG" -q sync --batch Kill >"$T/final.out" 2>"$T/final.err" ||
 	fail "the final run failed: $(tail -3 "$T/final.err")"
 user_stats ab@contoso.edu kill
