@@ -6,15 +6,19 @@ generated on the fly.  Bodies are never asked for by the measured commands
 (user preview lists and plans; the sync is stopped once the listing is
 read).  Serves connections one after another on 127.0.0.1 until killed.
 
-Usage: bigmailbox.py --port-file F [--folders N] [--messages M]
+--list-pace S sleeps S seconds after every 1,000 folders of the listing
+(a LIST that takes a while, for tests/integration/test_stop_list.sh).
+
+Usage: bigmailbox.py --port-file F [--folders N] [--messages M] [--list-pace S]
 """
 import argparse
 import os
 import re
 import socket
+import time
 
 
-def serve(conn, folders, messages):
+def serve(conn, folders, messages, pace=0.0):
     f = conn.makefile("rb")
     w = conn.makefile("wb", buffering=1 << 20)
     w.write(b"* OK [CAPABILITY IMAP4rev1 LIST-STATUS LITERAL+ UIDPLUS] bench\r\n")
@@ -36,6 +40,9 @@ def serve(conn, folders, messages):
             if status:
                 w.write(b"* STATUS INBOX (MESSAGES %d UIDNEXT %d UIDVALIDITY 7)\r\n" % (messages, messages + 1))
             for i in range(folders):
+                if pace and i % 1000 == 999:
+                    w.flush()
+                    time.sleep(pace)
                 w.write(b'* LIST (\\HasNoChildren) "/" "Projects/P%07d"\r\n' % i)
                 if status:
                     w.write(b'* STATUS "Projects/P%07d" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 7)\r\n' % i)
@@ -63,6 +70,7 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--folders", type=int, default=0)
     ap.add_argument("--messages", type=int, default=10)
+    ap.add_argument("--list-pace", type=float, default=0.0)
     a = ap.parse_args()
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -75,7 +83,7 @@ def main():
     while True:
         c, _ = s.accept()
         try:
-            serve(c, a.folders, a.messages)
+            serve(c, a.folders, a.messages, a.list_pace)
         except OSError:
             pass
 

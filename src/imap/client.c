@@ -2,6 +2,7 @@
 #include "imap/client.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ struct imap_client {
 	 * in cont (not traced), not treated as a literal's go-ahead */
 	int in_auth;
 	char cont[2048];
+	const _Atomic int *stop; /* imap_client_set_stop() */
 };
 
 static const char *label_of(const struct imap_client *c)
@@ -256,6 +258,13 @@ static int read_one(struct imap_client *c, struct err *err)
 		size_t len, used = 0;
 		const char *data = conn_rbuf(c->conn, &len);
 
+		if (c->stop != NULL && atomic_load(c->stop)) {
+			struct err e;
+			err_set(&e, ERR_TRANSIENT, EC_NONE,
+				"%s:%u: stopped while reading a response",
+				c->host, c->port);
+			return client_break(c, &e, err);
+		}
 		if (len > 0) {
 			pr = imap_parser_feed(c->parser, data, len, &used,
 					      &resp);
@@ -754,6 +763,11 @@ void imap_client_set_untagged(struct imap_client *c, imap_untagged_callback *cb,
 {
 	c->untagged_cb = cb;
 	c->untagged_ctx = ctx;
+}
+
+void imap_client_set_stop(struct imap_client *c, const _Atomic int *stop)
+{
+	c->stop = stop;
 }
 
 void imap_client_set_sink(struct imap_client *c,

@@ -105,6 +105,12 @@ void imap_client_set_untagged(struct imap_client *c, imap_untagged_callback *cb,
 			      void *ctx);
 void imap_client_set_sink(struct imap_client *c,
 			  const struct imap_literal_sink *sink);
+/* A flag (borrowed; NULL: none) that, once set, ends whatever the client
+ * is reading at the next chunk of input, mid-response included (a LIST of
+ * 200,000 folders is one response): the connection is dropped, since a
+ * response cut short cannot be resumed, and the command fails with
+ * ERR_TRANSIENT "stopped". */
+void imap_client_set_stop(struct imap_client *c, const _Atomic int *stop);
 /* A cmdbuf set up with the literal mode this server allows. */
 void imap_client_cmdbuf_init(const struct imap_client *c,
 			     struct imap_cmdbuf *cb);

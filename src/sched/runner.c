@@ -72,6 +72,9 @@ static struct store_source *open_source(void *ctx, struct err *err)
 		imap_client_destroy(&c);
 		return NULL;
 	}
+	/* a stop ends even one long response (a huge LIST) at once */
+	if (w->job != NULL)
+		imap_client_set_stop(c, &w->job->stop);
 	return store_imap_source_create(c, w->u.user_root, err);
 }
 

@@ -1948,8 +1948,10 @@ int state_item_forget(struct state *st, int64_t folder_id, uint32_t uid,
 	return run(st, s, "forget item", err);
 }
 
-static int uid_list(struct state *st, const char *sql, int64_t folder_id,
-		    uint32_t **uids_r, size_t *n_r, struct err *err)
+/* sql binds folder_id, then (for a window) lo and hi */
+static int uid_list_in(struct state *st, const char *sql, int64_t folder_id,
+		       int window, uint32_t lo, uint32_t hi, uint32_t **uids_r,
+		       size_t *n_r, struct err *err)
 {
 	sqlite3_stmt *s = prep(st, sql, err);
 	uint32_t *v = NULL;
@@ -1961,6 +1963,10 @@ static int uid_list(struct state *st, const char *sql, int64_t folder_id,
 	if (s == NULL)
 		return -1;
 	b_i64(s, 1, folder_id);
+	if (window) {
+		b_i64(s, 2, lo);
+		b_i64(s, 3, hi);
+	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
@@ -1976,6 +1982,42 @@ static int uid_list(struct state *st, const char *sql, int64_t folder_id,
 	*uids_r = v;
 	*n_r = n;
 	return 0;
+}
+
+static int uid_list(struct state *st, const char *sql, int64_t folder_id,
+		    uint32_t **uids_r, size_t *n_r, struct err *err)
+{
+	return uid_list_in(st, sql, folder_id, 0, 0, 0, uids_r, n_r, err);
+}
+
+int state_settled_uids_in(struct state *st, int64_t folder_id, uint32_t lo,
+			  uint32_t hi, uint32_t **uids_r, size_t *n_r,
+			  struct err *err)
+{
+	return uid_list_in(st,
+			   "SELECT uid FROM items WHERE folder_id=? AND"
+			   " uid>=? AND uid<=? AND state<>0 ORDER BY uid",
+			   folder_id, 1, lo, hi, uids_r, n_r, err);
+}
+
+int state_settled_count(struct state *st, int64_t folder_id, uint64_t *n_r,
+			struct err *err)
+{
+	sqlite3_stmt *s = prep(st,
+			       "SELECT count(*) FROM items WHERE folder_id=?"
+			       " AND state<>0",
+			       err);
+	int rc;
+
+	*n_r = 0;
+	if (s == NULL)
+		return -1;
+	b_i64(s, 1, folder_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*n_r = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : db_error(st, "count items", err);
 }
 
 int state_inflight_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
@@ -1997,12 +2039,13 @@ int state_settled_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
 }
 
 static int items_in_state(struct state *st, int64_t folder_id, int state,
-			  struct state_item **v_r, size_t *n_r, struct err *err)
+			  uint32_t lo, uint32_t hi, struct state_item **v_r,
+			  size_t *n_r, struct err *err)
 {
 	sqlite3_stmt *s = prep(st,
 			       "SELECT uid, flags, keywords, target_ref"
 			       " FROM items WHERE folder_id=? AND state=?"
-			       " ORDER BY uid",
+			       " AND uid>=? AND uid<=? ORDER BY uid",
 			       err);
 	struct state_item *v = NULL;
 	size_t n = 0, cap = 0;
@@ -2014,6 +2057,8 @@ static int items_in_state(struct state *st, int64_t folder_id, int state,
 		return -1;
 	b_i64(s, 1, folder_id);
 	b_int(s, 2, state);
+	b_i64(s, 3, lo);
+	b_i64(s, 4, hi);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
@@ -2034,13 +2079,27 @@ static int items_in_state(struct state *st, int64_t folder_id, int state,
 int state_done_items(struct state *st, int64_t folder_id,
 		     struct state_item **v_r, size_t *n_r, struct err *err)
 {
-	return items_in_state(st, folder_id, 1, v_r, n_r, err);
+	return items_in_state(st, folder_id, 1, 0, UINT32_MAX, v_r, n_r, err);
 }
 
 int state_inflight_items(struct state *st, int64_t folder_id,
 			 struct state_item **v_r, size_t *n_r, struct err *err)
 {
-	return items_in_state(st, folder_id, 0, v_r, n_r, err);
+	return items_in_state(st, folder_id, 0, 0, UINT32_MAX, v_r, n_r, err);
+}
+
+int state_done_items_in(struct state *st, int64_t folder_id, uint32_t lo,
+			uint32_t hi, struct state_item **v_r, size_t *n_r,
+			struct err *err)
+{
+	return items_in_state(st, folder_id, 1, lo, hi, v_r, n_r, err);
+}
+
+int state_inflight_items_in(struct state *st, int64_t folder_id, uint32_t lo,
+			    uint32_t hi, struct state_item **v_r, size_t *n_r,
+			    struct err *err)
+{
+	return items_in_state(st, folder_id, 0, lo, hi, v_r, n_r, err);
 }
 
 int state_items_placed(struct state *st, int64_t folder_id,

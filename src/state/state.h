@@ -280,6 +280,13 @@ int state_inflight_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
 			size_t *n_r, struct err *err);
 int state_settled_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
 		       size_t *n_r, struct err *err);
+/* The same for lo <= UID <= hi only: one window of a big folder. */
+int state_settled_uids_in(struct state *st, int64_t folder_id, uint32_t lo,
+			  uint32_t hi, uint32_t **uids_r, size_t *n_r,
+			  struct err *err);
+/* How many of the folder's items are settled (done or skipped). */
+int state_settled_count(struct state *st, int64_t folder_id, uint64_t *n_r,
+			struct err *err);
 
 /* Copies the target confirmed, with the flags they were given. */
 struct state_item {
@@ -290,9 +297,17 @@ struct state_item {
 };
 int state_done_items(struct state *st, int64_t folder_id,
 		     struct state_item **v_r, size_t *n_r, struct err *err);
+/* The same for lo <= UID <= hi only. */
+int state_done_items_in(struct state *st, int64_t folder_id, uint32_t lo,
+			uint32_t hi, struct state_item **v_r, size_t *n_r,
+			struct err *err);
 /* Items in flight, with the ref of the copy where one was placed. */
 int state_inflight_items(struct state *st, int64_t folder_id,
 			 struct state_item **v_r, size_t *n_r, struct err *err);
+/* The same for lo <= UID <= hi only. */
+int state_inflight_items_in(struct state *st, int64_t folder_id, uint32_t lo,
+			    uint32_t hi, struct state_item **v_r, size_t *n_r,
+			    struct err *err);
 /* Copies confirmed but not yet checked (they may be taken back): their
  * refs recorded while the items stay in flight, so that a run killed
  * before the check finds and checks them. */

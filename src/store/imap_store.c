@@ -233,7 +233,26 @@ static void parse_flags(const struct imap_arg *list, struct store_msg *m)
 	buf_release(&kw);
 }
 
-static void flags_to_cmd(const struct store_msg *m, struct imap_cmdbuf *cb)
+/* Does the space-separated list have the word p[0..n)? */
+static int word_in(const char *list, const char *p, size_t n)
+{
+	const char *w = list;
+
+	while (w != NULL && *w) {
+		const char *e = strchr(w, ' ');
+		size_t len = e ? (size_t)(e - w) : strlen(w);
+		if (len == n && strncasecmp(w, p, n) == 0)
+			return 1;
+		w = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+/* The flags of m as a parenthesised list.  keep: the keywords the target
+ * folder stores (PERMANENTFLAGS without \*), NULL for any; the others are
+ * left out, and named in *dropped_r (may be NULL) for a warning. */
+static void flags_to_cmd_kw(const struct store_msg *m, struct imap_cmdbuf *cb,
+			    const char *keep, struct buf *dropped_r)
 {
 	static const struct {
 		unsigned bit;
@@ -266,6 +285,16 @@ static void flags_to_cmd(const struct store_msg *m, struct imap_cmdbuf *cb)
 				ok = (unsigned char)p[j] > 0x20 &&
 				     (unsigned char)p[j] < 0x7f &&
 				     !strchr("(){%*\"\\]", p[j]);
+			if (ok && keep != NULL && !word_in(keep, p, n)) {
+				/* the target would refuse or drop it */
+				if (dropped_r != NULL &&
+				    !word_in(dropped_r->p, p, n)) {
+					if (dropped_r->len)
+						buf_addch(dropped_r, ' ');
+					buf_add(dropped_r, p, n);
+				}
+				ok = 0;
+			}
 			if (ok) {
 				imap_cmd_rawf(cb, "%s%.*s", first ? "" : " ",
 					      (int)n, p);
@@ -299,7 +328,10 @@ struct imap_source {
 	size_t list_cap;
 	struct store_folder_status *st;
 	struct store_msg_list *meta_out;
-	uint32_t min_uid;
+	uint32_t min_uid, max_uid; /* answers outside are strays */
+	size_t meta_from;	   /* meta_out's entries from this call */
+	size_t meta_max;	   /* keep at most this many (0: all) */
+	uint32_t meta_ceiling;	   /* after a cut: only UIDs below count */
 	const struct store_body_sink *sink;
 	int sink_failed;
 	int in_body; /* a streamed literal is in progress */
@@ -481,7 +513,9 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 		if (f.special == STORE_SPECIAL_INBOX)
 			f.special = STORE_SPECIAL_NONE;
 	}
-	f.name = buf_detach(&name, NULL);
+	/* exactly its size: a buf's capacity is 64 bytes or more, and a
+	 * mailbox may have 200,000 folders */
+	f.name = xstrdup(name.p);
 	buf_release(&name);
 	/* a hash set, not a scan: 200,000 folders stay linear */
 	if (strset_add(&is->list_names, f.name, NULL) == 1) {
@@ -569,6 +603,12 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 	imap_client_set_untagged(is->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
 	strset_free(&is->list_names);
+	if (out->n > 0 && is->list_cap > out->n) {
+		/* the doubling's slack back (a quarter of the array, on
+		 * average) */
+		out->v = xrealloc(out->v, out->n * sizeof(*out->v));
+		is->list_cap = out->n;
+	}
 	if (ret < 0)
 		return -1;
 	if (imap_result_to_err(&res, ERR_AUTH, "LIST", err) < 0)
@@ -693,6 +733,37 @@ static const struct imap_arg *fetch_items(const struct imap_resp *r)
 	return &r->args[2];
 }
 
+static int meta_cmp_uid(const void *a, const void *b)
+{
+	const struct store_msg *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* More answers than the caller keeps: the lowest UIDs stay, and from the
+ * first UID left out on, answers are dropped as they come.  Held at most
+ * twice meta_max, whatever the server sends. */
+static void meta_cut(struct imap_source *is)
+{
+	struct store_msg_list *l = is->meta_out;
+	struct store_msg *v = l->v + is->meta_from;
+	size_t n = l->n - is->meta_from, k;
+	uint32_t cut;
+
+	if (n <= is->meta_max)
+		return;
+	qsort(v, n, sizeof(*v), meta_cmp_uid);
+	cut = v[is->meta_max].uid;
+	for (k = is->meta_max; k > 0 && v[k - 1].uid == cut; k--)
+		;
+	for (size_t i = k; i < n; i++) {
+		free(v[i].keywords);
+		free(v[i].message_id);
+	}
+	l->n = is->meta_from + k;
+	is->meta_ceiling = cut;
+}
+
 static void meta_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct imap_source *is = ctx;
@@ -736,7 +807,9 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 	 * change, or a stray from a broken server) is no message. */
 	if (is->want_meta && !(have_size && have_date))
 		have_uid = 0;
-	if (!have_uid || m.uid < is->min_uid) {
+	if (!have_uid || m.uid < is->min_uid ||
+	    (is->max_uid != 0 && m.uid > is->max_uid) ||
+	    (is->meta_ceiling != 0 && m.uid >= is->meta_ceiling)) {
 		free(m.keywords);
 		free(m.message_id);
 		return;
@@ -748,10 +821,15 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 					   is->meta_out->cap * sizeof(m));
 	}
 	is->meta_out->v[is->meta_out->n++] = m;
+	if (is->meta_max != 0 &&
+	    is->meta_out->n - is->meta_from >= 2 * is->meta_max)
+		meta_cut(is);
 }
 
 static int source_fetch_meta(struct store_source *s, uint32_t min_uid,
-			     struct store_msg_list *out, struct err *err)
+			     uint32_t max_uid, size_t max_n,
+			     struct store_msg_list *out, uint32_t *covered_r,
+			     struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
 	struct imap_cmdbuf cb;
@@ -763,21 +841,35 @@ static int source_fetch_meta(struct store_source *s, uint32_t min_uid,
 
 	is->meta_out = out;
 	is->min_uid = min_uid ? min_uid : 1;
+	is->max_uid = max_uid;
+	is->meta_from = before;
+	is->meta_max = max_n;
+	if (covered_r != NULL)
+		*covered_r = max_uid;
+	if (max_uid != 0 && max_uid < is->min_uid)
+		return 0;
 again:
+	is->meta_ceiling = 0;
 	binsize = imap_client_has_cap(is->c, "BINARY") && !is->no_binary_size;
 	imap_client_cmdbuf_init(is->c, &cb);
-	imap_cmd_rawf(&cb,
-		      "UID FETCH %u:* (UID FLAGS INTERNALDATE RFC822.SIZE%s)",
-		      is->min_uid, binsize ? " BINARY.SIZE[]" : "");
+	if (max_uid != 0)
+		imap_cmd_rawf(&cb,
+			      "UID FETCH %u:%u (UID FLAGS INTERNALDATE "
+			      "RFC822.SIZE%s)",
+			      is->min_uid, max_uid,
+			      binsize ? " BINARY.SIZE[]" : "");
+	else
+		imap_cmd_rawf(&cb,
+			      "UID FETCH %u:* (UID FLAGS INTERNALDATE "
+			      "RFC822.SIZE%s)",
+			      is->min_uid, binsize ? " BINARY.SIZE[]" : "");
 	imap_client_set_untagged(is->c, meta_untagged, is);
 	is->want_meta = 1;
 	ret = imap_client_run(is->c, &cb, &res, err);
 	is->want_meta = 0;
 	imap_client_set_untagged(is->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
-	if (ret < 0)
-		return -1;
-	if (binsize && res.status != IMAP_STATUS_OK) {
+	if (ret == 0 && binsize && res.status != IMAP_STATUS_OK) {
 		/* e.g. NO [UNKNOWN-CTE] for one message: ask again without
 		 * BINARY.SIZE[], and fetch every body with BODY[]. */
 		log_info("source refused BINARY.SIZE[] (%s %s): fetching "
@@ -791,24 +883,42 @@ again:
 		is->no_binary_size = 1;
 		goto again;
 	}
+	if (ret == 0 && max_n != 0)
+		meta_cut(is);
+	if (covered_r != NULL && is->meta_ceiling != 0)
+		*covered_r = is->meta_ceiling - 1;
+	is->meta_max = 0;
+	is->max_uid = 0;
+	is->meta_ceiling = 0;
+	if (ret < 0)
+		return -1;
 	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err);
 }
 
-static int source_fetch_flags(struct store_source *s, uint32_t max_uid,
-			      uint64_t changedsince, struct store_msg_list *out,
-			      struct err *err)
+static int source_fetch_flags(struct store_source *s, uint32_t min_uid,
+			      uint32_t max_uid, uint64_t changedsince,
+			      size_t max_n, struct store_msg_list *out,
+			      uint32_t *covered_r, struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
 	struct imap_cmdbuf cb;
 	struct imap_result res;
 	int ret;
 
-	if (max_uid == 0)
+	if (covered_r != NULL)
+		*covered_r = max_uid;
+	if (min_uid == 0)
+		min_uid = 1;
+	if (max_uid == 0 || max_uid < min_uid)
 		return 0;
 	is->meta_out = out;
-	is->min_uid = 1;
+	is->min_uid = min_uid;
+	is->max_uid = max_uid;
+	is->meta_from = out->n;
+	is->meta_max = max_n;
+	is->meta_ceiling = 0;
 	imap_client_cmdbuf_init(is->c, &cb);
-	imap_cmd_rawf(&cb, "UID FETCH 1:%u (UID FLAGS)", max_uid);
+	imap_cmd_rawf(&cb, "UID FETCH %u:%u (UID FLAGS)", min_uid, max_uid);
 	if (changedsince > 0 && imap_client_has_cap(is->c, "CONDSTORE"))
 		imap_cmd_rawf(&cb, " (CHANGEDSINCE %llu)",
 			      (unsigned long long)changedsince);
@@ -816,6 +926,13 @@ static int source_fetch_flags(struct store_source *s, uint32_t max_uid,
 	ret = imap_client_run(is->c, &cb, &res, err);
 	imap_client_set_untagged(is->c, NULL, NULL);
 	imap_cmdbuf_release(&cb);
+	if (ret == 0 && max_n != 0)
+		meta_cut(is);
+	if (covered_r != NULL && is->meta_ceiling != 0)
+		*covered_r = is->meta_ceiling - 1;
+	is->max_uid = 0;
+	is->meta_max = 0;
+	is->meta_ceiling = 0;
 	if (ret < 0)
 		return -1;
 	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH FLAGS", err);
@@ -1496,6 +1613,21 @@ static int uid_cmp(const void *a, const void *b)
 
 /* ---- target ---- */
 
+/* What SELECT said of the target folder being appended to: APPENDUID
+ * answers are checked against it, keywords sent only where it keeps
+ * them. */
+struct target_box {
+	char *name; /* server name; NULL: none yet */
+	uint32_t uidvalidity;
+	uint32_t last_uid;  /* UIDNEXT - 1, then the last APPENDUID */
+	int kw_any;	    /* PERMANENTFLAGS has \* (or was not given) */
+	char *kw_keep;	    /* else: the keywords it lists */
+	int bogus;	    /* an APPENDUID was garbage: none trusted now */
+	struct buf dropped; /* keywords left out, warned about once */
+	/* scratch for select_untagged */
+	int saw_permanent;
+};
+
 struct imap_target {
 	struct store_target t;
 	struct imap_client *c;
@@ -1504,11 +1636,13 @@ struct imap_target {
 	struct append_ctx *pending; /* the message being streamed */
 	char *selected;		    /* folder selected for flag updates */
 	struct store_folder_list *list_out;
+	struct target_box box;
 };
 
 struct append_ctx {
 	store_append_cb *cb;
 	void *ctx;
+	struct imap_target *it;
 	/* Answered before append_end attached cb (refused early). */
 	int early;
 	struct err early_err;
@@ -1572,6 +1706,98 @@ static int target_list(struct store_target *t, struct store_folder_list *out,
 	return imap_result_to_err(&res, ERR_AUTH, "LIST on the target", err);
 }
 
+static void target_box_release(struct target_box *b)
+{
+	free(b->name);
+	free(b->kw_keep);
+	buf_release(&b->dropped);
+	memset(b, 0, sizeof(*b));
+	buf_init(&b->dropped, 4096);
+}
+
+static void box_untagged(void *ctx, const struct imap_resp *r)
+{
+	struct target_box *b = ctx;
+	unsigned long long v;
+
+	if (r->kind != IMAP_RESP_UNTAGGED || r->status != IMAP_STATUS_OK ||
+	    r->code.len == 0)
+		return;
+	if (slice_ieq(r->code, "UIDVALIDITY") &&
+	    slice_to_u64(r->code_args, &v) == 0 && v <= UINT32_MAX)
+		b->uidvalidity = (uint32_t)v;
+	else if (slice_ieq(r->code, "UIDNEXT") &&
+		 slice_to_u64(r->code_args, &v) == 0 && v >= 1 &&
+		 v <= (unsigned long long)UINT32_MAX + 1)
+		b->last_uid = (uint32_t)(v - 1);
+	else if (slice_ieq(r->code, "PERMANENTFLAGS")) {
+		/* "(\Seen \Answered $Label1 \*)": keywords, and \* */
+		struct buf kw = BUF_INIT;
+		const char *p = r->code_args.p, *e = p + r->code_args.len;
+		b->saw_permanent = 1;
+		b->kw_any = 0;
+		while (p < e) {
+			const char *w;
+			while (p < e && (*p == ' ' || *p == '(' || *p == ')'))
+				p++;
+			w = p;
+			while (p < e && *p != ' ' && *p != ')')
+				p++;
+			if (p - w == 2 && w[0] == '\\' && w[1] == '*')
+				b->kw_any = 1;
+			else if (p > w && w[0] != '\\') {
+				if (kw.len)
+					buf_addch(&kw, ' ');
+				buf_add(&kw, w, (size_t)(p - w));
+			}
+		}
+		free(b->kw_keep);
+		b->kw_keep = buf_detach(&kw, NULL);
+		buf_release(&kw);
+	}
+}
+
+/* The folder the next messages go to: SELECT it (read-write: EXAMINE
+ * shows no PERMANENTFLAGS) for its UIDVALIDITY, UIDNEXT and the keywords
+ * it keeps, once per folder.  The appends still unconfirmed are drained
+ * first, so that each APPENDUID is checked against its own folder. */
+static int target_box_load(struct imap_target *it, const char *name,
+			   struct err *err)
+{
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	if (imap_client_drain(it->c, 0, err) < 0)
+		return -1;
+	target_box_release(&it->box);
+	it->box.name = xstrdup(name);
+	it->box.kw_any = 1; /* no PERMANENTFLAGS: any (RFC 3501) */
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_raw(&cb, "SELECT ");
+	mailbox_arg(&cb, name);
+	imap_client_set_untagged(it->c, box_untagged, &it->box);
+	ret = imap_client_run(it->c, &cb, &res, err);
+	imap_client_set_untagged(it->c, NULL, NULL);
+	imap_cmdbuf_release(&cb);
+	free(it->selected);
+	it->selected = NULL;
+	if (ret < 0)
+		return -1;
+	if (res.status != IMAP_STATUS_OK) {
+		/* nothing learnt: APPENDUID unchecked but for its form, any
+		 * keyword sent (as before) */
+		log_info("target folder \"%s\": SELECT answered %s %s", name,
+			 res.code, res.text);
+		it->box.uidvalidity = 0;
+		it->box.last_uid = 0;
+		it->box.kw_any = 1;
+		return 0;
+	}
+	it->selected = xstrdup(name);
+	return 0;
+}
+
 static int target_create(struct store_target *t, const char *folder,
 			 struct err *err)
 {
@@ -1601,6 +1827,62 @@ static int target_create(struct store_target *t, const char *folder,
 	return ret;
 }
 
+/* A decimal number 1..2^32-1 at *p, which moves past it. */
+static int parse_u32(const char **p, uint32_t *v_r)
+{
+	uint64_t v = 0;
+	const char *q = *p;
+
+	if (*q < '0' || *q > '9')
+		return -1;
+	for (; *q >= '0' && *q <= '9'; q++) {
+		v = v * 10 + (uint64_t)(*q - '0');
+		if (v > UINT32_MAX)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	*p = q;
+	*v_r = (uint32_t)v;
+	return 0;
+}
+
+/* An APPENDUID the copy can be addressed by: two numbers, the folder's
+ * UIDVALIDITY, and a UID above every UID the folder had (a server gives
+ * new messages ascending UIDs).  Anything else is garbage: this copy and
+ * the folder's next ones stay unaddressed, as on a server without UIDPLUS
+ * (found by content on a resume, flags not updated), never journaled under
+ * a UID that may be another message's. */
+static int appenduid_ok(struct imap_target *it, const char *args,
+			uint32_t *uv_r, uint32_t *uid_r)
+{
+	struct target_box *b = it != NULL ? &it->box : NULL;
+	const char *p = args;
+	const char *why = NULL;
+
+	if (b == NULL)
+		return 0;
+	if (b->bogus)
+		return 0;
+	if (parse_u32(&p, uv_r) < 0 || *p++ != ' ' ||
+	    parse_u32(&p, uid_r) < 0 || *p != '\0')
+		why = "not two numbers above 0";
+	else if (b->uidvalidity != 0 && *uv_r != b->uidvalidity)
+		why = "not the folder's UIDVALIDITY";
+	else if (*uid_r <= b->last_uid)
+		why = "not a new UID (UIDs the folder already had)";
+	if (why == NULL) {
+		b->last_uid = *uid_r;
+		return 1;
+	}
+	b->bogus = 1;
+	log_warn("target folder \"%s\": APPENDUID %.40s is %s: its "
+		 "copies are not addressed by UID (found by content on a "
+		 "resume, flags not updated); check the target server",
+		 b->name ? b->name : "?", args, why);
+	return 0;
+}
+
 static void append_done(void *ctx, const struct imap_result *res)
 {
 	struct append_ctx *ac = ctx;
@@ -1614,11 +1896,10 @@ static void append_done(void *ctx, const struct imap_result *res)
 		return;
 	}
 	if (res->status == IMAP_STATUS_OK) {
-		if (strcasecmp(res->code, "APPENDUID") == 0) {
-			unsigned long uv, uid;
-			if (sscanf(res->code_args, "%lu %lu", &uv, &uid) == 2)
-				snprintf(ref, sizeof(ref), "%lu:%lu", uv, uid);
-		}
+		uint32_t uv, uid;
+		if (strcasecmp(res->code, "APPENDUID") == 0 &&
+		    appenduid_ok(ac->it, res->code_args, &uv, &uid))
+			snprintf(ref, sizeof(ref), "%u:%u", uv, uid);
 		ac->cb(ac->ctx, ref, NULL);
 	} else if (res->status == IMAP_STATUS_NONE) {
 		err_set(&err, ERR_TRANSIENT, EC_RESET, "%s", res->text);
@@ -1642,11 +1923,25 @@ static int target_append_begin(struct store_target *t, const char *folder,
 
 	(void)tag;
 	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	if (it->box.name == NULL || strcmp(it->box.name, name.p) != 0) {
+		if (target_box_load(it, name.p, err) < 0) {
+			buf_release(&name);
+			return -1;
+		}
+	}
 	imap_client_cmdbuf_init(it->c, &cb);
 	imap_cmd_raw(&cb, "APPEND ");
 	mailbox_arg(&cb, name.p);
 	imap_cmd_raw(&cb, " ");
-	flags_to_cmd(m, &cb);
+	{
+		size_t before = it->box.dropped.len;
+		flags_to_cmd_kw(m, &cb, it->box.kw_any ? NULL : it->box.kw_keep,
+				&it->box.dropped);
+		if (it->box.dropped.len > before)
+			log_warn("target folder \"%s\" keeps no keyword %s "
+				 "(PERMANENTFLAGS): copying without it",
+				 folder, it->box.dropped.p + before);
+	}
 	imap_format_internaldate(m->internaldate, m->tz_minutes, date,
 				 sizeof(date));
 	imap_cmd_rawf(&cb, " \"%s\" ", date);
@@ -1658,6 +1953,7 @@ static int target_append_begin(struct store_target *t, const char *folder,
 	 * known; the command's callback reads it through this holder. */
 	it->stream_left = size;
 	it->pending = xcalloc(1, sizeof(*it->pending));
+	it->pending->it = it;
 	ret = imap_client_stream_begin(it->c, &cb, append_done, it->pending,
 				       err);
 	imap_cmdbuf_release(&cb);
@@ -2417,7 +2713,12 @@ static int target_set_flags(struct store_target *t, const char *folder,
 	buf_release(&name);
 	imap_client_cmdbuf_init(it->c, &cb);
 	imap_cmd_rawf(&cb, "UID STORE %lu FLAGS.SILENT ", uid);
-	flags_to_cmd(m, &cb);
+	flags_to_cmd_kw(m, &cb,
+			it->box.name != NULL && !it->box.kw_any &&
+					strcmp(it->box.name, it->selected) == 0
+				? it->box.kw_keep
+				: NULL,
+			NULL);
 	ret = imap_client_run(it->c, &cb, &res, err);
 	imap_cmdbuf_release(&cb);
 	if (ret < 0)
@@ -2439,6 +2740,8 @@ static void target_close(struct store_target *t)
 	free(it->selected);
 	free(it->pending);
 	names_release(&it->nm);
+	target_box_release(&it->box);
+	buf_release(&it->box.dropped);
 	free(it);
 }
 
@@ -2467,6 +2770,8 @@ struct store_target *store_imap_target_create(struct imap_client *client,
 					      struct err *err)
 {
 	struct imap_target *it = xcalloc(1, sizeof(*it));
+
+	buf_init(&it->box.dropped, 4096);
 
 	it->t.ops = &imap_target_ops;
 	it->c = client;

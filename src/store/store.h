@@ -116,10 +116,16 @@ struct store_source_ops {
 	/* Open a folder read-only. */
 	int (*select)(struct store_source *s, const char *folder,
 		      struct store_folder_status *st, struct err *err);
-	/* Metadata of every message with UID >= min_uid in the selected
-	 * folder, appended to out in UID order. */
+	/* Metadata of the messages with min_uid <= UID <= max_uid in the
+	 * selected folder, appended to out in no set order.  At most max_n
+	 * (0: no bound) are kept, the lowest UIDs: *covered_r (may be NULL)
+	 * is the UID up to which out holds every message the server listed,
+	 * max_uid when none was left out.  So memory stays bounded however
+	 * big the folder (the engine lists it window by window). */
 	int (*fetch_meta)(struct store_source *s, uint32_t min_uid,
-			  struct store_msg_list *out, struct err *err);
+			  uint32_t max_uid, size_t max_n,
+			  struct store_msg_list *out, uint32_t *covered_r,
+			  struct err *err);
 	/* Stream the bodies of the given messages (of the selected folder,
 	 * pipelined: no round trip per message), each exactly as the server
 	 * stores it, in whatever order the server answers.  Messages that
@@ -129,12 +135,14 @@ struct store_source_ops {
 			    const struct store_msg *const *msgs, size_t n,
 			    const struct store_body_sink *sink,
 			    struct err *err);
-	/* Flags of the messages with UID <= max_uid (only those changed
-	 * since changedsince when it is non-zero and the server has
-	 * CONDSTORE), appended to out. */
-	int (*fetch_flags)(struct store_source *s, uint32_t max_uid,
-			   uint64_t changedsince, struct store_msg_list *out,
-			   struct err *err);
+	/* Flags of the messages with min_uid <= UID <= max_uid (only those
+	 * changed since changedsince when it is non-zero and the server has
+	 * CONDSTORE), appended to out; at most max_n (0: no bound) kept, as
+	 * fetch_meta keeps them, *covered_r (may be NULL) likewise. */
+	int (*fetch_flags)(struct store_source *s, uint32_t min_uid,
+			   uint32_t max_uid, uint64_t changedsince,
+			   size_t max_n, struct store_msg_list *out,
+			   uint32_t *covered_r, struct err *err);
 	/* Subject, From and Date of one message, for a report. */
 	int (*fetch_summary)(struct store_source *s, uint32_t uid,
 			     char **subject_r, char **from_r, char **date_r,

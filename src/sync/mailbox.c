@@ -84,7 +84,8 @@ struct run {
 	struct marks mk;     /* and what is to be checked in it */
 	struct err sink_err; /* a target error while streaming */
 	int sink_fatal;
-	time_t cutoff;	      /* items older are over max_items */
+	int has_cutoff;	      /* the mailbox is over max_items */
+	uint32_t cutoff;      /* date_key(): items older are over it */
 	uint64_t cutoff_ties; /* items at cutoff still allowed */
 };
 
@@ -737,44 +738,37 @@ static int kw_equal(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static int sync_flags(struct run *r, const struct state_folder *jf,
-		      const struct store_folder_status *fs, struct err *err)
+static uint32_t window_msgs(void);
+
+/* One window's flag changes: cur (from the source) against what the
+ * journal says each copy was given. */
+static int flags_window(struct run *r, struct store_msg_list *cur, uint32_t lo,
+			uint32_t hi, struct err *err)
 {
-	struct store_msg_list cur = {0};
 	struct state_item *items = NULL;
 	size_t n_items = 0, i;
 	int ret = -1;
 
-	if (jf->last_uid == 0)
+	if (cur->n == 0)
 		return 0;
-	/* CONDSTORE: an unchanged HIGHESTMODSEQ means no flag changed. */
-	if (fs->highestmodseq != 0 && jf->highestmodseq == fs->highestmodseq)
-		return 0;
-	if (r->src->ops->fetch_flags(r->src, jf->last_uid,
-				     fs->highestmodseq ? jf->highestmodseq : 0,
-				     &cur, err) < 0)
+	if (state_done_items_in(r->st, r->folder_id, lo, hi, &items, &n_items,
+				err) < 0)
 		return -1;
-	if (cur.n == 0) {
-		ret = 0;
-		goto out;
-	}
-	if (state_done_items(r->st, r->folder_id, &items, &n_items, err) < 0)
-		goto out;
-	for (i = 0; i < cur.n; i++) {
-		const struct store_msg *m = &cur.v[i];
-		size_t lo = 0, hi = n_items;
+	for (i = 0; i < cur->n; i++) {
+		const struct store_msg *m = &cur->v[i];
+		size_t a = 0, b = n_items;
 		struct state_item *it = NULL;
 		char *new_ref = NULL;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
+		while (a < b) {
+			size_t mid = (a + b) / 2;
 			if (items[mid].uid == m->uid) {
 				it = &items[mid];
 				break;
 			}
 			if (items[mid].uid < m->uid)
-				lo = mid + 1;
+				a = mid + 1;
 			else
-				hi = mid;
+				b = mid;
 		}
 		if (it == NULL || (it->flags == m->flags &&
 				   kw_equal(it->keywords, m->keywords)))
@@ -797,6 +791,52 @@ static int sync_flags(struct run *r, const struct state_folder *jf,
 	ret = 0;
 out:
 	state_items_free(items, n_items);
+	return ret;
+}
+
+/* The flags of the copied messages (UID <= last_uid), window by window
+ * as the listing goes (see window_next): memory bounded whatever the
+ * folder's size, and with CONDSTORE only the changed ones come. */
+static int sync_flags(struct run *r, const struct state_folder *jf,
+		      const struct store_folder_status *fs, struct err *err)
+{
+	struct store_msg_list cur = {0};
+	uint32_t lo = 1, max = window_msgs(), width = max;
+	uint64_t grow;
+	int ret = 0;
+
+	if (jf->last_uid == 0)
+		return 0;
+	/* CONDSTORE: an unchanged HIGHESTMODSEQ means no flag changed. */
+	if (fs->highestmodseq != 0 && jf->highestmodseq == fs->highestmodseq)
+		return 0;
+	while (ret == 0) {
+		uint32_t hi = jf->last_uid - lo < width - 1 ? jf->last_uid
+							    : lo + (width - 1);
+		uint32_t covered = hi;
+		if (stop_requested(r))
+			break; /* the flags are looked at again next time */
+		store_msg_list_free(&cur);
+		ret = r->src->ops->fetch_flags(
+			r->src, lo, hi,
+			fs->highestmodseq ? jf->highestmodseq : 0, max, &cur,
+			&covered, err);
+		if (ret < 0)
+			break;
+		if (covered > hi || covered < lo)
+			covered = hi;
+		ret = flags_window(r, &cur, lo, covered, err);
+		if (covered < hi)
+			width = covered - lo + 1;
+		else if (cur.n < max / 2) {
+			grow = cur.n > 0 ? max / cur.n : 16;
+			grow = (uint64_t)width * (grow > 16 ? 16 : grow);
+			width = grow > UINT32_MAX ? UINT32_MAX : (uint32_t)grow;
+		}
+		if (covered >= jf->last_uid)
+			break;
+		lo = covered + 1;
+	}
 	store_msg_list_free(&cur);
 	return ret;
 }
@@ -926,7 +966,7 @@ static int take_back(struct run *r, uint32_t uid, const char *ref,
  * taken back if it does.  Found: done.  Not found: forgotten, so it is
  * copied again.  Never a guess. */
 static int settle_inflight(struct run *r, struct store_msg_list *msgs,
-			   struct err *err)
+			   uint32_t lo, uint32_t hi, struct err *err)
 {
 	const struct store_body_sink hsink = {hash_begin, hash_data, hash_end,
 					      NULL};
@@ -945,7 +985,8 @@ static int settle_inflight(struct run *r, struct store_msg_list *msgs,
 	int ret;
 
 	memset(&h, 0, sizeof(h));
-	ret = state_inflight_items(r->st, r->folder_id, &infl, &n, err);
+	ret = state_inflight_items_in(r->st, r->folder_id, lo, hi, &infl, &n,
+				      err);
 	if (ret < 0 || n == 0)
 		goto out;
 	want = xcalloc(n, sizeof(*want));
@@ -1245,21 +1286,112 @@ static int cmp_time(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The first pass over a folder, in this state: the target folder may
- * already hold copies of these messages (the batch was removed and the
- * users imported again, or another tool ran first).  Each source message
- * with the INTERNALDATE of a copy there (a copy keeps its date) is treated
- * as possibly copied: settle_inflight() reads it, hashes it and looks it up
- * on the target, and only what is not found is copied. */
-static int mark_already_there(struct run *r, struct store_msg_list *msgs,
-			      struct err *err)
+/* ---- a folder's listing, window by window ---- */
+
+/* At most this many messages' metadata (about 60 B each, twice that
+ * while the store cuts an over-full answer) are held at once, whatever the
+ * folder's size: a folder is listed, planned and copied one window of
+ * UIDs after the other. */
+#define WINDOW_MSGS 50000u
+
+/* IMAPMIG_WINDOW_MSGS sets a smaller bound, for the tests only (many
+ * windows out of a small folder). */
+static uint32_t window_msgs(void)
+{
+	const char *e = getenv("IMAPMIG_WINDOW_MSGS");
+	unsigned long v = e != NULL ? strtoul(e, NULL, 10) : 0;
+
+	return v >= 2 && v < WINDOW_MSGS ? (uint32_t)v : WINDOW_MSGS;
+}
+
+struct window {
+	uint32_t max;	 /* messages held at once at most */
+	uint32_t lo, hi; /* the UIDs the current window covers */
+	uint32_t next;	 /* where the next window starts */
+	uint32_t end;	 /* the highest UID there may be */
+	uint32_t width;	 /* UIDs asked for at once */
+	int done;
+};
+
+static void window_start(struct window *w, uint32_t first,
+			 const struct store_folder_status *fs)
+{
+	uint64_t width;
+
+	memset(w, 0, sizeof(*w));
+	w->max = window_msgs();
+	width = w->max;
+	w->next = first ? first : 1;
+	/* nothing at or above UIDNEXT counts (normalise_listing) */
+	w->end = fs->uidnext != 0 ? fs->uidnext - 1 : UINT32_MAX;
+	/* the folder's density guesses how many UIDs hold WINDOW_MSGS
+	 * messages; a wrong guess costs a window more or a cut answer */
+	if (fs->uidnext > 1 && fs->messages > 0 &&
+	    fs->uidnext - 1 > fs->messages)
+		width = (uint64_t)w->max * (fs->uidnext - 1) / fs->messages;
+	w->width = width > UINT32_MAX ? UINT32_MAX : (uint32_t)width;
+	w->done = w->next > w->end || w->next == 0;
+}
+
+/* The next window's messages into msgs (emptied first), in UID order,
+ * each UID once; [w->lo, w->hi] the UIDs it covers.  Sets w->done after
+ * the last. */
+static int window_next(struct run *r, struct window *w,
+		       const struct store_folder_status *fs,
+		       struct store_msg_list *msgs, struct err *err)
+{
+	uint32_t hi, covered = 0;
+	uint64_t grow;
+
+	store_msg_list_free(msgs);
+	hi = w->end - w->next < w->width - 1 ? w->end
+					     : w->next + (w->width - 1);
+	if (r->src->ops->fetch_meta(r->src, w->next, hi, w->max, msgs, &covered,
+				    err) < 0)
+		return -1;
+	if (covered > hi)
+		covered = hi;
+	if (covered < w->next) {
+		/* the lowest UID alone filled a window: no sane listing */
+		store_msg_list_free(msgs);
+		return err_set(err, ERR_FOLDER, EC_PROTOCOL,
+			       "the source listed UID %u more than %u times: "
+			       "check the server",
+			       w->next, w->max);
+	}
+	w->lo = w->next;
+	w->hi = covered;
+	normalise_listing(r, msgs, fs);
+	/* the next window: as wide as what held WINDOW_MSGS, or wider after
+	 * one that held few (a sparse folder, or its end) */
+	if (covered < hi) {
+		w->width = covered - w->lo + 1;
+	} else if (msgs->n < w->max / 2) {
+		grow = msgs->n > 0 ? w->max / msgs->n : 16;
+		grow = (uint64_t)w->width * (grow > 16 ? 16 : grow);
+		w->width = grow > UINT32_MAX ? UINT32_MAX : (uint32_t)grow;
+	}
+	if (covered >= w->end)
+		w->done = 1;
+	else
+		w->next = covered + 1;
+	return 0;
+}
+
+/* ---- first contact: copies that may already be on the target ---- */
+
+/* The dates of the copies in the target folder, sorted.  (What the
+ * target holds, not the source: held whole, 8 bytes a copy.) */
+static int target_dates(struct run *r, time_t **dates_r, size_t *n_r,
+			struct err *err)
 {
 	struct store_copy_list copies = {0};
-	struct store_msg **maybe = NULL;
 	time_t *dates = NULL;
-	size_t n = 0, i;
+	size_t i;
 	int ret;
 
+	*dates_r = NULL;
+	*n_r = 0;
 	ret = r->dst->ops->list_copies(r->dst, r->dst_name, &copies, err);
 	if (ret < 0 || copies.n == 0)
 		goto out;
@@ -1267,25 +1399,228 @@ static int mark_already_there(struct run *r, struct store_msg_list *msgs,
 	for (i = 0; i < copies.n; i++)
 		dates[i] = copies.v[i].internaldate;
 	qsort(dates, copies.n, sizeof(*dates), cmp_time);
-	maybe = xcalloc(msgs->n + 1, sizeof(*maybe));
-	for (i = 0; i < msgs->n; i++)
-		if (bsearch(&msgs->v[i].internaldate, dates, copies.n,
-			    sizeof(*dates), cmp_time) != NULL)
-			maybe[n++] = &msgs->v[i];
-	if (n > 0) {
-		log_info("user %lld: folder \"%s\" already holds %zu "
-			 "message(s) on the target: %zu source message(s) "
-			 "of the same date are looked up there before "
-			 "copying",
-			 (long long)r->user_id, r->dst_name, copies.n, n);
-		ret = state_items_inflight(r->st, r->user_id, r->folder_id,
-					   maybe, n, err);
-	}
+	*dates_r = dates;
+	*n_r = copies.n;
 out:
-	free(maybe);
-	free(dates);
 	store_copy_list_free(&copies);
 	return ret;
+}
+
+/* Mark a window's messages as possibly on the target: every one (dates
+ * NULL: the folder was renumbered), or each with the INTERNALDATE of a
+ * copy there (a copy keeps its date).  settle_inflight() then reads each,
+ * hashes it and looks it up on the target; only what is not found is
+ * copied. */
+static int mark_window(struct run *r, struct store_msg_list *msgs,
+		       const time_t *dates, size_t n_dates, uint64_t *marked,
+		       struct err *err)
+{
+	struct store_msg **maybe = xcalloc(msgs->n + 1, sizeof(*maybe));
+	size_t n = 0, i;
+	int ret = 0;
+
+	for (i = 0; i < msgs->n; i++)
+		if (dates == NULL ||
+		    bsearch(&msgs->v[i].internaldate, dates, n_dates,
+			    sizeof(*dates), cmp_time) != NULL)
+			maybe[n++] = &msgs->v[i];
+	if (n > 0)
+		ret = state_items_inflight(r->st, r->user_id, r->folder_id,
+					   maybe, n, err);
+	*marked += n;
+	free(maybe);
+	return ret;
+}
+
+/* ---- the item limit: keep the newest max_items ---- */
+
+/* A date as the limit compares it: seconds since 1970 in 32 bits (mail
+ * dated before 1970 counts as of 1970, after 2106 as of 2106). */
+static uint32_t date_key(time_t t)
+{
+	if (t <= 0)
+		return 0;
+	if ((uint64_t)t >= UINT32_MAX)
+		return UINT32_MAX;
+	return (uint32_t)t;
+}
+
+/* Is m over the item limit (older than the newest max_items)?  Counts the
+ * ties at the cutoff second as they are let through. */
+static int over_item_limit(struct run *r, const struct store_msg *m)
+{
+	uint32_t key = date_key(m->internaldate);
+
+	if (!r->has_cutoff || key > r->cutoff)
+		return 0;
+	if (key < r->cutoff || r->cutoff_ties == 0)
+		return 1;
+	r->cutoff_ties--;
+	return 0;
+}
+
+/* ---- one folder ---- */
+
+/* One window of a folder: the interrupted run's items settled, then what
+ * is neither copied nor reported goes, in chunks.  *last and *gap carry
+ * last_uid's progress (see sync_folder) from window to window. */
+static int copy_window(struct run *r, struct store_msg_list *msgs,
+		       const struct window *w, int first_contact,
+		       uint32_t *last, int *gap, struct err *err)
+{
+	const struct sync_plan_entry *fe = r->fe;
+	struct store_msg **todo = NULL;
+	uint32_t *done_uids = NULL;
+	size_t n_todo = 0, n_done = 0, d = 0, i;
+	int ret;
+
+	r->first_contact = first_contact;
+	ret = settle_inflight(r, msgs, w->lo, w->hi, err);
+	r->first_contact = 0;
+	if (ret < 0)
+		return -1;
+	if (state_settled_uids_in(r->st, r->folder_id, w->lo, w->hi, &done_uids,
+				  &n_done, err) < 0)
+		return -1;
+	todo = xcalloc(msgs->n + 1, sizeof(*todo));
+	/* msgs and done_uids are both in UID order */
+	for (i = 0; i < msgs->n; i++) {
+		while (d < n_done && done_uids[d] < msgs->v[i].uid)
+			d++;
+		if (d < n_done && done_uids[d] == msgs->v[i].uid)
+			continue;
+		todo[n_todo++] = &msgs->v[i];
+	}
+	free(done_uids);
+	done_uids = NULL;
+	/* Limits first: a large item is skipped and reported, never cut.
+	 * RFC822.SIZE is only a claim: one byte past the limit must exist. */
+	{
+		size_t k = 0, nb = 0;
+		uint32_t *big = xcalloc(n_todo + 1, sizeof(*big));
+		unsigned char *over = xcalloc(n_todo + 1, 1);
+		for (i = 0; i < n_todo; i++)
+			if (todo[i]->size > r->opt->max_message_size)
+				big[nb++] = todo[i]->uid;
+		if (nb > 1)
+			qsort(big, nb, sizeof(*big), cmp_u32);
+		if (nb > 0 && r->src->ops->size_over(r->src, big, nb,
+						     r->opt->max_message_size,
+						     over, err) < 0) {
+			free(big);
+			free(over);
+			goto fail;
+		}
+		for (i = 0; i < n_todo; i++) {
+			struct store_msg *m = todo[i];
+			char reason[160];
+			if (stop_requested(r)) {
+				/* each report costs a round trip */
+				free(big);
+				free(over);
+				r->res->stopped = 1;
+				free(todo);
+				return 0;
+			}
+			if (m->size > r->opt->max_message_size) {
+				const uint32_t *hit =
+					bsearch(&m->uid, big, nb, sizeof(*big),
+						cmp_u32);
+				if (hit != NULL && !over[hit - big]) {
+					log_warn("user %lld: %s UID %u: the "
+						 "server says %llu bytes, but "
+						 "it is not over the limit: "
+						 "copying it",
+						 (long long)r->user_id, fe->src,
+						 m->uid,
+						 (unsigned long long)m->size);
+					todo[k++] = m;
+					continue;
+				}
+			}
+			if (m->size > r->opt->max_message_size) {
+				snprintf(reason, sizeof(reason),
+					 "large item: %llu bytes, over the "
+					 "%llu-byte limit",
+					 (unsigned long long)m->size,
+					 (unsigned long long)
+						 r->opt->max_message_size);
+				if (skip_item(r, m, reason, 0, err) < 0) {
+					free(big);
+					free(over);
+					goto fail;
+				}
+				continue;
+			}
+			if (over_item_limit(r, m)) {
+				snprintf(reason, sizeof(reason),
+					 "over the %llu-item limit (older "
+					 "items are not migrated)",
+					 (unsigned long long)r->opt->max_items);
+				if (skip_item(r, m, reason, 0, err) < 0) {
+					free(big);
+					free(over);
+					goto fail;
+				}
+				continue;
+			}
+			todo[k++] = m;
+		}
+		n_todo = k;
+		free(big);
+		free(over);
+	}
+	if (n_todo > 1)
+		qsort(todo, n_todo, sizeof(*todo), msg_cmp_uid);
+	i = 0;
+	while (i < n_todo) {
+		size_t n = 0;
+		uint64_t bytes = 0;
+		if (stop_requested(r)) {
+			r->res->stopped = 1;
+			free(todo);
+			return 0;
+		}
+		while (i + n < n_todo && n < CHUNK_MSGS &&
+		       (n == 0 || bytes + todo[i + n]->size <= CHUNK_BYTES)) {
+			bytes += todo[i + n]->size;
+			n++;
+		}
+		if (copy_chunk(r, todo + i, n, err) < 0) {
+			if (r->stop_cut && stop_requested(r)) {
+				/* what was confirmed is journaled, the rest
+				 * is for the next run */
+				err_clear(err);
+				r->res->stopped = 1;
+				free(todo);
+				return 0;
+			}
+			goto fail;
+		}
+		i += n;
+	}
+	free(todo);
+	todo = NULL;
+	/* last_uid's progress: over the settled messages, in UID order,
+	 * up to the first that is not */
+	if (*gap)
+		return 0;
+	if (state_settled_uids_in(r->st, r->folder_id, w->lo, w->hi, &done_uids,
+				  &n_done, err) < 0)
+		return -1;
+	for (i = 0, d = 0; i < msgs->n && !*gap; i++) {
+		while (d < n_done && done_uids[d] < msgs->v[i].uid)
+			d++;
+		if (d == n_done || done_uids[d] != msgs->v[i].uid)
+			*gap = 1;
+		else
+			*last = msgs->v[i].uid;
+	}
+	free(done_uids);
+	return 0;
+fail:
+	free(todo);
+	return -1;
 }
 
 static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
@@ -1293,11 +1628,11 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 {
 	struct store_folder_status fs;
 	struct store_msg_list msgs = {0};
-	struct store_msg **todo = NULL;
 	struct state_folder jf;
-	size_t n_todo = 0, i;
-	int renumbered = 0, first_contact;
-	int ret;
+	struct window w;
+	uint32_t last;
+	int gap = 0, renumbered = 0, first_contact;
+	int ret = -1;
 
 	r->fe = fe;
 	sync_progress_set_folder(r->prog, fe->src);
@@ -1367,151 +1702,66 @@ static int sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		return -1;
 	if (!renumbered && sync_flags(r, &jf, &fs, err) < 0)
 		return -1;
+	last = jf.last_uid;
 	if (fs.messages == 0)
 		goto done; /* records the new UIDVALIDITY */
-	if (r->src->ops->fetch_meta(r->src, jf.last_uid + 1, &msgs, err) < 0)
-		return -1;
-	normalise_listing(r, &msgs, &fs);
 	r->undelivered_now = 0;
-	if (renumbered) {
-		/* Every message is treated as possibly on the target. */
-		struct store_msg **all = xcalloc(msgs.n + 1, sizeof(*all));
-		for (i = 0; i < msgs.n; i++)
-			all[i] = &msgs.v[i];
-		ret = state_items_inflight(r->st, r->user_id, r->folder_id, all,
-					   msgs.n, err);
-		free(all);
-		if (ret == 0)
-			ret = state_folder_update(r->st, r->folder_id,
-						  fs.uidvalidity, 0, 0,
-						  fs.messages, err);
-		if (ret < 0)
-			goto out_fail;
-	}
-	/* the same for a first pass: its UIDVALIDITY is recorded once the
-	 * messages a copy may already exist of are marked */
-	if (first_contact && !renumbered &&
-	    (mark_already_there(r, &msgs, err) < 0 ||
-	     state_folder_update(r->st, r->folder_id, fs.uidvalidity,
-				 jf.last_uid, jf.highestmodseq, fs.messages,
-				 err) < 0))
-		goto out_fail;
-	r->first_contact = first_contact && !renumbered;
-	ret = settle_inflight(r, &msgs, err);
-	r->first_contact = 0;
-	if (ret < 0)
-		goto out_fail;
-	{
-		uint32_t *done_uids = NULL;
-		size_t n_done = 0, d = 0;
-		if (state_settled_uids(r->st, r->folder_id, &done_uids, &n_done,
-				       err) < 0)
-			goto out_fail;
-		todo = xcalloc(msgs.n + 1, sizeof(*todo));
-		/* msgs and done_uids are both in UID order */
-		for (i = 0; i < msgs.n; i++) {
-			while (d < n_done && done_uids[d] < msgs.v[i].uid)
-				d++;
-			if (d < n_done && done_uids[d] == msgs.v[i].uid)
-				continue;
-			todo[n_todo++] = &msgs.v[i];
-		}
-		free(done_uids);
-	}
-	/* Limits first: a large item is skipped and reported, never cut.
-	 * RFC822.SIZE is only a claim: one byte past the limit must exist. */
-	{
-		size_t k = 0, nb = 0;
-		uint32_t *big = xcalloc(n_todo + 1, sizeof(*big));
-		unsigned char *over = xcalloc(n_todo + 1, 1);
-		for (i = 0; i < n_todo; i++)
-			if (todo[i]->size > r->opt->max_message_size)
-				big[nb++] = todo[i]->uid;
-		if (nb > 1)
-			qsort(big, nb, sizeof(*big), cmp_u32);
-		if (nb > 0 && r->src->ops->size_over(r->src, big, nb,
-						     r->opt->max_message_size,
-						     over, err) < 0) {
-			free(big);
-			free(over);
-			goto out_fail;
-		}
-		for (i = 0; i < n_todo; i++) {
-			struct store_msg *m = todo[i];
-			char reason[160];
-			if (m->size > r->opt->max_message_size) {
-				const uint32_t *hit =
-					bsearch(&m->uid, big, nb, sizeof(*big),
-						cmp_u32);
-				if (hit != NULL && !over[hit - big]) {
-					log_warn("user %lld: %s UID %u: the "
-						 "server says %llu bytes, but "
-						 "it is not over the limit: "
-						 "copying it",
-						 (long long)r->user_id, fe->src,
-						 m->uid,
-						 (unsigned long long)m->size);
-					todo[k++] = m;
-					continue;
-				}
+	/* Renumbered, every message is treated as possibly on the target;
+	 * met for the first time, each whose date a copy there has.  Marked
+	 * in a listing pass of their own, window by window, before the new
+	 * UIDVALIDITY is recorded. */
+	if (renumbered || first_contact) {
+		time_t *dates = NULL;
+		size_t n_dates = 0;
+		uint64_t marked = 0;
+		if (!renumbered && target_dates(r, &dates, &n_dates, err) < 0)
+			return -1;
+		window_start(&w, jf.last_uid + 1, &fs);
+		while ((renumbered || n_dates > 0) && !w.done) {
+			if (stop_requested(r)) {
+				r->res->stopped = 1;
+				break;
 			}
-			if (m->size > r->opt->max_message_size) {
-				snprintf(reason, sizeof(reason),
-					 "large item: %llu bytes, over the "
-					 "%llu-byte limit",
-					 (unsigned long long)m->size,
-					 (unsigned long long)
-						 r->opt->max_message_size);
-				if (skip_item(r, m, reason, 0, err) < 0)
-					goto out_fail;
-				continue;
+			if (window_next(r, &w, &fs, &msgs, err) < 0 ||
+			    mark_window(r, &msgs, renumbered ? NULL : dates,
+					n_dates, &marked, err) < 0) {
+				free(dates);
+				goto out;
 			}
-			if (r->cutoff != 0 && (m->internaldate < r->cutoff ||
-					       (m->internaldate == r->cutoff &&
-						r->cutoff_ties == 0))) {
-				snprintf(reason, sizeof(reason),
-					 "over the %llu-item limit (older "
-					 "items are not migrated)",
-					 (unsigned long long)r->opt->max_items);
-				if (skip_item(r, m, reason, 0, err) < 0)
-					goto out_fail;
-				continue;
-			}
-			if (r->cutoff != 0 && m->internaldate == r->cutoff)
-				r->cutoff_ties--;
-			todo[k++] = m;
 		}
-		n_todo = k;
-		free(big);
-		free(over);
+		free(dates);
+		store_msg_list_free(&msgs);
+		if (r->res->stopped)
+			return 0;
+		if (!renumbered && marked > 0)
+			log_info("user %lld: folder \"%s\" already holds %zu "
+				 "message(s) on the target: %llu source "
+				 "message(s) of the same date are looked up "
+				 "there before copying",
+				 (long long)r->user_id, r->dst_name, n_dates,
+				 (unsigned long long)marked);
+		if (state_folder_update(r->st, r->folder_id, fs.uidvalidity,
+					jf.last_uid,
+					renumbered ? 0 : jf.highestmodseq,
+					fs.messages, err) < 0)
+			return -1;
 	}
-	if (n_todo > 1)
-		qsort(todo, n_todo, sizeof(*todo), msg_cmp_uid);
-	i = 0;
-	while (i < n_todo) {
-		size_t n = 0;
-		uint64_t bytes = 0;
+	window_start(&w, jf.last_uid + 1, &fs);
+	while (!w.done) {
 		if (stop_requested(r)) {
 			r->res->stopped = 1;
-			goto out_ok;
+			break;
 		}
-		while (i + n < n_todo && n < CHUNK_MSGS &&
-		       (n == 0 || bytes + todo[i + n]->size <= CHUNK_BYTES)) {
-			bytes += todo[i + n]->size;
-			n++;
-		}
-		if (copy_chunk(r, todo + i, n, err) < 0) {
-			if (r->stop_cut && stop_requested(r)) {
-				/* what was confirmed is journaled, the rest
-				 * is for the next run */
-				err_clear(err);
-				r->res->stopped = 1;
-				goto out_ok;
-			}
-			goto out_fail;
-		}
-		i += n;
+		if (window_next(r, &w, &fs, &msgs, err) < 0 ||
+		    copy_window(r, &msgs, &w, first_contact && !renumbered,
+				&last, &gap, err) < 0)
+			goto out;
+		if (r->res->stopped)
+			break;
 	}
+	store_msg_list_free(&msgs);
+	if (r->res->stopped)
+		return 0;
 done:
 	/* last_uid moves only over messages that are settled (copied or
 	 * reported), in UID order, and only when the journal accounts for
@@ -1519,28 +1769,19 @@ done:
 	 * server left out, refused or has yet to deliver keeps it back, so
 	 * the next pass asks for it again. */
 	{
-		uint32_t last = jf.last_uid, *settled = NULL;
-		size_t n_settled = 0, d = 0;
+		uint64_t n_settled = 0;
 		int complete;
-		if (state_settled_uids(r->st, r->folder_id, &settled,
-				       &n_settled, err) < 0)
-			goto out_fail;
-		for (i = 0; i < msgs.n; i++) {
-			while (d < n_settled && settled[d] < msgs.v[i].uid)
-				d++;
-			if (d == n_settled || settled[d] != msgs.v[i].uid)
-				break;
-			last = msgs.v[i].uid;
-		}
-		free(settled);
+		if (state_settled_count(r->st, r->folder_id, &n_settled, err) <
+		    0)
+			goto out;
 		complete = n_settled >= fs.messages;
 		if (!complete) {
 			last = jf.last_uid;
 			log_warn("user %lld: folder \"%s\": the source says it "
-				 "holds %u messages, %zu are copied or "
+				 "holds %u messages, %llu are copied or "
 				 "reported",
 				 (long long)r->user_id, fe->src, fs.messages,
-				 n_settled);
+				 (unsigned long long)n_settled);
 		}
 		ret = state_folder_update(
 			r->st, r->folder_id, fs.uidvalidity, last,
@@ -1555,40 +1796,77 @@ done:
 		else if (ret == 0 && !complete)
 			ret = err_set(err, ERR_TRANSIENT, EC_PROTOCOL,
 				      "folder \"%s\": the source says it holds "
-				      "%u messages but listed only %zu: asking "
-				      "again",
-				      fe->src, fs.messages, n_settled);
+				      "%u messages but listed only %llu: "
+				      "asking again",
+				      fe->src, fs.messages,
+				      (unsigned long long)n_settled);
 	}
-	free(todo);
+out:
 	store_msg_list_free(&msgs);
 	return ret;
-out_ok:
-	free(todo);
-	store_msg_list_free(&msgs);
-	return 0;
-out_fail:
-	free(todo);
-	store_msg_list_free(&msgs);
-	return -1;
 }
 
-/* ---- the item limit: keep the newest max_items ---- */
+/* The newest max_items of the mailbox, without holding its dates: the
+ * cutoff second is found by counting.  One listing pass counts messages
+ * per day (49,711 counters for 1970-2106), which gives the day where the
+ * max_items-th newest falls; a second pass counts that day's messages per
+ * second (86,400 counters), which gives the second and how many of its
+ * messages are still allowed (ties: the first met, in folder and UID
+ * order, go).  Memory: 540 KB and one window, whatever the mailbox's
+ * size; cost: two listings more, only for a mailbox over the limit. */
+#define DAY_SECS 86400u
+#define N_DAYS	 (UINT32_MAX / DAY_SECS + 1)
 
-static int time_cmp_desc(const void *a, const void *b)
+/* day UINT32_MAX: count per day; else count that day's messages per
+ * second */
+static int count_dates(struct run *r, const struct sync_plan *plan,
+		       uint32_t day, uint32_t *counts, struct err *err)
 {
-	time_t x = *(const time_t *)a, y = *(const time_t *)b;
+	struct store_msg_list msgs = {0};
+	size_t i, j;
+	int ret = 0;
 
-	return x > y ? -1 : x < y;
+	for (i = 0; ret == 0 && i < plan->n; i++) {
+		struct store_folder_status fs;
+		struct window w;
+		if (plan->v[i].dst == NULL || plan->v[i].noselect)
+			continue;
+		r->fe = &plan->v[i];
+		ret = r->src->ops->select(r->src, plan->v[i].src, &fs, err);
+		if (ret < 0 || fs.messages == 0)
+			continue;
+		window_start(&w, 1, &fs);
+		while (ret == 0 && !w.done) {
+			if (stop_requested(r)) {
+				ret = err_set(err, ERR_TRANSIENT, EC_NONE,
+					      "stopped while counting the "
+					      "messages for the item limit");
+				break;
+			}
+			ret = window_next(r, &w, &fs, &msgs, err);
+			for (j = 0; ret == 0 && j < msgs.n; j++) {
+				uint32_t key = date_key(msgs.v[j].internaldate);
+				if (day == UINT32_MAX)
+					counts[key / DAY_SECS]++;
+				else if (key / DAY_SECS == day)
+					counts[key % DAY_SECS]++;
+			}
+		}
+	}
+	r->fe = NULL;
+	store_msg_list_free(&msgs);
+	return ret;
 }
 
 static int compute_cutoff(struct run *r, const struct sync_plan *plan,
 			  struct err *err)
 {
-	time_t *dates = NULL;
-	size_t n = 0, cap = 0, i, j;
-	uint64_t total = 0, ties = 0;
+	uint32_t *counts = NULL, d, s;
+	uint64_t total = 0, need;
+	size_t i;
+	int ret = -1;
 
-	r->cutoff = 0;
+	r->has_cutoff = 0;
 	/* The listing's counters (LIST-STATUS), else one EXAMINE per
 	 * folder, count the mailbox; only a mailbox over the limit pays for
 	 * reading every message's date. */
@@ -1607,39 +1885,33 @@ static int compute_cutoff(struct run *r, const struct sync_plan *plan,
 	atomic_store(&r->prog->items_total, total);
 	if (total <= r->opt->max_items)
 		return 0;
-	for (i = 0; i < plan->n; i++) {
-		struct store_folder_status fs;
-		struct store_msg_list msgs = {0};
-		if (plan->v[i].dst == NULL || plan->v[i].noselect)
-			continue;
-		if (r->src->ops->select(r->src, plan->v[i].src, &fs, err) < 0 ||
-		    (fs.messages > 0 &&
-		     r->src->ops->fetch_meta(r->src, 1, &msgs, err) < 0)) {
-			free(dates);
-			return -1;
-		}
-		for (j = 0; j < msgs.n; j++) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 1024;
-				dates = xrealloc(dates, cap * sizeof(*dates));
-			}
-			dates[n++] = msgs.v[j].internaldate;
-		}
-		store_msg_list_free(&msgs);
+	counts = xcalloc(N_DAYS, sizeof(*counts));
+	if (count_dates(r, plan, UINT32_MAX, counts, err) < 0)
+		goto out;
+	need = r->opt->max_items;
+	for (d = N_DAYS; d > 0 && counts[d - 1] < need; d--)
+		need -= counts[d - 1];
+	if (d == 0) { /* not over the limit after all */
+		ret = 0;
+		goto out;
 	}
-	if (n <= r->opt->max_items) {
-		free(dates);
-		return 0;
-	}
-	qsort(dates, n, sizeof(*dates), time_cmp_desc);
-	r->cutoff = dates[r->opt->max_items - 1];
-	for (i = 0; i < r->opt->max_items; i++)
-		if (dates[i] == r->cutoff)
-			ties++;
-	r->cutoff_ties = ties;
+	d--;
+	free(counts);
+	counts = xcalloc(DAY_SECS, sizeof(*counts));
+	if (count_dates(r, plan, d, counts, err) < 0)
+		goto out;
+	for (s = DAY_SECS; s > 0 && counts[s - 1] < need; s--)
+		need -= counts[s - 1];
+	/* the day held fewer than the first count said (mail expunged
+	 * meanwhile): all of it goes */
+	r->cutoff = d * DAY_SECS + (s > 0 ? s - 1 : 0);
+	r->cutoff_ties = need;
+	r->has_cutoff = 1;
 	atomic_store(&r->prog->items_total, r->opt->max_items);
-	free(dates);
-	return 0;
+	ret = 0;
+out:
+	free(counts);
+	return ret;
 }
 
 /* ---- the pass ---- */
@@ -1672,6 +1944,10 @@ static int one_attempt(struct run *r, const struct sync_endpoints *ep,
 	atomic_store(&r->prog->phase, SYNC_PHASE_COPYING);
 	for (i = 0; i < plan.n; i++) {
 		const struct sync_plan_entry *fe = &plan.v[i];
+		if (stop_requested(r)) {
+			r->res->stopped = 1;
+			break;
+		}
 		if (fe->dst == NULL) {
 			log_debug("user %lld: folder \"%s\" excluded",
 				  (long long)r->user_id, fe->src);
@@ -1756,11 +2032,24 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 		/* A refused or dropped connection is a server restarting
 		 * as often as a wrong setting: worth the retries.  A refused
 		 * login, a bad certificate or an unknown name is not. */
+		if (stop_requested(&r)) {
+			/* a stop cut the pass anywhere (a listing, a chunk):
+			 * the journal is as a kill would leave it, and the
+			 * next run resumes from it */
+			log_info("user %lld: stopped (%s)", (long long)user_id,
+				 err->msg);
+			err_clear(err);
+			res->stopped = 1;
+			free(r.dst_name);
+			free(r.undel);
+			EVP_MD_CTX_free(r.md);
+			atomic_store(&progress->phase, SYNC_PHASE_DONE);
+			return 0;
+		}
 		if (!(err->cls == ERR_TRANSIENT ||
 		      (err->cls == ERR_CONNECT &&
 		       (err->code == EC_REFUSED || err->code == EC_RESET ||
-			err->code == EC_TIMEOUT))) ||
-		    stop_requested(&r))
+			err->code == EC_TIMEOUT))))
 			break;
 		if (res->items_copied + res->items_skipped > before &&
 		    ++tries_with_progress < 1000) {

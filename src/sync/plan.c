@@ -130,13 +130,15 @@ static const char *target_special(const struct store_folder_list *dst,
 	return store_special_name(sp);
 }
 
+/* src with the target's delimiter inside a level replaced, or NULL when
+ * nothing changes. */
 static char *map_name(const char *src, char delim)
 {
-	char *d = xstrdup(src);
-	char *p;
+	char *d, *p;
 
-	if (delim == '/' || delim == '\0')
-		return d;
+	if (delim == '/' || delim == '\0' || strchr(src, delim) == NULL)
+		return NULL;
+	d = xstrdup(src);
 	for (p = d; *p; p++)
 		if (*p == delim)
 			*p = '_';
@@ -157,7 +159,7 @@ void sync_plan_build(const struct store_folder_list *src,
 		struct sync_plan_entry *e = &out->v[out->n++];
 		int keep = 1;
 
-		e->src = xstrdup(f->name);
+		e->src = f->name;
 		e->special = f->special;
 		e->noselect = f->noselect;
 		e->has_status = f->has_status;
@@ -176,6 +178,9 @@ void sync_plan_build(const struct store_folder_list *src,
 			e->dst = xstrdup(target_special(dst, f->special));
 		else
 			e->dst = map_name(f->name, target_delim);
+		e->dst_owned = e->dst != NULL;
+		if (e->dst == NULL)
+			e->dst = f->name;
 	}
 }
 
@@ -183,10 +188,9 @@ void sync_plan_release(struct sync_plan *p)
 {
 	size_t i;
 
-	for (i = 0; i < p->n; i++) {
-		free(p->v[i].src);
-		free(p->v[i].dst);
-	}
+	for (i = 0; i < p->n; i++)
+		if (p->v[i].dst_owned)
+			free(p->v[i].dst);
 	free(p->v);
 	memset(p, 0, sizeof(*p));
 }

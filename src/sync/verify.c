@@ -141,7 +141,7 @@ static int verify_folder(struct vctx *c, const char *src_name,
 	    c->src->ops->select(c->src, src_name, &fs, err) < 0)
 		goto out;
 	if (fs.messages > 0 &&
-	    c->src->ops->fetch_meta(c->src, 1, &msgs, err) < 0)
+	    c->src->ops->fetch_meta(c->src, 1, 0, 0, &msgs, NULL, err) < 0)
 		goto out;
 	if (msgs.n > 1)
 		qsort(msgs.v, msgs.n, sizeof(*msgs.v), cmp_msg);

@@ -15,12 +15,18 @@ can tell when traffic stopped.  --inject VERB:N:ANSWER (repeatable) answers
 the Nth command VERB (counted over all connections, e.g. EXAMINE:3) with
 "TAG ANSWER" instead of forwarding it -- NO [THROTTLED], NO [UNAVAILABLE]
 or Microsoft 365's "Suggested Backoff Time" in front of a real server -- and
-logs "inject TIME VERB N"; --log also gets "open TIME ..." then.  Writes the listening port to --port-file;
-runs until killed.
+logs "inject TIME VERB N"; --log also gets "open TIME ..." then.
+--rewrite 'REGEX=>REPLACEMENT' (repeatable) rewrites each line the server
+sends (Python re.sub on bytes, \\1 for groups), e.g. a target that answers
+bogus APPENDUIDs or keeps no keywords:
+  --rewrite '\[APPENDUID (\d+) \d+\]=>[APPENDUID \1 0]'
+  --rewrite ' \\\*\)\]=>)]'   (PERMANENTFLAGS without \*)
+Writes the listening port to --port-file; runs until killed.
 """
 import argparse
 import os
 import random
+import re
 import select
 import socket
 import sys
@@ -39,7 +45,21 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--log-bytes", action="store_true")
     ap.add_argument("--inject", action="append", default=[])
+    ap.add_argument("--rewrite", action="append", default=[])
     a = ap.parse_args()
+    rewrites = []
+    for spec in a.rewrite:
+        pat, rep = spec.split("=>", 1)
+        rewrites.append((re.compile(pat.encode()), rep.encode()))
+
+    def rewrite(buf, data):
+        """Whole lines of the server's bytes, rewritten; the rest kept."""
+        buf += data
+        cut = buf.rfind(b"\n") + 1
+        out, buf = buf[:cut], buf[cut:]
+        for pat, rep in rewrites:
+            out = pat.sub(rep, out)
+        return out, buf
     rng = random.Random(a.seed)
     lock = threading.Lock()
     state = {"conns": 0, "drops": 0}
@@ -101,6 +121,7 @@ def main():
         t0 = time.time()
         down = 0
         pending = b""
+        held = b""
         try:
             while True:
                 r, _, _ = select.select([c, s], [], [], 60)
@@ -123,6 +144,10 @@ def main():
                     if src is c and inject:
                         pending = client_lines(c, s, pending, data)
                         continue
+                    if src is s and rewrites:
+                        data, held = rewrite(held, data)
+                        if not data:
+                            continue
                     dst.sendall(data)
                     if src is s and a.log_bytes and logf:
                         with lock:
