@@ -15,7 +15,9 @@ can tell when traffic stopped.  --inject VERB:N:ANSWER (repeatable) answers
 the Nth command VERB (counted over all connections, e.g. EXAMINE:3) with
 "TAG ANSWER" instead of forwarding it -- NO [THROTTLED], NO [UNAVAILABLE]
 or Microsoft 365's "Suggested Backoff Time" in front of a real server -- and
-logs "inject TIME VERB N"; --log also gets "open TIME ..." then.
+logs "inject TIME VERB N"; --log also gets "open TIME ..." then.  An
+ANSWER that starts with "* " is sent untagged and ends the session, e.g.
+APPEND:4:* BYE Session invalidated - AccessTokenExpired (Microsoft 365).
 --rewrite 'REGEX=>REPLACEMENT' (repeatable) rewrites each line the server
 sends (Python re.sub on bytes, \\1 for groups), e.g. a target that answers
 bogus APPENDUIDs or keeps no keywords:
@@ -85,6 +87,13 @@ def main():
                     if answer is not None and logf:
                         logf.write("inject %.3f %s %d\n" % (time.time(), verb, seen[verb]))
                         logf.flush()
+            if answer is not None and answer.startswith("* "):
+                # an untagged answer (e.g. "* BYE ... AccessTokenExpired"):
+                # said, then the session ends, as a server ending it would
+                c.sendall(answer.encode() + b"\r\n")
+                c.shutdown(socket.SHUT_WR)
+                time.sleep(0.3)
+                raise EOFError
             if answer is not None:
                 c.sendall(words[0] + b" " + answer.encode() + b"\r\n")
             else:

@@ -14,9 +14,11 @@
 #    request (no retry storm);
 #  - endpoint options validated (exit 2), get --json shows only that
 #    secrets are set, test-server shows the token source and lifetime;
+#  - a BYE saying the token expired, mid-session: one renewal, the reconnect
+#    carries on, every message exactly once;
 #  - the -vv trace shows nothing of the SASL exchange; no client secret,
-#    private key or issued token in any output, log, the state file or
-#    /proc/*/cmdline.
+#    private key or issued token in any output, log, the state file, the
+#    JSON API's answers or /proc/*/cmdline.
 set -u
 : "${IMAPMIG:?}"
 . "$IMAPMIG_SRCDIR/tests/fixtures/lib.sh"
@@ -382,6 +384,72 @@ run test-server --remote-server 127.0.0.1 --port "$P3" --ca-file "$FX3/ca.pem" -
 	--authentication xoauth2 --oauth-service-account-file "$T/sa.json" --oauth-scope "$GSCOPE" \
 	--oauth-ca-file "$AUTHSRV_CA"
 expect_eq "$RC" 0 "the same server with XOAUTH2: $(cat "$T/err")"
+
+echo "[${SECONDS}s] F" >&2
+# ---- F: a BYE that says the token expired, mid-session (Microsoft 365's
+#      "Session invalidated - AccessTokenExpired"): the token is dropped, the
+#      reconnect logs in with a renewed one, nothing is copied twice ----
+authserver_post /control lifetime=120 >/dev/null
+python3 "$IMAPMIG_SRCDIR/tests/fakeserver/faultproxy.py" --to "$IMAPFIX2_PORT" --port-file "$T/byeproxy.port" \
+	--log "$T/byeproxy.log" --inject 'APPEND:4:* BYE Session invalidated - AccessTokenExpired' &
+BYEPROXY=$!
+for _ in $(seq 100); do [ -s "$T/byeproxy.port" ] && break; sleep 0.05; done
+run endpoint new --name M365bye --type imap --remote-server 127.0.0.1 --port "$(cat "$T/byeproxy.port")" \
+	--security none --skip-verification --authentication xoauth2 --target-login '{email}' \
+	"${CCOPTS[@]}" --oauth-client-secret-file "$T/secret"
+expect_eq "$RC" 0 "endpoint new M365bye: $(cat "$T/err")"
+run batch remove Wrong --force --yes
+printf 'EmailAddress,UserName,Password\nx2@contoso.edu,x2,pw-x2\n' >"$T/f.csv"
+run batch new --name Bye --source-endpoint Src --target-endpoint M365bye --csv "$T/f.csv" --autostart
+expect_eq "$RC" 0 "batch new Bye: $(cat "$T/err")"
+before=$(issued $CC)
+"$IMAPMIG" -v sync --batch Bye >"$T/f.out" 2>"$T/f.err"
+RC=$?
+expect_eq "$RC" 0 "sync through a BYE saying the token expired: $(tail -3 "$T/f.err")"
+grep -q '^inject .* APPEND 4' "$T/byeproxy.log" || fail "the BYE was never sent: $(cat "$T/byeproxy.log")"
+# one token for the first login, one renewed after the BYE: without the
+# BYE hook the reconnect reuses the cached token (it lives 120 s)
+expect_eq "$(($(issued $CC) - before))" 2 "client-credentials tokens issued around the BYE"
+user_stats x2@contoso.edu F-x2
+expect_eq "$STATUS" Synced "F: x2 status"
+oracle_compare "F: x2 (a BYE mid-session)" "served:$IMAPFIX_MAIL/x2/Maildir" \
+	"imap:127.0.0.1:$IMAPFIX2_PORT:x2@contoso.edu:$T/x.pw" --expect-copied "$SYNCED" --expect-skipped "$SKIPPED"
+kill "$BYEPROXY" 2>/dev/null
+wait "$BYEPROXY" 2>/dev/null
+authserver_post /control lifetime=2 >/dev/null
+
+# the JSON API serves the endpoints as endpoint get --json does: that the
+# secrets are set, never the secrets (E scans api-*.out)
+APIPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$IMAPMIG" serve --listen "127.0.0.1:$APIPORT" >"$T/serve.out" 2>"$T/serve.err" &
+SERVE=$!
+python3 - "$APIPORT" "$(dirname "$IMAPMIG_STATE")/api-token" "$T" <<'EOF2' || fail "the JSON API did not answer"
+import os, sys, time, urllib.request
+port, token_file, out = sys.argv[1:]
+for _ in range(100):
+    try:
+        token = open(token_file).read().strip()
+        urllib.request.urlopen("http://127.0.0.1:%s/healthz" % port, timeout=5)
+        break
+    except OSError:
+        time.sleep(0.1)
+for route in ("endpoints", "batches", "batches/Bye/users"):
+    req = urllib.request.Request("http://127.0.0.1:%s/api/v1/%s" % (port, route),
+                                 headers={"Authorization": "Bearer " + token})
+    with open(os.path.join(out, "api-%s.out" % route.replace("/", "-")), "wb") as f:
+        f.write(urllib.request.urlopen(req, timeout=10).read())
+EOF2
+python3 - "$T/api-endpoints.out" <<'EOF2' || fail "GET /api/v1/endpoints: $(head -c 600 "$T/api-endpoints.out")"
+import json, sys
+eps = {e["name"]: e for e in json.load(open(sys.argv[1]))}
+m = eps["M365"]
+assert m["oauth_token_source"] == "client_credentials" and m["oauth_client_secret_set"] is True, m
+assert eps["Gmail"]["oauth_service_account_set"] is True, eps["Gmail"]
+for e in eps.values():
+    assert not any(("secret" in k or "key" in k) and not k.endswith("_set") for k in e), e
+EOF2
+kill "$SERVE" 2>/dev/null
+wait "$SERVE" 2>/dev/null
 
 echo "[${SECONDS}s] E" >&2
 # ---- E: secrets: nowhere but the files they came from ----
