@@ -84,6 +84,18 @@ static int remove_check(struct state *st, const struct state_batch *b,
 	return ret;
 }
 
+/* start and sync-now: a completed batch does not sync again */
+static int completed_refused(const struct state_batch *b,
+			     struct sched_action_result *res, struct err *err)
+{
+	if (!batch_status_completed(batch_status_parse(b->status)))
+		return 0;
+	err_set(err, ERR_USAGE, EC_NONE,
+		"batch %s is %s: a completed batch does not sync again",
+		b->name, b->status);
+	return refuse(res, SCHED_CONFLICT);
+}
+
 static int batch_act(struct state *st, const char *name, enum sched_action a,
 		     unsigned flags, struct sched_action_result *res,
 		     struct err *err)
@@ -106,12 +118,8 @@ static int batch_act(struct state *st, const char *name, enum sched_action a,
 	res->users = c.total;
 	switch (a) {
 	case SCHED_START:
-		if (batch_status_completed(batch_status_parse(b.status))) {
-			err_set(err, ERR_USAGE, EC_NONE,
-				"batch %s is %s: a completed batch does not "
-				"sync again",
-				name, b.status);
-			ret = refuse(res, SCHED_CONFLICT);
+		if (completed_refused(&b, res, err) < 0) {
+			ret = -1;
 			break;
 		}
 		ret = state_users_move(st, b.id, USER_START, err);
@@ -149,12 +157,8 @@ static int batch_act(struct state *st, const char *name, enum sched_action a,
 		}
 		break;
 	case SCHED_SYNC_NOW:
-		if (batch_status_completed(batch_status_parse(b.status))) {
-			err_set(err, ERR_USAGE, EC_NONE,
-				"batch %s is %s: a completed batch does not "
-				"sync again",
-				name, b.status);
-			ret = refuse(res, SCHED_CONFLICT);
+		if (completed_refused(&b, res, err) < 0) {
+			ret = -1;
 			break;
 		}
 		ret = state_users_move(st, b.id, USER_AGAIN, err);
