@@ -469,9 +469,12 @@ echo "secrets scan: $(wc -l <"$T/token_ids") issued tokens" >&2
 } >"$T/needles"
 # the state (a copy, read as bytes), every output and log this test kept
 files=("$IMAPMIG_STATE" "$T"/*.out "$T"/*.err "$T"/d.json "$T"/cmdlines "$T"/*.stats)
+# (each needle goes to grep from a file, never in argv: this test samples
+# every process's command line, and so may a test running beside it)
 while IFS= read -r n; do
 	[ -n "$n" ] || continue
-	if grep -l -F -a -- "$n" "${files[@]}" >"$T/hits" 2>/dev/null; then
+	printf '%s\n' "$n" >"$T/needle"
+	if grep -l -F -a -f "$T/needle" "${files[@]}" >"$T/hits" 2>/dev/null; then
 		fail "a secret (${n:0:6}...) found in: $(tr '\n' ' ' <"$T/hits")"
 	fi
 done <"$T/needles"

@@ -176,10 +176,13 @@ grep -q "private_key is not an RSA private key" "$T/err" || fail "bad key file: 
 # --- no secret in any output: the client secret (raw or URL-encoded),
 #     either private key (any line of its PEM body), a token, a signed
 #     assertion
-ENC=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$SECRET")
+# (the needles go to grep from files, never in argv: test_oauth, which
+# may run at the same time, scans every process's command line)
+/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read().strip(), safe=""))' \
+	"$T/secret" >"$T/secret.enc"
 for f in "$T/all-output" "$T/out" "$T/err"; do
-	grep -qF "$SECRET" "$f" && fail "the client secret is in $f"
-	grep -qF "$ENC" "$f" && fail "the client secret (URL-encoded) is in $f"
+	grep -qF -f "$T/secret" "$f" && fail "the client secret is in $f"
+	grep -qF -f "$T/secret.enc" "$f" && fail "the client secret (URL-encoded) is in $f"
 	grep -qF "a-wrong-secret-9876" "$f" && fail "the wrong secret is in $f"
 	for k in "$T/sa.key" "$T/other.key"; do
 		grep -v -- '-----' "$k" | grep -qF -f - "$f" && fail "private key text ($k) is in $f"
