@@ -770,6 +770,11 @@ void imap_client_set_stop(struct imap_client *c, const _Atomic int *stop)
 	c->stop = stop;
 }
 
+int imap_client_stop_requested(const struct imap_client *c)
+{
+	return c != NULL && c->stop != NULL && atomic_load(c->stop);
+}
+
 void imap_client_set_sink(struct imap_client *c,
 			  const struct imap_literal_sink *sink)
 {

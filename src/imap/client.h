@@ -111,6 +111,8 @@ void imap_client_set_sink(struct imap_client *c,
  * response cut short cannot be resumed, and the command fails with
  * ERR_TRANSIENT "stopped". */
 void imap_client_set_stop(struct imap_client *c, const _Atomic int *stop);
+/* The stop flag is up: a response cut short was cut by us, not lost. */
+int imap_client_stop_requested(const struct imap_client *c);
 /* A cmdbuf set up with the literal mode this server allows. */
 void imap_client_cmdbuf_init(const struct imap_client *c,
 			     struct imap_cmdbuf *cb);

@@ -1106,9 +1106,13 @@ static void body_fetch_done(void *ctx, const struct imap_result *res)
 	if (res->status != IMAP_STATUS_OK) {
 		/* What it did not deliver, the caller sees is missing. */
 		is->body_refused = 1;
-		/* our sink cut the stream (a target error, a stop): the
-		 * caller says why; the lost answer is no news */
-		if (is->sink_failed)
+		/* our sink cut the stream (a target error, a stop), the
+		 * stop flag cut the response, or the source is being closed
+		 * (is->c is NULL while imap_client_destroy() cancels what is
+		 * in flight): the caller says why; the lost answer is no
+		 * news */
+		if (is->sink_failed || is->c == NULL ||
+		    imap_client_stop_requested(is->c))
 			return;
 		log_warn("source refused a body FETCH: %s%s%s%s",
 			 res->code[0] ? "[" : "", res->code,
