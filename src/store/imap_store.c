@@ -746,12 +746,15 @@ static int meta_cmp_uid(const void *a, const void *b)
 static void meta_cut(struct imap_source *is)
 {
 	struct store_msg_list *l = is->meta_out;
-	struct store_msg *v = l->v + is->meta_from;
 	size_t n = l->n - is->meta_from, k;
+	struct store_msg *v;
 	uint32_t cut;
 
+	/* before any pointer arithmetic: l->v is NULL while the list is
+	 * empty */
 	if (n <= is->meta_max)
 		return;
+	v = l->v + is->meta_from;
 	qsort(v, n, sizeof(*v), meta_cmp_uid);
 	cut = v[is->meta_max].uid;
 	for (k = is->meta_max; k > 0 && v[k - 1].uid == cut; k--)
