@@ -462,16 +462,20 @@ int cmd_test_server(int argc, char **argv)
 			o.oauth_mech = ep.authentication;
 	} else {
 		/* the options as an endpoint */
-		if (oauth_opts && o.oauth_mech == NULL)
+		if (oauth_opts && o.oauth_mech == NULL) {
+			state_endpoint_release(&ep);
 			return cli_usage_error(
 				"test-server: the --oauth-* options and "
 				"--token-command need --authentication "
 				"xoauth2 or oauthbearer");
+		}
 		ep.name = xstrdup("(given options)");
 	}
-	if (o.host == NULL)
+	if (o.host == NULL) {
+		state_endpoint_release(&ep);
 		return cli_usage_error("test-server: --remote-server HOST or "
 				       "--endpoint NAME is required");
+	}
 	if (o.port == 0)
 		o.port = o.security == CONN_SEC_SSL ? 993 : 143;
 	if (endpoint == NULL) {
