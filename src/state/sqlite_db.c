@@ -123,17 +123,6 @@ int sq_error(struct state *st, const char *what, struct err *err)
 					   : "");
 }
 
-sqlite3_stmt *sq_prep(struct state *st, const char *sql, struct err *err)
-{
-	sqlite3_stmt *s = NULL;
-
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		sq_error(st, "prepare", err);
-		return NULL;
-	}
-	return s;
-}
-
 int sq_exec(struct state *st, const char *sql, struct err *err)
 {
 	char *msg = NULL;
@@ -147,112 +136,6 @@ int sq_exec(struct state *st, const char *sql, struct err *err)
 	return 0;
 }
 
-/* Run a statement to completion; 0 ok, -1 error.  Finalizes it. */
-int sq_run(struct state *st, sqlite3_stmt *s, const char *what,
-	       struct err *err)
-{
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		sq_error(st, what, err);
-		sqlite3_finalize(s);
-		return -1;
-	}
-	sqlite3_finalize(s);
-	return 0;
-}
-
-/* Every bind is checked: a failure (SQLITE_RANGE: a parameter the
- * statement does not have, SQLITE_NOMEM) is a bug or out of memory, and a
- * bug here would silently store wrong state, so it stops the program. */
-static void bind_check(sqlite3_stmt *s, int i, int rc)
-{
-	if (rc != SQLITE_OK) {
-		fprintf(stderr,
-			"imapmig: internal error: binding parameter %d of "
-			"\"%s\": %s\n",
-			i, sqlite3_sql(s), sqlite3_errstr(rc));
-		abort();
-	}
-}
-
-void sq_bind_i64(sqlite3_stmt *s, int i, sqlite3_int64 v)
-{
-	bind_check(s, i, sqlite3_bind_int64(s, i, v));
-}
-
-void sq_bind_int(sqlite3_stmt *s, int i, int v)
-{
-	bind_check(s, i, sqlite3_bind_int(s, i, v));
-}
-
-void sq_bind_null(sqlite3_stmt *s, int i)
-{
-	bind_check(s, i, sqlite3_bind_null(s, i));
-}
-
-static void b_text(sqlite3_stmt *s, int i, const char *v, int n,
-		   void (*d)(void *))
-{
-	bind_check(s, i, sqlite3_bind_text(s, i, v, n, d));
-}
-
-static void b_blob(sqlite3_stmt *s, int i, const void *v, int n,
-		   void (*d)(void *))
-{
-	bind_check(s, i, sqlite3_bind_blob(s, i, v, n, d));
-}
-
-void sq_bind_str(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v == NULL)
-		sq_bind_null(s, i);
-	else
-		b_text(s, i, v, -1, SQLITE_TRANSIENT);
-}
-
-char *sq_col_str(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	return t ? xstrdup((const char *)t) : NULL;
-}
-
-int sq_bind_secret(struct state *st, sqlite3_stmt *s, int i,
-		       const char *plain, struct err *err)
-{
-	struct buf b = BUF_INIT;
-
-	if (plain == NULL) {
-		sq_bind_null(s, i);
-		return 0;
-	}
-	if (secret_seal(&st->key, plain, strlen(plain), &b, err) < 0)
-		return -1;
-	b_blob(s, i, b.p, (int)b.len, SQLITE_TRANSIENT);
-	buf_release(&b);
-	return 0;
-}
-
-int sq_col_secret(struct state *st, sqlite3_stmt *s, int i, char **out,
-		      struct err *err)
-{
-	const void *blob = sqlite3_column_blob(s, i);
-	int len = sqlite3_column_bytes(s, i);
-	struct buf b = BUF_INIT;
-
-	*out = NULL;
-	if (blob == NULL)
-		return 0;
-	if (secret_open(&st->key, blob, (size_t)len, &b, err) < 0)
-		return -1;
-	*out = buf_detach(&b, NULL);
-	return 0;
-}
-
 void sq_wipe_free(char **p)
 {
 	if (*p != NULL) {
@@ -262,42 +145,280 @@ void sq_wipe_free(char **p)
 	}
 }
 
+/* ---- one statement ---- */
+
+int sq_prep(struct sq_stmt *q, struct state *st, const char *sql,
+	    struct err *err)
+{
+	memset(q, 0, sizeof(*q));
+	q->st = st;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q->s, NULL) != SQLITE_OK) {
+		sqlite3_finalize(q->s);
+		q->s = NULL;
+		return sq_error(st, "prepare", err);
+	}
+	return 0;
+}
+
+/* Keep the first bind that failed (SQLITE_RANGE: a parameter the
+ * statement does not have, a bug; SQLITE_NOMEM; SQLITE_TOOBIG). */
+static void bind_check(struct sq_stmt *q, int i, int rc)
+{
+	if (rc != SQLITE_OK && q->bind_rc == SQLITE_OK) {
+		q->bind_rc = rc;
+		q->bind_i = i;
+	}
+}
+
+void sq_bind_i64(struct sq_stmt *q, int i, int64_t v)
+{
+	if (q->s != NULL)
+		bind_check(q, i, sqlite3_bind_int64(q->s, i, v));
+}
+
+void sq_bind_int(struct sq_stmt *q, int i, int v)
+{
+	if (q->s != NULL)
+		bind_check(q, i, sqlite3_bind_int(q->s, i, v));
+}
+
+void sq_bind_str(struct sq_stmt *q, int i, const char *v)
+{
+	if (q->s == NULL)
+		return;
+	if (v == NULL)
+		bind_check(q, i, sqlite3_bind_null(q->s, i));
+	else
+		bind_check(q, i,
+			   sqlite3_bind_text(q->s, i, v, -1, SQLITE_TRANSIENT));
+}
+
+int sq_bind_secret(struct sq_stmt *q, int i, const char *plain, struct err *err)
+{
+	struct buf b = BUF_INIT;
+
+	if (plain == NULL || q->s == NULL) {
+		sq_bind_str(q, i, NULL);
+		return 0;
+	}
+	if (secret_seal(&q->st->key, plain, strlen(plain), &b, err) < 0)
+		return -1;
+	bind_check(
+		q, i,
+		sqlite3_bind_blob(q->s, i, b.p, (int)b.len, SQLITE_TRANSIENT));
+	buf_release(&b);
+	return 0;
+}
+
+int sq_step(struct sq_stmt *q, const char *what, struct err *err)
+{
+	int rc;
+
+	if (q->s == NULL)
+		return -1;
+	if (q->bind_rc != SQLITE_OK)
+		return err_set(err, ERR_LOCAL, EC_IO,
+			       "state store %s: %s: binding parameter %d of "
+			       "\"%s\": %s",
+			       q->st->path, what, q->bind_i, sqlite3_sql(q->s),
+			       sqlite3_errstr(q->bind_rc));
+	rc = q->step_rc = sqlite3_step(q->s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return sq_error(q->st, what, err);
+}
+
+int sq_run(struct sq_stmt *q, const char *what, struct err *err)
+{
+	int rc;
+
+	while ((rc = sq_step(q, what, err)) > 0)
+		;
+	sq_finalize(q);
+	return rc;
+}
+
+void sq_reset(struct sq_stmt *q)
+{
+	if (q->s != NULL) {
+		/* its result repeats the last step's, checked already */
+		sqlite3_reset(q->s);
+		sqlite3_clear_bindings(q->s);
+	}
+}
+
+void sq_finalize(struct sq_stmt *q)
+{
+	sqlite3_finalize(q->s);
+	q->s = NULL;
+}
+
+int sq_constraint(const struct sq_stmt *q)
+{
+	return (q->step_rc & 0xff) == SQLITE_CONSTRAINT;
+}
+
+int sq_changes(const struct sq_stmt *q)
+{
+	return sqlite3_changes(q->st->db);
+}
+
+int64_t sq_last_id(const struct sq_stmt *q)
+{
+	return sqlite3_last_insert_rowid(q->st->db);
+}
+
+int64_t sq_col_i64(const struct sq_stmt *q, int i)
+{
+	return sqlite3_column_int64(q->s, i);
+}
+
+int sq_col_int(const struct sq_stmt *q, int i)
+{
+	return sqlite3_column_int(q->s, i);
+}
+
+const char *sq_col_text(const struct sq_stmt *q, int i)
+{
+	return (const char *)sqlite3_column_text(q->s, i);
+}
+
+char *sq_col_str(const struct sq_stmt *q, int i)
+{
+	const char *t = sq_col_text(q, i);
+
+	return t ? xstrdup(t) : NULL;
+}
+
+int sq_col_secret(const struct sq_stmt *q, int i, char **out, struct err *err)
+{
+	const void *blob = sqlite3_column_blob(q->s, i);
+	int len = sqlite3_column_bytes(q->s, i);
+	struct buf b = BUF_INIT;
+
+	*out = NULL;
+	if (blob == NULL)
+		return 0;
+	if (secret_open(&q->st->key, blob, (size_t)len, &b, err) < 0)
+		return -1;
+	*out = buf_detach(&b, NULL);
+	return 0;
+}
+
+/* ---- rows into arrays, one row by name or id ---- */
+
+void sq_free_plain(void *v, size_t n)
+{
+	(void)n;
+	free(v);
+}
+
+int sq_rows(struct sq_stmt *q, size_t size, sq_read_fn *read, void *ctx,
+	    sq_free_fn *free_v, void **v_r, size_t *n_r, const char *what,
+	    struct err *err)
+{
+	char *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*v_r = NULL;
+	*n_r = 0;
+	while ((rc = sq_step(q, what, err)) > 0) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * size);
+		}
+		memset(v + n * size, 0, size);
+		rc = read(q, v + n * size, ctx, err);
+		if (rc < 0) {
+			n++; /* freed with the others */
+			break;
+		}
+		if (rc != SQ_SKIP)
+			n++;
+	}
+	sq_finalize(q);
+	if (rc < 0) {
+		if (v != NULL)
+			free_v(v, n);
+		return -1;
+	}
+	*v_r = v;
+	*n_r = n;
+	return 0;
+}
+
+int sq_get(struct state *st, const struct sq_table *t, const char *name,
+	   int64_t id, void *out, struct err *err)
+{
+	char what[48];
+	struct sq_stmt q;
+	int rc;
+
+	snprintf(what, sizeof(what), "get %s", t->noun);
+	sq_prep(&q, st, name ? t->by_name : t->by_id, err);
+	if (name)
+		sq_bind_str(&q, 1, name);
+	else
+		sq_bind_i64(&q, 1, id);
+	rc = sq_step(&q, what, err);
+	if (rc > 0)
+		rc = t->read(&q, out, NULL, err);
+	else if (rc == 0 && name)
+		rc = err_set(err, ERR_USAGE, EC_NONE,
+			     "%s %s: see 'imapmig %s get'", t->no_name, name,
+			     t->noun);
+	else if (rc == 0)
+		rc = err_set(err, ERR_LOCAL, EC_NONE, "%s %lld is gone",
+			     t->noun, (long long)id);
+	sq_finalize(&q);
+	return rc < 0 ? -1 : 0;
+}
+
 /* ---- open ---- */
 
 const char *state_default_path(void)
 {
-	static char path[1024];
+	static char *path; /* built once, kept for the process */
 	const char *env = getenv("IMAPMIG_STATE");
 	const char *home = getenv("HOME");
 
 	if (env != NULL && env[0])
 		return env;
-	snprintf(path, sizeof(path), "%s/.local/share/imapmig/state.db",
-		 home ? home : ".");
+	if (path == NULL)
+		path = xasprintf("%s/.local/share/imapmig/state.db",
+				 home ? home : ".");
 	return path;
+}
+
+/* mkdir -p with mode 0700 (whatever the umask). */
+static int mkdir_0700(const char *dir)
+{
+	if (mkdir(dir, 0700) == 0)
+		chmod(dir, 0700);
+	else if (errno != EEXIST)
+		return -1;
+	return 0;
 }
 
 static int mkdirs(const char *dir)
 {
-	char tmp[1024];
-	char *p;
+	char *tmp = xstrdup(dir), *p;
+	int rc = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (p = tmp + 1; *p; p++) {
+	for (p = tmp + 1; rc == 0 && *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0700) == 0)
-			chmod(tmp, 0700); /* whatever the umask */
-		else if (errno != EEXIST)
-			return -1;
+		rc = mkdir_0700(tmp);
 		*p = '/';
 	}
-	if (mkdir(tmp, 0700) == 0)
-		chmod(tmp, 0700);
-	else if (errno != EEXIST)
-		return -1;
-	return 0;
+	if (rc == 0)
+		rc = mkdir_0700(tmp);
+	free(tmp);
+	return rc;
 }
 
 /* The state directory: nobody but this user (or root) may replace the
@@ -358,46 +479,59 @@ static int check_state_file(const char *path, struct stat *id_r,
 	return 0;
 }
 
+/* PRAGMA user_version: the schema steps applied.  0 or -1. */
+static int schema_version(struct state *st, int *version_r, struct err *err)
+{
+	struct sq_stmt q;
+	int rc;
+
+	*version_r = 0;
+	sq_prep(&q, st, "PRAGMA user_version", err);
+	rc = sq_step(&q, "read the schema version", err);
+	if (rc > 0)
+		*version_r = sq_col_int(&q, 0);
+	sq_finalize(&q);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Apply schema step i (0-based) in its own transaction, unless another
+ * process applied it meanwhile.  0 or -1. */
+static int migrate_step(struct state *st, int i, struct err *err)
+{
+	char pragma[64];
+	int version;
+
+	if (sq_exec(st, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (schema_version(st, &version, err) < 0) {
+		state_rollback(st);
+		return -1;
+	}
+	if (version > i)
+		return sq_exec(st, "COMMIT", err);
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", i + 1);
+	if (sq_exec(st, migrations[i], err) < 0 ||
+	    sq_exec(st, pragma, err) < 0) {
+		state_rollback(st);
+		return -1;
+	}
+	return sq_exec(st, "COMMIT", err);
+}
+
 static int migrate(struct state *st, struct err *err)
 {
-	sqlite3_stmt *s = sq_prep(st, "PRAGMA user_version", err);
 	int version, i, n = (int)(sizeof(migrations) / sizeof(migrations[0]));
 
-	if (s == NULL)
+	if (schema_version(st, &version, err) < 0)
 		return -1;
-	sqlite3_step(s);
-	version = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
 	if (version > n)
 		return err_set(err, ERR_LOCAL, EC_IO,
 			       "state store %s was written by a newer imapmig "
 			       "(schema %d, this one knows %d): upgrade",
 			       st->path, version, n);
-	for (i = version; i < n; i++) {
-		char pragma[64];
-		if (sq_exec(st, "BEGIN IMMEDIATE", err) < 0)
+	for (i = version; i < n; i++)
+		if (migrate_step(st, i, err) < 0)
 			return -1;
-		/* another process may have migrated meanwhile */
-		s = sq_prep(st, "PRAGMA user_version", err);
-		if (s == NULL)
-			return -1;
-		sqlite3_step(s);
-		version = sqlite3_column_int(s, 0);
-		sqlite3_finalize(s);
-		if (version > i) {
-			sq_exec(st, "COMMIT", err);
-			continue;
-		}
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d",
-			 i + 1);
-		if (sq_exec(st, migrations[i], err) < 0 ||
-		    sq_exec(st, pragma, err) < 0) {
-			state_rollback(st);
-			return -1;
-		}
-		if (sq_exec(st, "COMMIT", err) < 0)
-			return -1;
-	}
 	return 0;
 }
 
@@ -406,7 +540,7 @@ struct state *state_open(const char *path, struct err *err)
 	struct state *st = xcalloc(1, sizeof(*st));
 	char *dircopy = xstrdup(path), *dir;
 	const char *keyenv = getenv("IMAPMIG_KEY_FILE");
-	char keypath[1100];
+	char *keypath = NULL;
 	struct stat id;
 
 	st->path = xstrdup(path);
@@ -418,7 +552,7 @@ struct state *state_open(const char *path, struct err *err)
 	}
 	if (check_dir(dir, err) < 0 || check_state_file(path, &id, err) < 0)
 		goto fail;
-	snprintf(keypath, sizeof(keypath), "%s/key", dir);
+	keypath = xasprintf("%s/key", dir);
 	if (secret_key_load(keyenv && keyenv[0] ? keyenv : keypath, &st->key,
 			    err) < 0)
 		goto fail;
@@ -443,15 +577,17 @@ struct state *state_open(const char *path, struct err *err)
 	}
 	sqlite3_busy_timeout(st->db, 30000);
 	if (sq_exec(st,
-		     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-		     " PRAGMA foreign_keys=ON;",
-		     err) < 0 ||
+		    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		    " PRAGMA foreign_keys=ON;",
+		    err) < 0 ||
 	    migrate(st, err) < 0)
 		goto fail;
 	free(dircopy);
+	free(keypath);
 	return st;
 fail:
 	free(dircopy);
+	free(keypath);
 	state_close(&st);
 	return NULL;
 }
@@ -486,17 +622,16 @@ void state_rollback(struct state *st)
 
 int state_data_version(struct state *st, int64_t *v_r, struct err *err)
 {
-	sqlite3_stmt *s = sq_prep(st, "PRAGMA data_version", err);
+	struct sq_stmt q;
+	int rc;
 
 	*v_r = 0;
-	if (s == NULL)
-		return -1;
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		sq_error(st, "read data_version", err);
-		sqlite3_finalize(s);
-		return -1;
-	}
-	*v_r = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return 0;
+	sq_prep(&q, st, "PRAGMA data_version", err);
+	rc = sq_step(&q, "read data_version", err);
+	if (rc > 0)
+		*v_r = sq_col_i64(&q, 0);
+	else if (rc == 0)
+		rc = sq_error(st, "read data_version", err);
+	sq_finalize(&q);
+	return rc < 0 ? -1 : 0;
 }

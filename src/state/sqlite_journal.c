@@ -7,42 +7,43 @@
 
 #include "util/xalloc.h"
 
+/* ---- folders ---- */
+
 int state_folder_open(struct state *st, int64_t user_id, const char *src,
 		      const char *dst, struct state_folder *out,
 		      struct err *err)
 {
-	sqlite3_stmt *s = sq_prep(st,
-			       "INSERT INTO folders(user_id, src, dst)"
-			       " VALUES (?,?,?) ON CONFLICT(user_id, src) DO"
-			       " UPDATE SET dst=coalesce(excluded.dst, dst)",
-			       err);
+	struct sq_stmt q;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (s == NULL)
+	sq_prep(&q, st,
+		"INSERT INTO folders(user_id, src, dst)"
+		" VALUES (?,?,?) ON CONFLICT(user_id, src) DO"
+		" UPDATE SET dst=coalesce(excluded.dst, dst)",
+		err);
+	sq_bind_i64(&q, 1, user_id);
+	sq_bind_str(&q, 2, src);
+	sq_bind_str(&q, 3, dst);
+	if (sq_run(&q, "open folder", err) < 0)
 		return -1;
-	sq_bind_i64(s, 1, user_id);
-	sq_bind_str(s, 2, src);
-	sq_bind_str(s, 3, dst);
-	if (sq_run(st, s, "open folder", err) < 0)
-		return -1;
-	s = sq_prep(st,
-		 "SELECT id, uidvalidity, last_uid, highestmodseq FROM"
-		 " folders WHERE user_id=? AND src=?",
-		 err);
-	if (s == NULL)
-		return -1;
-	sq_bind_i64(s, 1, user_id);
-	sq_bind_str(s, 2, src);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		out->id = sqlite3_column_int64(s, 0);
-		out->uidvalidity = (uint32_t)sqlite3_column_int64(s, 1);
-		out->last_uid = (uint32_t)sqlite3_column_int64(s, 2);
-		out->highestmodseq = (uint64_t)sqlite3_column_int64(s, 3);
+	sq_prep(&q, st,
+		"SELECT id, uidvalidity, last_uid, highestmodseq FROM"
+		" folders WHERE user_id=? AND src=?",
+		err);
+	sq_bind_i64(&q, 1, user_id);
+	sq_bind_str(&q, 2, src);
+	rc = sq_step(&q, "open folder", err);
+	if (rc > 0) {
+		out->id = sq_col_i64(&q, 0);
+		out->uidvalidity = (uint32_t)sq_col_i64(&q, 1);
+		out->last_uid = (uint32_t)sq_col_i64(&q, 2);
+		out->highestmodseq = (uint64_t)sq_col_i64(&q, 3);
+	} else if (rc == 0) {
+		rc = sq_error(st, "open folder", err);
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : sq_error(st, "open folder", err);
+	sq_finalize(&q);
+	return rc < 0 ? -1 : 0;
 }
 
 int state_folder_update(struct state *st, int64_t folder_id,
@@ -50,20 +51,19 @@ int state_folder_update(struct state *st, int64_t folder_id,
 			uint64_t highestmodseq, uint32_t messages,
 			struct err *err)
 {
-	sqlite3_stmt *s = sq_prep(st,
-			       "UPDATE folders SET uidvalidity=?,"
-			       " last_uid=?, highestmodseq=?, messages=?"
-			       " WHERE id=?",
-			       err);
+	struct sq_stmt q;
 
-	if (s == NULL)
-		return -1;
-	sq_bind_i64(s, 1, uidvalidity);
-	sq_bind_i64(s, 2, last_uid);
-	sq_bind_i64(s, 3, (sqlite3_int64)highestmodseq);
-	sq_bind_i64(s, 4, messages);
-	sq_bind_i64(s, 5, folder_id);
-	return sq_run(st, s, "update folder", err);
+	sq_prep(&q, st,
+		"UPDATE folders SET uidvalidity=?,"
+		" last_uid=?, highestmodseq=?, messages=?"
+		" WHERE id=?",
+		err);
+	sq_bind_i64(&q, 1, uidvalidity);
+	sq_bind_i64(&q, 2, last_uid);
+	sq_bind_i64(&q, 3, (int64_t)highestmodseq);
+	sq_bind_i64(&q, 4, messages);
+	sq_bind_i64(&q, 5, folder_id);
+	return sq_run(&q, "update folder", err);
 }
 
 int state_folder_renumbered(struct state *st, int64_t folder_id,
@@ -90,91 +90,109 @@ int state_folder_renumbered(struct state *st, int64_t folder_id,
 		"UPDATE folders SET items_synced=0 WHERE id=?1",
 		"DELETE FROM items WHERE folder_id=?1",
 	};
+	struct sq_stmt q;
 	size_t i;
 
 	if (state_begin(st, err) < 0)
 		return -1;
 	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		sqlite3_stmt *s = sq_prep(st, sql[i], err);
-		if (s == NULL)
-			goto fail;
-		sq_bind_i64(s, 1, folder_id);
-		if (sq_run(st, s, "reset folder", err) < 0)
-			goto fail;
+		sq_prep(&q, st, sql[i], err);
+		sq_bind_i64(&q, 1, folder_id);
+		if (sq_run(&q, "reset folder", err) < 0) {
+			state_rollback(st);
+			return -1;
+		}
 	}
 	return state_commit(st, err);
-fail:
-	state_rollback(st);
-	return -1;
+}
+
+/* ---- items: in flight, settled, skipped ---- */
+
+/* The end of a journal transaction: commit when rc is 0, else roll back
+ * (err says why).  0 or -1. */
+static int tx_end(struct state *st, int rc, struct err *err)
+{
+	if (rc < 0) {
+		state_rollback(st);
+		return -1;
+	}
+	return state_commit(st, err);
 }
 
 int state_items_inflight(struct state *st, int64_t user_id, int64_t folder_id,
 			 struct store_msg *const *msgs, size_t n,
 			 struct err *err)
 {
-	sqlite3_stmt *s;
+	struct sq_stmt q;
 	size_t i;
+	int rc;
 
 	(void)user_id;
 	if (state_begin(st, err) < 0)
 		return -1;
-	s = sq_prep(st,
-		 "INSERT OR REPLACE INTO items(folder_id, uid, size,"
-		 " state, flags, keywords) VALUES (?,?,?,0,?,?)",
-		 err);
-	if (s == NULL)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		sqlite3_reset(s);
-		sq_bind_i64(s, 1, folder_id);
-		sq_bind_i64(s, 2, msgs[i]->uid);
-		sq_bind_i64(s, 3, (sqlite3_int64)msgs[i]->size);
-		sq_bind_int(s, 4, (int)msgs[i]->flags);
-		sq_bind_str(s, 5, msgs[i]->keywords);
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			sq_error(st, "record items in flight", err);
-			sqlite3_finalize(s);
-			goto fail;
-		}
+	rc = sq_prep(&q, st,
+		     "INSERT OR REPLACE INTO items(folder_id, uid, size,"
+		     " state, flags, keywords) VALUES (?,?,?,0,?,?)",
+		     err);
+	for (i = 0; rc == 0 && i < n; i++) {
+		sq_reset(&q);
+		sq_bind_i64(&q, 1, folder_id);
+		sq_bind_i64(&q, 2, msgs[i]->uid);
+		sq_bind_i64(&q, 3, (int64_t)msgs[i]->size);
+		sq_bind_int(&q, 4, (int)msgs[i]->flags);
+		sq_bind_str(&q, 5, msgs[i]->keywords);
+		rc = sq_step(&q, "record items in flight", err);
 	}
-	sqlite3_finalize(s);
-	return state_commit(st, err);
-fail:
-	state_rollback(st);
-	return -1;
+	sq_finalize(&q);
+	return tx_end(st, rc, err);
 }
 
+/* The user's (and the folder's) counters grow by what a transaction
+ * settled.  0 or -1. */
 static int add_user_counts(struct state *st, int64_t user_id, int64_t folder_id,
 			   uint64_t done, uint64_t bytes, uint64_t skipped,
 			   uint64_t bad, struct err *err)
 {
-	sqlite3_stmt *s = sq_prep(st,
-			       "UPDATE users SET items_synced=items_synced"
-			       "+?, bytes_synced=bytes_synced+?,"
-			       " items_skipped=items_skipped+?,"
-			       " bad_items=bad_items+? WHERE id=?",
-			       err);
+	struct sq_stmt q;
 
-	if (s == NULL)
-		return -1;
-	sq_bind_i64(s, 1, (sqlite3_int64)done);
-	sq_bind_i64(s, 2, (sqlite3_int64)bytes);
-	sq_bind_i64(s, 3, (sqlite3_int64)skipped);
-	sq_bind_i64(s, 4, (sqlite3_int64)bad);
-	sq_bind_i64(s, 5, user_id);
-	if (sq_run(st, s, "count items", err) < 0)
+	sq_prep(&q, st,
+		"UPDATE users SET items_synced=items_synced"
+		"+?, bytes_synced=bytes_synced+?,"
+		" items_skipped=items_skipped+?,"
+		" bad_items=bad_items+? WHERE id=?",
+		err);
+	sq_bind_i64(&q, 1, (int64_t)done);
+	sq_bind_i64(&q, 2, (int64_t)bytes);
+	sq_bind_i64(&q, 3, (int64_t)skipped);
+	sq_bind_i64(&q, 4, (int64_t)bad);
+	sq_bind_i64(&q, 5, user_id);
+	if (sq_run(&q, "count items", err) < 0)
 		return -1;
 	if (done == 0)
 		return 0;
-	s = sq_prep(st,
-		 "UPDATE folders SET items_synced=items_synced+? WHERE"
-		 " id=?",
-		 err);
-	if (s == NULL)
-		return -1;
-	sq_bind_i64(s, 1, (sqlite3_int64)done);
-	sq_bind_i64(s, 2, folder_id);
-	return sq_run(st, s, "count items", err);
+	sq_prep(&q, st,
+		"UPDATE folders SET items_synced=items_synced+? WHERE"
+		" id=?",
+		err);
+	sq_bind_i64(&q, 1, (int64_t)done);
+	sq_bind_i64(&q, 2, folder_id);
+	return sq_run(&q, "count items", err);
+}
+
+/* One item of state_items_settle: done (with its ref) or forgotten. */
+static int settle_one(struct sq_stmt *done, struct sq_stmt *forget,
+		      int64_t folder_id, const struct store_msg *m,
+		      enum state_outcome oc, const char *ref, struct err *err)
+{
+	struct sq_stmt *q = oc == STATE_ITEM_DONE ? done : forget;
+	int i = 1;
+
+	sq_reset(q);
+	if (oc == STATE_ITEM_DONE)
+		sq_bind_str(q, i++, ref ? ref : "");
+	sq_bind_i64(q, i++, folder_id);
+	sq_bind_i64(q, i, m->uid);
+	return sq_step(q, "settle items", err);
 }
 
 int state_items_settle(struct state *st, int64_t user_id, int64_t folder_id,
@@ -182,57 +200,64 @@ int state_items_settle(struct state *st, int64_t user_id, int64_t folder_id,
 		       const enum state_outcome *oc, const char *const *refs,
 		       size_t n, struct err *err)
 {
-	sqlite3_stmt *done = NULL, *forget = NULL;
+	struct sq_stmt done, forget;
 	uint64_t ndone = 0, bytes = 0;
 	size_t i;
+	int rc;
 
 	if (state_begin(st, err) < 0)
 		return -1;
-	done = sq_prep(st,
-		    "UPDATE items SET state=1, target_ref=? WHERE"
-		    " folder_id=? AND uid=?",
-		    err);
-	forget = sq_prep(st,
-		      "DELETE FROM items WHERE folder_id=? AND uid=? AND"
-		      " state=0",
-		      err);
-	if (done == NULL || forget == NULL)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		sqlite3_stmt *s;
+	rc = sq_prep(&done, st,
+		     "UPDATE items SET state=1, target_ref=? WHERE"
+		     " folder_id=? AND uid=?",
+		     err);
+	if (sq_prep(&forget, st,
+		    "DELETE FROM items WHERE folder_id=? AND uid=? AND"
+		    " state=0",
+		    err) < 0)
+		rc = -1;
+	for (i = 0; rc == 0 && i < n; i++) {
 		if (oc[i] == STATE_ITEM_KEEP)
 			continue;
+		rc = settle_one(&done, &forget, folder_id, msgs[i], oc[i],
+				refs[i], err);
 		if (oc[i] == STATE_ITEM_DONE) {
-			s = done;
-			sqlite3_reset(s);
-			sq_bind_str(s, 1, refs[i] ? refs[i] : "");
-			sq_bind_i64(s, 2, folder_id);
-			sq_bind_i64(s, 3, msgs[i]->uid);
 			ndone++;
 			bytes += msgs[i]->size;
-		} else {
-			s = forget;
-			sqlite3_reset(s);
-			sq_bind_i64(s, 1, folder_id);
-			sq_bind_i64(s, 2, msgs[i]->uid);
-		}
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			sq_error(st, "settle items", err);
-			goto fail;
 		}
 	}
-	sqlite3_finalize(done);
-	sqlite3_finalize(forget);
-	done = forget = NULL;
-	if (add_user_counts(st, user_id, folder_id, ndone, bytes, 0, 0, err) <
-	    0)
-		goto fail;
-	return state_commit(st, err);
-fail:
-	sqlite3_finalize(done);
-	sqlite3_finalize(forget);
-	state_rollback(st);
-	return -1;
+	sq_finalize(&done);
+	sq_finalize(&forget);
+	if (rc == 0)
+		rc = add_user_counts(st, user_id, folder_id, ndone, bytes, 0, 0,
+				     err);
+	return tx_end(st, rc, err);
+}
+
+/* The item's row in the skipped-item report (folder named from its
+ * folder row).  0 or -1. */
+static int skipped_add(struct state *st, int64_t user_id, int64_t folder_id,
+		       const struct store_msg *m, const char *reason, int bad,
+		       const char *subject, const char *from, const char *date,
+		       struct err *err)
+{
+	struct sq_stmt q;
+
+	sq_prep(&q, st,
+		"INSERT INTO skipped(user_id, folder, uid, size, subject,"
+		" sender, date, reason, bad) SELECT ?, src, ?, ?, ?, ?, ?, ?,"
+		" ? FROM folders WHERE id=?",
+		err);
+	sq_bind_i64(&q, 1, user_id);
+	sq_bind_i64(&q, 2, m->uid);
+	sq_bind_i64(&q, 3, (int64_t)m->size);
+	sq_bind_str(&q, 4, subject);
+	sq_bind_str(&q, 5, from);
+	sq_bind_str(&q, 6, date);
+	sq_bind_str(&q, 7, reason);
+	sq_bind_int(&q, 8, bad);
+	sq_bind_i64(&q, 9, folder_id);
+	return sq_run(&q, "skip item", err);
 }
 
 int state_item_skip(struct state *st, int64_t user_id, int64_t folder_id,
@@ -240,46 +265,27 @@ int state_item_skip(struct state *st, int64_t user_id, int64_t folder_id,
 		    const char *subject, const char *from, const char *date,
 		    struct err *err)
 {
-	sqlite3_stmt *s;
+	struct sq_stmt q;
+	int rc;
 
 	if (state_begin(st, err) < 0)
 		return -1;
-	s = sq_prep(st,
-		 "INSERT OR REPLACE INTO items(folder_id, uid, size, state)"
-		 " VALUES (?,?,?,?)",
-		 err);
-	if (s == NULL)
-		goto fail;
-	sq_bind_i64(s, 1, folder_id);
-	sq_bind_i64(s, 2, m->uid);
-	sq_bind_i64(s, 3, (sqlite3_int64)m->size);
-	sq_bind_int(s, 4, bad ? ITEM_FAILED : ITEM_SKIPPED);
-	if (sq_run(st, s, "skip item", err) < 0)
-		goto fail;
-	s = sq_prep(st,
-		 "INSERT INTO skipped(user_id, folder, uid, size, subject,"
-		 " sender, date, reason, bad) SELECT ?, src, ?, ?, ?, ?, ?, ?,"
-		 " ? FROM folders WHERE id=?",
-		 err);
-	if (s == NULL)
-		goto fail;
-	sq_bind_i64(s, 1, user_id);
-	sq_bind_i64(s, 2, m->uid);
-	sq_bind_i64(s, 3, (sqlite3_int64)m->size);
-	sq_bind_str(s, 4, subject);
-	sq_bind_str(s, 5, from);
-	sq_bind_str(s, 6, date);
-	sq_bind_str(s, 7, reason);
-	sq_bind_int(s, 8, bad);
-	sq_bind_i64(s, 9, folder_id);
-	if (sq_run(st, s, "skip item", err) < 0 ||
-	    add_user_counts(st, user_id, folder_id, 0, 0, 1, bad ? 1 : 0, err) <
-		    0)
-		goto fail;
-	return state_commit(st, err);
-fail:
-	state_rollback(st);
-	return -1;
+	sq_prep(&q, st,
+		"INSERT OR REPLACE INTO items(folder_id, uid, size, state)"
+		" VALUES (?,?,?,?)",
+		err);
+	sq_bind_i64(&q, 1, folder_id);
+	sq_bind_i64(&q, 2, m->uid);
+	sq_bind_i64(&q, 3, (int64_t)m->size);
+	sq_bind_int(&q, 4, bad ? ITEM_FAILED : ITEM_SKIPPED);
+	rc = sq_run(&q, "skip item", err);
+	if (rc == 0)
+		rc = skipped_add(st, user_id, folder_id, m, reason, bad,
+				 subject, from, date, err);
+	if (rc == 0)
+		rc = add_user_counts(st, user_id, folder_id, 0, 0, 1,
+				     bad ? 1 : 0, err);
+	return tx_end(st, rc, err);
 }
 
 int state_item_found(struct state *st, int64_t user_id, int64_t folder_id,
@@ -298,16 +304,26 @@ int state_item_found(struct state *st, int64_t user_id, int64_t folder_id,
 int state_item_forget(struct state *st, int64_t folder_id, uint32_t uid,
 		      struct err *err)
 {
-	sqlite3_stmt *s = sq_prep(st,
-			       "DELETE FROM items WHERE folder_id=? AND"
-			       " uid=? AND state=0",
-			       err);
+	struct sq_stmt q;
 
-	if (s == NULL)
-		return -1;
-	sq_bind_i64(s, 1, folder_id);
-	sq_bind_i64(s, 2, uid);
-	return sq_run(st, s, "forget item", err);
+	sq_prep(&q, st,
+		"DELETE FROM items WHERE folder_id=? AND"
+		" uid=? AND state=0",
+		err);
+	sq_bind_i64(&q, 1, folder_id);
+	sq_bind_i64(&q, 2, uid);
+	return sq_run(&q, "forget item", err);
+}
+
+/* ---- reading the journal back ---- */
+
+static int uid_read(const struct sq_stmt *q, void *row, void *ctx,
+		    struct err *err)
+{
+	(void)ctx;
+	(void)err;
+	*(uint32_t *)row = (uint32_t)sq_col_i64(q, 0);
+	return 0;
 }
 
 /* sql binds folder_id, then (for a window) lo and hi */
@@ -315,35 +331,20 @@ static int uid_list_in(struct state *st, const char *sql, int64_t folder_id,
 		       int window, uint32_t lo, uint32_t hi, uint32_t **uids_r,
 		       size_t *n_r, struct err *err)
 {
-	sqlite3_stmt *s = sq_prep(st, sql, err);
-	uint32_t *v = NULL;
-	size_t n = 0, cap = 0;
+	struct sq_stmt q;
+	void *v;
 	int rc;
 
-	*uids_r = NULL;
-	*n_r = 0;
-	if (s == NULL)
-		return -1;
-	sq_bind_i64(s, 1, folder_id);
+	sq_prep(&q, st, sql, err);
+	sq_bind_i64(&q, 1, folder_id);
 	if (window) {
-		sq_bind_i64(s, 2, lo);
-		sq_bind_i64(s, 3, hi);
+		sq_bind_i64(&q, 2, lo);
+		sq_bind_i64(&q, 3, hi);
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		v[n++] = (uint32_t)sqlite3_column_int64(s, 0);
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
-		free(v);
-		return sq_error(st, "list items", err);
-	}
+	rc = sq_rows(&q, sizeof(**uids_r), uid_read, NULL, sq_free_plain, &v,
+		     n_r, "list items", err);
 	*uids_r = v;
-	*n_r = n;
-	return 0;
+	return rc;
 }
 
 static int uid_list(struct state *st, const char *sql, int64_t folder_id,
@@ -365,21 +366,22 @@ int state_settled_uids_in(struct state *st, int64_t folder_id, uint32_t lo,
 int state_settled_count(struct state *st, int64_t folder_id, uint64_t *n_r,
 			struct err *err)
 {
-	sqlite3_stmt *s = sq_prep(st,
-			       "SELECT count(*) FROM items WHERE folder_id=?"
-			       " AND state<>0",
-			       err);
+	struct sq_stmt q;
 	int rc;
 
 	*n_r = 0;
-	if (s == NULL)
-		return -1;
-	sq_bind_i64(s, 1, folder_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*n_r = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : sq_error(st, "count items", err);
+	sq_prep(&q, st,
+		"SELECT count(*) FROM items WHERE folder_id=?"
+		" AND state<>0",
+		err);
+	sq_bind_i64(&q, 1, folder_id);
+	rc = sq_step(&q, "count items", err);
+	if (rc > 0)
+		*n_r = (uint64_t)sq_col_i64(&q, 0);
+	else if (rc == 0)
+		rc = sq_error(st, "count items", err);
+	sq_finalize(&q);
+	return rc < 0 ? -1 : 0;
 }
 
 int state_inflight_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
@@ -400,101 +402,100 @@ int state_settled_uids(struct state *st, int64_t folder_id, uint32_t **uids_r,
 			folder_id, uids_r, n_r, err);
 }
 
+static int item_read(const struct sq_stmt *q, void *row, void *ctx,
+		     struct err *err)
+{
+	struct state_item *it = row;
+
+	(void)ctx;
+	(void)err;
+	it->uid = (uint32_t)sq_col_i64(q, 0);
+	it->flags = (uint32_t)sq_col_int(q, 1);
+	it->keywords = sq_col_str(q, 2);
+	it->ref = sq_col_str(q, 3);
+	return 0;
+}
+
+static void items_free(void *v, size_t n)
+{
+	state_items_free(v, n);
+}
+
 static int items_in_state(struct state *st, int64_t folder_id, int state,
 			  uint32_t lo, uint32_t hi, struct state_item **v_r,
 			  size_t *n_r, struct err *err)
 {
-	sqlite3_stmt *s = sq_prep(st,
-			       "SELECT uid, flags, keywords, target_ref"
-			       " FROM items WHERE folder_id=? AND state=?"
-			       " AND uid>=? AND uid<=? ORDER BY uid",
-			       err);
-	struct state_item *v = NULL;
-	size_t n = 0, cap = 0;
+	struct sq_stmt q;
+	void *v;
 	int rc;
 
-	*v_r = NULL;
-	*n_r = 0;
-	if (s == NULL)
-		return -1;
-	sq_bind_i64(s, 1, folder_id);
-	sq_bind_int(s, 2, state);
-	sq_bind_i64(s, 3, lo);
-	sq_bind_i64(s, 4, hi);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		v[n].uid = (uint32_t)sqlite3_column_int64(s, 0);
-		v[n].flags = (uint32_t)sqlite3_column_int(s, 1);
-		v[n].keywords = sq_col_str(s, 2);
-		v[n].ref = sq_col_str(s, 3);
-		n++;
-	}
-	sqlite3_finalize(s);
+	sq_prep(&q, st,
+		"SELECT uid, flags, keywords, target_ref"
+		" FROM items WHERE folder_id=? AND state=?"
+		" AND uid>=? AND uid<=? ORDER BY uid",
+		err);
+	sq_bind_i64(&q, 1, folder_id);
+	sq_bind_int(&q, 2, state);
+	sq_bind_i64(&q, 3, lo);
+	sq_bind_i64(&q, 4, hi);
+	rc = sq_rows(&q, sizeof(**v_r), item_read, NULL, items_free, &v, n_r,
+		     "list items", err);
 	*v_r = v;
-	*n_r = n;
-	return rc == SQLITE_DONE ? 0 : sq_error(st, "list items", err);
+	return rc;
 }
 
 int state_done_items(struct state *st, int64_t folder_id,
 		     struct state_item **v_r, size_t *n_r, struct err *err)
 {
-	return items_in_state(st, folder_id, 1, 0, UINT32_MAX, v_r, n_r, err);
+	return items_in_state(st, folder_id, ITEM_DONE, 0, UINT32_MAX, v_r, n_r,
+			      err);
 }
 
 int state_inflight_items(struct state *st, int64_t folder_id,
 			 struct state_item **v_r, size_t *n_r, struct err *err)
 {
-	return items_in_state(st, folder_id, 0, 0, UINT32_MAX, v_r, n_r, err);
+	return items_in_state(st, folder_id, ITEM_INFLIGHT, 0, UINT32_MAX, v_r,
+			      n_r, err);
 }
 
 int state_done_items_in(struct state *st, int64_t folder_id, uint32_t lo,
 			uint32_t hi, struct state_item **v_r, size_t *n_r,
 			struct err *err)
 {
-	return items_in_state(st, folder_id, 1, lo, hi, v_r, n_r, err);
+	return items_in_state(st, folder_id, ITEM_DONE, lo, hi, v_r, n_r, err);
 }
 
 int state_inflight_items_in(struct state *st, int64_t folder_id, uint32_t lo,
 			    uint32_t hi, struct state_item **v_r, size_t *n_r,
 			    struct err *err)
 {
-	return items_in_state(st, folder_id, 0, lo, hi, v_r, n_r, err);
+	return items_in_state(st, folder_id, ITEM_INFLIGHT, lo, hi, v_r, n_r,
+			      err);
 }
 
 int state_items_placed(struct state *st, int64_t folder_id,
 		       const uint32_t *uids, const char *const *refs, size_t n,
 		       struct err *err)
 {
-	sqlite3_stmt *s;
+	struct sq_stmt q;
 	size_t i;
+	int rc;
 
 	if (state_begin(st, err) < 0)
 		return -1;
-	s = sq_prep(st,
-		 "UPDATE items SET target_ref=? WHERE folder_id=? AND uid=?"
-		 " AND state=0",
-		 err);
-	if (s == NULL)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		sqlite3_reset(s);
-		sq_bind_str(s, 1, refs[i]);
-		sq_bind_i64(s, 2, folder_id);
-		sq_bind_i64(s, 3, uids[i]);
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			sq_error(st, "record where copies were placed", err);
-			sqlite3_finalize(s);
-			goto fail;
-		}
+	rc = sq_prep(&q, st,
+		     "UPDATE items SET target_ref=? WHERE folder_id=? AND"
+		     " uid=? AND state=0",
+		     err);
+	for (i = 0; rc == 0 && i < n; i++) {
+		sq_reset(&q);
+		sq_bind_str(&q, 1, refs[i]);
+		sq_bind_i64(&q, 2, folder_id);
+		sq_bind_i64(&q, 3, uids[i]);
+		rc = sq_step(&q, "record where copies were placed", err);
 	}
-	sqlite3_finalize(s);
-	return state_commit(st, err);
-fail:
-	state_rollback(st);
-	return -1;
+	sq_finalize(&q);
+	return tx_end(st, rc, err);
 }
 
 void state_items_free(struct state_item *v, size_t n)
@@ -512,18 +513,17 @@ int state_item_set_flags(struct state *st, int64_t folder_id, uint32_t uid,
 			 uint32_t flags, const char *keywords, const char *ref,
 			 struct err *err)
 {
-	sqlite3_stmt *s = sq_prep(st,
-			       "UPDATE items SET flags=?, keywords=?,"
-			       " target_ref=coalesce(?, target_ref) WHERE"
-			       " folder_id=? AND uid=?",
-			       err);
+	struct sq_stmt q;
 
-	if (s == NULL)
-		return -1;
-	sq_bind_int(s, 1, (int)flags);
-	sq_bind_str(s, 2, keywords);
-	sq_bind_str(s, 3, ref);
-	sq_bind_i64(s, 4, folder_id);
-	sq_bind_i64(s, 5, uid);
-	return sq_run(st, s, "update item flags", err);
+	sq_prep(&q, st,
+		"UPDATE items SET flags=?, keywords=?,"
+		" target_ref=coalesce(?, target_ref) WHERE"
+		" folder_id=? AND uid=?",
+		err);
+	sq_bind_int(&q, 1, (int)flags);
+	sq_bind_str(&q, 2, keywords);
+	sq_bind_str(&q, 3, ref);
+	sq_bind_i64(&q, 4, folder_id);
+	sq_bind_i64(&q, 5, uid);
+	return sq_run(&q, "update item flags", err);
 }

@@ -1,6 +1,7 @@
 /* test_state.c - the state store (state.h) against a temporary database:
  * endpoints, batches and users by name and by id, claims and leases, the
- * journal's rows, notifications, and a reopen of the schema. */
+ * journal's rows, notifications, a failed bind, and a reopen of the
+ * schema. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "state/sqlite_priv.h" /* the handle, to lower a limit */
 #include "state/state.h"
 
 struct fx {
@@ -51,8 +53,8 @@ static int64_t raw_sql(const struct fx *f, const char *sql)
 
 static void add_endpoints_and_batch(struct fx *f)
 {
-	struct state_endpoint src = { 0 }, dst = { 0 };
-	struct state_batch b = { 0 };
+	struct state_endpoint src = {0}, dst = {0};
+	struct state_batch b = {0};
 	struct err err = ERR_INIT;
 
 	src.name = "Old";
@@ -88,7 +90,7 @@ static void add_endpoints_and_batch(struct fx *f)
 
 static int64_t add_users(struct fx *f)
 {
-	struct state_extra extra = { "TargetUserName", "alice.t" };
+	struct state_extra extra = {"TargetUserName", "alice.t"};
 	struct state_user u[2];
 	struct err err = ERR_INIT;
 
@@ -130,8 +132,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	static const char *const files[] = { "state.db", "state.db-wal",
-					     "state.db-shm", "key" };
+	static const char *const files[] = {"state.db", "state.db-wal",
+					    "state.db-shm", "key"};
 	struct fx *f = *state;
 	char p[160];
 	size_t i;
@@ -149,7 +151,7 @@ static int teardown(void **state)
 static void test_endpoints(void **state)
 {
 	struct fx *f = *state;
-	struct state_endpoint e, by_id, dup = { 0 };
+	struct state_endpoint e, by_id, dup = {0};
 	struct state_endpoint *v = NULL;
 	size_t n = 0;
 	struct err err = ERR_INIT;
@@ -262,7 +264,7 @@ static void test_users(void **state)
 {
 	struct fx *f = *state;
 	int64_t alice = add_users(f);
-	struct state_user u, by_id, dup = { 0 }, *v = NULL;
+	struct state_user u, by_id, dup = {0}, *v = NULL;
 	size_t n = 0;
 	struct err err = ERR_INIT;
 
@@ -311,19 +313,17 @@ static void test_users(void **state)
 	assert_non_null(strstr(err.msg, "already in batch Batch1"));
 
 	/* statuses: one, then all the batch's through the table */
-	assert_int_equal(state_user_set_status(f->st, alice, "Syncing", NULL,
-					       &err),
-			 0);
-	assert_int_equal(state_user_list(f->st, f->batch_id, "Syncing", &v,
-					 &n, &err),
-			 0);
+	assert_int_equal(
+		state_user_set_status(f->st, alice, "Syncing", NULL, &err), 0);
+	assert_int_equal(
+		state_user_list(f->st, f->batch_id, "Syncing", &v, &n, &err),
+		0);
 	assert_int_equal(n, 1);
 	assert_int_equal(v[0].id, alice);
 	state_users_free(v, n);
-	assert_int_equal(state_users_move(f->st, f->batch_id, USER_RUN_OK, &err),
-			 0);
-	assert_int_equal(state_user_list(f->st, 0, "Synced", &v, &n, &err),
-			 0);
+	assert_int_equal(
+		state_users_move(f->st, f->batch_id, USER_RUN_OK, &err), 0);
+	assert_int_equal(state_user_list(f->st, 0, "Synced", &v, &n, &err), 0);
 	assert_int_equal(n, 1); /* a queued user's run has not begun */
 	state_users_free(v, n);
 
@@ -380,21 +380,19 @@ static void test_claims(void **state)
 	assert_int_equal(n, 0);
 
 	/* Syncing with a dead owner: requeued, claim released */
-	assert_int_equal(state_user_set_status(f->st, alice, "Syncing", NULL,
-					       &err),
-			 0);
-	assert_int_equal(state_users_requeue_orphans(f->st, alive_all,
-						     &requeued, &err),
-			 0);
-	assert_int_equal(requeued, 0);
-	assert_int_equal(state_users_requeue_orphans(f->st, alive_none,
-						     &requeued, &err),
-			 0);
-	assert_int_equal(requeued, 1);
 	assert_int_equal(
-		state_user_status_get(f->st, alice, status, sizeof(status),
-				      &err),
+		state_user_set_status(f->st, alice, "Syncing", NULL, &err), 0);
+	assert_int_equal(
+		state_users_requeue_orphans(f->st, alive_all, &requeued, &err),
 		0);
+	assert_int_equal(requeued, 0);
+	assert_int_equal(
+		state_users_requeue_orphans(f->st, alive_none, &requeued, &err),
+		0);
+	assert_int_equal(requeued, 1);
+	assert_int_equal(state_user_status_get(f->st, alice, status,
+					       sizeof(status), &err),
+			 0);
 	assert_string_equal(status, "Queued");
 	assert_int_equal(raw_sql(f, "SELECT count(*) FROM users WHERE"
 				    " claim_owner IS NOT NULL"),
@@ -418,10 +416,10 @@ static void test_journal(void **state)
 	int64_t alice = add_users(f);
 	struct state_folder fo, again;
 	struct store_msg m[3], *mp[3];
-	enum state_outcome oc[3] = { STATE_ITEM_DONE, STATE_ITEM_FORGET,
-				     STATE_ITEM_KEEP };
-	const char *refs[3] = { "ref-1", NULL, NULL };
-	const char *placed[1] = { "ref-3" };
+	enum state_outcome oc[3] = {STATE_ITEM_DONE, STATE_ITEM_FORGET,
+				    STATE_ITEM_KEEP};
+	const char *refs[3] = {"ref-1", NULL, NULL};
+	const char *placed[1] = {"ref-3"};
 	uint32_t *uids = NULL, u3 = 3;
 	struct state_item *it = NULL;
 	struct state_skipped *sk = NULL;
@@ -431,9 +429,9 @@ static void test_journal(void **state)
 	size_t n = 0, i;
 	struct err err = ERR_INIT;
 
-	assert_int_equal(state_folder_open(f->st, alice, "INBOX", "INBOX", &fo,
-					   &err),
-			 0);
+	assert_int_equal(
+		state_folder_open(f->st, alice, "INBOX", "INBOX", &fo, &err),
+		0);
 	assert_true(fo.id > 0);
 	assert_int_equal(fo.uidvalidity, 0);
 	memset(m, 0, sizeof(m));
@@ -446,17 +444,16 @@ static void test_journal(void **state)
 	m[0].keywords = "$Label1";
 	assert_int_equal(state_items_inflight(f->st, alice, fo.id, mp, 3, &err),
 			 0);
-	assert_int_equal(state_inflight_uids(f->st, fo.id, &uids, &n, &err),
-			 0);
+	assert_int_equal(state_inflight_uids(f->st, fo.id, &uids, &n, &err), 0);
 	assert_int_equal(n, 3);
 	free(uids);
 
 	/* 1 done, 2 never reached the target, 3 placed but unchecked */
 	assert_int_equal(state_items_placed(f->st, fo.id, &u3, placed, 1, &err),
 			 0);
-	assert_int_equal(state_items_settle(f->st, alice, fo.id, mp, oc, refs,
-					    3, &err),
-			 0);
+	assert_int_equal(
+		state_items_settle(f->st, alice, fo.id, mp, oc, refs, 3, &err),
+		0);
 	assert_int_equal(state_done_items(f->st, fo.id, &it, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(it[0].uid, 1);
@@ -464,18 +461,16 @@ static void test_journal(void **state)
 	assert_string_equal(it[0].keywords, "$Label1");
 	assert_string_equal(it[0].ref, "ref-1");
 	state_items_free(it, n);
-	assert_int_equal(state_inflight_items_in(f->st, fo.id, 2, 3, &it, &n,
-						 &err),
-			 0);
+	assert_int_equal(
+		state_inflight_items_in(f->st, fo.id, 2, 3, &it, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(it[0].uid, 3);
 	assert_string_equal(it[0].ref, "ref-3");
 	state_items_free(it, n);
 
 	/* 3 turns out to be there; then a skip with its report row */
-	assert_int_equal(state_item_found(f->st, alice, fo.id, &m[2], "ref-3",
-					  &err),
-			 0);
+	assert_int_equal(
+		state_item_found(f->st, alice, fo.id, &m[2], "ref-3", &err), 0);
 	m[1].size = 50u << 20;
 	assert_int_equal(state_item_skip(f->st, alice, fo.id, &m[1],
 					 "large item", 0, "Big", "a@b",
@@ -484,9 +479,8 @@ static void test_journal(void **state)
 	assert_int_equal(state_settled_uids(f->st, fo.id, &uids, &n, &err), 0);
 	assert_int_equal(n, 3);
 	free(uids);
-	assert_int_equal(state_settled_uids_in(f->st, fo.id, 2, 2, &uids, &n,
-					       &err),
-			 0);
+	assert_int_equal(
+		state_settled_uids_in(f->st, fo.id, 2, 2, &uids, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(uids[0], 2);
 	free(uids);
@@ -517,9 +511,9 @@ static void test_journal(void **state)
 
 	assert_int_equal(state_folder_update(f->st, fo.id, 77, 3, 9, 3, &err),
 			 0);
-	assert_int_equal(state_folder_open(f->st, alice, "INBOX", NULL, &again,
-					   &err),
-			 0);
+	assert_int_equal(
+		state_folder_open(f->st, alice, "INBOX", NULL, &again, &err),
+		0);
 	assert_int_equal(again.id, fo.id);
 	assert_int_equal(again.uidvalidity, 77);
 	assert_int_equal(again.last_uid, 3);
@@ -546,8 +540,8 @@ static void test_journal(void **state)
 static void test_verify_and_notifications(void **state)
 {
 	struct fx *f = *state;
-	struct state_verify v = { 1700000100, 1, 10, 1, 2 }, r;
-	struct state_notification q = { 0 }, *nv = NULL;
+	struct state_verify v = {1700000100, 1, 10, 1, 2}, r;
+	struct state_notification q = {0}, *nv = NULL;
 	struct state_report_marks marks;
 	size_t n = 0;
 	int64_t alice = add_users(f);
@@ -566,14 +560,11 @@ static void test_verify_and_notifications(void **state)
 	q.recipients = "ops@example.org";
 	q.subject = "Batch1: initial sync done";
 	q.body = "body";
-	assert_int_equal(state_notification_queue(f->st, &q, 0, 1000, &err),
-			 1);
+	assert_int_equal(state_notification_queue(f->st, &q, 0, 1000, &err), 1);
 	/* queued once: the mark moved */
-	assert_int_equal(state_notification_queue(f->st, &q, 0, 1001, &err),
-			 0);
-	assert_int_equal(state_report_marks_get(f->st, f->batch_id, &marks,
-						&err),
-			 0);
+	assert_int_equal(state_notification_queue(f->st, &q, 0, 1001, &err), 0);
+	assert_int_equal(
+		state_report_marks_get(f->st, f->batch_id, &marks, &err), 0);
 	assert_int_equal(marks.initial, 1000);
 	assert_int_equal(marks.daily, 0);
 	assert_int_equal(state_notifications_unsent(f->st, 10, &nv, &n, &err),
@@ -582,9 +573,9 @@ static void test_verify_and_notifications(void **state)
 	assert_int_equal(nv[0].kind, STATE_REPORT_INITIAL);
 	assert_string_equal(nv[0].recipients, "ops@example.org");
 	state_notifications_free(nv, n);
-	assert_int_equal(state_notification_failed(f->st, q.id, "421 busy",
-						   2000, &err),
-			 0);
+	assert_int_equal(
+		state_notification_failed(f->st, q.id, "421 busy", 2000, &err),
+		0);
 	assert_int_equal(state_notification_sent(f->st, q.id, 2001, &err), 0);
 	assert_int_equal(state_notifications_unsent(f->st, 10, &nv, &n, &err),
 			 0);
@@ -595,6 +586,30 @@ static void test_verify_and_notifications(void **state)
 	assert_int_equal(nv[0].sent, 2001);
 	assert_null(nv[0].last_error);
 	state_notifications_free(nv, n);
+}
+
+/* A bind that fails (a text longer than the handle allows) is the
+ * function's error: nothing is stored, the program goes on. */
+static void test_bind_failure(void **state)
+{
+	struct fx *f = *state;
+	int64_t alice = add_users(f);
+	char status[32];
+	struct err err = ERR_INIT;
+
+	sqlite3_limit(f->st->db, SQLITE_LIMIT_LENGTH, 16);
+	assert_int_equal(state_user_set_status(f->st, alice, "Failed",
+					       "longer than sixteen bytes",
+					       &err),
+			 -1);
+	assert_int_equal(err.cls, ERR_LOCAL);
+	assert_non_null(strstr(err.msg, "set user status"));
+	assert_non_null(strstr(err.msg, "binding parameter 2"));
+	sqlite3_limit(f->st->db, SQLITE_LIMIT_LENGTH, 1000000);
+	assert_int_equal(state_user_status_get(f->st, alice, status,
+					       sizeof(status), &err),
+			 0);
+	assert_string_equal(status, "Queued");
 }
 
 static void test_reopen(void **state)
@@ -640,6 +655,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_and_notifications,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bind_failure, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 	};
 
