@@ -340,10 +340,10 @@ int sq_rows(struct sq_stmt *q, size_t size, sq_read_fn *read, void *ctx,
 			n++;
 	}
 	sq_finalize(q);
-	if (rc < 0) {
+	if (rc < 0 || n == 0) {
 		if (v != NULL)
 			free_v(v, n);
-		return -1;
+		return rc < 0 ? -1 : 0;
 	}
 	*v_r = v;
 	*n_r = n;
