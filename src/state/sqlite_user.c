@@ -147,25 +147,22 @@ int state_users_add(struct state *st, int64_t batch_id, struct state_user *v,
 {
 	struct sq_stmt chk, ins;
 	size_t i;
-	int rc = 0;
+	int rc;
 
 	if (state_begin(st, err) < 0)
 		return -1;
-	sq_prep(&chk, st,
-		"SELECT b.name FROM users u JOIN batches b ON"
-		" b.id=u.batch_id WHERE u.email=?",
-		err);
-	if (chk.s != NULL)
-		sq_prep(&ins, st,
-			"INSERT INTO users(batch_id, email, username,"
-			" password, user_root, target_username,"
-			" target_password, extra, status, csv_line,"
-			" queued_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-			err);
-	else
-		memset(&ins, 0, sizeof(ins));
-	if (chk.s == NULL || ins.s == NULL)
-		rc = -1;
+	memset(&ins, 0, sizeof(ins));
+	rc = sq_prep(&chk, st,
+		     "SELECT b.name FROM users u JOIN batches b ON"
+		     " b.id=u.batch_id WHERE u.email=?",
+		     err);
+	if (rc == 0)
+		rc = sq_prep(&ins, st,
+			     "INSERT INTO users(batch_id, email, username,"
+			     " password, user_root, target_username,"
+			     " target_password, extra, status, csv_line,"
+			     " queued_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+			     err);
 	for (i = 0; rc == 0 && i < n; i++) {
 		rc = user_not_taken(&chk, &v[i], csv_name, err);
 		if (rc == 0)
