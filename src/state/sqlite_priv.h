@@ -110,11 +110,12 @@ int sq_rows(struct sq_stmt *q, size_t size, sq_read_fn *read, void *ctx,
 
 /* A table whose rows are got by name (a person's word) or by id. */
 struct sq_table {
-	const char *by_name, *by_id; /* SELECT ... WHERE name=? / id=? */
-	const char *noun;	     /* "endpoint": "get endpoint",
-					"endpoint 3 is gone", "imapmig
-					endpoint get" */
-	const char *no_name;	     /* "no endpoint named" */
+	/* SELECT ... WHERE name=? (or email=?), and WHERE id=? */
+	const char *by_name, *by_id;
+	/* "endpoint": in "get endpoint", "endpoint 3 is gone" and
+	 * "see 'imapmig endpoint get'" */
+	const char *noun;
+	const char *no_name; /* "no endpoint named" */
 	sq_read_fn *read;
 };
 /* The row named name (not NULL) or numbered id into out: 0, or -1 with
