@@ -1,6 +1,6 @@
 /* state.h - everything imapmig knows between runs, behind one interface.
  *
- * The first backend is SQLite (sqlite.c); nothing here names SQL, so a
+ * The first backend is SQLite (sqlite_*.c); nothing here names SQL, so a
  * PostgreSQL backend can implement the same functions.  Each worker thread
  * opens its own handle; several processes may share one state file.
  *
