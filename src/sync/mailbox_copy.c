@@ -24,21 +24,13 @@ static int sink_stop(struct run *r)
 	return -1;
 }
 
+/* The item of uid in the current chunk (sorted by UID), or NULL. */
 static struct chunk_item *chunk_find(struct run *r, uint32_t uid)
 {
-	size_t lo = 0, hi = r->chunk_n;
+	size_t k = mailbox_uid_find(r->chunk, r->chunk_n, mailbox_uid_of_msgp,
+				    uid);
 
-	/* the chunk is sorted by UID */
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (r->chunk[mid]->uid == uid)
-			return &r->items[mid];
-		if (r->chunk[mid]->uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return k < r->chunk_n ? &r->items[k] : NULL;
 }
 
 static void confirmed(void *ctx, const char *ref, const struct err *err)
@@ -353,7 +345,7 @@ static int check_copies(struct run *r, struct store_msg *const *chunk, size_t n,
 /* ---- one chunk ---- */
 
 int mailbox_copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
-		      struct err *err)
+		       struct err *err)
 {
 	const struct store_body_sink sink = {sink_begin, sink_data, sink_end,
 					     r};
@@ -497,27 +489,30 @@ int mailbox_copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 			break;
 		case CI_NUL:
 			m.size = ci->size;
-			ret = mailbox_skip_item(r, &m,
-					"holds NUL bytes, which this target "
-					"cannot store unaltered (an IMAP "
-					"literal cannot carry NUL): not "
-					"copied",
-					0, err);
+			ret = mailbox_skip_item(
+				r, &m,
+				"holds NUL bytes, which this target "
+				"cannot store unaltered (an IMAP "
+				"literal cannot carry NUL): not "
+				"copied",
+				0, err);
 			break;
 		case CI_SRC_NUL:
-			ret = mailbox_skip_item(r, chunk[i],
-					"holds NUL bytes the source server "
-					"serves only altered (as 0x80, beside "
-					"transfer-encoded parts): not copied",
-					0, err);
+			ret = mailbox_skip_item(
+				r, chunk[i],
+				"holds NUL bytes the source server "
+				"serves only altered (as 0x80, beside "
+				"transfer-encoded parts): not copied",
+				0, err);
 			break;
 		case CI_ALTERED:
-			ret = mailbox_skip_item(r, chunk[i],
-					"the target stored it altered (it "
-					"rewrites bare CR or LF line endings "
-					"or 8-bit header bytes): copy taken "
-					"back, not copied",
-					0, err);
+			ret = mailbox_skip_item(
+				r, chunk[i],
+				"the target stored it altered (it "
+				"rewrites bare CR or LF line endings "
+				"or 8-bit header bytes): copy taken "
+				"back, not copied",
+				0, err);
 			break;
 		case CI_PENDING:
 			if (r->target_dropped || r->sink_fatal)
@@ -558,4 +553,3 @@ int mailbox_copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 			       (unsigned long long)r->res->bad_items);
 	return ret;
 }
-

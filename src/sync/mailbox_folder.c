@@ -154,7 +154,8 @@ static int copy_window(struct run *r, struct store_msg_list *msgs,
 					 (unsigned long long)m->size,
 					 (unsigned long long)
 						 r->opt->max_message_size);
-				if (mailbox_skip_item(r, m, reason, 0, err) < 0) {
+				if (mailbox_skip_item(r, m, reason, 0, err) <
+				    0) {
 					free(big);
 					free(over);
 					goto fail;
@@ -166,7 +167,8 @@ static int copy_window(struct run *r, struct store_msg_list *msgs,
 					 "over the %llu-item limit (older "
 					 "items are not migrated)",
 					 (unsigned long long)r->opt->max_items);
-				if (mailbox_skip_item(r, m, reason, 0, err) < 0) {
+				if (mailbox_skip_item(r, m, reason, 0, err) <
+				    0) {
 					free(big);
 					free(over);
 					goto fail;
@@ -233,7 +235,7 @@ fail:
 }
 
 int mailbox_sync_folder(struct run *r, const struct sync_plan_entry *fe,
-		       struct err *err)
+			struct err *err)
 {
 	struct store_folder_status fs;
 	struct store_msg_list msgs = {0};
@@ -287,7 +289,8 @@ int mailbox_sync_folder(struct run *r, const struct sync_plan_entry *fe,
 	if (jf.uidvalidity != 0 && jf.uidvalidity != fs.uidvalidity) {
 		/* The source renumbered the folder: UIDs say nothing now.
 		 * Everything is read again, and each message is looked up
-		 * on the target before it is copied (mailbox_settle_inflight). */
+		 * on the target before it is copied (mailbox_settle_inflight).
+		 */
 		log_warn("user %lld: folder \"%s\" changed UIDVALIDITY "
 			 "(%u -> %u): re-reading it, matching messages "
 			 "already on the target",
@@ -323,7 +326,8 @@ int mailbox_sync_folder(struct run *r, const struct sync_plan_entry *fe,
 		time_t *dates = NULL;
 		size_t n_dates = 0;
 		uint64_t marked = 0;
-		if (!renumbered && mailbox_target_dates(r, &dates, &n_dates, err) < 0)
+		if (!renumbered &&
+		    mailbox_target_dates(r, &dates, &n_dates, err) < 0)
 			return -1;
 		mailbox_window_start(&w, jf.last_uid + 1, &fs);
 		while ((renumbered || n_dates > 0) && !w.done) {
@@ -332,8 +336,9 @@ int mailbox_sync_folder(struct run *r, const struct sync_plan_entry *fe,
 				break;
 			}
 			if (mailbox_window_next(r, &w, &fs, &msgs, err) < 0 ||
-			    mailbox_mark_window(r, &msgs, renumbered ? NULL : dates,
-					n_dates, &marked, err) < 0) {
+			    mailbox_mark_window(r, &msgs,
+						renumbered ? NULL : dates,
+						n_dates, &marked, err) < 0) {
 				free(dates);
 				goto out;
 			}

@@ -10,7 +10,7 @@
 /* ---- skipped items ---- */
 
 int mailbox_skip_item(struct run *r, const struct store_msg *m,
-		     const char *reason, int bad, struct err *err)
+		      const char *reason, int bad, struct err *err)
 {
 	char *subject = NULL, *from = NULL, *date = NULL;
 	struct err ferr = ERR_INIT;
@@ -120,7 +120,7 @@ static int count_dates(struct run *r, const struct sync_plan *plan,
 }
 
 int mailbox_compute_cutoff(struct run *r, const struct sync_plan *plan,
-			  struct err *err)
+			   struct err *err)
 {
 	uint32_t *counts = NULL, d, s;
 	uint64_t total = 0, need;
@@ -174,4 +174,3 @@ out:
 	free(counts);
 	return ret;
 }
-

@@ -126,7 +126,6 @@ struct undelivered {
  * a bad item; until then it is a transient fault, retried with back-off. */
 #define UNDELIVERED_TRIES 3
 
-
 static inline int stop_requested(const struct run *r)
 {
 	return r->opt->stop != NULL && atomic_load(r->opt->stop);
@@ -155,7 +154,6 @@ static inline int msg_cmp_uid_val(const void *a, const void *b)
 
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
-
 
 /* ---- one search by UID (mailbox.c) ---- */
 
@@ -213,8 +211,8 @@ int mailbox_mark_window(struct run *r, struct store_msg_list *msgs,
 
 /* Copy chunk[0..n) (sorted by UID, at most CHUNK_MSGS): journaled in
  * flight, bodies streamed to the target, checked, settled. */
-int mailbox_copy_chunk(struct run *r, struct store_msg *const *chunk,
-		       size_t n, struct err *err);
+int mailbox_copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
+		       struct err *err);
 /* What a message's bytes hold (struct marks), fed as they stream. */
 void mailbox_marks_update(struct marks *mk, const char *p, size_t len);
 void mailbox_marks_end(struct marks *mk);

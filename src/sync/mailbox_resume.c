@@ -24,27 +24,11 @@ struct hashing {
 	EVP_MD_CTX *md, *lmd;
 };
 
-static size_t msgp_find(struct store_msg *const *v, size_t n, uint32_t uid)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v[mid]->uid == uid)
-			return mid;
-		if (v[mid]->uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return n;
-}
-
 static int hash_begin(void *ctx, uint32_t uid, uint64_t size)
 {
 	struct hashing *h = ctx;
 
-	h->cur = msgp_find(h->msgs, h->n, uid);
+	h->cur = mailbox_uid_find(h->msgs, h->n, mailbox_uid_of_msgp, uid);
 	if (h->cur < h->n) {
 		h->size[h->cur] = size;
 		h->kept[h->cur] = 0;
@@ -87,23 +71,6 @@ static int cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Index of uid in msgs (sorted by UID), or msgs->n. */
-static size_t msg_find(const struct store_msg_list *msgs, uint32_t uid)
-{
-	size_t lo = 0, hi = msgs->n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (msgs->v[mid].uid == uid)
-			return mid;
-		if (msgs->v[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return msgs->n;
-}
-
 /* An interrupted run's copy that is not exact leaves the target.  If the
  * target cannot take it back, say so and go on: the item is copied again
  * and reported as the mailbox_copy_chunk check finds it. */
@@ -132,7 +99,7 @@ static int take_back(struct run *r, uint32_t uid, const char *ref,
  * taken back if it does.  Found: done.  Not found: forgotten, so it is
  * copied again.  Never a guess. */
 int mailbox_settle_inflight(struct run *r, struct store_msg_list *msgs,
-			   uint32_t lo, uint32_t hi, struct err *err)
+			    uint32_t lo, uint32_t hi, struct err *err)
 {
 	const struct store_body_sink hsink = {hash_begin, hash_data, hash_end,
 					      NULL};
@@ -158,7 +125,8 @@ int mailbox_settle_inflight(struct run *r, struct store_msg_list *msgs,
 	want = xcalloc(n, sizeof(*want));
 	placed = xcalloc(n, sizeof(*placed));
 	for (i = 0; ret == 0 && i < n; i++) {
-		size_t k = msg_find(msgs, infl[i].uid);
+		size_t k = mailbox_uid_find(msgs->v, msgs->n,
+					    mailbox_uid_of_msg, infl[i].uid);
 		if (k == msgs->n) { /* gone from the source since */
 			ret = state_item_forget(r->st, r->folder_id,
 						infl[i].uid, err);

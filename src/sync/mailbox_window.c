@@ -56,9 +56,8 @@ static uint32_t window_msgs(void)
 	return v >= 2 && v < WINDOW_MSGS ? (uint32_t)v : WINDOW_MSGS;
 }
 
-
 void mailbox_window_start(struct window *w, uint32_t first,
-			 const struct store_folder_status *fs)
+			  const struct store_folder_status *fs)
 {
 	uint64_t width;
 
@@ -81,8 +80,8 @@ void mailbox_window_start(struct window *w, uint32_t first,
  * each UID once; [w->lo, w->hi] the UIDs it covers.  Sets w->done after
  * the last. */
 int mailbox_window_next(struct run *r, struct window *w,
-		       const struct store_folder_status *fs,
-		       struct store_msg_list *msgs, struct err *err)
+			const struct store_folder_status *fs,
+			struct store_msg_list *msgs, struct err *err)
 {
 	uint32_t hi, covered = 0;
 	uint64_t grow;
@@ -129,7 +128,6 @@ static int kw_equal(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-
 /* One window's flag changes: cur (from the source) against what the
  * journal says each copy was given. */
 static int flags_window(struct run *r, struct store_msg_list *cur, uint32_t lo,
@@ -146,20 +144,10 @@ static int flags_window(struct run *r, struct store_msg_list *cur, uint32_t lo,
 		return -1;
 	for (i = 0; i < cur->n; i++) {
 		const struct store_msg *m = &cur->v[i];
-		size_t a = 0, b = n_items;
-		struct state_item *it = NULL;
+		size_t k = mailbox_uid_find(items, n_items, mailbox_uid_of_item,
+					    m->uid);
+		struct state_item *it = k < n_items ? &items[k] : NULL;
 		char *new_ref = NULL;
-		while (a < b) {
-			size_t mid = (a + b) / 2;
-			if (items[mid].uid == m->uid) {
-				it = &items[mid];
-				break;
-			}
-			if (items[mid].uid < m->uid)
-				a = mid + 1;
-			else
-				b = mid;
-		}
 		if (it == NULL || (it->flags == m->flags &&
 				   kw_equal(it->keywords, m->keywords)))
 			continue;
@@ -188,7 +176,7 @@ out:
  * as the listing goes (see mailbox_window_next): memory bounded whatever the
  * folder's size, and with CONDSTORE only the changed ones come. */
 int mailbox_sync_flags(struct run *r, const struct state_folder *jf,
-		      const struct store_folder_status *fs, struct err *err)
+		       const struct store_folder_status *fs, struct err *err)
 {
 	struct store_msg_list cur = {0};
 	uint32_t lo = 1, max = window_msgs(), width = max;
@@ -243,7 +231,7 @@ static int cmp_time(const void *a, const void *b)
 /* The dates of the copies in the target folder, sorted.  (What the
  * target holds, not the source: held whole, 8 bytes a copy.) */
 int mailbox_target_dates(struct run *r, time_t **dates_r, size_t *n_r,
-			struct err *err)
+			 struct err *err)
 {
 	struct store_copy_list copies = {0};
 	time_t *dates = NULL;
@@ -268,12 +256,12 @@ out:
 
 /* Mark a window's messages as possibly on the target: every one (dates
  * NULL: the folder was renumbered), or each with the INTERNALDATE of a
- * copy there (a copy keeps its date).  mailbox_settle_inflight() then reads each,
- * hashes it and looks it up on the target; only what is not found is
+ * copy there (a copy keeps its date).  mailbox_settle_inflight() then reads
+ * each, hashes it and looks it up on the target; only what is not found is
  * copied. */
 int mailbox_mark_window(struct run *r, struct store_msg_list *msgs,
-		       const time_t *dates, size_t n_dates, uint64_t *marked,
-		       struct err *err)
+			const time_t *dates, size_t n_dates, uint64_t *marked,
+			struct err *err)
 {
 	struct store_msg **maybe = xcalloc(msgs->n + 1, sizeof(*maybe));
 	size_t n = 0, i;
@@ -291,4 +279,3 @@ int mailbox_mark_window(struct run *r, struct store_msg_list *msgs,
 	free(maybe);
 	return ret;
 }
-

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "state/state.h"
+#include "sync/mailbox_priv.h"
 #include "util/xalloc.h"
 
 void verify_report_release(struct verify_report *rep)
@@ -19,13 +20,6 @@ void verify_report_release(struct verify_report *rep)
 	}
 	free(rep->v);
 	memset(rep, 0, sizeof(*rep));
-}
-
-static int cmp_msg(const void *a, const void *b)
-{
-	const struct store_msg *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
 static int cmp_copy(const void *a, const void *b)
@@ -45,28 +39,12 @@ struct vhash {
 	EVP_MD_CTX *md;
 };
 
-static size_t vfind(struct store_msg *const *v, size_t n, uint32_t uid)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v[mid]->uid == uid)
-			return mid;
-		if (v[mid]->uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return n;
-}
-
 static int vh_begin(void *ctx, uint32_t uid, uint64_t size)
 {
 	struct vhash *h = ctx;
 
 	(void)size;
-	h->cur = vfind(h->msgs, h->n, uid);
+	h->cur = mailbox_uid_find(h->msgs, h->n, mailbox_uid_of_msgp, uid);
 	if (h->cur < h->n)
 		EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
 	return 0;
@@ -144,7 +122,7 @@ static int verify_folder(struct vctx *c, const char *src_name,
 	    c->src->ops->fetch_meta(c->src, 1, 0, 0, &msgs, NULL, err) < 0)
 		goto out;
 	if (msgs.n > 1)
-		qsort(msgs.v, msgs.n, sizeof(*msgs.v), cmp_msg);
+		qsort(msgs.v, msgs.n, sizeof(*msgs.v), msg_cmp_uid_val);
 	if (state_done_items(c->st, jf.id, &done, &n_done, err) < 0 ||
 	    state_settled_uids(c->st, jf.id, &settled, &n_settled, err) < 0 ||
 	    c->dst->ops->list_copies(c->dst, dst_name, &copies, err) < 0)
