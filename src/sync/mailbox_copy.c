@@ -244,7 +244,7 @@ static unsigned undelivered_bump(struct run *r, uint32_t uid)
 /* Bytes fetched with BODY[] that hold 0x80 may be a NUL the server hid. */
 static int maybe_hid_nul(const struct chunk_item *ci, const struct store_msg *m)
 {
-	return ci->has80 && !(m->binary_size != 0 && m->binary_size == m->size);
+	return mailbox_maybe_hid_nul(ci->has80, m);
 }
 
 /* Could a target have stored other bytes than it got? */

@@ -155,6 +155,13 @@ static inline int msg_cmp_uid_val(const void *a, const void *b)
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
+/* Bytes fetched with BODY[] that hold 0x80 (has80) may be a NUL the
+ * server hid; not those of a message fetched with BINARY[]. */
+static inline int mailbox_maybe_hid_nul(int has80, const struct store_msg *m)
+{
+	return has80 && !(m->binary_size != 0 && m->binary_size == m->size);
+}
+
 /* ---- one search by UID (mailbox.c) ---- */
 
 /* The index of uid in v[0..n), sorted by UID, where uid_at(v, i) is the

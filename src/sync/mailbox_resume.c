@@ -90,182 +90,262 @@ static int take_back(struct run *r, uint32_t uid, const char *ref,
 	return 0;
 }
 
-/* Each in-flight item is looked up on the target: found only if a copy
- * proves to be it.  A copy placed before the interruption but not yet
- * checked (its ref recorded) is read back: exact, it is the copy; not
- * exact, it is taken back.  Any other item needs its tag, or the same
- * bytes (SHA-256 compared) in a copy no other item owns.  A found copy
- * whose source bytes may hide a NUL is checked as mailbox_copy_chunk would, and
- * taken back if it does.  Found: done.  Not found: forgotten, so it is
- * copied again.  Never a guess. */
-int mailbox_settle_inflight(struct run *r, struct store_msg_list *msgs,
-			    uint32_t lo, uint32_t hi, struct err *err)
+/* What settling a window's in-flight items holds, step to step. */
+struct settle {
+	struct state_item *infl; /* the journal's in-flight items */
+	size_t n_infl;
+	struct store_msg **want; /* those still on the source (by UID) */
+	const char **placed;	 /* want[i]'s recorded ref, or NULL */
+	size_t nw;
+	struct hashing h;	 /* want's bytes, hashed */
+	struct state_item *done; /* the items done */
+	size_t n_done;
+	char **claimed; /* refs other items own, sorted */
+	size_t n_claimed;
+	char **older; /* the refs recorded before this pass */
+	size_t n_older;
+	char **found;  /* want[i]'s copy on the target, or NULL */
+	char **strays; /* taken back, named in claimed */
+	size_t n_strays;
+};
+
+static void settle_release(struct settle *s)
 {
-	const struct store_body_sink hsink = {hash_begin, hash_data, hash_end,
-					      NULL};
-	struct store_body_sink sink = hsink;
-	struct hashing h;
-	struct state_item *infl = NULL, *done = NULL;
-	struct store_msg **want = NULL;
-	const char **placed = NULL;
-	char **claimed = NULL, **found = NULL, **older = NULL;
-	char **strays = NULL; /* taken back, named in claimed */
-	size_t n_older = 0, n_strays = 0;
-	uint32_t *nul_uids = NULL;
-	size_t *nul_idx = NULL;
-	unsigned char *has_nul = NULL;
-	size_t n = 0, nw = 0, n_done = 0, n_claimed = 0, n_nul = 0, i;
+	size_t i;
+
+	if (s->found != NULL)
+		for (i = 0; i < s->nw; i++)
+			free(s->found[i]);
+	free(s->found);
+	free(s->claimed);
+	free(s->older);
+	for (i = 0; i < s->n_strays; i++)
+		free(s->strays[i]);
+	free(s->strays);
+	state_items_free(s->done, s->n_done);
+	if (s->h.md != NULL)
+		EVP_MD_CTX_free(s->h.md);
+	free(s->h.sha);
+	free(s->h.size);
+	free(s->h.have);
+	if (s->h.lmd != NULL)
+		EVP_MD_CTX_free(s->h.lmd);
+	free(s->h.loose);
+	free(s->h.kept);
+	free(s->h.mk);
+	state_items_free(s->infl, s->n_infl);
+	free(s->want);
+	free(s->placed);
+}
+
+/* The window's in-flight items that the source still has, into want
+ * (with the ref recorded for each, if any); those gone from the source
+ * since are forgotten. */
+static int settle_collect(struct run *r, struct settle *s,
+			  struct store_msg_list *msgs, uint32_t lo, uint32_t hi,
+			  struct err *err)
+{
+	size_t i;
 	int ret;
 
-	memset(&h, 0, sizeof(h));
-	ret = state_inflight_items_in(r->st, r->folder_id, lo, hi, &infl, &n,
-				      err);
-	if (ret < 0 || n == 0)
-		goto out;
-	want = xcalloc(n, sizeof(*want));
-	placed = xcalloc(n, sizeof(*placed));
-	for (i = 0; ret == 0 && i < n; i++) {
+	ret = state_inflight_items_in(r->st, r->folder_id, lo, hi, &s->infl,
+				      &s->n_infl, err);
+	if (ret < 0 || s->n_infl == 0)
+		return ret;
+	s->want = xcalloc(s->n_infl, sizeof(*s->want));
+	s->placed = xcalloc(s->n_infl, sizeof(*s->placed));
+	for (i = 0; ret == 0 && i < s->n_infl; i++) {
+		const struct state_item *it = &s->infl[i];
 		size_t k = mailbox_uid_find(msgs->v, msgs->n,
-					    mailbox_uid_of_msg, infl[i].uid);
+					    mailbox_uid_of_msg, it->uid);
 		if (k == msgs->n) { /* gone from the source since */
-			ret = state_item_forget(r->st, r->folder_id,
-						infl[i].uid, err);
+			ret = state_item_forget(r->st, r->folder_id, it->uid,
+						err);
 			continue;
 		}
-		placed[nw] = infl[i].ref != NULL && infl[i].ref[0] != '\0'
-				     ? infl[i].ref
-				     : NULL;
-		want[nw++] = &msgs->v[k];
+		s->placed[s->nw] =
+			it->ref != NULL && it->ref[0] != '\0' ? it->ref : NULL;
+		s->want[s->nw++] = &msgs->v[k];
 	}
-	if (ret < 0 || nw == 0)
-		goto out;
-	/* The source's bytes, hashed: what a copy must be. */
-	h.msgs = want;
-	h.n = nw;
-	h.sha = xcalloc(nw, sizeof(*h.sha));
-	h.size = xcalloc(nw, sizeof(*h.size));
-	h.have = xcalloc(nw, 1);
-	h.loose = xcalloc(nw, sizeof(*h.loose));
-	h.kept = xcalloc(nw, sizeof(*h.kept));
-	h.mk = xcalloc(nw, sizeof(*h.mk));
-	h.cur = nw;
-	h.md = EVP_MD_CTX_new();
-	h.lmd = EVP_MD_CTX_new();
-	sink.ctx = &h;
+	return ret;
+}
+
+/* The source's bytes of every wanted item, hashed: what a copy must be. */
+static int settle_hash_sources(struct run *r, struct settle *s, struct err *err)
+{
+	struct store_body_sink sink = {hash_begin, hash_data, hash_end, NULL};
+	struct hashing *h = &s->h;
+	size_t nw = s->nw, i;
+	int ret;
+
+	h->msgs = s->want;
+	h->n = nw;
+	h->sha = xcalloc(nw, sizeof(*h->sha));
+	h->size = xcalloc(nw, sizeof(*h->size));
+	h->have = xcalloc(nw, 1);
+	h->loose = xcalloc(nw, sizeof(*h->loose));
+	h->kept = xcalloc(nw, sizeof(*h->kept));
+	h->mk = xcalloc(nw, sizeof(*h->mk));
+	h->cur = nw;
+	h->md = EVP_MD_CTX_new();
+	h->lmd = EVP_MD_CTX_new();
+	sink.ctx = h;
 	ret = r->src->ops->fetch_bodies(
-		r->src, (const struct store_msg *const *)want, nw, &sink, err);
+		r->src, (const struct store_msg *const *)s->want, nw, &sink,
+		err);
 	if (ret < 0)
-		goto out;
+		return ret;
 	for (i = 0; i < nw; i++)
-		if (!h.have[i]) {
+		if (!h->have[i])
 			/* Unread, it cannot be checked, so it cannot be
 			 * copied again either: later. */
-			ret = err_set(err, ERR_TRANSIENT, EC_IO,
-				      "the source did not deliver UID %u, "
-				      "which an interrupted run had in "
-				      "flight: retrying",
-				      want[i]->uid);
-			goto out;
-		}
-	/* Copies other items own: those confirmed, and those placed. */
-	ret = state_done_items(r->st, r->folder_id, &done, &n_done, err);
-	if (ret < 0)
-		goto out;
-	claimed = xcalloc(n_done + 2 * nw + 1, sizeof(*claimed));
-	found = xcalloc(nw, sizeof(*found));
-	for (i = 0; i < n_done; i++)
-		if (done[i].ref != NULL && done[i].ref[0] != '\0')
-			claimed[n_claimed++] = done[i].ref;
-	for (i = 0; i < nw; i++)
-		if (placed[i] != NULL)
-			claimed[n_claimed++] = (char *)placed[i];
-	if (n_claimed > 1)
-		qsort(claimed, n_claimed, sizeof(*claimed), cmp_strp);
-	n_older = n_claimed;
-	older = xcalloc(n_older + 1, sizeof(*older));
-	memcpy(older, claimed, n_older * sizeof(*older));
-	for (i = 0; ret == 0 && i < nw; i++) {
-		const struct store_msg *m = want[i];
+			return err_set(err, ERR_TRANSIENT, EC_IO,
+				       "the source did not deliver UID %u, "
+				       "which an interrupted run had in "
+				       "flight: retrying",
+				       s->want[i]->uid);
+	return 0;
+}
+
+/* The copies other items own: those confirmed, and those placed (sorted,
+ * in claimed); the same list, as it is before this pass, in older. */
+static int settle_claimed(struct run *r, struct settle *s, struct err *err)
+{
+	size_t i;
+
+	if (state_done_items(r->st, r->folder_id, &s->done, &s->n_done, err) <
+	    0)
+		return -1;
+	s->claimed = xcalloc(s->n_done + 2 * s->nw + 1, sizeof(*s->claimed));
+	s->found = xcalloc(s->nw, sizeof(*s->found));
+	for (i = 0; i < s->n_done; i++)
+		if (s->done[i].ref != NULL && s->done[i].ref[0] != '\0')
+			s->claimed[s->n_claimed++] = s->done[i].ref;
+	for (i = 0; i < s->nw; i++)
+		if (s->placed[i] != NULL)
+			s->claimed[s->n_claimed++] = (char *)s->placed[i];
+	if (s->n_claimed > 1)
+		qsort(s->claimed, s->n_claimed, sizeof(*s->claimed), cmp_strp);
+	s->n_older = s->n_claimed;
+	s->older = xcalloc(s->n_older + 1, sizeof(*s->older));
+	memcpy(s->older, s->claimed, s->n_older * sizeof(*s->older));
+	return 0;
+}
+
+/* Each wanted item's copy: a placed one read back (exact, it is the copy;
+ * not, taken back), any other found by its tag or its bytes among the
+ * copies nobody claimed. */
+static int settle_find(struct run *r, struct settle *s, struct err *err)
+{
+	const struct hashing *h = &s->h;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; ret == 0 && i < s->nw; i++) {
+		const struct store_msg *m = s->want[i];
 		char tag[48], *ref = NULL;
 		int hit = 0;
-		if (placed[i] != NULL) {
-			ret = r->dst->ops->check(r->dst, r->dst_name, placed[i],
-						 h.size[i], h.sha[i], &hit,
-						 err);
+		if (s->placed[i] != NULL) {
+			ret = r->dst->ops->check(r->dst, r->dst_name,
+						 s->placed[i], h->size[i],
+						 h->sha[i], &hit, err);
 			if (ret == 0 && hit) {
-				found[i] = xstrdup(placed[i]);
+				s->found[i] = xstrdup(s->placed[i]);
 				continue;
 			}
 			if (ret == 0)
-				ret = take_back(r, m->uid, placed[i], err);
+				ret = take_back(r, m->uid, s->placed[i], err);
 			continue;
 		}
 		snprintf(tag, sizeof(tag), "%s%u.%u", r->tag_prefix,
 			 r->uidvalidity, m->uid);
-		ret = r->dst->ops->find(r->dst, r->dst_name, tag, h.size[i],
-					h.sha[i], (const char *const *)claimed,
-					n_claimed, &ref, &hit, err);
+		ret = r->dst->ops->find(r->dst, r->dst_name, tag, h->size[i],
+					h->sha[i],
+					(const char *const *)s->claimed,
+					s->n_claimed, &ref, &hit, err);
 		if (ret < 0 || !hit) {
 			free(ref);
 			continue;
 		}
-		found[i] = ref;
+		s->found[i] = ref;
 		if (ref[0] != '\0') {
-			claimed[n_claimed++] = ref;
-			qsort(claimed, n_claimed, sizeof(*claimed), cmp_strp);
+			s->claimed[s->n_claimed++] = ref;
+			qsort(s->claimed, s->n_claimed, sizeof(*s->claimed),
+			      cmp_strp);
 		}
 	}
-	/* A copy the interrupted run sent but had not recorded, which the
-	 * target stored altered, is found by no exact lookup: it would stay
-	 * beside the new copy.  Looked for by its loose digest among the
-	 * unclaimed copies newer than every recorded one, and taken back. */
-	for (i = 0; ret == 0 && i < nw; i++) {
+	return ret;
+}
+
+/* A copy the interrupted run sent but had not recorded, which the target
+ * stored altered, is found by no exact lookup: it would stay beside the
+ * new copy.  Looked for by its loose digest among the unclaimed copies
+ * newer than every recorded one, and taken back. */
+static int settle_take_back_altered(struct run *r, struct settle *s,
+				    struct err *err)
+{
+	const struct hashing *h = &s->h;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; ret == 0 && i < s->nw; i++) {
 		struct store_altered_query q;
 		unsigned tries;
-		if (found[i] != NULL || placed[i] != NULL || r->first_contact ||
-		    r->dst->ops->find_altered == NULL ||
+		if (s->found[i] != NULL || s->placed[i] != NULL ||
+		    r->first_contact || r->dst->ops->find_altered == NULL ||
 		    r->dst->ops->keeps_bytes(r->dst) ||
-		    !(h.mk[i].odd_eol || h.mk[i].hdr8))
+		    !(h->mk[i].odd_eol || h->mk[i].hdr8))
 			continue;
-		q.min_size = h.kept[i];
-		q.max_size = h.kept[i] + 2 * (h.mk[i].n_cr + h.mk[i].n_lf);
-		q.loose_sha = h.loose[i];
-		q.older = (const char *const *)older;
-		q.n_older = n_older;
+		q.min_size = h->kept[i];
+		q.max_size = h->kept[i] + 2 * (h->mk[i].n_cr + h->mk[i].n_lf);
+		q.loose_sha = h->loose[i];
+		q.older = (const char *const *)s->older;
+		q.n_older = s->n_older;
 		/* a copy per interrupted run, at most */
 		for (tries = 0; ret == 0 && tries < 8; tries++) {
 			char *ref = NULL;
 			int hit = 0;
-			q.claimed = (const char *const *)claimed;
-			q.n_claimed = n_claimed;
+			q.claimed = (const char *const *)s->claimed;
+			q.n_claimed = s->n_claimed;
 			ret = r->dst->ops->find_altered(r->dst, r->dst_name, &q,
 							&ref, &hit, err);
 			if (ret < 0 || !hit) {
 				free(ref);
 				break;
 			}
-			ret = take_back(r, want[i]->uid, ref, err);
-			claimed = xrealloc(claimed,
-					   (n_claimed + 2) * sizeof(*claimed));
-			claimed[n_claimed++] = ref;
-			qsort(claimed, n_claimed, sizeof(*claimed), cmp_strp);
-			strays = xrealloc(strays,
-					  (n_strays + 1) * sizeof(*strays));
-			strays[n_strays++] = ref;
+			ret = take_back(r, s->want[i]->uid, ref, err);
+			s->claimed = xrealloc(s->claimed,
+					      (s->n_claimed + 2) *
+						      sizeof(*s->claimed));
+			s->claimed[s->n_claimed++] = ref;
+			qsort(s->claimed, s->n_claimed, sizeof(*s->claimed),
+			      cmp_strp);
+			s->strays =
+				xrealloc(s->strays, (s->n_strays + 1) *
+							    sizeof(*s->strays));
+			s->strays[s->n_strays++] = ref;
 		}
 	}
-	/* A copy of bytes that may hide a NUL is exact only if they do not. */
-	nul_uids = xcalloc(nw, sizeof(*nul_uids));
-	nul_idx = xcalloc(nw, sizeof(*nul_idx));
-	has_nul = xcalloc(nw, 1);
-	for (i = 0; ret == 0 && i < nw; i++)
-		if (found[i] != NULL && h.mk[i].has80 &&
-		    !(want[i]->binary_size != 0 &&
-		      want[i]->binary_size == want[i]->size)) {
-			nul_uids[n_nul] = want[i]->uid;
+	return ret;
+}
+
+/* A copy found of bytes that may hide a NUL is exact only if they do not:
+ * the source is asked, and a copy of a message that does is not it. */
+static int settle_check_nul(struct run *r, struct settle *s, struct err *err)
+{
+	uint32_t *nul_uids = xcalloc(s->nw, sizeof(*nul_uids));
+	size_t *nul_idx = xcalloc(s->nw, sizeof(*nul_idx));
+	unsigned char *has_nul = xcalloc(s->nw, 1);
+	size_t n_nul = 0, i;
+	int ret = 0;
+
+	for (i = 0; i < s->nw; i++)
+		if (s->found[i] != NULL &&
+		    mailbox_maybe_hid_nul(s->h.mk[i].has80, s->want[i])) {
+			nul_uids[n_nul] = s->want[i]->uid;
 			nul_idx[n_nul++] = i;
 		}
-	if (ret == 0 && n_nul > 0)
+	if (n_nul > 0)
 		ret = r->src->ops->nul_check(r->src, nul_uids, n_nul, has_nul,
 					     err);
 	for (i = 0; ret == 0 && i < n_nul; i++) {
@@ -275,50 +355,68 @@ int mailbox_settle_inflight(struct run *r, struct store_msg_list *msgs,
 		/* not ours to take back: left there, and the message goes
 		 * the copy path, which reports it */
 		if (!r->first_contact)
-			ret = take_back(r, want[k]->uid, found[k], err);
-		free(found[k]);
-		found[k] = NULL;
+			ret = take_back(r, s->want[k]->uid, s->found[k], err);
+		free(s->found[k]);
+		s->found[k] = NULL;
 	}
-	/* Record: found, done; else forgotten, to be copied again. */
-	for (i = 0; ret == 0 && i < nw; i++) {
-		if (found[i] != NULL) {
-			log_info("user %lld: %s UID %u was copied before the "
-				 "interruption (%s); not copying it again",
-				 (long long)r->user_id, r->fe->src,
-				 want[i]->uid, found[i]);
-			ret = state_item_found(r->st, r->user_id, r->folder_id,
-					       want[i], found[i], err);
-		} else {
-			ret = state_item_forget(r->st, r->folder_id,
-						want[i]->uid, err);
-		}
-	}
-out:
-	if (found != NULL)
-		for (i = 0; i < nw; i++)
-			free(found[i]);
-	free(found);
-	free(claimed);
-	free(older);
-	for (i = 0; i < n_strays; i++)
-		free(strays[i]);
-	free(strays);
 	free(nul_uids);
 	free(nul_idx);
 	free(has_nul);
-	state_items_free(done, n_done);
-	if (h.md != NULL)
-		EVP_MD_CTX_free(h.md);
-	free(h.sha);
-	free(h.size);
-	free(h.have);
-	if (h.lmd != NULL)
-		EVP_MD_CTX_free(h.lmd);
-	free(h.loose);
-	free(h.kept);
-	free(h.mk);
-	state_items_free(infl, n);
-	free(want);
-	free(placed);
+	return ret;
+}
+
+/* Record: found, done; else forgotten, to be copied again. */
+static int settle_record(struct run *r, struct settle *s, struct err *err)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; ret == 0 && i < s->nw; i++) {
+		const struct store_msg *m = s->want[i];
+		if (s->found[i] != NULL) {
+			log_info("user %lld: %s UID %u was copied before the "
+				 "interruption (%s); not copying it again",
+				 (long long)r->user_id, r->fe->src, m->uid,
+				 s->found[i]);
+			ret = state_item_found(r->st, r->user_id, r->folder_id,
+					       m, s->found[i], err);
+		} else {
+			ret = state_item_forget(r->st, r->folder_id, m->uid,
+						err);
+		}
+	}
+	return ret;
+}
+
+/* Each in-flight item is looked up on the target: found only if a copy
+ * proves to be it.  A copy placed before the interruption but not yet
+ * checked (its ref recorded) is read back: exact, it is the copy; not
+ * exact, it is taken back.  Any other item needs its tag, or the same
+ * bytes (SHA-256 compared) in a copy no other item owns.  A found copy
+ * whose source bytes may hide a NUL is checked as mailbox_copy_chunk
+ * would, and taken back if it does.  Found: done.  Not found: forgotten,
+ * so it is copied again.  Never a guess. */
+int mailbox_settle_inflight(struct run *r, struct store_msg_list *msgs,
+			    uint32_t lo, uint32_t hi, struct err *err)
+{
+	struct settle s;
+	int ret;
+
+	memset(&s, 0, sizeof(s));
+	ret = settle_collect(r, &s, msgs, lo, hi, err);
+	if (ret == 0 && s.nw > 0) {
+		ret = settle_hash_sources(r, &s, err);
+		if (ret == 0)
+			ret = settle_claimed(r, &s, err);
+		if (ret == 0)
+			ret = settle_find(r, &s, err);
+		if (ret == 0)
+			ret = settle_take_back_altered(r, &s, err);
+		if (ret == 0)
+			ret = settle_check_nul(r, &s, err);
+		if (ret == 0)
+			ret = settle_record(r, &s, err);
+	}
+	settle_release(&s);
 	return ret;
 }
