@@ -344,13 +344,11 @@ static int check_copies(struct run *r, struct store_msg *const *chunk, size_t n,
 
 /* ---- one chunk ---- */
 
-int mailbox_copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
-		       struct err *err)
+/* The chunk becomes the run's current one: an item per message, and the
+ * sink's state afresh. */
+static void chunk_begin(struct run *r, struct store_msg *const *chunk, size_t n)
 {
-	const struct store_body_sink sink = {sink_begin, sink_data, sink_end,
-					     r};
 	size_t i;
-	int ret;
 
 	r->chunk = chunk;
 	r->chunk_n = n;
@@ -365,6 +363,18 @@ int mailbox_copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 	r->rewrites = !r->dst->ops->keeps_bytes(r->dst);
 	r->cur = NULL;
 	err_clear(&r->sink_err);
+}
+
+/* The chunk journaled in flight, its bodies streamed into the target and
+ * every confirmation waited for.  After a failure nothing the target may
+ * still answer is left pending on the items. */
+static int chunk_stream(struct run *r, struct store_msg *const *chunk, size_t n,
+			struct err *err)
+{
+	const struct store_body_sink sink = {sink_begin, sink_data, sink_end,
+					     r};
+	int ret;
+
 	/* Journal first: in flight before a byte reaches the target. */
 	ret = state_items_inflight(r->st, r->user_id, r->folder_id, chunk, n,
 				   err);
@@ -394,150 +404,181 @@ int mailbox_copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 		}
 		r->cur = NULL;
 	}
-	{
-		/* even after a failure: the confirmed copies exist */
-		struct err perr = ERR_INIT;
-		if (record_placed(r, chunk, n, &perr) < 0 && ret == 0) {
-			*err = perr;
-			ret = -1;
-		}
+	return ret;
+}
+
+/* The copies that may not be exact: their refs journaled (even after a
+ * failure: the confirmed copies exist), then, if all went well so far
+ * (ret 0), checked.  Returns the chunk's result so far. */
+static int chunk_check(struct run *r, struct store_msg *const *chunk, size_t n,
+		       int ret, struct err *err)
+{
+	struct err perr = ERR_INIT;
+
+	if (record_placed(r, chunk, n, &perr) < 0 && ret == 0) {
+		*err = perr;
+		ret = -1;
 	}
 	if (ret == 0)
 		ret = check_copies(r, chunk, n, err);
+	return ret;
+}
+
+/* Record what the target confirmed, even after a failure (failed): those
+ * copies exist.  Items never begun, or refused, are not on the target;
+ * items sent but unconfirmed stay in flight, to be looked up on the
+ * target by the next attempt. */
+static int chunk_settle(struct run *r, struct store_msg *const *chunk, size_t n,
+			int failed, struct err *err)
+{
+	struct err jerr = ERR_INIT;
+	enum state_outcome *oc;
+	const char **refs;
+	uint64_t bytes = 0, done = 0;
+	size_t i;
+	int ret = 0;
+
 	/* What the journal records is what came, not what was announced. */
 	for (i = 0; i < n; i++)
 		if (r->items[i].state == CI_DONE)
 			chunk[i]->size = r->items[i].size;
-	/* Record what the target confirmed, even after a failure: those
-	 * copies exist.  Items never begun, or refused, are not on the
-	 * target; items sent but unconfirmed stay in flight, to be looked
-	 * up on the target by the next attempt. */
-	{
-		struct err jerr = ERR_INIT;
-		enum state_outcome *oc = xcalloc(n, sizeof(*oc));
-		const char **refs = xcalloc(n, sizeof(*refs));
-		uint64_t bytes = 0, done = 0;
-		for (i = 0; i < n; i++) {
-			struct chunk_item *ci = &r->items[i];
-			switch (ci->state) {
-			case CI_DONE:
-				if (ret < 0 && maybe_altered(r, ci, chunk[i])) {
-					/* unchecked: the next run checks it
-					 * where record_placed noted it */
-					oc[i] = STATE_ITEM_KEEP;
-					break;
-				}
-				oc[i] = STATE_ITEM_DONE;
-				refs[i] = ci->ref;
-				done++;
-				bytes += ci->size;
-				break;
-			case CI_PENDING: oc[i] = STATE_ITEM_FORGET; break;
-			case CI_FAILED:
-			case CI_LARGE:
-			case CI_NUL:
-			case CI_SRC_NUL:
-			case CI_ALTERED:
-				/* recorded as skipped below */
+	oc = xcalloc(n, sizeof(*oc));
+	refs = xcalloc(n, sizeof(*refs));
+	for (i = 0; i < n; i++) {
+		struct chunk_item *ci = &r->items[i];
+		switch (ci->state) {
+		case CI_DONE:
+			if (failed && maybe_altered(r, ci, chunk[i])) {
+				/* unchecked: the next run checks it where
+				 * record_placed noted it */
 				oc[i] = STATE_ITEM_KEEP;
 				break;
-			case CI_SENT: oc[i] = STATE_ITEM_KEEP; break;
 			}
-		}
-		if (state_items_settle(r->st, r->user_id, r->folder_id, chunk,
-				       oc, refs, n, &jerr) < 0) {
-			*err = jerr;
-			ret = -1;
-		}
-		free(oc);
-		free(refs);
-		r->res->items_copied += done;
-		r->res->bytes_copied += bytes;
-		atomic_fetch_add(&r->prog->items_done, done);
-		atomic_fetch_add(&r->prog->bytes_synced, bytes);
-	}
-	/* Messages the target refused one by one are bad items; those
-	 * over the limit or with NUL bytes the target cannot take are
-	 * skipped with their reason; those the source did not deliver are
-	 * asked for again, and reported after UNDELIVERED_TRIES. */
-	for (i = 0; ret == 0 && i < n; i++) {
-		struct chunk_item *ci = &r->items[i];
-		struct store_msg m = *chunk[i];
-		char reason[700];
-		switch (ci->state) {
+			oc[i] = STATE_ITEM_DONE;
+			refs[i] = ci->ref;
+			done++;
+			bytes += ci->size;
+			break;
+		case CI_PENDING: oc[i] = STATE_ITEM_FORGET; break;
 		case CI_FAILED:
-			if (ci->err.cls != ERR_MESSAGE) {
-				*err = ci->err;
-				ret = -1;
-				break;
-			}
-			snprintf(reason, sizeof(reason), "bad item: %s",
-				 ci->err.msg);
-			ret = mailbox_skip_item(r, chunk[i], reason, 1, err);
-			break;
 		case CI_LARGE:
-			m.size = ci->size;
-			snprintf(reason, sizeof(reason),
-				 "large item: %llu bytes, over the %llu-byte "
-				 "limit%s",
-				 (unsigned long long)ci->size,
-				 (unsigned long long)r->opt->max_message_size,
-				 ci->size != chunk[i]->size
-					 ? " (the server had announced less)"
-					 : "");
-			ret = mailbox_skip_item(r, &m, reason, 0, err);
-			break;
 		case CI_NUL:
-			m.size = ci->size;
-			ret = mailbox_skip_item(
-				r, &m,
-				"holds NUL bytes, which this target "
-				"cannot store unaltered (an IMAP "
-				"literal cannot carry NUL): not "
-				"copied",
-				0, err);
-			break;
 		case CI_SRC_NUL:
-			ret = mailbox_skip_item(
-				r, chunk[i],
-				"holds NUL bytes the source server "
-				"serves only altered (as 0x80, beside "
-				"transfer-encoded parts): not copied",
-				0, err);
-			break;
 		case CI_ALTERED:
-			ret = mailbox_skip_item(
-				r, chunk[i],
-				"the target stored it altered (it "
-				"rewrites bare CR or LF line endings "
-				"or 8-bit header bytes): copy taken "
-				"back, not copied",
-				0, err);
+			/* recorded as skipped (chunk_report) */
+			oc[i] = STATE_ITEM_KEEP;
 			break;
-		case CI_PENDING:
-			if (r->target_dropped || r->sink_fatal)
-				break; /* not asked to the end: not a fault */
-			if (undelivered_bump(r, ci->uid) < UNDELIVERED_TRIES) {
-				r->undelivered_now++;
-				break;
-			}
-			snprintf(reason, sizeof(reason),
-				 "bad item: the source server did not deliver "
-				 "this message in %d tries (its FETCH was "
-				 "refused or left it out)",
-				 UNDELIVERED_TRIES);
-			ret = mailbox_skip_item(r, chunk[i], reason, 1, err);
-			break;
-		default: break;
+		case CI_SENT: oc[i] = STATE_ITEM_KEEP; break;
 		}
 	}
-	for (i = 0; i < n; i++)
+	if (state_items_settle(r->st, r->user_id, r->folder_id, chunk, oc, refs,
+			       n, &jerr) < 0) {
+		*err = jerr;
+		ret = -1;
+	}
+	free(oc);
+	free(refs);
+	r->res->items_copied += done;
+	r->res->bytes_copied += bytes;
+	atomic_fetch_add(&r->prog->items_done, done);
+	atomic_fetch_add(&r->prog->bytes_synced, bytes);
+	return ret;
+}
+
+/* One item of the chunk that did not go: messages the target refused one
+ * by one are bad items; those over the limit or with NUL bytes the
+ * target cannot take are skipped with their reason; those the source did
+ * not deliver are asked for again, and reported after UNDELIVERED_TRIES. */
+static int chunk_report(struct run *r, struct store_msg *orig,
+			struct chunk_item *ci, struct err *err)
+{
+	struct store_msg m = *orig;
+	char reason[700];
+	int ret = 0;
+
+	switch (ci->state) {
+	case CI_FAILED:
+		if (ci->err.cls != ERR_MESSAGE) {
+			*err = ci->err;
+			ret = -1;
+			break;
+		}
+		snprintf(reason, sizeof(reason), "bad item: %s", ci->err.msg);
+		ret = mailbox_skip_item(r, orig, reason, 1, err);
+		break;
+	case CI_LARGE:
+		m.size = ci->size;
+		snprintf(reason, sizeof(reason),
+			 "large item: %llu bytes, over the %llu-byte "
+			 "limit%s",
+			 (unsigned long long)ci->size,
+			 (unsigned long long)r->opt->max_message_size,
+			 ci->size != orig->size
+				 ? " (the server had announced less)"
+				 : "");
+		ret = mailbox_skip_item(r, &m, reason, 0, err);
+		break;
+	case CI_NUL:
+		m.size = ci->size;
+		ret = mailbox_skip_item(r, &m,
+					"holds NUL bytes, which this target "
+					"cannot store unaltered (an IMAP "
+					"literal cannot carry NUL): not "
+					"copied",
+					0, err);
+		break;
+	case CI_SRC_NUL:
+		ret = mailbox_skip_item(r, orig,
+					"holds NUL bytes the source server "
+					"serves only altered (as 0x80, beside "
+					"transfer-encoded parts): not copied",
+					0, err);
+		break;
+	case CI_ALTERED:
+		ret = mailbox_skip_item(r, orig,
+					"the target stored it altered (it "
+					"rewrites bare CR or LF line endings "
+					"or 8-bit header bytes): copy taken "
+					"back, not copied",
+					0, err);
+		break;
+	case CI_PENDING:
+		if (r->target_dropped || r->sink_fatal)
+			break; /* not asked to the end: not a fault */
+		if (undelivered_bump(r, ci->uid) < UNDELIVERED_TRIES) {
+			r->undelivered_now++;
+			break;
+		}
+		snprintf(reason, sizeof(reason),
+			 "bad item: the source server did not deliver "
+			 "this message in %d tries (its FETCH was "
+			 "refused or left it out)",
+			 UNDELIVERED_TRIES);
+		ret = mailbox_skip_item(r, orig, reason, 1, err);
+		break;
+	default: break;
+	}
+	return ret;
+}
+
+/* The chunk is no longer the run's current one. */
+static void chunk_end(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->chunk_n; i++)
 		free(r->items[i].ref);
 	free(r->items);
 	r->items = NULL;
 	r->chunk = NULL;
 	r->chunk_n = 0;
-	if (ret == 0 && r->opt->bad_item_limit > 0 &&
+}
+
+/* Past --bad-item-limit (or any bad item with a limit of 0), the user
+ * fails. */
+static int check_bad_item_limit(struct run *r, struct err *err)
+{
+	if (r->opt->bad_item_limit > 0 &&
 	    r->res->bad_items > r->opt->bad_item_limit)
 		return err_set(err, ERR_MESSAGE, EC_TOO_BIG,
 			       "%llu bad items, more than --bad-item-limit "
@@ -545,11 +586,30 @@ int mailbox_copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
 			       "skipped-items'",
 			       (unsigned long long)r->res->bad_items,
 			       (unsigned long long)r->opt->bad_item_limit);
-	if (ret == 0 && r->opt->bad_item_limit == 0 && r->res->bad_items > 0)
+	if (r->opt->bad_item_limit == 0 && r->res->bad_items > 0)
 		return err_set(err, ERR_MESSAGE, EC_TOO_BIG,
 			       "%llu bad item(s) and --bad-item-limit is 0: "
 			       "see 'imapmig user stats --include-skipped-"
 			       "items'",
 			       (unsigned long long)r->res->bad_items);
+	return 0;
+}
+
+int mailbox_copy_chunk(struct run *r, struct store_msg *const *chunk, size_t n,
+		       struct err *err)
+{
+	size_t i;
+	int ret;
+
+	chunk_begin(r, chunk, n);
+	ret = chunk_stream(r, chunk, n, err);
+	ret = chunk_check(r, chunk, n, ret, err);
+	if (chunk_settle(r, chunk, n, ret < 0, err) < 0)
+		ret = -1;
+	for (i = 0; ret == 0 && i < n; i++)
+		ret = chunk_report(r, chunk[i], &r->items[i], err);
+	chunk_end(r);
+	if (ret == 0)
+		ret = check_bad_item_limit(r, err);
 	return ret;
 }
