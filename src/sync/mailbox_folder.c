@@ -68,26 +68,18 @@ static int create_folder(struct run *r, const struct sync_plan_entry *fe,
 	return -1;
 }
 
-/* ---- one folder ---- */
+/* ---- one window ---- */
 
-/* One window of a folder: the interrupted run's items settled, then what
- * is neither copied nor reported goes, in chunks.  *last and *gap carry
- * last_uid's progress (see mailbox_sync_folder) from window to window. */
-static int copy_window(struct run *r, struct store_msg_list *msgs,
-		       const struct window *w, int first_contact,
-		       uint32_t *last, int *gap, struct err *err)
+/* What of the window is neither copied nor reported: *todo_r (the caller
+ * frees it), in UID order. */
+static int window_todo(struct run *r, struct store_msg_list *msgs,
+		       const struct window *w, struct store_msg ***todo_r,
+		       size_t *n_r, struct err *err)
 {
-	const struct sync_plan_entry *fe = r->fe;
-	struct store_msg **todo = NULL;
+	struct store_msg **todo;
 	uint32_t *done_uids = NULL;
 	size_t n_todo = 0, n_done = 0, d = 0, i;
-	int ret;
 
-	r->first_contact = first_contact;
-	ret = mailbox_settle_inflight(r, msgs, w->lo, w->hi, err);
-	r->first_contact = 0;
-	if (ret < 0)
-		return -1;
 	if (state_settled_uids_in(r->st, r->folder_id, w->lo, w->hi, &done_uids,
 				  &n_done, err) < 0)
 		return -1;
@@ -101,96 +93,25 @@ static int copy_window(struct run *r, struct store_msg_list *msgs,
 		todo[n_todo++] = &msgs->v[i];
 	}
 	free(done_uids);
-	done_uids = NULL;
-	/* Limits first: a large item is skipped and reported, never cut.
-	 * RFC822.SIZE is only a claim: one byte past the limit must exist. */
-	{
-		size_t k = 0, nb = 0;
-		uint32_t *big = xcalloc(n_todo + 1, sizeof(*big));
-		unsigned char *over = xcalloc(n_todo + 1, 1);
-		for (i = 0; i < n_todo; i++)
-			if (todo[i]->size > r->opt->max_message_size)
-				big[nb++] = todo[i]->uid;
-		if (nb > 1)
-			qsort(big, nb, sizeof(*big), cmp_u32);
-		if (nb > 0 && r->src->ops->size_over(r->src, big, nb,
-						     r->opt->max_message_size,
-						     over, err) < 0) {
-			free(big);
-			free(over);
-			goto fail;
-		}
-		for (i = 0; i < n_todo; i++) {
-			struct store_msg *m = todo[i];
-			char reason[160];
-			if (stop_requested(r)) {
-				/* each report costs a round trip */
-				free(big);
-				free(over);
-				r->res->stopped = 1;
-				free(todo);
-				return 0;
-			}
-			if (m->size > r->opt->max_message_size) {
-				const uint32_t *hit =
-					bsearch(&m->uid, big, nb, sizeof(*big),
-						cmp_u32);
-				if (hit != NULL && !over[hit - big]) {
-					log_warn("user %lld: %s UID %u: the "
-						 "server says %llu bytes, but "
-						 "it is not over the limit: "
-						 "copying it",
-						 (long long)r->user_id, fe->src,
-						 m->uid,
-						 (unsigned long long)m->size);
-					todo[k++] = m;
-					continue;
-				}
-			}
-			if (m->size > r->opt->max_message_size) {
-				snprintf(reason, sizeof(reason),
-					 "large item: %llu bytes, over the "
-					 "%llu-byte limit",
-					 (unsigned long long)m->size,
-					 (unsigned long long)
-						 r->opt->max_message_size);
-				if (mailbox_skip_item(r, m, reason, 0, err) <
-				    0) {
-					free(big);
-					free(over);
-					goto fail;
-				}
-				continue;
-			}
-			if (mailbox_over_item_limit(r, m)) {
-				snprintf(reason, sizeof(reason),
-					 "over the %llu-item limit (older "
-					 "items are not migrated)",
-					 (unsigned long long)r->opt->max_items);
-				if (mailbox_skip_item(r, m, reason, 0, err) <
-				    0) {
-					free(big);
-					free(over);
-					goto fail;
-				}
-				continue;
-			}
-			todo[k++] = m;
-		}
-		n_todo = k;
-		free(big);
-		free(over);
-	}
-	if (n_todo > 1)
-		qsort(todo, n_todo, sizeof(*todo), msg_cmp_uid);
-	i = 0;
+	*todo_r = todo;
+	*n_r = n_todo;
+	return 0;
+}
+
+/* The to-do list (sorted by UID) copied in chunks of at most CHUNK_MSGS
+ * messages and CHUNK_BYTES (or one bigger message).  Returns 1 when a
+ * stop ended it. */
+static int copy_in_chunks(struct run *r, struct store_msg **todo, size_t n_todo,
+			  struct err *err)
+{
+	size_t i = 0;
+
 	while (i < n_todo) {
 		size_t n = 0;
 		uint64_t bytes = 0;
 		if (stop_requested(r)) {
 			r->res->stopped = 1;
-			free(todo);
-			return 0;
+			return 1;
 		}
 		while (i + n < n_todo && n < CHUNK_MSGS &&
 		       (n == 0 || bytes + todo[i + n]->size <= CHUNK_BYTES)) {
@@ -203,23 +124,30 @@ static int copy_window(struct run *r, struct store_msg_list *msgs,
 				 * is for the next run */
 				err_clear(err);
 				r->res->stopped = 1;
-				free(todo);
-				return 0;
+				return 1;
 			}
-			goto fail;
+			return -1;
 		}
 		i += n;
 	}
-	free(todo);
-	todo = NULL;
-	/* last_uid's progress: over the settled messages, in UID order,
-	 * up to the first that is not */
+	return 0;
+}
+
+/* last_uid's progress over the window: over the settled messages, in UID
+ * order, up to the first that is not (then *gap). */
+static int window_progress(struct run *r, struct store_msg_list *msgs,
+			   const struct window *w, uint32_t *last, int *gap,
+			   struct err *err)
+{
+	uint32_t *done_uids = NULL;
+	size_t n_done = 0, d = 0, i;
+
 	if (*gap)
 		return 0;
 	if (state_settled_uids_in(r->st, r->folder_id, w->lo, w->hi, &done_uids,
 				  &n_done, err) < 0)
 		return -1;
-	for (i = 0, d = 0; i < msgs->n && !*gap; i++) {
+	for (i = 0; i < msgs->n && !*gap; i++) {
 		while (d < n_done && done_uids[d] < msgs->v[i].uid)
 			d++;
 		if (d == n_done || done_uids[d] != msgs->v[i].uid)
@@ -229,193 +157,231 @@ static int copy_window(struct run *r, struct store_msg_list *msgs,
 	}
 	free(done_uids);
 	return 0;
-fail:
-	free(todo);
-	return -1;
 }
 
-int mailbox_sync_folder(struct run *r, const struct sync_plan_entry *fe,
-			struct err *err)
+/* One window of a folder: the interrupted run's items settled, then what
+ * is neither copied nor reported goes, in chunks.  *last and *gap carry
+ * last_uid's progress (see folder_finish) from window to window. */
+static int copy_window(struct run *r, struct store_msg_list *msgs,
+		       const struct window *w, int first_contact,
+		       uint32_t *last, int *gap, struct err *err)
 {
-	struct store_folder_status fs;
-	struct store_msg_list msgs = {0};
-	struct state_folder jf;
-	struct window w;
-	uint32_t last;
-	int gap = 0, renumbered = 0, first_contact;
-	int ret = -1;
+	struct store_msg **todo = NULL;
+	size_t n_todo = 0;
+	int ret;
 
-	r->fe = fe;
-	sync_progress_set_folder(r->prog, fe->src);
-	free(r->dst_name);
-	r->dst_name = xstrdup(fe->dst);
-	if (fe->has_status) {
-		/* An incremental pass over an unchanged folder costs nothing
-		 * but the listing: same UIDVALIDITY, no UID above the last
-		 * one copied, nothing left in flight. */
-		uint32_t *infl = NULL;
-		size_t ninfl = 0;
-		if (state_folder_open(r->st, r->user_id, fe->src, NULL, &jf,
-				      err) < 0)
+	r->first_contact = first_contact;
+	ret = mailbox_settle_inflight(r, msgs, w->lo, w->hi, err);
+	r->first_contact = 0;
+	if (ret < 0 || window_todo(r, msgs, w, &todo, &n_todo, err) < 0)
+		return -1;
+	ret = mailbox_apply_limits(r, todo, &n_todo, err);
+	if (ret == 0) {
+		if (n_todo > 1)
+			qsort(todo, n_todo, sizeof(*todo), msg_cmp_uid);
+		ret = copy_in_chunks(r, todo, n_todo, err);
+	}
+	free(todo);
+	if (ret != 0) /* 1: a stop ended it */
+		return ret < 0 ? -1 : 0;
+	return window_progress(r, msgs, w, last, gap, err);
+}
+
+/* ---- one folder ---- */
+
+/* One folder's pass, from step to step. */
+struct folder_pass {
+	struct store_folder_status fs; /* the source's, as selected */
+	struct state_folder jf;	       /* the journal's, as opened */
+	int renumbered;		       /* UIDVALIDITY changed since */
+	int first_contact;	       /* the journal never saw it */
+	uint32_t last;		       /* last_uid's progress */
+	int gap;		       /* a message not settled was met */
+};
+
+/* An incremental pass over an unchanged folder costs nothing but the
+ * listing: same UIDVALIDITY, no UID above the last one copied, nothing
+ * left in flight.  Returns 1 for such a folder (counted). */
+static int folder_unchanged(struct run *r, const struct sync_plan_entry *fe,
+			    struct err *err)
+{
+	struct state_folder jf;
+	uint32_t *infl = NULL;
+	size_t ninfl = 0;
+
+	if (!fe->has_status)
+		return 0;
+	if (state_folder_open(r->st, r->user_id, fe->src, NULL, &jf, err) < 0)
+		return -1;
+	if (jf.uidvalidity != 0 && jf.uidvalidity == fe->status.uidvalidity &&
+	    (fe->status.uidnext == 0 ||
+	     fe->status.uidnext <= jf.last_uid + 1) &&
+	    /* flags unchanged too: only CONDSTORE can tell */
+	    fe->status.highestmodseq != 0 &&
+	    fe->status.highestmodseq == jf.highestmodseq) {
+		if (state_inflight_uids(r->st, jf.id, &infl, &ninfl, err) < 0)
 			return -1;
-		if (jf.uidvalidity != 0 &&
-		    jf.uidvalidity == fe->status.uidvalidity &&
-		    (fe->status.uidnext == 0 ||
-		     fe->status.uidnext <= jf.last_uid + 1) &&
-		    /* flags unchanged too: only CONDSTORE can tell */
-		    fe->status.highestmodseq != 0 &&
-		    fe->status.highestmodseq == jf.highestmodseq) {
-			if (state_inflight_uids(r->st, jf.id, &infl, &ninfl,
-						err) < 0)
-				return -1;
-			free(infl);
-			if (ninfl == 0) {
-				r->res->folders_unchanged++;
-				return 0;
-			}
+		free(infl);
+		if (ninfl == 0) {
+			r->res->folders_unchanged++;
+			return 1;
 		}
 	}
+	return 0;
+}
+
+/* The folder created on the target (or under the name it takes), opened
+ * in the journal and on the source; a renumbering noted; the flags of
+ * the copies brought up to date. */
+static int folder_open(struct run *r, const struct sync_plan_entry *fe,
+		       struct folder_pass *fp, struct err *err)
+{
+	struct state_folder *jf = &fp->jf;
+	const struct store_folder_status *fs = &fp->fs;
+
 	if (create_folder(r, fe, err) < 0)
 		return -1;
-	if (state_folder_open(r->st, r->user_id, fe->src, r->dst_name, &jf,
+	if (state_folder_open(r->st, r->user_id, fe->src, r->dst_name, jf,
 			      err) < 0)
 		return -1;
-	r->folder_id = jf.id;
-	first_contact = jf.uidvalidity == 0;
+	r->folder_id = jf->id;
+	fp->first_contact = jf->uidvalidity == 0;
 	make_tag_prefix(fe->src, r->tag_prefix);
-	if (r->src->ops->select(r->src, fe->src, &fs, err) < 0)
+	if (r->src->ops->select(r->src, fe->src, &fp->fs, err) < 0)
 		return -1;
-	r->uidvalidity = fs.uidvalidity;
-	if (jf.uidvalidity != 0 && jf.uidvalidity != fs.uidvalidity) {
+	r->uidvalidity = fs->uidvalidity;
+	if (jf->uidvalidity != 0 && jf->uidvalidity != fs->uidvalidity) {
 		/* The source renumbered the folder: UIDs say nothing now.
 		 * Everything is read again, and each message is looked up
-		 * on the target before it is copied (mailbox_settle_inflight).
-		 */
+		 * on the target before it is copied (settle_inflight). */
 		log_warn("user %lld: folder \"%s\" changed UIDVALIDITY "
 			 "(%u -> %u): re-reading it, matching messages "
 			 "already on the target",
-			 (long long)r->user_id, fe->src, jf.uidvalidity,
-			 fs.uidvalidity);
+			 (long long)r->user_id, fe->src, jf->uidvalidity,
+			 fs->uidvalidity);
 		if (state_folder_renumbered(r->st, r->folder_id, err) < 0)
 			return -1;
-		jf.last_uid = 0;
-		renumbered = 1;
+		jf->last_uid = 0;
+		fp->renumbered = 1;
 	}
 	/* The new HIGHESTMODSEQ is recorded only once the pass is done:
 	 * a pass cut short must look at the flags again.  A new UIDVALIDITY
 	 * only once every message is marked as possibly on the target (a
 	 * pass cut short before that must see the change again, or it would
 	 * copy the whole folder again). */
-	if (state_folder_update(r->st, r->folder_id,
-				renumbered || first_contact ? jf.uidvalidity
-							    : fs.uidvalidity,
-				jf.last_uid, renumbered ? 0 : jf.highestmodseq,
-				fs.messages, err) < 0)
+	if (state_folder_update(
+		    r->st, r->folder_id,
+		    fp->renumbered || fp->first_contact ? jf->uidvalidity
+							: fs->uidvalidity,
+		    jf->last_uid, fp->renumbered ? 0 : jf->highestmodseq,
+		    fs->messages, err) < 0)
 		return -1;
-	if (!renumbered && mailbox_sync_flags(r, &jf, &fs, err) < 0)
+	if (!fp->renumbered && mailbox_sync_flags(r, jf, fs, err) < 0)
 		return -1;
-	last = jf.last_uid;
-	if (fs.messages == 0)
-		goto done; /* records the new UIDVALIDITY */
-	r->undelivered_now = 0;
-	/* Renumbered, every message is treated as possibly on the target;
-	 * met for the first time, each whose date a copy there has.  Marked
-	 * in a listing pass of their own, window by window, before the new
-	 * UIDVALIDITY is recorded. */
-	if (renumbered || first_contact) {
-		time_t *dates = NULL;
-		size_t n_dates = 0;
-		uint64_t marked = 0;
-		if (!renumbered &&
-		    mailbox_target_dates(r, &dates, &n_dates, err) < 0)
-			return -1;
-		mailbox_window_start(&w, jf.last_uid + 1, &fs);
-		while ((renumbered || n_dates > 0) && !w.done) {
-			if (stop_requested(r)) {
-				r->res->stopped = 1;
-				break;
-			}
-			if (mailbox_window_next(r, &w, &fs, &msgs, err) < 0 ||
-			    mailbox_mark_window(r, &msgs,
-						renumbered ? NULL : dates,
-						n_dates, &marked, err) < 0) {
-				free(dates);
-				goto out;
-			}
-		}
-		free(dates);
-		store_msg_list_free(&msgs);
-		if (r->res->stopped)
-			return 0;
-		if (!renumbered && marked > 0)
-			log_info("user %lld: folder \"%s\" already holds %zu "
-				 "message(s) on the target: %llu source "
-				 "message(s) of the same date are looked up "
-				 "there before copying",
-				 (long long)r->user_id, r->dst_name, n_dates,
-				 (unsigned long long)marked);
-		if (state_folder_update(r->st, r->folder_id, fs.uidvalidity,
-					jf.last_uid,
-					renumbered ? 0 : jf.highestmodseq,
-					fs.messages, err) < 0)
-			return -1;
-	}
-	mailbox_window_start(&w, jf.last_uid + 1, &fs);
+	fp->last = jf->last_uid;
+	return 0;
+}
+
+/* The folder's windows, each settled and copied.  Returns 1 when a stop
+ * ended the pass. */
+static int copy_pass(struct run *r, struct folder_pass *fp, struct err *err)
+{
+	struct store_msg_list msgs = {0};
+	struct window w;
+	int ret = 0;
+
+	mailbox_window_start(&w, fp->jf.last_uid + 1, &fp->fs);
 	while (!w.done) {
 		if (stop_requested(r)) {
 			r->res->stopped = 1;
 			break;
 		}
-		if (mailbox_window_next(r, &w, &fs, &msgs, err) < 0 ||
-		    copy_window(r, &msgs, &w, first_contact && !renumbered,
-				&last, &gap, err) < 0)
-			goto out;
+		if (mailbox_window_next(r, &w, &fp->fs, &msgs, err) < 0 ||
+		    copy_window(r, &msgs, &w,
+				fp->first_contact && !fp->renumbered, &fp->last,
+				&fp->gap, err) < 0) {
+			ret = -1;
+			break;
+		}
 		if (r->res->stopped)
 			break;
 	}
 	store_msg_list_free(&msgs);
-	if (r->res->stopped)
-		return 0;
-done:
-	/* last_uid moves only over messages that are settled (copied or
-	 * reported), in UID order, and only when the journal accounts for
-	 * every message the source says the folder holds: a message the
-	 * server left out, refused or has yet to deliver keeps it back, so
-	 * the next pass asks for it again. */
-	{
-		uint64_t n_settled = 0;
-		int complete;
-		if (state_settled_count(r->st, r->folder_id, &n_settled, err) <
-		    0)
-			goto out;
-		complete = n_settled >= fs.messages;
-		if (!complete) {
-			last = jf.last_uid;
-			log_warn("user %lld: folder \"%s\": the source says it "
-				 "holds %u messages, %llu are copied or "
-				 "reported",
-				 (long long)r->user_id, fe->src, fs.messages,
-				 (unsigned long long)n_settled);
-		}
-		ret = state_folder_update(
-			r->st, r->folder_id, fs.uidvalidity, last,
-			complete ? fs.highestmodseq : jf.highestmodseq,
-			fs.messages, err);
-		if (ret == 0 && r->undelivered_now > 0)
-			ret = err_set(
-				err, ERR_TRANSIENT, EC_IO,
-				"folder \"%s\": the source did not deliver "
-				"%u message(s) it listed: asking again",
-				fe->src, r->undelivered_now);
-		else if (ret == 0 && !complete)
-			ret = err_set(err, ERR_TRANSIENT, EC_PROTOCOL,
-				      "folder \"%s\": the source says it holds "
-				      "%u messages but listed only %llu: "
-				      "asking again",
-				      fe->src, fs.messages,
-				      (unsigned long long)n_settled);
-	}
-out:
-	store_msg_list_free(&msgs);
+	if (ret == 0 && r->res->stopped)
+		ret = 1;
 	return ret;
+}
+
+/* last_uid moves only over messages that are settled (copied or
+ * reported), in UID order, and only when the journal accounts for every
+ * message the source says the folder holds: a message the server left
+ * out, refused or has yet to deliver keeps it back, so the next pass asks
+ * for it again. */
+static int folder_finish(struct run *r, const struct sync_plan_entry *fe,
+			 const struct folder_pass *fp, struct err *err)
+{
+	const struct store_folder_status *fs = &fp->fs;
+	uint64_t n_settled = 0;
+	uint32_t last = fp->last;
+	int complete, ret;
+
+	if (state_settled_count(r->st, r->folder_id, &n_settled, err) < 0)
+		return -1;
+	complete = n_settled >= fs->messages;
+	if (!complete) {
+		last = fp->jf.last_uid;
+		log_warn("user %lld: folder \"%s\": the source says it "
+			 "holds %u messages, %llu are copied or "
+			 "reported",
+			 (long long)r->user_id, fe->src, fs->messages,
+			 (unsigned long long)n_settled);
+	}
+	ret = state_folder_update(r->st, r->folder_id, fs->uidvalidity, last,
+				  complete ? fs->highestmodseq
+					   : fp->jf.highestmodseq,
+				  fs->messages, err);
+	if (ret == 0 && r->undelivered_now > 0)
+		ret = err_set(err, ERR_TRANSIENT, EC_IO,
+			      "folder \"%s\": the source did not deliver "
+			      "%u message(s) it listed: asking again",
+			      fe->src, r->undelivered_now);
+	else if (ret == 0 && !complete)
+		ret = err_set(err, ERR_TRANSIENT, EC_PROTOCOL,
+			      "folder \"%s\": the source says it holds "
+			      "%u messages but listed only %llu: "
+			      "asking again",
+			      fe->src, fs->messages,
+			      (unsigned long long)n_settled);
+	return ret;
+}
+
+int mailbox_sync_folder(struct run *r, const struct sync_plan_entry *fe,
+			struct err *err)
+{
+	struct folder_pass fp;
+	int ret;
+
+	memset(&fp, 0, sizeof(fp));
+	r->fe = fe;
+	sync_progress_set_folder(r->prog, fe->src);
+	free(r->dst_name);
+	r->dst_name = xstrdup(fe->dst);
+	ret = folder_unchanged(r, fe, err);
+	if (ret != 0)
+		return ret < 0 ? -1 : 0;
+	if (folder_open(r, fe, &fp, err) < 0)
+		return -1;
+	/* an empty folder goes straight to the end: that records its new
+	 * UIDVALIDITY */
+	if (fp.fs.messages > 0) {
+		r->undelivered_now = 0;
+		if (fp.renumbered || fp.first_contact)
+			ret = mailbox_mark_pass(r, &fp.fs, &fp.jf,
+						fp.renumbered, err);
+		if (ret == 0)
+			ret = copy_pass(r, &fp, err);
+		if (ret != 0) /* 1: a stop ended it */
+			return ret < 0 ? -1 : 0;
+	}
+	return folder_finish(r, fe, &fp, err);
 }

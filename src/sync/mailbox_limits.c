@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "util/log.h"
 #include "util/xalloc.h"
 
 /* ---- skipped items ---- */
@@ -55,7 +56,7 @@ static uint32_t date_key(time_t t)
 
 /* Is m over the item limit (older than the newest max_items)?  Counts the
  * ties at the cutoff second as they are let through. */
-int mailbox_over_item_limit(struct run *r, const struct store_msg *m)
+static int over_item_limit(struct run *r, const struct store_msg *m)
 {
 	uint32_t key = date_key(m->internaldate);
 
@@ -65,6 +66,85 @@ int mailbox_over_item_limit(struct run *r, const struct store_msg *m)
 		return 1;
 	r->cutoff_ties--;
 	return 0;
+}
+
+/* One message of the to-do list against the limits: *keep 1 if it goes
+ * on, else it is reported.  big[0..nb) (sorted) are the UIDs whose
+ * RFC822.SIZE is over the size limit, over[] whether each really is. */
+static int limit_one(struct run *r, struct store_msg *m, const uint32_t *big,
+		     size_t nb, const unsigned char *over, int *keep,
+		     struct err *err)
+{
+	char reason[160];
+
+	*keep = 0;
+	if (m->size > r->opt->max_message_size) {
+		const uint32_t *hit =
+			bsearch(&m->uid, big, nb, sizeof(*big), cmp_u32);
+		if (hit != NULL && !over[hit - big]) {
+			log_warn("user %lld: %s UID %u: the server says %llu "
+				 "bytes, but it is not over the limit: "
+				 "copying it",
+				 (long long)r->user_id, r->fe->src, m->uid,
+				 (unsigned long long)m->size);
+			*keep = 1;
+			return 0;
+		}
+	}
+	if (m->size > r->opt->max_message_size) {
+		snprintf(reason, sizeof(reason),
+			 "large item: %llu bytes, over the %llu-byte limit",
+			 (unsigned long long)m->size,
+			 (unsigned long long)r->opt->max_message_size);
+		return mailbox_skip_item(r, m, reason, 0, err);
+	}
+	if (over_item_limit(r, m)) {
+		snprintf(reason, sizeof(reason),
+			 "over the %llu-item limit (older items are not "
+			 "migrated)",
+			 (unsigned long long)r->opt->max_items);
+		return mailbox_skip_item(r, m, reason, 0, err);
+	}
+	*keep = 1;
+	return 0;
+}
+
+/* Limits first: a large item is skipped and reported, never cut.
+ * RFC822.SIZE is only a claim: one byte past the limit must exist. */
+int mailbox_apply_limits(struct run *r, struct store_msg **todo, size_t *n,
+			 struct err *err)
+{
+	size_t n_todo = *n, k = 0, nb = 0, i;
+	uint32_t *big = xcalloc(n_todo + 1, sizeof(*big));
+	unsigned char *over = xcalloc(n_todo + 1, 1);
+	int ret = 0;
+
+	for (i = 0; i < n_todo; i++)
+		if (todo[i]->size > r->opt->max_message_size)
+			big[nb++] = todo[i]->uid;
+	if (nb > 1)
+		qsort(big, nb, sizeof(*big), cmp_u32);
+	if (nb > 0 &&
+	    r->src->ops->size_over(r->src, big, nb, r->opt->max_message_size,
+				   over, err) < 0)
+		ret = -1;
+	for (i = 0; ret == 0 && i < n_todo; i++) {
+		int keep = 0;
+		if (stop_requested(r)) {
+			/* each report costs a round trip */
+			r->res->stopped = 1;
+			ret = 1;
+			break;
+		}
+		ret = limit_one(r, todo[i], big, nb, over, &keep, err);
+		if (ret == 0 && keep)
+			todo[k++] = todo[i];
+	}
+	if (ret == 0)
+		*n = k;
+	free(big);
+	free(over);
+	return ret;
 }
 
 /* The newest max_items of the mailbox, without holding its dates: the

@@ -206,13 +206,12 @@ int mailbox_window_next(struct run *r, struct window *w,
  * date on the target. */
 int mailbox_sync_flags(struct run *r, const struct state_folder *jf,
 		       const struct store_folder_status *fs, struct err *err);
-/* The dates of the copies in the target folder, sorted. */
-int mailbox_target_dates(struct run *r, time_t **dates_r, size_t *n_r,
-			 struct err *err);
-/* Mark a window's messages as possibly on the target (see the file). */
-int mailbox_mark_window(struct run *r, struct store_msg_list *msgs,
-			const time_t *dates, size_t n_dates, uint64_t *marked,
-			struct err *err);
+/* The first-contact (or renumbered) marking pass over the folder: its
+ * messages that may already be on the target journaled in flight, so
+ * that settle_inflight() looks them up.  1 when a stop cut it short. */
+int mailbox_mark_pass(struct run *r, const struct store_folder_status *fs,
+		      const struct state_folder *jf, int renumbered,
+		      struct err *err);
 
 /* ---- the copy pipeline (mailbox_copy.c) ---- */
 
@@ -237,8 +236,10 @@ int mailbox_settle_inflight(struct run *r, struct store_msg_list *msgs,
  * person recognises it by. */
 int mailbox_skip_item(struct run *r, const struct store_msg *m,
 		      const char *reason, int bad, struct err *err);
-/* Is m over the item limit?  Counts the ties it lets through. */
-int mailbox_over_item_limit(struct run *r, const struct store_msg *m);
+/* The limits applied to a window's to-do list todo[0..*n): what is over
+ * one is reported and leaves the list.  1 when a stop cut it short. */
+int mailbox_apply_limits(struct run *r, struct store_msg **todo, size_t *n,
+			 struct err *err);
 /* Find the cutoff date of --max-items for the mailbox of plan. */
 int mailbox_compute_cutoff(struct run *r, const struct sync_plan *plan,
 			   struct err *err);

@@ -230,8 +230,8 @@ static int cmp_time(const void *a, const void *b)
 
 /* The dates of the copies in the target folder, sorted.  (What the
  * target holds, not the source: held whole, 8 bytes a copy.) */
-int mailbox_target_dates(struct run *r, time_t **dates_r, size_t *n_r,
-			 struct err *err)
+static int target_dates(struct run *r, time_t **dates_r, size_t *n_r,
+			struct err *err)
 {
 	struct store_copy_list copies = {0};
 	time_t *dates = NULL;
@@ -256,12 +256,12 @@ out:
 
 /* Mark a window's messages as possibly on the target: every one (dates
  * NULL: the folder was renumbered), or each with the INTERNALDATE of a
- * copy there (a copy keeps its date).  mailbox_settle_inflight() then reads
- * each, hashes it and looks it up on the target; only what is not found is
+ * copy there (a copy keeps its date).  settle_inflight() then reads each,
+ * hashes it and looks it up on the target; only what is not found is
  * copied. */
-int mailbox_mark_window(struct run *r, struct store_msg_list *msgs,
-			const time_t *dates, size_t n_dates, uint64_t *marked,
-			struct err *err)
+static int mark_window(struct run *r, struct store_msg_list *msgs,
+		       const time_t *dates, size_t n_dates, uint64_t *marked,
+		       struct err *err)
 {
 	struct store_msg **maybe = xcalloc(msgs->n + 1, sizeof(*maybe));
 	size_t n = 0, i;
@@ -278,4 +278,54 @@ int mailbox_mark_window(struct run *r, struct store_msg_list *msgs,
 	*marked += n;
 	free(maybe);
 	return ret;
+}
+
+/* Renumbered, every message is treated as possibly on the target; met
+ * for the first time, each whose date a copy there has.  Marked in a
+ * listing pass of their own, window by window, before the new UIDVALIDITY
+ * is recorded. */
+int mailbox_mark_pass(struct run *r, const struct store_folder_status *fs,
+		      const struct state_folder *jf, int renumbered,
+		      struct err *err)
+{
+	struct store_msg_list msgs = {0};
+	struct window w;
+	time_t *dates = NULL;
+	size_t n_dates = 0;
+	uint64_t marked = 0;
+	int ret = 0;
+
+	if (!renumbered && target_dates(r, &dates, &n_dates, err) < 0)
+		return -1;
+	mailbox_window_start(&w, jf->last_uid + 1, fs);
+	while ((renumbered || n_dates > 0) && !w.done) {
+		if (stop_requested(r)) {
+			r->res->stopped = 1;
+			break;
+		}
+		if (mailbox_window_next(r, &w, fs, &msgs, err) < 0 ||
+		    mark_window(r, &msgs, renumbered ? NULL : dates, n_dates,
+				&marked, err) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	free(dates);
+	store_msg_list_free(&msgs);
+	if (ret < 0)
+		return -1;
+	if (r->res->stopped)
+		return 1;
+	if (!renumbered && marked > 0)
+		log_info("user %lld: folder \"%s\" already holds %zu "
+			 "message(s) on the target: %llu source "
+			 "message(s) of the same date are looked up "
+			 "there before copying",
+			 (long long)r->user_id, r->dst_name, n_dates,
+			 (unsigned long long)marked);
+	if (state_folder_update(
+		    r->st, r->folder_id, fs->uidvalidity, jf->last_uid,
+		    renumbered ? 0 : jf->highestmodseq, fs->messages, err) < 0)
+		return -1;
+	return 0;
 }
