@@ -49,6 +49,8 @@ struct marks {
 	uint64_t n_cr, n_lf;
 };
 
+/* One pass of sync_mailbox_run() for one user: what every step reads,
+ * and the current folder and chunk. */
 struct run {
 	struct state *st;
 	int64_t user_id;
@@ -131,16 +133,8 @@ static inline int stop_requested(const struct run *r)
 	return r->opt->stop != NULL && atomic_load(r->opt->stop);
 }
 
-/* qsort() orders: store_msg pointers by UID, uint32_t, store_msg by
+/* qsort() orders: uint32_t; store_msg by UID; store_msg pointers by
  * UID. */
-static inline int msg_cmp_uid(const void *a, const void *b)
-{
-	const struct store_msg *x = *(struct store_msg *const *)a;
-	const struct store_msg *y = *(struct store_msg *const *)b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
 static inline int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -152,7 +146,13 @@ static inline int msg_cmp_uid_val(const void *a, const void *b)
 {
 	const struct store_msg *x = a, *y = b;
 
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
+	return cmp_u32(&x->uid, &y->uid);
+}
+
+static inline int msg_cmp_uid(const void *a, const void *b)
+{
+	return msg_cmp_uid_val(*(struct store_msg *const *)a,
+			       *(struct store_msg *const *)b);
 }
 
 /* Bytes fetched with BODY[] that hold 0x80 (has80) may be a NUL the

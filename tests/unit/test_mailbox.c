@@ -130,9 +130,8 @@ static int fs_fetch_summary(struct store_source *s, uint32_t uid,
 	return 0;
 }
 
-static int fs_size_over(struct store_source *s, const uint32_t *uids,
-			size_t n, uint64_t limit, unsigned char *over_r,
-			struct err *err)
+static int fs_size_over(struct store_source *s, const uint32_t *uids, size_t n,
+			uint64_t limit, unsigned char *over_r, struct err *err)
 {
 	(void)s;
 	(void)uids;
@@ -142,8 +141,8 @@ static int fs_size_over(struct store_source *s, const uint32_t *uids,
 	return 0;
 }
 
-static int fs_nul_check(struct store_source *s, const uint32_t *uids,
-			size_t n, unsigned char *has_nul_r, struct err *err)
+static int fs_nul_check(struct store_source *s, const uint32_t *uids, size_t n,
+			unsigned char *has_nul_r, struct err *err)
 {
 	(void)s;
 	(void)uids;
@@ -230,8 +229,8 @@ static int ft_append_data(struct store_target *t, const char *p, size_t len,
 	return 0;
 }
 
-static int ft_append_end(struct store_target *t, store_append_cb *cb,
-			 void *ctx, struct err *err)
+static int ft_append_end(struct store_target *t, store_append_cb *cb, void *ctx,
+			 struct err *err)
 {
 	struct fake_target *f = (struct fake_target *)t;
 	char ref[32];
@@ -267,8 +266,8 @@ static int ft_flush(struct store_target *t, unsigned max_pending,
 	return 0; /* every append is confirmed at once */
 }
 
-static int ft_find(struct store_target *t, const char *folder,
-		   const char *tag, uint64_t size, const unsigned char *sha256,
+static int ft_find(struct store_target *t, const char *folder, const char *tag,
+		   uint64_t size, const unsigned char *sha256,
 		   const char *const *claimed, size_t n_claimed, char **ref_r,
 		   int *found_r, struct err *err)
 {
@@ -305,9 +304,9 @@ static int ft_set_flags(struct store_target *t, const char *folder,
 	return -1;
 }
 
-static int ft_check(struct store_target *t, const char *folder,
-		    const char *ref, uint64_t size, const unsigned char *sha256,
-		    int *same_r, struct err *err)
+static int ft_check(struct store_target *t, const char *folder, const char *ref,
+		    uint64_t size, const unsigned char *sha256, int *same_r,
+		    struct err *err)
 {
 	(void)t;
 	(void)folder;
@@ -533,9 +532,8 @@ static void test_first_pass(void **state)
 						   strlen(bodies[3]));
 	assert_int_equal(res.items_skipped, 1);
 	assert_int_equal(res.bad_items, 1);
-	assert_int_equal(state_skipped_list(fx->st, fx->user_id, &sk, &n_sk,
-					    &err),
-			 0);
+	assert_int_equal(
+		state_skipped_list(fx->st, fx->user_id, &sk, &n_sk, &err), 0);
 	assert_int_equal(n_sk, 1);
 	assert_non_null(strstr(sk[0].reason, "bad item"));
 	assert_non_null(strstr(sk[0].reason, "refused"));
