@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "state/state.h"
+#include "sync/mailbox_priv.h"
 #include "util/xalloc.h"
 
 void verify_report_release(struct verify_report *rep)
@@ -19,13 +20,6 @@ void verify_report_release(struct verify_report *rep)
 	}
 	free(rep->v);
 	memset(rep, 0, sizeof(*rep));
-}
-
-static int cmp_msg(const void *a, const void *b)
-{
-	const struct store_msg *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
 static int cmp_copy(const void *a, const void *b)
@@ -45,28 +39,12 @@ struct vhash {
 	EVP_MD_CTX *md;
 };
 
-static size_t vfind(struct store_msg *const *v, size_t n, uint32_t uid)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v[mid]->uid == uid)
-			return mid;
-		if (v[mid]->uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return n;
-}
-
 static int vh_begin(void *ctx, uint32_t uid, uint64_t size)
 {
 	struct vhash *h = ctx;
 
 	(void)size;
-	h->cur = vfind(h->msgs, h->n, uid);
+	h->cur = mailbox_uid_find(h->msgs, h->n, mailbox_uid_of_msgp, uid);
 	if (h->cur < h->n)
 		EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
 	return 0;
@@ -118,91 +96,124 @@ static void note_altered(struct verify_folder *f, uint32_t uid)
 		f->first_altered_uid = uid;
 }
 
-static int verify_folder(struct vctx *c, const char *src_name,
-			 const char *dst_name, struct verify_folder *f,
-			 struct err *err)
+/* One folder's two sides, as read for the comparison. */
+struct vfolder {
+	struct store_msg_list msgs;    /* the source's, sorted by UID */
+	struct store_copy_list copies; /* the target's, sorted by ref */
+	unsigned char *claimed;	       /* copies[i] matched a message */
+	struct state_item *done;       /* the journal's copied items */
+	size_t n_done;
+	uint32_t *settled; /* the journal's settled UIDs */
+	size_t n_settled;
+	struct store_msg **queue; /* copies to hash (--deep) */
+	const char **queue_ref;
+	size_t nq;
+};
+
+static void vfolder_release(struct vfolder *v)
+{
+	free(v->queue);
+	free(v->queue_ref);
+	free(v->claimed);
+	free(v->settled);
+	state_items_free(v->done, v->n_done);
+	store_copy_list_free(&v->copies);
+	store_msg_list_free(&v->msgs);
+}
+
+/* Both sides afresh, and what the journal says of the folder. */
+static int verify_read(struct vctx *c, const char *src_name,
+		       const char *dst_name, struct vfolder *v, struct err *err)
 {
 	struct store_folder_status fs;
-	struct store_msg_list msgs = {0};
-	struct store_copy_list copies = {0};
 	struct state_folder jf;
-	struct state_item *done = NULL;
-	uint32_t *settled = NULL;
-	size_t n_done = 0, n_settled = 0, i, d = 0, s = 0, nq = 0;
-	unsigned char *claimed = NULL;
-	struct store_msg **queue = NULL;
-	const char **queue_ref = NULL;
-	int ret = -1;
 
-	f->src = xstrdup(src_name);
-	f->dst = xstrdup(dst_name);
 	if (state_folder_open(c->st, c->user_id, src_name, NULL, &jf, err) <
 		    0 ||
 	    c->src->ops->select(c->src, src_name, &fs, err) < 0)
-		goto out;
+		return -1;
 	if (fs.messages > 0 &&
-	    c->src->ops->fetch_meta(c->src, 1, 0, 0, &msgs, NULL, err) < 0)
-		goto out;
-	if (msgs.n > 1)
-		qsort(msgs.v, msgs.n, sizeof(*msgs.v), cmp_msg);
-	if (state_done_items(c->st, jf.id, &done, &n_done, err) < 0 ||
-	    state_settled_uids(c->st, jf.id, &settled, &n_settled, err) < 0 ||
-	    c->dst->ops->list_copies(c->dst, dst_name, &copies, err) < 0)
-		goto out;
-	if (copies.n > 1)
-		qsort(copies.v, copies.n, sizeof(*copies.v), cmp_copy);
-	claimed = xcalloc(copies.n + 1, 1);
-	queue = xcalloc(msgs.n + 1, sizeof(*queue));
-	queue_ref = xcalloc(msgs.n + 1, sizeof(*queue_ref));
-	for (i = 0; i < msgs.n; i++) {
-		struct store_msg *m = &msgs.v[i];
+	    c->src->ops->fetch_meta(c->src, 1, 0, 0, &v->msgs, NULL, err) < 0)
+		return -1;
+	if (v->msgs.n > 1)
+		qsort(v->msgs.v, v->msgs.n, sizeof(*v->msgs.v),
+		      msg_cmp_uid_val);
+	if (state_done_items(c->st, jf.id, &v->done, &v->n_done, err) < 0 ||
+	    state_settled_uids(c->st, jf.id, &v->settled, &v->n_settled, err) <
+		    0 ||
+	    c->dst->ops->list_copies(c->dst, dst_name, &v->copies, err) < 0)
+		return -1;
+	if (v->copies.n > 1)
+		qsort(v->copies.v, v->copies.n, sizeof(*v->copies.v), cmp_copy);
+	v->claimed = xcalloc(v->copies.n + 1, 1);
+	v->queue = xcalloc(v->msgs.n + 1, sizeof(*v->queue));
+	v->queue_ref = xcalloc(v->msgs.n + 1, sizeof(*v->queue_ref));
+	return 0;
+}
+
+/* The copy of m, whose journal item is it: the one the journal names,
+ * else one of the same size and date nobody claimed (a copy found on
+ * resume without a name, a file renamed by a flag change made on the
+ * target); NULL if none. */
+static struct store_copy *find_copy(struct vfolder *v,
+				    const struct store_msg *m,
+				    const struct state_item *it)
+{
+	struct store_copy key, *cp = NULL;
+	size_t k;
+
+	if (it->ref != NULL && it->ref[0] != '\0') {
+		key.ref = it->ref;
+		cp = v->copies.n == 0 ? NULL
+				      : bsearch(&key, v->copies.v, v->copies.n,
+						sizeof(*v->copies.v), cmp_copy);
+		if (cp != NULL && v->claimed[cp - v->copies.v])
+			cp = NULL;
+	}
+	if (cp == NULL)
+		for (k = 0; k < v->copies.n; k++)
+			if (!v->claimed[k] && v->copies.v[k].size == m->size &&
+			    v->copies.v[k].internaldate == m->internaldate) {
+				cp = &v->copies.v[k];
+				break;
+			}
+	return cp;
+}
+
+/* Each source message against the journal and the target's copies:
+ * copied, skipped, missing or altered; the copies nobody claimed are
+ * extra.  With --deep, the copies to hash are queued. */
+static void verify_match(struct vctx *c, struct verify_folder *f,
+			 struct vfolder *v)
+{
+	size_t i, d = 0, s = 0;
+
+	for (i = 0; i < v->msgs.n; i++) {
+		struct store_msg *m = &v->msgs.v[i];
 		const struct state_item *it = NULL;
-		struct store_copy key, *cp = NULL;
-		if (i > 0 && msgs.v[i - 1].uid == m->uid)
+		struct store_copy *cp;
+		if (i > 0 && v->msgs.v[i - 1].uid == m->uid)
 			continue; /* a repeated answer */
 		f->source++;
-		while (d < n_done && done[d].uid < m->uid)
+		while (d < v->n_done && v->done[d].uid < m->uid)
 			d++;
-		if (d < n_done && done[d].uid == m->uid)
-			it = &done[d];
+		if (d < v->n_done && v->done[d].uid == m->uid)
+			it = &v->done[d];
 		if (it == NULL) {
-			while (s < n_settled && settled[s] < m->uid)
+			while (s < v->n_settled && v->settled[s] < m->uid)
 				s++;
-			if (s < n_settled && settled[s] == m->uid)
+			if (s < v->n_settled && v->settled[s] == m->uid)
 				f->skipped++;
 			else
 				note_missing(f, m->uid);
 			continue;
 		}
-		/* the copy the journal names */
-		if (it->ref != NULL && it->ref[0] != '\0') {
-			key.ref = it->ref;
-			cp = copies.n == 0
-				     ? NULL
-				     : bsearch(&key, copies.v, copies.n,
-					       sizeof(*copies.v), cmp_copy);
-			if (cp != NULL && claimed[cp - copies.v])
-				cp = NULL;
-		}
-		/* else one of the same size and date nobody claimed (a copy
-		 * found on resume without a name, a file renamed by a flag
-		 * change made on the target) */
-		if (cp == NULL) {
-			size_t k;
-			for (k = 0; k < copies.n; k++)
-				if (!claimed[k] &&
-				    copies.v[k].size == m->size &&
-				    copies.v[k].internaldate ==
-					    m->internaldate) {
-					cp = &copies.v[k];
-					break;
-				}
-		}
+		cp = find_copy(v, m, it);
 		if (cp == NULL) {
 			note_missing(f, m->uid);
 			continue;
 		}
-		claimed[cp - copies.v] = 1;
+		v->claimed[cp - v->copies.v] = 1;
 		if (cp->size != m->size ||
 		    cp->internaldate != m->internaldate) {
 			note_altered(f, m->uid);
@@ -210,66 +221,84 @@ static int verify_folder(struct vctx *c, const char *src_name,
 		}
 		f->copied++;
 		if (c->deep) {
-			queue[nq] = m;
-			queue_ref[nq++] = cp->ref;
+			v->queue[v->nq] = m;
+			v->queue_ref[v->nq++] = cp->ref;
 		}
 	}
-	for (i = 0; i < copies.n; i++)
-		if (!claimed[i])
+	for (i = 0; i < v->copies.n; i++)
+		if (!v->claimed[i])
 			f->extra++;
-	if (c->deep && nq > 0) {
-		struct vhash h;
-		struct store_body_sink sink = {vh_begin, vh_data, vh_end, NULL};
-		memset(&h, 0, sizeof(h));
-		h.msgs = queue;
-		h.n = nq;
-		h.sha = xcalloc(nq, sizeof(*h.sha));
-		h.have = xcalloc(nq, 1);
-		h.cur = nq;
-		h.md = EVP_MD_CTX_new();
-		sink.ctx = &h;
-		ret = c->src->ops->fetch_bodies(
-			c->src, (const struct store_msg *const *)queue, nq,
-			&sink, err);
-		/* and the target's copies, read back */
-		{
-			unsigned char(*tsha)[32] = xcalloc(nq, sizeof(*tsha));
-			unsigned char *thave = xcalloc(nq, 1);
-			if (ret == 0)
-				ret = c->dst->ops->hash_copies(
-					c->dst, dst_name, queue_ref, nq, tsha,
-					thave, err);
-			for (i = 0; ret == 0 && i < nq; i++) {
-				if (!h.have[i]) {
-					/* gone from the source meanwhile */
-					f->copied--;
-					note_missing(f, queue[i]->uid);
-				} else if (!thave[i]) {
-					f->copied--;
-					note_missing(f, queue[i]->uid);
-				} else if (memcmp(h.sha[i], tsha[i], 32) != 0) {
-					f->copied--;
-					note_altered(f, queue[i]->uid);
-				}
-			}
-			free(tsha);
-			free(thave);
+}
+
+/* --deep: the queued messages' bytes hashed on both sides (the source's
+ * in one FETCH, the target's copies read back) and compared. */
+static int verify_deep(struct vctx *c, const char *dst_name,
+		       struct verify_folder *f, struct vfolder *v,
+		       struct err *err)
+{
+	struct vhash h;
+	struct store_body_sink sink = {vh_begin, vh_data, vh_end, NULL};
+	size_t nq = v->nq, i;
+	unsigned char(*tsha)[32];
+	unsigned char *thave;
+	int ret;
+
+	memset(&h, 0, sizeof(h));
+	h.msgs = v->queue;
+	h.n = nq;
+	h.sha = xcalloc(nq, sizeof(*h.sha));
+	h.have = xcalloc(nq, 1);
+	h.cur = nq;
+	h.md = EVP_MD_CTX_new();
+	sink.ctx = &h;
+	ret = c->src->ops->fetch_bodies(
+		c->src, (const struct store_msg *const *)v->queue, nq, &sink,
+		err);
+	/* and the target's copies, read back */
+	tsha = xcalloc(nq, sizeof(*tsha));
+	thave = xcalloc(nq, 1);
+	if (ret == 0)
+		ret = c->dst->ops->hash_copies(c->dst, dst_name, v->queue_ref,
+					       nq, tsha, thave, err);
+	for (i = 0; ret == 0 && i < nq; i++) {
+		if (!h.have[i]) {
+			/* gone from the source meanwhile */
+			f->copied--;
+			note_missing(f, v->queue[i]->uid);
+		} else if (!thave[i]) {
+			f->copied--;
+			note_missing(f, v->queue[i]->uid);
+		} else if (memcmp(h.sha[i], tsha[i], 32) != 0) {
+			f->copied--;
+			note_altered(f, v->queue[i]->uid);
 		}
-		EVP_MD_CTX_free(h.md);
-		free(h.sha);
-		free(h.have);
-		if (ret < 0)
-			goto out;
 	}
+	free(tsha);
+	free(thave);
+	EVP_MD_CTX_free(h.md);
+	free(h.sha);
+	free(h.have);
+	return ret;
+}
+
+static int verify_folder(struct vctx *c, const char *src_name,
+			 const char *dst_name, struct verify_folder *f,
+			 struct err *err)
+{
+	struct vfolder v;
+	int ret = -1;
+
+	memset(&v, 0, sizeof(v));
+	f->src = xstrdup(src_name);
+	f->dst = xstrdup(dst_name);
+	if (verify_read(c, src_name, dst_name, &v, err) < 0)
+		goto out;
+	verify_match(c, f, &v);
+	if (c->deep && v.nq > 0 && verify_deep(c, dst_name, f, &v, err) < 0)
+		goto out;
 	ret = 0;
 out:
-	free(queue);
-	free(queue_ref);
-	free(claimed);
-	free(settled);
-	state_items_free(done, n_done);
-	store_copy_list_free(&copies);
-	store_msg_list_free(&msgs);
+	vfolder_release(&v);
 	return ret;
 }
 
