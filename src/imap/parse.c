@@ -396,17 +396,10 @@ static int is_atom_end(char c)
 	       c == '{' || c == '"';
 }
 
-static enum imap_parse_result step(struct imap_parser *p, char c);
-
-/* The byte c ended the token of the state just left and starts the next
- * one: hand it to the new state. */
-static enum imap_parse_result again(struct imap_parser *p, char c)
-{
-	if (step(p, c) == IMAP_PARSE_ERROR)
-		return IMAP_PARSE_ERROR;
-	p->line_len--; /* counted twice */
-	return IMAP_PARSE_NEED_MORE;
-}
+/* The reader of the state (below).  A reader whose token ends at c
+ * (an atom at ' ', the word at '(') sets the next state and hands c on
+ * to it with dispatch(): the byte is counted against the limits once. */
+static enum imap_parse_result dispatch(struct imap_parser *p, char c);
 
 /* S_TAG: the tag, "*" or "+", up to the first space. */
 static enum imap_parse_result read_tag(struct imap_parser *p, char c)
@@ -482,7 +475,7 @@ static enum imap_parse_result read_word(struct imap_parser *p, char c)
 	    (c == '(' || c == '"' || c == '{' || c == ')')) {
 		/* "* (...)": no word, the arguments start at once */
 		p->state = S_ARGS;
-		return again(p, c);
+		return dispatch(p, c);
 	}
 	if (tok_add(p, c) < 0)
 		return fail(p, "word too long");
@@ -567,7 +560,7 @@ static enum imap_parse_result read_args(struct imap_parser *p, char c)
 		buf_reset(&p->tok);
 		p->atom_brackets = 0;
 		p->state = S_ATOM;
-		return again(p, c);
+		return dispatch(p, c);
 	}
 }
 
@@ -589,7 +582,7 @@ static enum imap_parse_result read_atom(struct imap_parser *p, char c)
 	if (is_atom_end(c)) {
 		finish_atom(p);
 		p->state = S_ARGS;
-		return again(p, c);
+		return dispatch(p, c);
 	}
 	if ((unsigned char)c < 0x20 || (unsigned char)c == 0x7f)
 		return fail(p, "control character 0x%02x in an atom",
@@ -676,17 +669,9 @@ static enum imap_parse_result read_literal_crlf(struct imap_parser *p, char c)
 	return fail(p, "literal size not followed by CRLF");
 }
 
-/* One byte outside a literal's data: the line limits, then the state's
- * reader. */
-static enum imap_parse_result step(struct imap_parser *p, char c)
+/* The reader of the parser's state. */
+static enum imap_parse_result dispatch(struct imap_parser *p, char c)
 {
-	if (c == '\0')
-		return fail(p, "NUL byte in a response line");
-	if (++p->line_len > p->lim.max_line)
-		return fail(p, "response line longer than %zu bytes",
-			    p->lim.max_line);
-	if (p->line_len + p->kept_len > p->lim.max_response)
-		return response_too_big(p);
 	switch (p->state) {
 	case S_TAG: return read_tag(p, c);
 	case S_WORD: return read_word(p, c);
@@ -703,6 +688,20 @@ static enum imap_parse_result step(struct imap_parser *p, char c)
 	case S_ERROR: break;
 	}
 	return fail(p, "internal parser state error");
+}
+
+/* One byte outside a literal's data: the line limits, then the state's
+ * reader. */
+static enum imap_parse_result step(struct imap_parser *p, char c)
+{
+	if (c == '\0')
+		return fail(p, "NUL byte in a response line");
+	if (++p->line_len > p->lim.max_line)
+		return fail(p, "response line longer than %zu bytes",
+			    p->lim.max_line);
+	if (p->line_len + p->kept_len > p->lim.max_response)
+		return response_too_big(p);
+	return dispatch(p, c);
 }
 
 enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,
