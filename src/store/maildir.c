@@ -90,25 +90,27 @@ static int mkdir_p(const char *path)
 static int make_maildir(const char *dir, int folder, struct err *err)
 {
 	static const char *const subs[] = {"cur", "new", "tmp"};
-	char p[4096];
+	struct buf p = BUF_INIT;
 	size_t i;
-	int changed = 0;
+	int changed = 0, ret = -1;
 
 	if (mkdir_p(dir) < 0)
 		return md_sys_err(err, "cannot create", dir);
 	for (i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, subs[i]);
-		if (mkdir(p, 0700) == 0)
+		buf_reset(&p);
+		buf_addf(&p, "%s/%s", dir, subs[i]);
+		if (mkdir(p.p, 0700) == 0)
 			changed = 1;
 		else if (errno != EEXIST)
-			return md_sys_err(err, "cannot create", p);
+			goto fail;
 	}
 	if (folder) {
 		int fd;
-		snprintf(p, sizeof(p), "%s/maildirfolder", dir);
-		fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		buf_reset(&p);
+		buf_addf(&p, "%s/maildirfolder", dir);
+		fd = open(p.p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0 && errno != EEXIST)
-			return md_sys_err(err, "cannot create", p);
+			goto fail;
 		if (fd >= 0) {
 			close(fd);
 			changed = 1;
@@ -116,9 +118,15 @@ static int make_maildir(const char *dir, int folder, struct err *err)
 	}
 	/* cur/ new/ tmp/ and maildirfolder must survive a crash with the
 	 * folder: a folder without them is no Maildir */
+	ret = 0;
 	if (changed && fsync_dir(dir) < 0)
-		return md_sys_err(err, "cannot sync", dir);
-	return 0;
+		ret = md_sys_err(err, "cannot sync", dir);
+	buf_release(&p);
+	return ret;
+fail:
+	md_sys_err(err, "cannot create", p.p);
+	buf_release(&p);
+	return -1;
 }
 
 struct maildir *maildir_open(const char *root, int create, struct err *err)
@@ -225,20 +233,21 @@ static int subscription_line(const char *path, struct buf *out)
 
 static void subscribe(struct maildir *md, const char *path)
 {
-	char file[4096];
-	struct buf want = BUF_INIT;
+	struct buf want = BUF_INIT, file = BUF_INIT;
 	FILE *f;
-	char line[4096];
+	char *line = NULL;
+	size_t cap = 0;
 	int found = 0, empty = 1;
 
 	if (subscription_line(path, &want))
 		log_info("folder \"%s\" has a control character in its name: "
 			 "subscribed under its escaped name",
 			 esc(path));
-	snprintf(file, sizeof(file), "%s/subscriptions", md->root);
-	f = fopen(file, "r");
+	buf_addf(&file, "%s/subscriptions", md->root);
+	f = fopen(file.p, "r");
 	if (f != NULL) {
-		while (fgets(line, sizeof(line), f) != NULL) {
+		/* whole lines: a name over a fixed buffer would never match */
+		while (getline(&line, &cap, f) != -1) {
 			line[strcspn(line, "\n")] = '\0';
 			empty = 0;
 			if (strcmp(line, want.p) == 0)
@@ -246,8 +255,9 @@ static void subscribe(struct maildir *md, const char *path)
 		}
 		fclose(f);
 	}
+	free(line);
 	if (!found) {
-		f = fopen(file, "a");
+		f = fopen(file.p, "a");
 		if (f != NULL) {
 			if (empty)
 				fputs("V\t2\n", f);
@@ -256,6 +266,7 @@ static void subscribe(struct maildir *md, const char *path)
 		}
 	}
 	buf_release(&want);
+	buf_release(&file);
 }
 
 int maildir_folder_create(struct maildir *md, const char *utf8_path,

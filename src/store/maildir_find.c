@@ -47,31 +47,27 @@ static int cmp_tag(const void *key, const void *entry)
 
 static void scan_tags(struct maildir *md, const char *dir)
 {
+	/* only ever written into cur/, complete (renamed from tmp/ after an
+	 * fsync) */
+	char *p = xasprintf("%s/cur", dir);
+	DIR *d = opendir(p);
+	struct dirent *de;
+
 	md_tags_clear(md);
 	md->tags_folder = xstrdup(dir);
-	{
-		char p[4200];
-		DIR *d;
-		struct dirent *de;
-		/* only ever written into cur/, complete (renamed from tmp/
-		 * after an fsync) */
-		snprintf(p, sizeof(p), "%s/cur", dir);
-		d = opendir(p);
-		if (d != NULL) {
-			while ((de = readdir(d)) != NULL) {
-				const char *t;
-				size_t tl;
-				if (maildir_name_tag(de->d_name, &t, &tl) < 0)
-					continue;
-				md->tags = xrealloc(md->tags,
-						    (md->n_tags + 1) *
-							    sizeof(char *));
-				md->tags[md->n_tags++] = xasprintf(
-					"%.*s\t%s", (int)tl, t, de->d_name);
-			}
-			closedir(d);
-		}
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		const char *t;
+		size_t tl;
+		if (maildir_name_tag(de->d_name, &t, &tl) < 0)
+			continue;
+		md->tags =
+			xrealloc(md->tags, (md->n_tags + 1) * sizeof(char *));
+		md->tags[md->n_tags++] =
+			xasprintf("%.*s\t%s", (int)tl, t, de->d_name);
 	}
+	if (d != NULL)
+		closedir(d);
+	free(p);
 	if (md->n_tags > 1)
 		qsort(md->tags, md->n_tags, sizeof(char *), cmp_str);
 }
@@ -146,19 +142,21 @@ static void each_file(const char *dir,
 	int stop = 0;
 
 	for (i = 0; i < 2 && !stop; i++) {
-		char p[4200];
+		struct buf file = BUF_INIT;
+		size_t plen;
 		DIR *d;
 		struct dirent *de;
-		snprintf(p, sizeof(p), "%s/%s", dir, subs[i]);
-		d = opendir(p);
-		if (d == NULL)
-			continue;
-		while (!stop && (de = readdir(d)) != NULL) {
-			char file[4500];
-			snprintf(file, sizeof(file), "%s/%s", p, de->d_name);
-			stop = fn(ctx, file, de->d_name);
+		buf_addf(&file, "%s/%s/", dir, subs[i]);
+		plen = file.len;
+		d = opendir(file.p);
+		while (d != NULL && !stop && (de = readdir(d)) != NULL) {
+			buf_setlen(&file, plen);
+			buf_addstr(&file, de->d_name);
+			stop = fn(ctx, file.p, de->d_name);
 		}
-		closedir(d);
+		if (d != NULL)
+			closedir(d);
+		buf_release(&file);
 	}
 }
 

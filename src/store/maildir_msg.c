@@ -112,16 +112,16 @@ static int keyword_letters(struct maildir *md, const char *dir,
 			   const char *const *kws, size_t n, struct buf *out,
 			   struct err *err)
 {
-	char file[4096];
+	struct buf file = BUF_INIT, tmp = BUF_INIT;
 	size_t i, k;
-	int changed = 0;
+	int changed = 0, ret = 0;
 	FILE *f;
 
+	buf_addf(&file, "%s/dovecot-keywords", dir);
 	if (md->kw_folder == NULL || strcmp(md->kw_folder, dir) != 0) {
 		md_kw_clear(md);
 		md->kw_folder = xstrdup(dir);
-		snprintf(file, sizeof(file), "%s/dovecot-keywords", dir);
-		f = fopen(file, "r");
+		f = fopen(file.p, "r");
 		if (f != NULL) {
 			maildir_keywords_read(f, md->kw, &md->n_kw);
 			fclose(f);
@@ -140,18 +140,20 @@ static int keyword_letters(struct maildir *md, const char *dir,
 		buf_addch(out, (char)('a' + k));
 	}
 	if (changed) {
-		char tmp[4200];
-		snprintf(file, sizeof(file), "%s/dovecot-keywords", dir);
-		snprintf(tmp, sizeof(tmp), "%s.imapmig-tmp", file);
-		f = fopen(tmp, "w");
-		if (f == NULL)
-			return md_sys_err(err, "cannot write", tmp);
-		for (k = 0; k < md->n_kw; k++)
-			fprintf(f, "%zu %s\n", k, md->kw[k]);
-		if (fclose(f) != 0 || rename(tmp, file) < 0)
-			return md_sys_err(err, "cannot write", file);
+		buf_addf(&tmp, "%s.imapmig-tmp", file.p);
+		f = fopen(tmp.p, "w");
+		if (f == NULL) {
+			ret = md_sys_err(err, "cannot write", tmp.p);
+		} else {
+			for (k = 0; k < md->n_kw; k++)
+				fprintf(f, "%zu %s\n", k, md->kw[k]);
+			if (fclose(f) != 0 || rename(tmp.p, file.p) < 0)
+				ret = md_sys_err(err, "cannot write", file.p);
+		}
 	}
-	return 0;
+	buf_release(&file);
+	buf_release(&tmp);
+	return ret;
 }
 
 static int cmp_char(const void *a, const void *b)
@@ -208,28 +210,33 @@ static int msg_finish_file(struct maildir_msg *m, time_t internaldate,
 static int msg_sync_cur(struct maildir_msg *m, struct err *err)
 {
 	struct maildir *md = m->md;
-	char cur[4200];
+	char *cur = xasprintf("%s/cur", m->dir);
 	size_t k;
-	int dfd;
+	int dfd, ret = 0;
 
-	snprintf(cur, sizeof(cur), "%s/cur", m->dir);
 	if (md->deferred) {
 		for (k = 0; k < md->n_dirty; k++)
 			if (strcmp(md->dirty[k], cur) == 0)
-				return 0;
-		md->dirty = xrealloc(md->dirty, (k + 1) * sizeof(char *));
-		md->dirty[md->n_dirty++] = xstrdup(cur);
+				break;
+		if (k == md->n_dirty) {
+			md->dirty =
+				xrealloc(md->dirty, (k + 1) * sizeof(char *));
+			md->dirty[md->n_dirty++] = cur;
+			cur = NULL;
+		}
+		free(cur);
 		return 0;
 	}
 	dfd = open(cur, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {
-		md_sys_err(err, "cannot sync", cur);
+		ret = md_sys_err(err, "cannot sync", cur);
 		if (dfd >= 0)
 			close(dfd);
-		return -1;
+	} else {
+		close(dfd);
 	}
-	close(dfd);
-	return 0;
+	free(cur);
+	return ret;
 }
 
 int maildir_msg_commit(struct maildir_msg **mp, unsigned flags,

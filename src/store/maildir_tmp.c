@@ -15,6 +15,7 @@
 
 #include "util/escape.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 /* Dovecot's rule for a stale file in tmp/ */
 #define TMP_STALE_SECS (36 * 3600)
@@ -49,35 +50,37 @@ static int tmp_abandoned(const struct maildir *md, const char *name,
 /* Remove the abandoned partial files (tmp_abandoned) of dir/tmp/. */
 static void tmp_clean_dir(struct maildir *md, const char *dir, time_t now)
 {
-	char tmp[4200];
+	struct buf file = BUF_INIT;
+	size_t plen;
 	DIR *d;
 	struct dirent *de;
 
-	snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
-	d = opendir(tmp);
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		char file[4500];
+	buf_addf(&file, "%s/tmp/", dir);
+	plen = file.len;
+	d = opendir(file.p);
+	while (d != NULL && (de = readdir(d)) != NULL) {
 		struct stat sb;
 		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
 			continue;
-		snprintf(file, sizeof(file), "%s/%s", tmp, de->d_name);
-		if (lstat(file, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+		buf_setlen(&file, plen);
+		buf_addstr(&file, de->d_name);
+		if (lstat(file.p, &sb) < 0 || !S_ISREG(sb.st_mode) ||
 		    !tmp_abandoned(md, de->d_name, sb.st_mtime, now))
 			continue;
-		if (unlink(file) == 0)
+		if (unlink(file.p) == 0)
 			log_info("removed %s, a partial message an "
 				 "interrupted run left behind",
-				 esc(file));
+				 esc(file.p));
 		else if (errno != ENOENT)
 			log_warn(
 				"cannot remove %s, a partial message an "
 				"interrupted run left behind: %s (it is "
 				"never visible to a reader; remove it by hand)",
-				esc(file), strerror(errno));
+				esc(file.p), strerror(errno));
 	}
-	closedir(d);
+	if (d != NULL)
+		closedir(d);
+	buf_release(&file);
 }
 
 /* tmp/ of the root and of each folder. */
@@ -92,12 +95,13 @@ void md_tmp_clean(struct maildir *md)
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		char dir[4200];
+		char *dir;
 		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", md->root, de->d_name);
+		dir = xasprintf("%s/%s", md->root, de->d_name);
 		tmp_clean_dir(md, dir, now);
+		free(dir);
 	}
 	closedir(d);
 }
