@@ -396,6 +396,302 @@ static int is_atom_end(char c)
 	       c == '{' || c == '"';
 }
 
+/* The reader of the state (below).  A reader whose token ends at c
+ * (an atom at ' ', the word at '(') sets the next state and hands c on
+ * to it with dispatch(): the byte is counted against the limits once. */
+static enum imap_parse_result dispatch(struct imap_parser *p, char c);
+
+/* S_TAG: the tag, "*" or "+", up to the first space. */
+static enum imap_parse_result read_tag(struct imap_parser *p, char c)
+{
+	if (c == ' ' || c == '\r' || c == '\n') {
+		if (p->tag.len == 0)
+			return fail(p, "response without a tag");
+		if (p->tag.len == 1 && p->tag.p[0] == '*') {
+			p->resp.kind = IMAP_RESP_UNTAGGED;
+		} else if (p->tag.len == 1 && p->tag.p[0] == '+') {
+			/* "+", "+\r\n" or "+ text": a CR is dropped in
+			 * S_TEXT, so only a bare LF ends the line here */
+			p->resp.kind = IMAP_RESP_CONTINUATION;
+			p->state = S_TEXT;
+			return c == '\n' ? line_done(p) : IMAP_PARSE_NEED_MORE;
+		} else {
+			struct slice s;
+			buf_reset(&p->tok);
+			buf_add(&p->tok, p->tag.p, p->tag.len);
+			s = keep_token(p);
+			buf_reset(&p->tok);
+			p->resp.kind = IMAP_RESP_TAGGED;
+			p->resp.tag = s;
+		}
+		if (c != ' ')
+			return fail(p, "response ends after its tag");
+		p->state = S_WORD;
+		return IMAP_PARSE_NEED_MORE;
+	}
+	if ((unsigned char)c < 0x21 || c == '(' || c == ')' || c == '{' ||
+	    c == '"' || c == '%' || c == '\\')
+		return fail(p, "invalid character 0x%02x in a tag",
+			    (unsigned char)c);
+	if (buf_addch(&p->tag, c) < 0)
+		return fail(p, "tag too long");
+	return IMAP_PARSE_NEED_MORE;
+}
+
+/* The first word after the tag ended (c is a space, CR or LF): a status
+ * response goes on with its text, anything else with its arguments. */
+static enum imap_parse_result word_done(struct imap_parser *p, char c)
+{
+	enum imap_status st = status_of(p->tok.p, p->tok.len);
+
+	if (st != IMAP_STATUS_NONE) {
+		p->resp.status = st;
+		buf_reset(&p->tok);
+		p->state = S_TEXT;
+		return c == '\n' ? line_done(p) : IMAP_PARSE_NEED_MORE;
+	}
+	if (p->resp.kind == IMAP_RESP_TAGGED)
+		return fail(p, "tagged response is not OK, NO or BAD");
+	finish_atom(p);
+	p->state = S_ARGS;
+	if (c == '\r') {
+		p->state = S_EOL_LF;
+		return IMAP_PARSE_NEED_MORE;
+	}
+	if (c == '\n')
+		return line_done(p);
+	return IMAP_PARSE_NEED_MORE;
+}
+
+/* S_WORD: the first word after the tag ("OK", "3", "CAPABILITY"). */
+static enum imap_parse_result read_word(struct imap_parser *p, char c)
+{
+	if (c == ' ' || c == '\r' || c == '\n') {
+		if (p->tok.len == 0 && c == ' ')
+			return IMAP_PARSE_NEED_MORE; /* extra space */
+		return word_done(p, c);
+	}
+	if (p->tok.len == 0 && p->resp.kind == IMAP_RESP_UNTAGGED &&
+	    (c == '(' || c == '"' || c == '{' || c == ')')) {
+		/* "* (...)": no word, the arguments start at once */
+		p->state = S_ARGS;
+		return dispatch(p, c);
+	}
+	if (tok_add(p, c) < 0)
+		return fail(p, "word too long");
+	return IMAP_PARSE_NEED_MORE;
+}
+
+/* S_TEXT: a status response's or continuation's text, up to LF. */
+static enum imap_parse_result read_text(struct imap_parser *p, char c)
+{
+	if (c == '\n')
+		return line_done(p);
+	if (c == '\r')
+		return IMAP_PARSE_NEED_MORE; /* dropped; LF ends */
+	if (tok_add(p, c) < 0)
+		return fail(p, "response text too long");
+	return IMAP_PARSE_NEED_MORE;
+}
+
+/* S_EOL_LF: after a CR that ended the arguments. */
+static enum imap_parse_result read_eol_lf(struct imap_parser *p, char c)
+{
+	if (c == '\n')
+		return line_done(p);
+	return fail(p, "CR not followed by LF");
+}
+
+/* '(' in S_ARGS: a new list, its items go into a new frame. */
+static enum imap_parse_result list_open(struct imap_parser *p)
+{
+	if (p->depth + 1 > p->lim.max_depth)
+		return fail(p, "lists nested deeper than %u", p->lim.max_depth);
+	push_arg(p, IMAP_ARG_LIST);
+	p->depth++;
+	p->frames[p->depth].n = 0;
+	p->frames[p->depth].owner = p->frames[p->depth - 1].n - 1;
+	refresh_chain(p);
+	return IMAP_PARSE_NEED_MORE;
+}
+
+/* ')' in S_ARGS: the innermost list is complete. */
+static enum imap_parse_result list_close(struct imap_parser *p)
+{
+	if (p->depth == 0)
+		return fail(p, "')' without '('");
+	refresh_chain(p);
+	/* The items array now belongs to the tree. */
+	pool_add(p, p->frames[p->depth].items);
+	p->frames[p->depth].items = NULL;
+	p->frames[p->depth].n = 0;
+	p->frames[p->depth].cap = 0;
+	p->depth--;
+	return IMAP_PARSE_NEED_MORE;
+}
+
+/* S_ARGS: between arguments; c starts the next one (Dovecot's
+ * imap_parser_read_arg()). */
+static enum imap_parse_result read_args(struct imap_parser *p, char c)
+{
+	switch (c) {
+	case ' ': return IMAP_PARSE_NEED_MORE;
+	case '\r': p->state = S_EOL_LF; return IMAP_PARSE_NEED_MORE;
+	case '\n': return line_done(p);
+	case '(': return list_open(p);
+	case ')': return list_close(p);
+	case '"':
+		buf_reset(&p->tok);
+		p->state = S_QUOTED;
+		return IMAP_PARSE_NEED_MORE;
+	case '~':
+		p->lit8 = 1;
+		p->lit_digits = -1; /* expecting '{' */
+		p->lit_size = 0;
+		p->state = S_LIT_SIZE;
+		return IMAP_PARSE_NEED_MORE;
+	case '{':
+		p->lit8 = 0;
+		p->lit_digits = 0;
+		p->lit_size = 0;
+		p->state = S_LIT_SIZE;
+		return IMAP_PARSE_NEED_MORE;
+	default:
+		buf_reset(&p->tok);
+		p->atom_brackets = 0;
+		p->state = S_ATOM;
+		return dispatch(p, c);
+	}
+}
+
+/* S_ATOM: an atom, NIL or number; "[...]" inside it may hold anything
+ * but a line end (BODY[HEADER.FIELDS (A B)]<0> is one atom). */
+static enum imap_parse_result read_atom(struct imap_parser *p, char c)
+{
+	if (p->atom_brackets > 0) {
+		if (c == '\r' || c == '\n')
+			return fail(p, "unterminated '[' in an atom");
+		if (c == '[')
+			p->atom_brackets++;
+		else if (c == ']')
+			p->atom_brackets--;
+		if (tok_add(p, c) < 0)
+			return fail(p, "atom too long");
+		return IMAP_PARSE_NEED_MORE;
+	}
+	if (is_atom_end(c)) {
+		finish_atom(p);
+		p->state = S_ARGS;
+		return dispatch(p, c);
+	}
+	if ((unsigned char)c < 0x20 || (unsigned char)c == 0x7f)
+		return fail(p, "control character 0x%02x in an atom",
+			    (unsigned char)c);
+	if (c == '[')
+		p->atom_brackets++;
+	if (tok_add(p, c) < 0)
+		return fail(p, "atom too long");
+	return IMAP_PARSE_NEED_MORE;
+}
+
+/* S_QUOTED: a quoted string, unescaped as it is read. */
+static enum imap_parse_result read_quoted(struct imap_parser *p, char c)
+{
+	if (c == '\\') {
+		p->state = S_QUOTED_ESC;
+		return IMAP_PARSE_NEED_MORE;
+	}
+	if (c == '"') {
+		struct slice s = keep_token(p);
+		struct imap_arg *a = push_arg(p, IMAP_ARG_STRING);
+		a->str = s;
+		buf_reset(&p->tok);
+		p->state = S_ARGS;
+		return IMAP_PARSE_NEED_MORE;
+	}
+	if (c == '\r' || c == '\n')
+		return fail(p, "line ends inside a quoted string");
+	if (tok_add(p, c) < 0)
+		return fail(p, "quoted string too long");
+	return IMAP_PARSE_NEED_MORE;
+}
+
+/* S_QUOTED_ESC: the byte after a backslash in a quoted string. */
+static enum imap_parse_result read_quoted_esc(struct imap_parser *p, char c)
+{
+	if (c == '\r' || c == '\n')
+		return fail(p, "line ends inside a quoted string");
+	p->state = S_QUOTED;
+	if (tok_add(p, c) < 0)
+		return fail(p, "quoted string too long");
+	return IMAP_PARSE_NEED_MORE;
+}
+
+/* S_LIT_SIZE: "{123}" or "{123+}", after "~" for a literal8. */
+static enum imap_parse_result read_literal_size(struct imap_parser *p, char c)
+{
+	if (p->lit_digits < 0) {
+		if (c != '{')
+			return fail(p, "'~' not followed by '{'");
+		p->lit_digits = 0;
+		return IMAP_PARSE_NEED_MORE;
+	}
+	if (c >= '0' && c <= '9') {
+		unsigned d = (unsigned)(c - '0');
+		if (p->lit_size > (UINT64_C(0x7fffffffffffffff) - d) / 10)
+			return fail(p, "literal size too large");
+		p->lit_size = p->lit_size * 10 + d;
+		p->lit_digits++;
+		return IMAP_PARSE_NEED_MORE;
+	}
+	if (c == '+' && p->lit_digits > 0)
+		return IMAP_PARSE_NEED_MORE;
+	if (c == '}' && p->lit_digits > 0) {
+		p->state = S_LIT_CR;
+		return IMAP_PARSE_NEED_MORE;
+	}
+	return fail(p, "invalid literal size");
+}
+
+/* S_LIT_CR: the CRLF after "}"; then the literal's bytes follow. */
+static enum imap_parse_result read_literal_crlf(struct imap_parser *p, char c)
+{
+	if (c == '\r')
+		return IMAP_PARSE_NEED_MORE;
+	if (c == '\n') {
+		p->state = S_LIT_DATA;
+		if (literal_start(p) == IMAP_PARSE_ERROR)
+			return IMAP_PARSE_ERROR;
+		if (p->lit_size == 0)
+			return literal_end(p);
+		return IMAP_PARSE_NEED_MORE;
+	}
+	return fail(p, "literal size not followed by CRLF");
+}
+
+/* The reader of the parser's state. */
+static enum imap_parse_result dispatch(struct imap_parser *p, char c)
+{
+	switch (p->state) {
+	case S_TAG: return read_tag(p, c);
+	case S_WORD: return read_word(p, c);
+	case S_TEXT: return read_text(p, c);
+	case S_EOL_LF: return read_eol_lf(p, c);
+	case S_ARGS: return read_args(p, c);
+	case S_ATOM: return read_atom(p, c);
+	case S_QUOTED: return read_quoted(p, c);
+	case S_QUOTED_ESC: return read_quoted_esc(p, c);
+	case S_LIT_SIZE: return read_literal_size(p, c);
+	case S_LIT_CR: return read_literal_crlf(p, c);
+	case S_LIT_DATA: /* imap_parser_feed() calls literal_data() */
+	case S_DONE:
+	case S_ERROR: break;
+	}
+	return fail(p, "internal parser state error");
+}
+
+/* One byte outside a literal's data: the line limits, then the state's
+ * reader. */
 static enum imap_parse_result step(struct imap_parser *p, char c)
 {
 	if (c == '\0')
@@ -405,253 +701,7 @@ static enum imap_parse_result step(struct imap_parser *p, char c)
 			    p->lim.max_line);
 	if (p->line_len + p->kept_len > p->lim.max_response)
 		return response_too_big(p);
-	switch (p->state) {
-	case S_TAG:
-		if (c == ' ' || c == '\r' || c == '\n') {
-			if (p->tag.len == 0)
-				return fail(p, "response without a tag");
-			if (p->tag.len == 1 && p->tag.p[0] == '*') {
-				p->resp.kind = IMAP_RESP_UNTAGGED;
-			} else if (p->tag.len == 1 && p->tag.p[0] == '+') {
-				p->resp.kind = IMAP_RESP_CONTINUATION;
-				p->state = S_TEXT;
-				if (c != ' ')
-					return c == '\r'
-						       ? (p->state = S_TEXT,
-							  IMAP_PARSE_NEED_MORE)
-						       : line_done(p);
-				return IMAP_PARSE_NEED_MORE;
-			} else {
-				struct slice s;
-				buf_reset(&p->tok);
-				buf_add(&p->tok, p->tag.p, p->tag.len);
-				s = keep_token(p);
-				buf_reset(&p->tok);
-				p->resp.kind = IMAP_RESP_TAGGED;
-				p->resp.tag = s;
-			}
-			if (c != ' ')
-				return fail(p, "response ends after its tag");
-			p->state = S_WORD;
-			return IMAP_PARSE_NEED_MORE;
-		}
-		if ((unsigned char)c < 0x21 || c == '(' || c == ')' ||
-		    c == '{' || c == '"' || c == '%' || c == '\\')
-			return fail(p, "invalid character 0x%02x in a tag",
-				    (unsigned char)c);
-		if (buf_addch(&p->tag, c) < 0)
-			return fail(p, "tag too long");
-		return IMAP_PARSE_NEED_MORE;
-
-	case S_WORD:
-		if (c == ' ' || c == '\r' || c == '\n') {
-			enum imap_status st = status_of(p->tok.p, p->tok.len);
-			if (p->tok.len == 0 && c == ' ')
-				return IMAP_PARSE_NEED_MORE; /* extra space */
-			if (st != IMAP_STATUS_NONE) {
-				p->resp.status = st;
-				buf_reset(&p->tok);
-				p->state = S_TEXT;
-				if (c == '\r')
-					return IMAP_PARSE_NEED_MORE;
-				if (c == '\n')
-					return line_done(p);
-				return IMAP_PARSE_NEED_MORE;
-			}
-			if (p->resp.kind == IMAP_RESP_TAGGED)
-				return fail(p, "tagged response is not OK, NO "
-					       "or BAD");
-			finish_atom(p);
-			p->state = S_ARGS;
-			if (c == '\r') {
-				p->state = S_EOL_LF;
-				return IMAP_PARSE_NEED_MORE;
-			}
-			if (c == '\n')
-				return line_done(p);
-			return IMAP_PARSE_NEED_MORE;
-		}
-		if (p->tok.len == 0 && p->resp.kind == IMAP_RESP_UNTAGGED &&
-		    (c == '(' || c == '"' || c == '{' || c == ')')) {
-			p->state = S_ARGS;
-			return step(p, c) == IMAP_PARSE_ERROR
-				       ? IMAP_PARSE_ERROR
-				       : (p->line_len--, IMAP_PARSE_NEED_MORE);
-		}
-		if (tok_add(p, c) < 0)
-			return fail(p, "word too long");
-		return IMAP_PARSE_NEED_MORE;
-
-	case S_TEXT:
-		if (c == '\n')
-			return line_done(p);
-		if (c == '\r')
-			return IMAP_PARSE_NEED_MORE; /* dropped; LF ends */
-		if (tok_add(p, c) < 0)
-			return fail(p, "response text too long");
-		return IMAP_PARSE_NEED_MORE;
-
-	case S_EOL_LF:
-		if (c == '\n')
-			return line_done(p);
-		return fail(p, "CR not followed by LF");
-
-	case S_ARGS:
-		switch (c) {
-		case ' ': return IMAP_PARSE_NEED_MORE;
-		case '\r': p->state = S_EOL_LF; return IMAP_PARSE_NEED_MORE;
-		case '\n': return line_done(p);
-		case '(': {
-			struct imap_arg *a;
-			if (p->depth + 1 > p->lim.max_depth)
-				return fail(p, "lists nested deeper than %u",
-					    p->lim.max_depth);
-			a = push_arg(p, IMAP_ARG_LIST);
-			(void)a;
-			p->depth++;
-			p->frames[p->depth].n = 0;
-			p->frames[p->depth].owner =
-				p->frames[p->depth - 1].n - 1;
-			refresh_chain(p);
-			return IMAP_PARSE_NEED_MORE;
-		}
-		case ')': {
-			if (p->depth == 0)
-				return fail(p, "')' without '('");
-			refresh_chain(p);
-			/* The items array now belongs to the tree. */
-			pool_add(p, p->frames[p->depth].items);
-			p->frames[p->depth].items = NULL;
-			p->frames[p->depth].n = 0;
-			p->frames[p->depth].cap = 0;
-			p->depth--;
-			return IMAP_PARSE_NEED_MORE;
-		}
-		case '"':
-			buf_reset(&p->tok);
-			p->state = S_QUOTED;
-			return IMAP_PARSE_NEED_MORE;
-		case '~':
-			p->lit8 = 1;
-			p->lit_digits = -1; /* expecting '{' */
-			p->lit_size = 0;
-			p->state = S_LIT_SIZE;
-			return IMAP_PARSE_NEED_MORE;
-		case '{':
-			p->lit8 = 0;
-			p->lit_digits = 0;
-			p->lit_size = 0;
-			p->state = S_LIT_SIZE;
-			return IMAP_PARSE_NEED_MORE;
-		default:
-			buf_reset(&p->tok);
-			p->atom_brackets = 0;
-			p->state = S_ATOM;
-			return step(p, c) == IMAP_PARSE_ERROR
-				       ? IMAP_PARSE_ERROR
-				       : (p->line_len--, IMAP_PARSE_NEED_MORE);
-		}
-
-	case S_ATOM:
-		if (p->atom_brackets > 0) {
-			/* BODY[HEADER.FIELDS (A B)]: all of it is the atom */
-			if (c == '\r' || c == '\n')
-				return fail(p, "unterminated '[' in an atom");
-			if (c == '[')
-				p->atom_brackets++;
-			else if (c == ']')
-				p->atom_brackets--;
-			if (tok_add(p, c) < 0)
-				return fail(p, "atom too long");
-			return IMAP_PARSE_NEED_MORE;
-		}
-		if (is_atom_end(c)) {
-			finish_atom(p);
-			p->state = S_ARGS;
-			return step(p, c) == IMAP_PARSE_ERROR
-				       ? IMAP_PARSE_ERROR
-				       : (p->line_len--, IMAP_PARSE_NEED_MORE);
-		}
-		if ((unsigned char)c < 0x20 || (unsigned char)c == 0x7f)
-			return fail(p, "control character 0x%02x in an atom",
-				    (unsigned char)c);
-		if (c == '[')
-			p->atom_brackets++;
-		if (tok_add(p, c) < 0)
-			return fail(p, "atom too long");
-		return IMAP_PARSE_NEED_MORE;
-
-	case S_QUOTED:
-		if (c == '\\') {
-			p->state = S_QUOTED_ESC;
-			return IMAP_PARSE_NEED_MORE;
-		}
-		if (c == '"') {
-			struct slice s = keep_token(p);
-			struct imap_arg *a = push_arg(p, IMAP_ARG_STRING);
-			a->str = s;
-			buf_reset(&p->tok);
-			p->state = S_ARGS;
-			return IMAP_PARSE_NEED_MORE;
-		}
-		if (c == '\r' || c == '\n')
-			return fail(p, "line ends inside a quoted string");
-		if (tok_add(p, c) < 0)
-			return fail(p, "quoted string too long");
-		return IMAP_PARSE_NEED_MORE;
-
-	case S_QUOTED_ESC:
-		if (c == '\r' || c == '\n')
-			return fail(p, "line ends inside a quoted string");
-		p->state = S_QUOTED;
-		if (tok_add(p, c) < 0)
-			return fail(p, "quoted string too long");
-		return IMAP_PARSE_NEED_MORE;
-
-	case S_LIT_SIZE:
-		if (p->lit_digits < 0) {
-			if (c != '{')
-				return fail(p, "'~' not followed by '{'");
-			p->lit_digits = 0;
-			return IMAP_PARSE_NEED_MORE;
-		}
-		if (c >= '0' && c <= '9') {
-			unsigned d = (unsigned)(c - '0');
-			if (p->lit_size >
-			    (UINT64_C(0x7fffffffffffffff) - d) / 10)
-				return fail(p, "literal size too large");
-			p->lit_size = p->lit_size * 10 + d;
-			p->lit_digits++;
-			return IMAP_PARSE_NEED_MORE;
-		}
-		if (c == '+' && p->lit_digits > 0)
-			return IMAP_PARSE_NEED_MORE;
-		if (c == '}' && p->lit_digits > 0) {
-			p->state = S_LIT_CR;
-			return IMAP_PARSE_NEED_MORE;
-		}
-		return fail(p, "invalid literal size");
-
-	case S_LIT_CR:
-		if (c == '\r')
-			return IMAP_PARSE_NEED_MORE;
-		if (c == '\n') {
-			enum imap_parse_result r;
-			p->state = S_LIT_DATA;
-			r = literal_start(p);
-			if (r == IMAP_PARSE_ERROR)
-				return r;
-			if (p->lit_size == 0)
-				return literal_end(p);
-			return IMAP_PARSE_NEED_MORE;
-		}
-		return fail(p, "literal size not followed by CRLF");
-
-	case S_LIT_DATA:
-	case S_DONE:
-	case S_ERROR: break;
-	}
-	return fail(p, "internal parser state error");
+	return dispatch(p, c);
 }
 
 enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,

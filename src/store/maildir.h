@@ -26,14 +26,6 @@
 
 #include "util/err.h"
 
-enum maildir_flag {
-	MD_FLAG_SEEN = 1 << 0,
-	MD_FLAG_ANSWERED = 1 << 1,
-	MD_FLAG_FLAGGED = 1 << 2,
-	MD_FLAG_DRAFT = 1 << 3,
-	MD_FLAG_DELETED = 1 << 4,
-};
-
 struct maildir;
 struct maildir_msg;
 
@@ -55,14 +47,16 @@ struct maildir_msg *maildir_msg_begin(struct maildir *md, const char *utf8_path,
 				      const char *tag, struct err *err);
 int maildir_msg_write(struct maildir_msg *m, const void *data, size_t len,
 		      struct err *err);
-/* Commit: fsync, mtime, rename into cur/, fsync the directory.  *name_r
- * (caller frees) is the file's base name.  On failure nothing remains. */
+/* Commit: fsync, mtime, rename into cur/, fsync the directory.  flags are
+ * store.h's STORE_* bits (Maildir's D F R S T).  *name_r (caller frees) is
+ * the file's base name.  On failure nothing remains. */
 int maildir_msg_commit(struct maildir_msg **mp, unsigned flags,
 		       const char *const *keywords, size_t n_keywords,
 		       time_t internaldate, char **name_r, struct err *err);
 void maildir_msg_abort(struct maildir_msg **mp);
 /* Give the message whose base name is name (as commit returned it) new
- * flags and keywords: a rename within cur/.  *new_name_r (caller frees). */
+ * flags (STORE_* bits) and keywords: a rename within cur/.  *new_name_r (caller
+ * frees). */
 int maildir_set_flags(struct maildir *md, const char *utf8_path,
 		      const char *name, unsigned flags,
 		      const char *const *keywords, size_t n_keywords,

@@ -1,7 +1,8 @@
-/* maildir_names.h - the pure parts of store/maildir.c: the file names it
- * writes, "<secs>.M<usecs>P<pid>Q<n>T<tag>.<host>,S=<size>:2,<flags>",
- * and the folder's dovecot-keywords file ("<index> <keyword>" lines).
- * Exposed for the unit tests and fuzz/fuzz_maildir.c. */
+/* maildir_names.h - the pure parts of the Maildir++ writer
+ * (maildir_names.c): the file names maildir_msg.c writes,
+ * "<secs>.M<usecs>P<pid>Q<n>T<tag>.<host>,S=<size>:2,<flags>", and the
+ * folder's dovecot-keywords file ("<index> <keyword>" lines).  Exposed for
+ * the unit tests and fuzz/fuzz_maildir.c. */
 #ifndef STORE_MAILDIR_NAMES_H
 #define STORE_MAILDIR_NAMES_H
 

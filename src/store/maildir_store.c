@@ -30,8 +30,6 @@ struct maildir_target {
 	uint64_t left;
 };
 
-static unsigned md_flags(const struct store_msg *m);
-
 static int md_list(struct store_target *t, struct store_folder_list *out,
 		   struct err *err)
 {
@@ -122,7 +120,6 @@ static int md_append_end(struct store_target *t, store_append_cb *cb, void *ctx,
 {
 	struct maildir_target *mt = (struct maildir_target *)t;
 	const struct store_msg *m = mt->meta;
-	unsigned flags = 0;
 	char *kwcopy, *name = NULL;
 	const char **kw;
 	size_t nkw;
@@ -133,9 +130,8 @@ static int md_append_end(struct store_target *t, store_append_cb *cb, void *ctx,
 		return err_set(err, ERR_MESSAGE, EC_PROTOCOL,
 			       "message shorter than announced");
 	}
-	flags = md_flags(m);
 	nkw = split_keywords(m->keywords, &kwcopy, &kw);
-	ret = maildir_msg_commit(&mt->msg, flags, kw, nkw, m->internaldate,
+	ret = maildir_msg_commit(&mt->msg, m->flags, kw, nkw, m->internaldate,
 				 &name, err);
 	free(kw);
 	free(kwcopy);
@@ -214,23 +210,6 @@ static int md_keeps_bytes(struct store_target *t)
 	return 1;
 }
 
-static unsigned md_flags(const struct store_msg *m)
-{
-	unsigned flags = 0;
-
-	if (m->flags & STORE_SEEN)
-		flags |= MD_FLAG_SEEN;
-	if (m->flags & STORE_ANSWERED)
-		flags |= MD_FLAG_ANSWERED;
-	if (m->flags & STORE_FLAGGED)
-		flags |= MD_FLAG_FLAGGED;
-	if (m->flags & STORE_DRAFT)
-		flags |= MD_FLAG_DRAFT;
-	if (m->flags & STORE_DELETED)
-		flags |= MD_FLAG_DELETED;
-	return flags;
-}
-
 static int md_set_flags(struct store_target *t, const char *folder,
 			const char *ref, const struct store_msg *m,
 			char **new_ref_r, struct err *err)
@@ -247,7 +226,7 @@ static int md_set_flags(struct store_target *t, const char *folder,
 		free(kwcopy);
 		return 0; /* found on resume, name unknown: left as is */
 	}
-	ret = maildir_set_flags(mt->md, folder, ref, md_flags(m), kw, nkw,
+	ret = maildir_set_flags(mt->md, folder, ref, m->flags, kw, nkw,
 				new_ref_r, err);
 	free(kw);
 	free(kwcopy);

@@ -194,6 +194,35 @@ static void test_tmp_cleanup(void **state)
 }
 
 /* A message being written sits in tmp/ under the name tmp_clean knows. */
+/* A root whose cur/ would be longer than PATH_MAX: an error naming the
+ * path, never a directory made at a truncated path ("<root>/c"). */
+static void test_long_path(void **state)
+{
+	char *path = malloc(4200), *cut;
+	struct err err = ERR_INIT;
+	struct maildir *md;
+	struct stat sb;
+	size_t len;
+
+	(void)state;
+	snprintf(path, 4200, "%s", root);
+	while ((len = strlen(path)) < 4093) {
+		size_t n = 4093 - len - 1 > 200 ? 200 : 4093 - len - 1;
+		path[len] = '/';
+		memset(path + len + 1, 'd', n);
+		path[len + 1 + n] = '\0';
+	}
+	assert_int_equal(strlen(path), 4093);
+	md = maildir_open(path, 1, &err);
+	assert_null(md);
+	assert_non_null(strstr(err.msg, "cannot create"));
+	cut = malloc(4200);
+	snprintf(cut, 4200, "%s/c", path);
+	assert_int_not_equal(stat(cut, &sb), 0);
+	free(cut);
+	free(path);
+}
+
 static void test_tmp_name(void **state)
 {
 	struct err err = ERR_INIT;
@@ -231,6 +260,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tmp_cleanup, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_path, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -383,6 +383,32 @@ static void test_hostile(void **state)
 	buf_release(&in);
 }
 
+/* A bare LF ends a line after an atom as it does after a string or a
+ * list: the response is complete, and the next one parses (it used to be
+ * dropped, the LF handed on to a finished parser). */
+static void test_lf_after_atom(void **state)
+{
+	static const char in[] = "* 3 EXISTS\n* 4 EXISTS\r\n";
+	static const size_t whole[] = {sizeof(in) - 1}, one[] = {1};
+	struct imap_parser_limits lim = {.max_line = 11};
+	struct buf out = BUF_INIT;
+
+	(void)state;
+	assert_int_equal(parse_split(in, sizeof(in) - 1, whole, 1, NULL, &out),
+			 0);
+	assert_string_equal(out.p, "[k0 t<> s0 c<> ca<> x<> A<3> A<EXISTS>]"
+				   "[k0 t<> s0 c<> ca<> x<> A<4> A<EXISTS>]");
+	buf_reset(&out);
+	assert_int_equal(parse_split(in, sizeof(in) - 1, one, 1, NULL, &out),
+			 0);
+	assert_non_null(strstr(out.p, "A<3> A<EXISTS>]["));
+	/* the LF is the line's 11th byte: within max_line 11 */
+	buf_reset(&out);
+	assert_int_equal(parse_split(in, 11, whole, 1, &lim, &out), 0);
+	assert_string_equal(out.p, "[k0 t<> s0 c<> ca<> x<> A<3> A<EXISTS>]");
+	buf_release(&out);
+}
+
 static void add_literals(struct buf *in, unsigned n, size_t size)
 {
 	char *x = malloc(size);
@@ -454,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_literal_streamed),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_response_cap),
+		cmocka_unit_test(test_lf_after_atom),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
