@@ -108,8 +108,7 @@ static void test_quoting(void **state)
 	       0, &rep, &err);
 	/* b's empty password is an error: nothing is returned */
 	assert_null(b);
-	assert_string_equal(err.msg,
-			    "t.csv:5: Password is empty: fill it in");
+	assert_string_equal(err.msg, "t.csv:5: Password is empty: fill it in");
 	b = rd("EmailAddress,UserName,Password\n"
 	       "a@example.org,\"Smith, Al\",\"p\"\"w,\n2\"\n"
 	       "\n"
@@ -254,16 +253,18 @@ static void test_caps(void **state)
 	for (i = 0; i < 1025; i++)
 		buf_addch(&t, 'x');
 	buf_addstr(&t, "\n");
-	refused(t.p, 1, "t.csv:1: column 4's name is 1025 bytes; the limit "
-			"is 1024");
+	refused(t.p, 1,
+		"t.csv:1: column 4's name is 1025 bytes; the limit "
+		"is 1024");
 	/* 33 extra columns */
 	buf_reset(&t);
 	buf_addstr(&t, "EmailAddress,UserName,Password");
 	for (i = 0; i < 33; i++)
 		buf_addf(&t, ",X%zu", i);
 	buf_addstr(&t, "\n");
-	refused(t.p, 1, "t.csv:1: 33 extra columns; the limit is 32: drop "
-			"the columns no template uses");
+	refused(t.p, 1,
+		"t.csv:1: 33 extra columns; the limit is 32: drop "
+		"the columns no template uses");
 	/* extra names over 1 KiB together */
 	buf_reset(&t);
 	buf_addstr(&t, "EmailAddress,UserName,Password");
@@ -273,9 +274,10 @@ static void test_caps(void **state)
 			buf_addch(&t, (char)('a' + i));
 	}
 	buf_addstr(&t, "\n");
-	refused(t.p, 1, "t.csv:1: the extra columns' names are 1200 bytes "
-			"together; the limit is 1024: shorten them or drop the "
-			"columns no template uses");
+	refused(t.p, 1,
+		"t.csv:1: the extra columns' names are 1200 bytes "
+		"together; the limit is 1024: shorten them or drop the "
+		"columns no template uses");
 	/* the file's size, before anything is parsed */
 	b = csv_batch_from_mem("x", CSV_MAX_BYTES + 1, "t.csv", 0, &rep, &err);
 	assert_null(b);
@@ -293,8 +295,9 @@ static void test_caps(void **state)
 	assert_int_equal(b->n, CSV_MAX_ROWS);
 	csv_batch_free(&b);
 	buf_addstr(&t, "last@e.org,u,p\n");
-	refused(t.p, 0, "t.csv:50002: more than 50000 rows: split the file "
-			"into several batches");
+	refused(t.p, 0,
+		"t.csv:50002: more than 50000 rows: split the file "
+		"into several batches");
 	buf_release(&t);
 	csv_report_release(&rep);
 }
