@@ -149,8 +149,9 @@ static void add_body_line(struct buf *out, const char *p, size_t len)
 		size_t take = 0;
 		while (take < len) {
 			uint32_t cp;
-			size_t n = notify_utf8_seq((const unsigned char *)p + take,
-					    len - take, &cp);
+			size_t n =
+				notify_utf8_seq((const unsigned char *)p + take,
+						len - take, &cp);
 			if (n == 0)
 				n = 1;
 			if (take + n > 998)

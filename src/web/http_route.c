@@ -33,7 +33,8 @@ const char *web_header(struct MHD_Connection *c, const char *name)
 /* 1 the Origin header names this server, 0 it names another, -1 none. */
 static int origin_same(struct web *w, struct MHD_Connection *c)
 {
-	const char *origin = web_header(c, "Origin"), *host = web_header(c, "Host");
+	const char *origin = web_header(c, "Origin"),
+		   *host = web_header(c, "Host");
 	const char *scheme = w->tls ? "https://" : "http://";
 	size_t n = strlen(scheme);
 
