@@ -73,7 +73,7 @@ long long oauth_renew_margin_ms(long long life_ms)
 	return life_ms / 10 < 60000 ? life_ms / 10 : 60000;
 }
 
-static long long mono_ms(void)
+long long oauth_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -270,7 +270,7 @@ static struct oauth_entry *entry_get(struct oauth *o, const char *key,
 				     int create)
 {
 	struct oauth_entry **pp = &o->entries, *e, *found = NULL;
-	long long now = mono_ms();
+	long long now = oauth_mono_ms();
 
 	while ((e = *pp) != NULL) {
 		if (strcmp(e->key, key) == 0) {
@@ -370,7 +370,7 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 	pthread_mutex_lock(&o->mu);
 	e = entry_get(o, key, 1);
 	for (;;) {
-		if (e->token != NULL && mono_ms() < e->renew_ms) {
+		if (e->token != NULL && oauth_mono_ms() < e->renew_ms) {
 			buf_reset(token);
 			rc = buf_add(token, e->token, e->token_len);
 			if (expires_r != NULL)
@@ -383,7 +383,7 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 					       o->label);
 			return 0;
 		}
-		if (e->failed && mono_ms() < e->fail_until_ms) {
+		if (e->failed && oauth_mono_ms() < e->fail_until_ms) {
 			/* a refused grant, asked again at once (another
 			 * mailbox of the same tenant): the same answer,
 			 * without a request */
@@ -423,9 +423,9 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 		e->fail_until_ms =
 			err->cls == ERR_TRANSIENT
 				? 0
-				: mono_ms() + OAUTH_FAIL_HOLD_S * 1000;
+				: oauth_mono_ms() + OAUTH_FAIL_HOLD_S * 1000;
 	} else {
-		now = mono_ms();
+		now = oauth_mono_ms();
 		life_ms = (long long)(f.lifetime_s ? f.lifetime_s
 						   : OAUTH_DEFAULT_LIFETIME_S) *
 			  1000;
