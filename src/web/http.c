@@ -398,17 +398,12 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void web_tick(struct web *w, struct sched_job *jobs, size_t n)
+/* The failed passes of the run, by error class, each job once (its index
+ * and start time).  Under jobs_lock. */
+static void count_failures(struct web *w, struct sched_job *jobs, size_t n)
 {
-	struct web_job *v;
-	long long ms = now_ms(), now = (long long)time(NULL);
-	size_t i, k = 0, m;
+	size_t i;
 
-	if (w == NULL)
-		return;
-	web_heartbeat(w);
-	v = xcalloc(n + 1, sizeof(*v));
-	pthread_mutex_lock(&w->jobs_lock);
 	if (n != w->ncounted) {
 		free(w->counted);
 		w->counted = xcalloc(n + 1, sizeof(*w->counted));
@@ -424,51 +419,70 @@ void web_tick(struct web *w, struct sched_job *jobs, size_t n)
 			cls = ERR_LOCAL;
 		w->errors[cls]++;
 	}
+}
+
+/* Running job j as x: its progress, and its rate over the last two
+ * seconds or more (from the last snapshot's sample).  Under jobs_lock. */
+static void job_snapshot(const struct web *w, struct sched_job *j,
+			 struct web_job *x, long long ms, long long now)
+{
+	size_t m;
+
+	x->user_id = j->user_id;
+	x->batch_id = j->batch_id;
+	x->source_id = j->source_id;
+	snprintf(x->email, sizeof(x->email), "%s", j->email);
+	pthread_mutex_lock(&j->prog.lock);
+	snprintf(x->folder, sizeof(x->folder), "%s", j->prog.folder);
+	pthread_mutex_unlock(&j->prog.lock);
+	x->incremental = j->incremental;
+	x->items_done = atomic_load(&j->prog.items_done);
+	x->items_total = atomic_load(&j->prog.items_total);
+	x->bytes_done = atomic_load(&j->prog.bytes_done);
+	x->started = (long long)j->started;
+	for (m = 0; m < w->njobs; m++)
+		if (w->jobs[m].user_id == x->user_id)
+			break;
+	if (m < w->njobs) {
+		const struct web_job *o = &w->jobs[m];
+		x->rate = o->rate;
+		x->sample_bytes = o->sample_bytes;
+		x->sample_ms = o->sample_ms;
+	} else {
+		x->rate = now > x->started ? (double)x->bytes_done /
+						     (double)(now - x->started)
+					   : 0;
+		x->sample_bytes = x->bytes_done;
+		x->sample_ms = ms;
+	}
+	if (x->bytes_done < x->sample_bytes) { /* a new pass */
+		x->sample_bytes = x->bytes_done;
+		x->sample_ms = ms;
+	}
+	if (ms - x->sample_ms >= 2000) {
+		x->rate = (double)(x->bytes_done - x->sample_bytes) * 1000.0 /
+			  (double)(ms - x->sample_ms);
+		x->sample_bytes = x->bytes_done;
+		x->sample_ms = ms;
+	}
+}
+
+void web_tick(struct web *w, struct sched_job *jobs, size_t n)
+{
+	struct web_job *v;
+	long long ms = now_ms(), now = (long long)time(NULL);
+	size_t i, k = 0;
+
+	if (w == NULL)
+		return;
+	web_heartbeat(w);
+	v = xcalloc(n + 1, sizeof(*v));
+	pthread_mutex_lock(&w->jobs_lock);
+	count_failures(w, jobs, n);
 	for (i = 0; i < n; i++) {
-		struct sched_job *j = &jobs[i];
-		struct web_job *x = &v[k];
-		if (j->started == 0 || atomic_load(&j->finished) != 0)
+		if (jobs[i].started == 0 || atomic_load(&jobs[i].finished) != 0)
 			continue;
-		x->user_id = j->user_id;
-		x->batch_id = j->batch_id;
-		x->source_id = j->source_id;
-		snprintf(x->email, sizeof(x->email), "%s", j->email);
-		pthread_mutex_lock(&j->prog.lock);
-		snprintf(x->folder, sizeof(x->folder), "%s", j->prog.folder);
-		pthread_mutex_unlock(&j->prog.lock);
-		x->incremental = j->incremental;
-		x->items_done = atomic_load(&j->prog.items_done);
-		x->items_total = atomic_load(&j->prog.items_total);
-		x->bytes_done = atomic_load(&j->prog.bytes_done);
-		x->started = (long long)j->started;
-		/* the rate over the last two seconds or more */
-		for (m = 0; m < w->njobs; m++)
-			if (w->jobs[m].user_id == x->user_id)
-				break;
-		if (m < w->njobs) {
-			const struct web_job *o = &w->jobs[m];
-			x->rate = o->rate;
-			x->sample_bytes = o->sample_bytes;
-			x->sample_ms = o->sample_ms;
-		} else {
-			x->rate = now > x->started
-					  ? (double)x->bytes_done /
-						    (double)(now - x->started)
-					  : 0;
-			x->sample_bytes = x->bytes_done;
-			x->sample_ms = ms;
-		}
-		if (x->bytes_done < x->sample_bytes) { /* a new pass */
-			x->sample_bytes = x->bytes_done;
-			x->sample_ms = ms;
-		}
-		if (ms - x->sample_ms >= 2000) {
-			x->rate = (double)(x->bytes_done - x->sample_bytes) *
-				  1000.0 / (double)(ms - x->sample_ms);
-			x->sample_bytes = x->bytes_done;
-			x->sample_ms = ms;
-		}
-		k++;
+		job_snapshot(w, &jobs[i], &v[k++], ms, now);
 	}
 	free(w->jobs);
 	w->jobs = v;
