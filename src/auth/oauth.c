@@ -73,7 +73,7 @@ long long oauth_renew_margin_ms(long long life_ms)
 	return life_ms / 10 < 60000 ? life_ms / 10 : 60000;
 }
 
-static long long mono_ms(void)
+long long oauth_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -270,7 +270,7 @@ static struct oauth_entry *entry_get(struct oauth *o, const char *key,
 				     int create)
 {
 	struct oauth_entry **pp = &o->entries, *e, *found = NULL;
-	long long now = mono_ms();
+	long long now = oauth_mono_ms();
 
 	while ((e = *pp) != NULL) {
 		if (strcmp(e->key, key) == 0) {
@@ -353,43 +353,46 @@ static int fetch(struct oauth *o, const char *email, struct oauth_fetched *f,
 	return rc;
 }
 
-int oauth_token(struct oauth *o, const char *email, struct buf *token,
-		time_t *expires_r, struct err *err)
+/* e's token into token, and when it expires (wall clock, 0 unknown):
+ * 0, or -1 when it does not fit.  Under o->mu. */
+static int hand_out(struct oauth *o, const struct oauth_entry *e,
+		    struct buf *token, time_t *expires_r, struct err *err)
 {
-	const char *key = o->kind == OAUTH_CLIENT_CREDENTIALS ? "" : email;
-	struct oauth_fetched f;
-	struct oauth_entry *e;
-	unsigned long gen;
-	long long life_ms, margin_ms, now;
 	int rc;
 
-	if (email == NULL || email[0] == '\0')
-		return err_set(err, ERR_USAGE, EC_NONE,
-			       "%s: a token needs the mailbox's address",
+	buf_reset(token);
+	rc = buf_add(token, e->token, e->token_len);
+	if (expires_r != NULL)
+		*expires_r = e->expires_wall;
+	if (rc < 0)
+		return err_set(err, ERR_LOCAL, EC_TOO_BIG,
+			       "%s: the token does not fit its buffer",
 			       o->label);
-	pthread_mutex_lock(&o->mu);
-	e = entry_get(o, key, 1);
+	return 0;
+}
+
+/* Under o->mu: 1 when e answers without a request (*rc_r: its token
+ * handed out, or the refusal it holds), after waiting for another
+ * thread's fetch if one is running; 0 when this thread is to fetch (e is
+ * then marked so). */
+static int cached_or_claim(struct oauth *o, struct oauth_entry *e,
+			   struct buf *token, time_t *expires_r, int *rc_r,
+			   struct err *err)
+{
+	unsigned long gen;
+
 	for (;;) {
-		if (e->token != NULL && mono_ms() < e->renew_ms) {
-			buf_reset(token);
-			rc = buf_add(token, e->token, e->token_len);
-			if (expires_r != NULL)
-				*expires_r = e->expires_wall;
-			pthread_mutex_unlock(&o->mu);
-			if (rc < 0)
-				return err_set(err, ERR_LOCAL, EC_TOO_BIG,
-					       "%s: the token does not fit "
-					       "its buffer",
-					       o->label);
-			return 0;
+		if (e->token != NULL && oauth_mono_ms() < e->renew_ms) {
+			*rc_r = hand_out(o, e, token, expires_r, err);
+			return 1;
 		}
-		if (e->failed && mono_ms() < e->fail_until_ms) {
+		if (e->failed && oauth_mono_ms() < e->fail_until_ms) {
 			/* a refused grant, asked again at once (another
 			 * mailbox of the same tenant): the same answer,
 			 * without a request */
 			*err = e->err;
-			pthread_mutex_unlock(&o->mu);
-			return -1;
+			*rc_r = -1;
+			return 1;
 		}
 		if (!e->fetching)
 			break;
@@ -401,20 +404,26 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 		e->waiters--;
 		if (e->gen != gen && e->failed) {
 			*err = e->err;
-			pthread_mutex_unlock(&o->mu);
-			return -1;
+			*rc_r = -1;
+			return 1;
 		}
 	}
 	e->fetching = 1;
 	e->failed = 0;
 	entry_drop_token(e);
 	o->requests++;
-	pthread_mutex_unlock(&o->mu);
+	return 0;
+}
 
-	memset(&f, 0, sizeof(f));
-	rc = fetch(o, email, &f, err);
+/* Under o->mu: this thread's fetch (rc, f) into e: the token with its
+ * renewal time, handed out; or the refusal, held OAUTH_FAIL_HOLD_S
+ * unless it was transient. */
+static int store_result(struct oauth *o, struct oauth_entry *e, int rc,
+			struct oauth_fetched *f, struct buf *token,
+			time_t *expires_r, struct err *err)
+{
+	long long life_ms, now;
 
-	pthread_mutex_lock(&o->mu);
 	e->fetching = 0;
 	e->gen++;
 	if (rc < 0) {
@@ -423,28 +432,48 @@ int oauth_token(struct oauth *o, const char *email, struct buf *token,
 		e->fail_until_ms =
 			err->cls == ERR_TRANSIENT
 				? 0
-				: mono_ms() + OAUTH_FAIL_HOLD_S * 1000;
-	} else {
-		now = mono_ms();
-		life_ms = (long long)(f.lifetime_s ? f.lifetime_s
-						   : OAUTH_DEFAULT_LIFETIME_S) *
-			  1000;
-		margin_ms = oauth_renew_margin_ms(life_ms);
-		e->token = f.token;
-		e->token_len = f.token_len;
-		f.token = NULL;
-		e->expires_ms = now + life_ms;
-		e->renew_ms = now + life_ms - margin_ms;
-		e->expires_wall =
-			f.lifetime_s ? time(NULL) + (time_t)f.lifetime_s : 0;
-		buf_reset(token);
-		if (buf_add(token, e->token, e->token_len) < 0)
-			rc = err_set(err, ERR_LOCAL, EC_TOO_BIG,
-				     "%s: the token does not fit its buffer",
-				     o->label);
-		if (expires_r != NULL)
-			*expires_r = e->expires_wall;
+				: oauth_mono_ms() + OAUTH_FAIL_HOLD_S * 1000;
+		return rc;
 	}
+	now = oauth_mono_ms();
+	life_ms = (long long)(f->lifetime_s ? f->lifetime_s
+					    : OAUTH_DEFAULT_LIFETIME_S) *
+		  1000;
+	e->token = f->token;
+	e->token_len = f->token_len;
+	f->token = NULL;
+	e->expires_ms = now + life_ms;
+	e->renew_ms = now + life_ms - oauth_renew_margin_ms(life_ms);
+	e->expires_wall =
+		f->lifetime_s ? time(NULL) + (time_t)f->lifetime_s : 0;
+	return hand_out(o, e, token, expires_r, err);
+}
+
+int oauth_token(struct oauth *o, const char *email, struct buf *token,
+		time_t *expires_r, struct err *err)
+{
+	const char *key = o->kind == OAUTH_CLIENT_CREDENTIALS ? "" : email;
+	struct oauth_fetched f;
+	struct oauth_entry *e;
+	int rc;
+
+	if (email == NULL || email[0] == '\0')
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "%s: a token needs the mailbox's address",
+			       o->label);
+	pthread_mutex_lock(&o->mu);
+	e = entry_get(o, key, 1);
+	if (cached_or_claim(o, e, token, expires_r, &rc, err)) {
+		pthread_mutex_unlock(&o->mu);
+		return rc;
+	}
+	pthread_mutex_unlock(&o->mu);
+
+	memset(&f, 0, sizeof(f));
+	rc = fetch(o, email, &f, err);
+
+	pthread_mutex_lock(&o->mu);
+	rc = store_result(o, e, rc, &f, token, expires_r, err);
 	pthread_cond_broadcast(&o->cv);
 	pthread_mutex_unlock(&o->mu);
 	oauth_fetched_wipe(&f);

@@ -148,13 +148,11 @@ fail:
 	return -1;
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* How a token command ended. */
+struct cmd_end {
+	int timed_out, too_big, exited, status;
+	int wait_errno; /* when it did not exit: why waitpid failed */
+};
 
 /* Kill the child's process group (it leads one of its own) and reap it. */
 static void kill_reap(pid_t pid)
@@ -228,64 +226,60 @@ int oauth_cmd_parse_output(const char *label, const char *prog,
 	return 0;
 }
 
-int oauth_cmd_fetch(const char *label, const char *template, const char *email,
-		    unsigned timeout_ms, struct oauth_fetched *f,
-		    struct err *err)
+/* Run argv with stdin and stderr on /dev/null and stdout into a pipe, in
+ * a process group of its own, so a timeout kills what it started too.
+ * 0 with *pid_r and *fd_r (the pipe's end to read), or -1 with err. */
+static int cmd_spawn(const char *label, char **argv, pid_t *pid_r, int *fd_r,
+		     struct err *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	struct buf out = BUF_INIT_MAX(OAUTH_MAX_RESPONSE);
-	char **argv = NULL;
-	const char *prog;
-	char buf[4096];
 	int pfd[2] = {-1, -1};
-	int rc = -1, status = 0, exited = 0, too_big = 0, timed_out = 0;
 	pid_t pid = -1;
-	long long deadline;
+	int rc;
 
-	memset(f, 0, sizeof(*f));
-	if (oauth_argv_split(template, email, &argv, NULL, err) < 0) {
-		err_prefix(err, "%s: ", label);
-		return -1;
-	}
-	prog = argv[0];
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		err_set(err, ERR_LOCAL, EC_IO, "%s: token command: pipe: %s",
-			label, strerror(errno));
-		goto out;
-	}
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return err_set(err, ERR_LOCAL, EC_IO,
+			       "%s: token command: pipe: %s", label,
+			       strerror(errno));
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	posix_spawnattr_init(&attr);
-	/* its own process group, so a timeout kills what it started too */
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	rc = posix_spawnp(&pid, prog, &fa, &attr, argv, environ);
+	rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(pfd[1]);
-	pfd[1] = -1;
 	if (rc != 0) {
-		pid = -1;
-		rc = err_set(err, ERR_USAGE, EC_IO,
-			     "%s: token command %s cannot be run: %s (give "
-			     "a program on PATH or its full path; no shell "
-			     "is used)",
-			     label, prog, strerror(rc));
-		goto out;
+		close(pfd[0]);
+		return err_set(err, ERR_USAGE, EC_IO,
+			       "%s: token command %s cannot be run: %s (give "
+			       "a program on PATH or its full path; no shell "
+			       "is used)",
+			       label, argv[0], strerror(rc));
 	}
-	rc = -1;
+	*pid_r = pid;
+	*fd_r = pfd[0];
+	return 0;
+}
 
-	deadline = mono_ms() + (timeout_ms ? timeout_ms : 30000);
+/* The command's output into out, until it closes its stdout, the deadline
+ * passes (*timed_out_r) or out's cap is reached (*too_big_r). */
+static void cmd_read(int fd, long long deadline, struct buf *out,
+		     int *timed_out_r, int *too_big_r)
+{
+	char buf[4096];
+
 	for (;;) {
-		struct pollfd p = {pfd[0], POLLIN, 0};
-		long long left = deadline - mono_ms();
+		struct pollfd p = {fd, POLLIN, 0};
+		long long left = deadline - oauth_mono_ms();
 		ssize_t n;
 
 		if (left <= 0) {
-			timed_out = 1;
+			*timed_out_r = 1;
 			break;
 		}
 		if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) < 0) {
@@ -295,81 +289,112 @@ int oauth_cmd_fetch(const char *label, const char *template, const char *email,
 		}
 		if (p.revents == 0)
 			continue;
-		n = read(pfd[0], buf, sizeof(buf));
+		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		if (buf_add(&out, buf, (size_t)n) < 0) {
-			too_big = 1;
+		if (buf_add(out, buf, (size_t)n) < 0) {
+			*too_big_r = 1;
 			break;
 		}
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
-	/* stdout closed: wait for the exit, still within the deadline */
-	while (!timed_out && !too_big) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
+}
 
-		if (r == pid) {
-			exited = 1;
-			break;
-		}
+/* The command's exit, still within the deadline: 1 with *status_r; 0
+ * when the deadline passed (*timed_out_r) or waitpid failed (errno). */
+static int cmd_wait(pid_t pid, long long deadline, int *status_r,
+		    int *timed_out_r)
+{
+	for (;;) {
+		pid_t r = waitpid(pid, status_r, WNOHANG);
+
+		if (r == pid)
+			return 1;
 		if (r < 0 && errno != EINTR)
-			break;
-		if (mono_ms() >= deadline) {
-			timed_out = 1;
-			break;
+			return 0;
+		if (oauth_mono_ms() >= deadline) {
+			*timed_out_r = 1;
+			return 0;
 		}
 		usleep(5000);
 	}
-	/* a command that outlived its deadline is killed with its group
-	 * (it is not reaped yet, so its pid cannot be anyone else's) */
-	if (!exited)
-		kill_reap(pid);
-	pid = -1;
-	if (timed_out) {
-		err_set(err, ERR_TRANSIENT, EC_TIMEOUT,
-			"%s: token command %s for %s did not finish within "
-			"%u ms and was killed",
-			label, prog, email, timeout_ms ? timeout_ms : 30000);
-		goto out;
+}
+
+/* How the command ended, as the error it is: 0 when it exited with 0
+ * within its time and output caps (its output can then be read). */
+static int cmd_outcome(const char *label, const char *prog, const char *email,
+		       unsigned timeout_ms, const struct cmd_end *e,
+		       struct err *err)
+{
+	if (e->timed_out)
+		return err_set(err, ERR_TRANSIENT, EC_TIMEOUT,
+			       "%s: token command %s for %s did not finish "
+			       "within %u ms and was killed",
+			       label, prog, email,
+			       timeout_ms ? timeout_ms : 30000);
+	if (e->too_big)
+		return err_set(err, ERR_CONNECT, EC_TOO_BIG,
+			       "%s: token command %s for %s printed more than "
+			       "%d bytes and was killed",
+			       label, prog, email, OAUTH_MAX_RESPONSE);
+	if (!e->exited)
+		return err_set(err, ERR_LOCAL, EC_IO,
+			       "%s: token command %s for %s: waitpid: %s",
+			       label, prog, email, strerror(e->wait_errno));
+	if (WIFSIGNALED(e->status))
+		return err_set(err, ERR_AUTH, EC_AUTHFAIL,
+			       "%s: token command %s for %s was killed by "
+			       "signal %d (its output is not shown: it may "
+			       "hold secrets)",
+			       label, prog, email, WTERMSIG(e->status));
+	if (WEXITSTATUS(e->status) != 0)
+		return err_set(err, ERR_AUTH, EC_AUTHFAIL,
+			       "%s: token command %s for %s exited with status "
+			       "%d (its output is not shown: it may hold "
+			       "secrets; run it by hand to see why)",
+			       label, prog, email, WEXITSTATUS(e->status));
+	return 0;
+}
+
+int oauth_cmd_fetch(const char *label, const char *template, const char *email,
+		    unsigned timeout_ms, struct oauth_fetched *f,
+		    struct err *err)
+{
+	struct buf out = BUF_INIT_MAX(OAUTH_MAX_RESPONSE);
+	struct cmd_end e = {0, 0, 0, 0, 0};
+	char **argv = NULL;
+	long long deadline;
+	pid_t pid = -1;
+	int fd = -1, rc = -1;
+
+	memset(f, 0, sizeof(*f));
+	if (oauth_argv_split(template, email, &argv, NULL, err) < 0) {
+		err_prefix(err, "%s: ", label);
+		return -1;
 	}
-	if (too_big) {
-		err_set(err, ERR_CONNECT, EC_TOO_BIG,
-			"%s: token command %s for %s printed more than %d "
-			"bytes and was killed",
-			label, prog, email, OAUTH_MAX_RESPONSE);
-		goto out;
+	if (cmd_spawn(label, argv, &pid, &fd, err) == 0) {
+		deadline = oauth_mono_ms() + (timeout_ms ? timeout_ms : 30000);
+		cmd_read(fd, deadline, &out, &e.timed_out, &e.too_big);
+		/* stdout closed: wait for the exit, still within the
+		 * deadline */
+		if (!e.timed_out && !e.too_big) {
+			e.exited = cmd_wait(pid, deadline, &e.status,
+					    &e.timed_out);
+			e.wait_errno = errno;
+		}
+		/* a command that outlived its deadline is killed with its
+		 * group (it is not reaped yet, so its pid cannot be anyone
+		 * else's) */
+		if (!e.exited)
+			kill_reap(pid);
+		close(fd);
+		if (cmd_outcome(label, argv[0], email, timeout_ms, &e, err) ==
+		    0)
+			rc = oauth_cmd_parse_output(label, argv[0], email, &out,
+						    f, err);
 	}
-	if (!exited) {
-		err_set(err, ERR_LOCAL, EC_IO,
-			"%s: token command %s for %s: waitpid: %s", label, prog,
-			email, strerror(errno));
-		goto out;
-	}
-	if (WIFSIGNALED(status)) {
-		err_set(err, ERR_AUTH, EC_AUTHFAIL,
-			"%s: token command %s for %s was killed by signal %d "
-			"(its output is not shown: it may hold secrets)",
-			label, prog, email, WTERMSIG(status));
-		goto out;
-	}
-	if (WEXITSTATUS(status) != 0) {
-		err_set(err, ERR_AUTH, EC_AUTHFAIL,
-			"%s: token command %s for %s exited with status %d "
-			"(its output is not shown: it may hold secrets; run "
-			"it by hand to see why)",
-			label, prog, email, WEXITSTATUS(status));
-		goto out;
-	}
-	rc = oauth_cmd_parse_output(label, prog, email, &out, f, err);
-out:
-	if (pid > 0)
-		kill_reap(pid);
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
 	OPENSSL_cleanse(out.p, out.cap);
 	buf_release(&out);
 	oauth_argv_free(argv);

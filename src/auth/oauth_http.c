@@ -189,68 +189,62 @@ static int token_chars_ok(const char *t, size_t n)
 	return 1;
 }
 
-/* The answer of a token endpoint: 200 with a token, or an OAuth error. */
-int oauth_http_parse_answer(const struct oauth_post *p, long status,
-			    long retry_after_s, struct buf *body,
-			    struct oauth_fetched *out, struct err *err)
+/* A 200 answer's JSON object: the Bearer token and its lifetime into
+ * out, or -1 with err. */
+static int take_token(const struct oauth_post *p, json_t *j,
+		      struct oauth_fetched *out, struct err *err)
 {
-	json_error_t jerr;
-	json_t *j = json_loadb(body->p, body->len, 0, &jerr);
-	json_t *tok, *exp, *type, *e, *desc;
-	char code[80], text[240];
-	int rc = -1;
+	json_t *tok = json_object_get(j, "access_token");
+	json_t *exp = json_object_get(j, "expires_in");
+	json_t *type = json_object_get(j, "token_type");
+	char text[240];
 
-	if (status == 200 && json_is_object(j)) {
-		tok = json_object_get(j, "access_token");
-		exp = json_object_get(j, "expires_in");
-		type = json_object_get(j, "token_type");
-		if (!json_is_string(tok) || json_string_length(tok) == 0) {
-			err_set(err, ERR_CONNECT, EC_PROTOCOL,
-				"%s: token endpoint %s answered without an "
-				"access_token",
-				p->label, p->url);
-			goto out;
-		}
-		if (type != NULL &&
-		    (!json_is_string(type) ||
-		     strcasecmp(json_string_value(type), "bearer") != 0)) {
-			clean_text(text, sizeof(text),
-				   json_is_string(type)
-					   ? json_string_value(type)
-					   : "?",
-				   40);
-			err_set(err, ERR_CONNECT, EC_PROTOCOL,
-				"%s: token endpoint %s gave a token of type "
-				"'%s', not Bearer",
-				p->label, p->url, text);
-			goto out;
-		}
-		if (!token_chars_ok(json_string_value(tok),
-				    json_string_length(tok))) {
-			err_set(err, ERR_CONNECT, EC_PROTOCOL,
-				"%s: token endpoint %s gave a token with "
-				"bytes that are not printable ASCII",
-				p->label, p->url);
-			goto out;
-		}
-		memset(out, 0, sizeof(*out));
-		/* expires_in: a number, or (some servers) a string of one */
-		if (json_is_integer(exp) && json_integer_value(exp) > 0)
-			out->lifetime_s =
-				(unsigned long long)json_integer_value(exp);
-		else if (json_is_real(exp) && json_real_value(exp) >= 1)
-			out->lifetime_s =
-				(unsigned long long)json_real_value(exp);
-		else if (json_is_string(exp))
-			slice_to_u64(slice_cstr(json_string_value(exp)),
-				     &out->lifetime_s);
-		out->token_len = json_string_length(tok);
-		out->token = xstrndup(json_string_value(tok), out->token_len);
-		OPENSSL_cleanse((char *)json_string_value(tok),
-				json_string_length(tok));
-		rc = 0;
-		goto out;
+	if (!json_is_string(tok) || json_string_length(tok) == 0)
+		return err_set(err, ERR_CONNECT, EC_PROTOCOL,
+			       "%s: token endpoint %s answered without an "
+			       "access_token",
+			       p->label, p->url);
+	if (type != NULL &&
+	    (!json_is_string(type) ||
+	     strcasecmp(json_string_value(type), "bearer") != 0)) {
+		clean_text(text, sizeof(text),
+			   json_is_string(type) ? json_string_value(type) : "?",
+			   40);
+		return err_set(err, ERR_CONNECT, EC_PROTOCOL,
+			       "%s: token endpoint %s gave a token of type "
+			       "'%s', not Bearer",
+			       p->label, p->url, text);
 	}
+	if (!token_chars_ok(json_string_value(tok), json_string_length(tok)))
+		return err_set(err, ERR_CONNECT, EC_PROTOCOL,
+			       "%s: token endpoint %s gave a token with "
+			       "bytes that are not printable ASCII",
+			       p->label, p->url);
+	memset(out, 0, sizeof(*out));
+	/* expires_in: a number, or (some servers) a string of one */
+	if (json_is_integer(exp) && json_integer_value(exp) > 0)
+		out->lifetime_s = (unsigned long long)json_integer_value(exp);
+	else if (json_is_real(exp) && json_real_value(exp) >= 1)
+		out->lifetime_s = (unsigned long long)json_real_value(exp);
+	else if (json_is_string(exp))
+		slice_to_u64(slice_cstr(json_string_value(exp)),
+			     &out->lifetime_s);
+	out->token_len = json_string_length(tok);
+	out->token = xstrndup(json_string_value(tok), out->token_len);
+	OPENSSL_cleanse((char *)json_string_value(tok),
+			json_string_length(tok));
+	return 0;
+}
+
+/* Any other answer as the error it is: unavailable (transient, with the
+ * server's Retry-After), an OAuth error, a plain 401/403, or not a token
+ * endpoint's answer at all.  Always -1. */
+static int refusal(const struct oauth_post *p, long status, long retry_after_s,
+		   json_t *j, struct err *err)
+{
+	json_t *e, *desc;
+	char code[80], text[240];
+
 	if (status == 429 || status >= 500) {
 		err_set(err, ERR_TRANSIENT,
 			status == 429 ? EC_THROTTLED : EC_PROTOCOL,
@@ -262,7 +256,7 @@ int oauth_http_parse_answer(const struct oauth_post *p, long status,
 				(unsigned)(retry_after_s > 3600
 						   ? 3600000
 						   : retry_after_s * 1000);
-		goto out;
+		return -1;
 	}
 	e = json_is_object(j) ? json_object_get(j, "error") : NULL;
 	if (json_is_string(e)) {
@@ -271,24 +265,35 @@ int oauth_http_parse_answer(const struct oauth_post *p, long status,
 		clean_text(text, sizeof(text),
 			   json_is_string(desc) ? json_string_value(desc) : "",
 			   200);
-		err_set(err, ERR_AUTH, EC_AUTHFAIL,
-			"%s: token endpoint %s refused %s: %s%s%s%s", p->label,
-			p->url, p->what, code, text[0] ? " (" : "", text,
-			text[0] ? ")" : "");
-		goto out;
+		return err_set(err, ERR_AUTH, EC_AUTHFAIL,
+			       "%s: token endpoint %s refused %s: %s%s%s%s",
+			       p->label, p->url, p->what, code,
+			       text[0] ? " (" : "", text, text[0] ? ")" : "");
 	}
-	if (status == 401 || status == 403) {
-		err_set(err, ERR_AUTH, EC_AUTHFAIL,
-			"%s: token endpoint %s refused %s (HTTP %ld)", p->label,
-			p->url, p->what, status);
-		goto out;
-	}
-	err_set(err, ERR_CONNECT, EC_PROTOCOL,
-		"%s: token endpoint %s answered HTTP %ld%s (check "
-		"--oauth-token-url)",
-		p->label, p->url, status,
-		status == 200 ? " without a JSON token" : "");
-out:
+	if (status == 401 || status == 403)
+		return err_set(err, ERR_AUTH, EC_AUTHFAIL,
+			       "%s: token endpoint %s refused %s (HTTP %ld)",
+			       p->label, p->url, p->what, status);
+	return err_set(err, ERR_CONNECT, EC_PROTOCOL,
+		       "%s: token endpoint %s answered HTTP %ld%s (check "
+		       "--oauth-token-url)",
+		       p->label, p->url, status,
+		       status == 200 ? " without a JSON token" : "");
+}
+
+/* The answer of a token endpoint: 200 with a token, or an OAuth error. */
+int oauth_http_parse_answer(const struct oauth_post *p, long status,
+			    long retry_after_s, struct buf *body,
+			    struct oauth_fetched *out, struct err *err)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(body->p, body->len, 0, &jerr);
+	int rc;
+
+	if (status == 200 && json_is_object(j))
+		rc = take_token(p, j, out, err);
+	else
+		rc = refusal(p, status, retry_after_s, j, err);
 	json_decref(j);
 	return rc;
 }

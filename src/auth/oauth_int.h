@@ -113,6 +113,9 @@ int oauth_sa_assertion(const struct oauth_sa *sa, const char *label,
  * a minute, or 10% of its life if that is less. */
 long long oauth_renew_margin_ms(long long life_ms);
 
+/* Milliseconds of the monotonic clock (deadlines, token lifetimes). */
+long long oauth_mono_ms(void);
+
 /* Replace every occurrence of each secret in e->msg by "***". */
 void oauth_scrub(struct err *e, const char *const *secrets);
 

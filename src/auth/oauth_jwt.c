@@ -169,25 +169,20 @@ int oauth_sa_assertion(const struct oauth_sa *sa, const char *label,
 	if (md == NULL ||
 	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, sa->pkey) != 1 ||
 	    EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)out->p,
-			   out->len) != 1) {
-		err_set(err, ERR_LOCAL, EC_IO,
-			"%s: cannot sign the service account's assertion "
-			"(OpenSSL)",
-			label);
-		goto done;
-	}
+			   out->len) != 1)
+		goto sign_failed;
 	sig = xmalloc(siglen);
 	if (EVP_DigestSign(md, sig, &siglen, (const unsigned char *)out->p,
-			   out->len) != 1) {
-		err_set(err, ERR_LOCAL, EC_IO,
-			"%s: cannot sign the service account's assertion "
-			"(OpenSSL)",
-			label);
-		goto done;
-	}
+			   out->len) != 1)
+		goto sign_failed;
 	buf_addch(out, '.');
 	b64url(out, sig, siglen);
 	rc = 0;
+	goto done;
+sign_failed:
+	err_set(err, ERR_LOCAL, EC_IO,
+		"%s: cannot sign the service account's assertion (OpenSSL)",
+		label);
 done:
 	free(sig);
 	EVP_MD_CTX_free(md);

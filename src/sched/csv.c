@@ -261,303 +261,364 @@ static void find_duplicates(const struct csv_batch *b, const char *name,
 	strset_free(&seen);
 }
 
+/* What reading one file needs, from the header to the last row. */
+struct parse {
+	struct reader r;
+	int allow_unknown;
+	struct csv_report *rep;
+	struct err *err;
+	struct field *hdr; /* the header's names, trimmed */
+	size_t nh;
+	int *map; /* each column's enum col */
+	struct csv_batch *b;
+	size_t rows_cap;
+};
+
+/* The whole file, before a byte of it is parsed: its size, its UTF-8. */
+static int check_input(const char *data, size_t len, const char *name,
+		       struct err *err)
+{
+	if (len > CSV_MAX_BYTES)
+		return err_set(err, ERR_USAGE, EC_TOO_BIG,
+			       "%s: %zu bytes, over the "
+			       "10 MB limit: split it into several batches",
+			       name, len);
+	if (!valid_utf8(data, len))
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "%s: not valid UTF-8: save "
+			       "the file as UTF-8",
+			       name);
+	return 0;
+}
+
+/* Header column i: its name trimmed in place and its size checked, then
+ * mapped to a known column (each once) or, with allow_unknown, counted as
+ * an extra one. */
+static int header_column(struct parse *p, size_t i, int *have, size_t *n_extra,
+			 size_t *extra_bytes)
+{
+	const char *name = p->r.name;
+	char *h = p->hdr[i].s;
+	size_t hl = strlen(h), j;
+
+	while (hl > 0 && (h[hl - 1] == ' ' || h[hl - 1] == '\t'))
+		h[--hl] = '\0';
+	while (*h == ' ' || *h == '\t') {
+		h++;
+		hl--;
+	}
+	if (hl > CSV_MAX_FIELD)
+		return err_set(p->err, ERR_USAGE, EC_NONE,
+			       "%s:1: column %zu's name is %zu bytes; the "
+			       "limit is %d",
+			       name, i + 1, hl, CSV_MAX_FIELD);
+	p->map[i] = C_EXTRA;
+	for (j = 0; j < 6; j++)
+		if (strcasecmp(h, col_names[j]) == 0)
+			p->map[i] = (int)j;
+	if (p->map[i] != C_EXTRA) {
+		if (have[p->map[i]])
+			return err_set(p->err, ERR_USAGE, EC_NONE,
+				       "%s:1: column %s appears twice: keep "
+				       "one",
+				       name, col_names[p->map[i]]);
+		have[p->map[i]] = 1;
+	} else if (!p->allow_unknown) {
+		return err_set(p->err, ERR_USAGE, EC_NONE,
+			       "%s:1: unknown column \"%s\": remove it, or "
+			       "pass --allow-unknown-columns",
+			       name, h);
+	} else if (h[0] == '\0') {
+		return err_set(p->err, ERR_USAGE, EC_NONE,
+			       "%s:1: column %zu has no name", name, i + 1);
+	} else {
+		(*n_extra)++;
+		*extra_bytes += hl;
+	}
+	if (h != p->hdr[i].s)
+		memmove(p->hdr[i].s, h, strlen(h) + 1);
+	return 0;
+}
+
+/* The header row: not empty, separated by commas, every column known (or
+ * allowed), the extras within their caps, the required ones there. */
+static int read_header(struct parse *p)
+{
+	const char *name = p->r.name;
+	int have[6] = {0};
+	size_t i, n_extra = 0, extra_bytes = 0;
+	unsigned line;
+	int rc = read_record(&p->r, &p->hdr, &p->nh, &line, p->err);
+
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return err_set(p->err, ERR_USAGE, EC_NONE,
+			       "%s:1: the file is empty: "
+			       "give a header row EmailAddress,UserName,"
+			       "Password and one row per mailbox",
+			       name);
+	if (p->nh == 1 && strchr(p->hdr[0].s, ';') != NULL)
+		return err_set(p->err, ERR_USAGE, EC_NONE,
+			       "%s:1: the columns are separated by ';', not "
+			       "',' (a spreadsheet's regional setting): save "
+			       "the file as comma-separated CSV (UTF-8)",
+			       name);
+	p->map = xcalloc(p->nh, sizeof(*p->map));
+	for (i = 0; i < p->nh; i++)
+		if (header_column(p, i, have, &n_extra, &extra_bytes) < 0)
+			return -1;
+	/* every row keeps a copy of the extras' names */
+	if (n_extra > CSV_MAX_EXTRA)
+		return err_set(p->err, ERR_USAGE, EC_NONE,
+			       "%s:1: %zu extra columns; the limit is %d: drop "
+			       "the columns no template uses",
+			       name, n_extra, CSV_MAX_EXTRA);
+	if (extra_bytes > CSV_MAX_FIELD)
+		return err_set(p->err, ERR_USAGE, EC_NONE,
+			       "%s:1: the extra columns' names are %zu bytes "
+			       "together; the limit is %d: shorten them or "
+			       "drop the columns no template uses",
+			       name, extra_bytes, CSV_MAX_FIELD);
+	for (i = 0; i < 3; i++)
+		if (!have[i])
+			return err_set(p->err, ERR_USAGE, EC_NONE,
+				       "%s:1: required column %s is missing: "
+				       "the header needs EmailAddress,UserName,"
+				       "Password",
+				       name, col_names[i]);
+	return 0;
+}
+
+/* Each field's size: the address (as it will be trimmed) 320 bytes, the
+ * others 1 KiB.  0 all fit, 1 one does not (reported), -1 the error list
+ * is full. */
+static int check_sizes(struct parse *p, const struct field *f, size_t nf,
+		       unsigned line)
+{
+	size_t i;
+
+	for (i = 0; i < nf; i++) {
+		const char *v = f[i].s;
+		size_t vl = strlen(v);
+		size_t lim =
+			p->map[i] == C_EMAIL ? CSV_MAX_EMAIL : CSV_MAX_FIELD;
+		if (p->map[i] == C_EMAIL) { /* as trimmed in add_row */
+			while (vl > 0 && v[vl - 1] == ' ')
+				vl--;
+			while (vl > 0 && *v == ' ') {
+				v++;
+				vl--;
+			}
+		}
+		if (vl > lim)
+			return row_error(p->rep, p->err,
+					 "%s:%u: %s is %zu bytes; the "
+					 "limit is %zu",
+					 p->r.name, line,
+					 p->map[i] == C_EXTRA
+						 ? p->hdr[i].s
+						 : col_names[p->map[i]],
+					 vl, lim)
+				       ? -1
+				       : 1;
+	}
+	return 0;
+}
+
+/* A new row of the batch from the record's fields (taken, f freed), its
+ * address trimmed of spaces. */
+static struct csv_row *add_row(struct parse *p, struct field *f, size_t nf,
+			       unsigned line)
+{
+	struct csv_batch *b = p->b;
+	struct csv_row *row;
+	size_t i, el;
+	char *e;
+
+	if (b->n == p->rows_cap) { /* doubling: a dozen copies for 50,000 */
+		p->rows_cap = p->rows_cap ? 2 * p->rows_cap : 64;
+		b->rows = xrealloc(b->rows, p->rows_cap * sizeof(*b->rows));
+	}
+	row = &b->rows[b->n++];
+	memset(row, 0, sizeof(*row));
+	row->line = line;
+	for (i = 0; i < nf; i++) {
+		char *v = f[i].s;
+		switch (p->map[i]) {
+		case C_EMAIL: row->email = v; break;
+		case C_USER: row->username = v; break;
+		case C_PASS: row->password = v; break;
+		case C_ROOT: row->user_root = v; break;
+		case C_TUSER: row->target_username = v; break;
+		case C_TPASS: row->target_password = v; break;
+		default:
+			row->extra = xrealloc(row->extra,
+					      (row->n_extra + 1) *
+						      sizeof(*row->extra));
+			row->extra[row->n_extra].name = xstrdup(p->hdr[i].s);
+			row->extra[row->n_extra].value = v;
+			row->n_extra++;
+		}
+	}
+	free(f);
+	e = row->email;
+	el = strlen(e);
+	while (el > 0 && e[el - 1] == ' ')
+		e[--el] = '\0';
+	while (*e == ' ')
+		memmove(e, e + 1, strlen(e));
+	return row;
+}
+
+/* The row's required fields are filled and its address is one: 0 yes,
+ * 1 no (reported), -1 the error list is full. */
+static int check_row(struct parse *p, const struct csv_row *row)
+{
+	const char *const req[3] = {row->email, row->username, row->password};
+	size_t j;
+	int bad = 0;
+
+	for (j = 0; j < 3; j++) {
+		if (req[j][0] != '\0')
+			continue;
+		bad = 1;
+		if (row_error(p->rep, p->err, "%s:%u: %s is empty: fill it in",
+			      p->r.name, row->line, col_names[j]))
+			return -1;
+	}
+	if (row->email[0] != '\0' && !valid_email(row->email)) {
+		bad = 1;
+		if (row_error(p->rep, p->err,
+			      "%s:%u: EmailAddress \"%s\" is not a "
+			      "valid address: fix the row",
+			      p->r.name, row->line, row->email))
+			return -1;
+	}
+	return bad;
+}
+
+/* The UserName is sent verbatim, so a stray space is a login that fails:
+ * said, not changed. */
+static void warn_username(struct parse *p, const struct csv_row *row)
+{
+	const char *u = row->username;
+	size_t ul = strlen(u);
+
+	if (u[0] == ' ' || u[0] == '\t' || u[ul - 1] == ' ' ||
+	    u[ul - 1] == '\t') {
+		p->rep->n_warnings++;
+		buf_addf(&p->rep->warnings,
+			 "%s:%u: UserName \"%s\" begins or ends "
+			 "with a space: it is sent as it is; "
+			 "fix "
+			 "the row if that is a mistake\n",
+			 p->r.name, row->line, u);
+	}
+}
+
+/* One record after the header (taken): a blank line is skipped, a row
+ * that passes its checks joins the batch, one that does not is reported.
+ * -1 to stop reading: a fatal error, or the error list is full. */
+static int take_record(struct parse *p, struct field *f, size_t nf,
+		       unsigned line)
+{
+	struct csv_row *row;
+	int rc;
+
+	if (nf == 1 && f[0].s[0] == '\0') {
+		free_fields(f, nf); /* blank line */
+		return 0;
+	}
+	if (nf != p->nh) {
+		rc = row_error(p->rep, p->err,
+			       "%s:%u: %zu fields where the "
+			       "header has %zu: check the commas "
+			       "(quote fields that hold one)",
+			       p->r.name, line, nf, p->nh);
+		free_fields(f, nf);
+		return rc ? -1 : 0;
+	}
+	if (p->b->n >= CSV_MAX_ROWS) {
+		free_fields(f, nf);
+		return err_set(p->err, ERR_USAGE, EC_TOO_BIG,
+			       "%s:%u: more than %d rows: split the file into "
+			       "several batches",
+			       p->r.name, line, CSV_MAX_ROWS);
+	}
+	rc = check_sizes(p, f, nf, line);
+	if (rc != 0) {
+		free_fields(f, nf);
+		return rc < 0 ? -1 : 0;
+	}
+	row = add_row(p, f, nf, line);
+	rc = check_row(p, row);
+	if (rc > 0) {
+		row_release(row);
+		p->b->n--;
+	} else if (rc == 0) {
+		warn_username(p, row);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/* The rows, to the end of the file. */
+static int read_rows(struct parse *p)
+{
+	struct field *f = NULL;
+	size_t nf = 0;
+	unsigned line;
+	int rc;
+
+	while ((rc = read_record(&p->r, &f, &nf, &line, p->err)) == 0)
+		if (take_record(p, f, nf, line) < 0)
+			return -1;
+	return rc < 0 ? -1 : 0;
+}
+
+/* After the last row: no address twice, no row in error, at least one. */
+static int finish(struct parse *p)
+{
+	find_duplicates(p->b, p->r.name, p->rep, p->err);
+	if (p->rep->n_errors > 0)
+		return -1;
+	if (p->b->n == 0)
+		return err_set(p->err, ERR_USAGE, EC_NONE,
+			       "%s: no mailboxes after the "
+			       "header: add one row per mailbox",
+			       p->r.name);
+	return 0;
+}
+
 struct csv_batch *csv_batch_from_mem(const char *data, size_t len,
 				     const char *name, int allow_unknown,
 				     struct csv_report *rep_r, struct err *err)
 {
 	struct csv_report own = {BUF_INIT, BUF_INIT, 0, 0};
-	struct csv_report *rep = rep_r != NULL ? rep_r : &own;
-	struct reader r = {data, data + len, name, 1};
-	struct csv_batch *b = xcalloc(1, sizeof(*b));
-	struct field *hdr = NULL, *f = NULL;
-	size_t nh = 0, nf = 0, i, j, rows_cap = 0, n_extra = 0, extra_bytes = 0;
-	int *map = NULL, have[6] = {0}, bad;
-	unsigned line;
-	int rc;
+	struct csv_batch *b = NULL;
+	struct parse p;
 
-	if (len > CSV_MAX_BYTES) {
-		err_set(err, ERR_USAGE, EC_TOO_BIG,
-			"%s: %zu bytes, over the "
-			"10 MB limit: split it into several batches",
-			name, len);
-		goto fail;
-	}
-	if (!valid_utf8(data, len)) {
-		/* find the line for the message */
-		err_set(err, ERR_USAGE, EC_NONE,
-			"%s: not valid UTF-8: save "
-			"the file as UTF-8",
-			name);
-		goto fail;
-	}
-	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
-		r.p += 3;
-	rc = read_record(&r, &hdr, &nh, &line, err);
-	if (rc < 0)
-		goto fail;
-	if (rc > 0) {
-		err_set(err, ERR_USAGE, EC_NONE,
-			"%s:1: the file is empty: "
-			"give a header row EmailAddress,UserName,Password and "
-			"one row per mailbox",
-			name);
-		goto fail;
-	}
-	if (nh == 1 && strchr(hdr[0].s, ';') != NULL) {
-		err_set(err, ERR_USAGE, EC_NONE,
-			"%s:1: the columns are separated by ';', not ',' (a "
-			"spreadsheet's regional setting): save the file as "
-			"comma-separated CSV (UTF-8)",
-			name);
-		goto fail;
-	}
-	map = xcalloc(nh, sizeof(*map));
-	for (i = 0; i < nh; i++) {
-		char *h = hdr[i].s;
-		size_t hl = strlen(h);
-		while (hl > 0 && (h[hl - 1] == ' ' || h[hl - 1] == '\t'))
-			h[--hl] = '\0';
-		while (*h == ' ' || *h == '\t') {
-			h++;
-			hl--;
-		}
-		if (hl > CSV_MAX_FIELD) {
-			err_set(err, ERR_USAGE, EC_NONE,
-				"%s:1: column %zu's name is %zu bytes; the "
-				"limit is %d",
-				name, i + 1, hl, CSV_MAX_FIELD);
-			goto fail;
-		}
-		map[i] = C_EXTRA;
-		for (j = 0; j < 6; j++)
-			if (strcasecmp(h, col_names[j]) == 0)
-				map[i] = (int)j;
-		if (map[i] != C_EXTRA) {
-			if (have[map[i]]) {
-				err_set(err, ERR_USAGE, EC_NONE,
-					"%s:1: column %s appears twice: keep "
-					"one",
-					name, col_names[map[i]]);
-				goto fail;
-			}
-			have[map[i]] = 1;
-		} else if (!allow_unknown) {
-			err_set(err, ERR_USAGE, EC_NONE,
-				"%s:1: unknown column \"%s\": remove it, or "
-				"pass --allow-unknown-columns",
-				name, h);
-			goto fail;
-		} else if (h[0] == '\0') {
-			err_set(err, ERR_USAGE, EC_NONE,
-				"%s:1: column %zu has no name", name, i + 1);
-			goto fail;
-		} else {
-			n_extra++;
-			extra_bytes += hl;
-		}
-		if (h != hdr[i].s)
-			memmove(hdr[i].s, h, strlen(h) + 1);
-	}
-	/* every row keeps a copy of the extras' names */
-	if (n_extra > CSV_MAX_EXTRA) {
-		err_set(err, ERR_USAGE, EC_NONE,
-			"%s:1: %zu extra columns; the limit is %d: drop the "
-			"columns no template uses",
-			name, n_extra, CSV_MAX_EXTRA);
-		goto fail;
-	}
-	if (extra_bytes > CSV_MAX_FIELD) {
-		err_set(err, ERR_USAGE, EC_NONE,
-			"%s:1: the extra columns' names are %zu bytes "
-			"together; the limit is %d: shorten them or drop the "
-			"columns no template uses",
-			name, extra_bytes, CSV_MAX_FIELD);
-		goto fail;
-	}
-	for (j = 0; j < 3; j++)
-		if (!have[j]) {
-			err_set(err, ERR_USAGE, EC_NONE,
-				"%s:1: required column %s is missing: the "
-				"header needs EmailAddress,UserName,Password",
-				name, col_names[j]);
-			goto fail;
-		}
-	for (;;) {
-		struct csv_row *row;
-		rc = read_record(&r, &f, &nf, &line, err);
-		if (rc < 0)
-			goto fail;
-		if (rc > 0)
-			break;
-		if (nf == 1 && f[0].s[0] == '\0') {
-			free_fields(f, nf); /* blank line */
-			f = NULL;
-			continue;
-		}
-		if (nf != nh) {
-			int full = row_error(rep, err,
-					     "%s:%u: %zu fields where the "
-					     "header has %zu: check the commas "
-					     "(quote fields that hold one)",
-					     name, line, nf, nh);
-			free_fields(f, nf);
-			f = NULL;
-			if (full)
-				goto fail;
-			continue;
-		}
-		if (b->n >= CSV_MAX_ROWS) {
-			err_set(err, ERR_USAGE, EC_TOO_BIG,
-				"%s:%u: more than %d rows: split the file into "
-				"several batches",
-				name, line, CSV_MAX_ROWS);
-			goto fail;
-		}
-		if (b->n ==
-		    rows_cap) { /* doubling: a dozen copies for 50,000 rows */
-			rows_cap = rows_cap ? 2 * rows_cap : 64;
-			b->rows =
-				xrealloc(b->rows, rows_cap * sizeof(*b->rows));
-		}
-		bad = 0;
-		for (i = 0; i < nf && !bad; i++) {
-			const char *v = f[i].s;
-			size_t vl = strlen(v);
-			size_t lim = map[i] == C_EMAIL ? CSV_MAX_EMAIL
-						       : CSV_MAX_FIELD;
-			if (map[i] == C_EMAIL) { /* as trimmed below */
-				while (vl > 0 && v[vl - 1] == ' ')
-					vl--;
-				while (vl > 0 && *v == ' ') {
-					v++;
-					vl--;
-				}
-			}
-			if (vl > lim) {
-				bad = 1;
-				if (row_error(rep, err,
-					      "%s:%u: %s is %zu bytes; the "
-					      "limit is %zu",
-					      name, line,
-					      map[i] == C_EXTRA
-						      ? hdr[i].s
-						      : col_names[map[i]],
-					      vl, lim))
-					goto fail;
-			}
-		}
-		if (bad) {
-			free_fields(f, nf);
-			f = NULL;
-			continue;
-		}
-		row = &b->rows[b->n++];
-		memset(row, 0, sizeof(*row));
-		row->line = line;
-		for (i = 0; i < nf; i++) {
-			char *v = f[i].s;
-			f[i].s = NULL;
-			switch (map[i]) {
-			case C_EMAIL: row->email = v; break;
-			case C_USER: row->username = v; break;
-			case C_PASS: row->password = v; break;
-			case C_ROOT: row->user_root = v; break;
-			case C_TUSER: row->target_username = v; break;
-			case C_TPASS: row->target_password = v; break;
-			default:
-				row->extra =
-					xrealloc(row->extra,
-						 (row->n_extra + 1) *
-							 sizeof(*row->extra));
-				row->extra[row->n_extra].name =
-					xstrdup(hdr[i].s);
-				row->extra[row->n_extra].value = v;
-				row->n_extra++;
-			}
-		}
-		for (i = 0; i < nf; i++)
-			free(f[i].s);
-		free(f);
-		f = NULL;
-		/* trim the address; validate */
-		{
-			char *e = row->email;
-			size_t el = strlen(e);
-			while (el > 0 && e[el - 1] == ' ')
-				e[--el] = '\0';
-			while (*e == ' ')
-				memmove(e, e + 1, strlen(e));
-		}
-		bad = 0;
-		for (j = 0; j < 3; j++) {
-			const char *v = j == 0	 ? row->email
-					: j == 1 ? row->username
-						 : row->password;
-			if (v[0] == '\0') {
-				bad = 1;
-				if (row_error(rep, err,
-					      "%s:%u: %s is empty: fill it in",
-					      name, line, col_names[j]))
-					goto fail;
-			}
-		}
-		if (row->email[0] != '\0' && !valid_email(row->email)) {
-			bad = 1;
-			if (row_error(rep, err,
-				      "%s:%u: EmailAddress \"%s\" is not a "
-				      "valid address: fix the row",
-				      name, line, row->email))
-				goto fail;
-		}
-		if (bad) {
-			row_release(row);
-			b->n--;
-			continue;
-		}
-		{
-			/* sent verbatim, so a stray space is a login that
-			 * fails: said, not changed */
-			const char *u = row->username;
-			size_t ul = strlen(u);
-			if (u[0] == ' ' || u[0] == '\t' || u[ul - 1] == ' ' ||
-			    u[ul - 1] == '\t') {
-				rep->n_warnings++;
-				buf_addf(
-					&rep->warnings,
-					"%s:%u: UserName \"%s\" begins or ends "
-					"with a space: it is sent as it is; "
-					"fix "
-					"the row if that is a mistake\n",
-					name, line, u);
-			}
+	memset(&p, 0, sizeof(p));
+	p.r = (struct reader){data, data + len, name, 1};
+	p.allow_unknown = allow_unknown;
+	p.rep = rep_r != NULL ? rep_r : &own;
+	p.err = err;
+	p.b = xcalloc(1, sizeof(*p.b));
+	if (check_input(data, len, name, err) == 0) {
+		if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+			p.r.p += 3;
+		if (read_header(&p) == 0 && read_rows(&p) == 0 &&
+		    finish(&p) == 0) {
+			b = p.b;
+			p.b = NULL;
 		}
 	}
-	find_duplicates(b, name, rep, err);
-	if (rep->n_errors > 0)
-		goto fail;
-	if (b->n == 0) {
-		err_set(err, ERR_USAGE, EC_NONE,
-			"%s: no mailboxes after the "
-			"header: add one row per mailbox",
-			name);
-		goto fail;
-	}
-	free_fields(hdr, nh);
-	free(map);
 	csv_report_release(&own);
+	if (p.hdr != NULL)
+		free_fields(p.hdr, p.nh);
+	free(p.map);
+	csv_batch_free(&p.b);
 	return b;
-fail:
-	csv_report_release(&own);
-	if (f != NULL) {
-		for (i = 0; i < nf; i++)
-			free(f[i].s);
-		free(f);
-	}
-	if (hdr != NULL)
-		free_fields(hdr, nh);
-	free(map);
-	csv_batch_free(&b);
-	return NULL;
 }
 
 struct csv_batch *csv_batch_load(const char *path, int allow_unknown,

@@ -210,11 +210,7 @@ json_t *view_user(struct state *st, const struct state_user *u)
 	return o;
 }
 
-/* BadItem: it failed to copy and counts against --bad-item-limit;
- * LargeItem: over --max-message-size; OverItemLimit: older than the newest
- * --max-items; Uncopyable: the source or the target cannot carry its bytes
- * exactly (NUL bytes, a target that rewrites it). */
-static const char *skipped_kind(const struct state_skipped *s)
+const char *view_skipped_kind(const struct state_skipped *s)
 {
 	if (s->bad)
 		return "BadItem";
@@ -283,8 +279,9 @@ json_t *view_user_stats(struct state *st, const char *email, int folders,
 			json_object_set_new(
 				s, "size",
 				json_integer((json_int_t)sk[i].size));
-			json_object_set_new(s, "kind",
-					    json_string(skipped_kind(&sk[i])));
+			json_object_set_new(
+				s, "kind",
+				json_string(view_skipped_kind(&sk[i])));
 			json_object_set_new(s, "reason",
 					    json_string(sk[i].reason));
 			json_array_append_new(sa, s);

@@ -43,6 +43,13 @@ json_t *view_user(struct state *st, const struct state_user *u);
 json_t *view_user_stats(struct state *st, const char *email, int folders,
 			int skipped, struct err *err);
 
+/* A skipped item's kind (user stats' "kind", /metrics' "reason"):
+ * BadItem: it failed to copy and counts against --bad-item-limit;
+ * LargeItem: over --max-message-size; OverItemLimit: older than the newest
+ * --max-items; Uncopyable: the source or the target cannot carry its bytes
+ * exactly (NUL bytes, a target that rewrites it). */
+const char *view_skipped_kind(const struct state_skipped *s);
+
 /* One element of `endpoint get --json`. */
 json_t *view_endpoint(const struct state_endpoint *e);
 

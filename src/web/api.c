@@ -182,21 +182,191 @@ static enum MHD_Result csv_refused(struct MHD_Connection *c,
 	return web_reply_json(c, 400, j);
 }
 
+/* A new batch as POST /api/v1/batches gives it: the batch's settings,
+ * with `batch new`'s defaults, and what it takes to make it. */
+struct new_batch {
+	struct state_batch b;
+	const char *name, *src, *dst, *csv, *csv_name;
+	size_t csv_len;
+	int autostart, allow_unknown;
+};
+
+/* A field naming the batch, its endpoints, its CSV or one of its lists:
+ * 1 if key is one (*bad_r set when its value is not right), 0 if not. */
+static int name_field(struct new_batch *nb, const char *key, json_t *v,
+		      const char **bad_r)
+{
+	if (strcmp(key, "name") == 0) {
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			*bad_r = "give the batch's name";
+		else
+			nb->name = json_string_value(v);
+	} else if (strcmp(key, "source_endpoint") == 0) {
+		if (!json_is_string(v))
+			*bad_r = "give an endpoint's name";
+		else
+			nb->src = json_string_value(v);
+	} else if (strcmp(key, "target_endpoint") == 0) {
+		if (json_is_null(v))
+			nb->dst = NULL;
+		else if (!json_is_string(v))
+			*bad_r = "give an endpoint's name";
+		else
+			nb->dst = json_string_value(v);
+	} else if (strcmp(key, "csv") == 0) {
+		if (!json_is_string(v)) {
+			*bad_r = "give the CSV's text";
+		} else {
+			nb->csv = json_string_value(v);
+			nb->csv_len = json_string_length(v);
+		}
+	} else if (strcmp(key, "csv_name") == 0) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > 200)
+			*bad_r = "give the uploaded file's name";
+		else
+			nb->csv_name = json_string_value(v);
+	} else if (strcmp(key, "exclude_folders") == 0 ||
+		   strcmp(key, "include_folders") == 0 ||
+		   strcmp(key, "notification_emails") == 0) {
+		char **to = key[0] == 'e'   ? &nb->b.exclude_folders
+			    : key[0] == 'i' ? &nb->b.include_folders
+					    : &nb->b.notification_emails;
+		if (json_is_null(v))
+			return 1;
+		if (!json_is_string(v))
+			*bad_r = "give a comma-separated list";
+		else if (json_string_length(v) > 0)
+			*to = xstrdup(json_string_value(v));
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* A switch, a limit or a time of the batch: as name_field. */
+static int option_field(struct new_batch *nb, const char *key, json_t *v,
+			const char **bad_r)
+{
+	struct state_batch *b = &nb->b;
+	long long n;
+
+	if (strcmp(key, "autostart") == 0) {
+		if (json_bool(v, &nb->autostart) < 0)
+			*bad_r = "give true or false";
+	} else if (strcmp(key, "allow_unknown_columns") == 0) {
+		if (json_bool(v, &nb->allow_unknown) < 0)
+			*bad_r = "give true or false";
+	} else if (strcmp(key, "allow_incremental_syncs") == 0) {
+		if (json_bool(v, &b->allow_incremental) < 0)
+			*bad_r = "give true or false";
+	} else if (strcmp(key, "bad_item_limit") == 0) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			*bad_r = "give a number";
+		else
+			b->bad_item_limit = (uint64_t)json_integer_value(v);
+	} else if (strcmp(key, "max_items") == 0) {
+		if (!json_is_integer(v) || json_integer_value(v) <= 0)
+			*bad_r = "give a number above 0";
+		else
+			b->max_items = (uint64_t)json_integer_value(v);
+	} else if (strcmp(key, "max_message_size") == 0) {
+		if ((n = json_size(v)) <= 0)
+			*bad_r = "give a size such as 35M or a number of bytes";
+		else
+			b->max_message_size = (uint64_t)n;
+	} else if (strcmp(key, "max_bytes_per_second") == 0) {
+		if ((n = json_size(v)) < 0)
+			*bad_r = "give a rate such as 2M (bytes a second, per "
+				 "mailbox), or 0 for none";
+		else
+			b->max_bytes_per_second = (uint64_t)n;
+	} else if (strcmp(key, "start_after") == 0) {
+		if (json_is_null(v))
+			return 1;
+		if ((n = json_time(v)) < 0)
+			*bad_r = "give a UTC time such as '2026-11-30 22:00'";
+		else
+			b->start_after = (time_t)n;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* The request's fields into nb: 0, or -1 with the error reply queued
+ * (*ret_r). */
+static int read_fields(struct MHD_Connection *c, json_t *j,
+		       struct new_batch *nb, enum MHD_Result *ret_r)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(j, key, v)
+	{
+		const char *bad = NULL;
+		if (!name_field(nb, key, v, &bad) &&
+		    !option_field(nb, key, v, &bad)) {
+			*ret_r = web_reply_error(c, 400,
+						 "unknown field \"%s\": see "
+						 "docs/internals/web.md",
+						 key);
+			return -1;
+		}
+		if (bad != NULL) {
+			*ret_r = web_reply_error(c, 400, "field %s: %s", key,
+						 bad);
+			return -1;
+		}
+	}
+	if (nb->name == NULL || nb->src == NULL || nb->csv == NULL) {
+		*ret_r = web_reply_error(c, 400,
+					 "name, source_endpoint and csv are "
+					 "required");
+		return -1;
+	}
+	return 0;
+}
+
+/* The CSV read, the batch made (sched_batch_new, as `batch new`), and the
+ * batch as `batch get --json` shows it, 201. */
+static enum MHD_Result make_batch(struct web *w, struct MHD_Connection *c,
+				  struct state *st, struct new_batch *nb)
+{
+	struct csv_report rep = {BUF_INIT, BUF_INIT, 0, 0};
+	struct err err = ERR_INIT;
+	struct csv_batch *cb;
+	enum MHD_Result ret;
+	json_t *o;
+
+	cb = csv_batch_from_mem(nb->csv, nb->csv_len, nb->csv_name,
+				nb->allow_unknown, &rep, &err);
+	if (cb == NULL) {
+		ret = csv_refused(c, &rep, &err, nb->csv_name);
+		goto out;
+	}
+	nb->b.name = xstrdup(nb->name);
+	if (sched_batch_new(st, &nb->b, nb->src, nb->dst, nb->autostart, cb,
+			    nb->csv_name, w->state_path, NULL, &err) < 0) {
+		ret = web_reply_err(c, &err);
+		goto out;
+	}
+	o = view_batches(st, nb->name, &err);
+	ret = o ? web_reply_json(c, 201, o) : web_reply_err(c, &err);
+out:
+	csv_report_release(&rep);
+	csv_batch_free(&cb);
+	return ret;
+}
+
 /* POST /api/v1/batches: `batch new` from JSON. */
 static enum MHD_Result post_batch(struct web *w, struct MHD_Connection *c,
 				  struct web_req *r, struct state *st)
 {
-	struct csv_report rep = {BUF_INIT, BUF_INIT, 0, 0};
-	struct err err = ERR_INIT;
-	struct state_batch b;
-	struct csv_batch *cb = NULL;
-	const char *name = NULL, *src = NULL, *dst = NULL, *csv = NULL;
-	const char *csv_name = "upload.csv", *key;
-	size_t csv_len = 0;
-	int autostart = 0, allow_unknown = 0;
+	struct new_batch nb;
 	enum MHD_Result ret;
 	json_error_t je;
-	json_t *j, *v;
+	json_t *j;
 
 	j = json_loadb(r->body.p, r->body.len, JSON_REJECT_DUPLICATES, &je);
 	if (j == NULL)
@@ -207,134 +377,14 @@ static enum MHD_Result post_batch(struct web *w, struct MHD_Connection *c,
 		json_decref(j);
 		return web_reply_error(c, 400, "bad JSON: give an object");
 	}
-	memset(&b, 0, sizeof(b));
-	b.allow_incremental = 1;
-	b.max_message_size = 35ull * 1024 * 1024;
-	b.max_items = 500000;
-	json_object_foreach(j, key, v)
-	{
-		long long n;
-		const char *bad = NULL;
-		if (strcmp(key, "name") == 0) {
-			if (!json_is_string(v) || json_string_length(v) == 0)
-				bad = "give the batch's name";
-			else
-				name = json_string_value(v);
-		} else if (strcmp(key, "source_endpoint") == 0) {
-			if (!json_is_string(v))
-				bad = "give an endpoint's name";
-			else
-				src = json_string_value(v);
-		} else if (strcmp(key, "target_endpoint") == 0) {
-			if (json_is_null(v))
-				dst = NULL;
-			else if (!json_is_string(v))
-				bad = "give an endpoint's name";
-			else
-				dst = json_string_value(v);
-		} else if (strcmp(key, "csv") == 0) {
-			if (!json_is_string(v))
-				bad = "give the CSV's text";
-			else {
-				csv = json_string_value(v);
-				csv_len = json_string_length(v);
-			}
-		} else if (strcmp(key, "csv_name") == 0) {
-			if (!json_is_string(v) || json_string_length(v) == 0 ||
-			    json_string_length(v) > 200)
-				bad = "give the uploaded file's name";
-			else
-				csv_name = json_string_value(v);
-		} else if (strcmp(key, "autostart") == 0) {
-			if (json_bool(v, &autostart) < 0)
-				bad = "give true or false";
-		} else if (strcmp(key, "allow_unknown_columns") == 0) {
-			if (json_bool(v, &allow_unknown) < 0)
-				bad = "give true or false";
-		} else if (strcmp(key, "allow_incremental_syncs") == 0) {
-			if (json_bool(v, &b.allow_incremental) < 0)
-				bad = "give true or false";
-		} else if (strcmp(key, "exclude_folders") == 0 ||
-			   strcmp(key, "include_folders") == 0 ||
-			   strcmp(key, "notification_emails") == 0) {
-			char **to = key[0] == 'e'   ? &b.exclude_folders
-				    : key[0] == 'i' ? &b.include_folders
-						    : &b.notification_emails;
-			if (json_is_null(v))
-				continue;
-			if (!json_is_string(v))
-				bad = "give a comma-separated list";
-			else if (json_string_length(v) > 0)
-				*to = xstrdup(json_string_value(v));
-		} else if (strcmp(key, "bad_item_limit") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0)
-				bad = "give a number";
-			else
-				b.bad_item_limit =
-					(uint64_t)json_integer_value(v);
-		} else if (strcmp(key, "max_items") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) <= 0)
-				bad = "give a number above 0";
-			else
-				b.max_items = (uint64_t)json_integer_value(v);
-		} else if (strcmp(key, "max_message_size") == 0) {
-			if ((n = json_size(v)) <= 0)
-				bad = "give a size such as 35M or a number of "
-				      "bytes";
-			else
-				b.max_message_size = (uint64_t)n;
-		} else if (strcmp(key, "max_bytes_per_second") == 0) {
-			if ((n = json_size(v)) < 0)
-				bad = "give a rate such as 2M (bytes a "
-				      "second, per mailbox), or 0 for none";
-			else
-				b.max_bytes_per_second = (uint64_t)n;
-		} else if (strcmp(key, "start_after") == 0) {
-			if (json_is_null(v))
-				continue;
-			if ((n = json_time(v)) < 0)
-				bad = "give a UTC time such as '2026-11-30 "
-				      "22:00'";
-			else
-				b.start_after = (time_t)n;
-		} else {
-			ret = web_reply_error(c, 400,
-					      "unknown field \"%s\": see "
-					      "docs/internals/web.md",
-					      key);
-			goto out;
-		}
-		if (bad != NULL) {
-			ret = web_reply_error(c, 400, "field %s: %s", key, bad);
-			goto out;
-		}
-	}
-	if (name == NULL || src == NULL || csv == NULL) {
-		ret = web_reply_error(c, 400,
-				      "name, source_endpoint and csv are "
-				      "required");
-		goto out;
-	}
-	cb = csv_batch_from_mem(csv, csv_len, csv_name, allow_unknown, &rep,
-				&err);
-	if (cb == NULL) {
-		ret = csv_refused(c, &rep, &err, csv_name);
-		goto out;
-	}
-	b.name = xstrdup(name);
-	if (sched_batch_new(st, &b, src, dst, autostart, cb, csv_name,
-			    w->state_path, NULL, &err) < 0) {
-		ret = web_reply_err(c, &err);
-		goto out;
-	}
-	{
-		json_t *o = view_batches(st, name, &err);
-		ret = o ? web_reply_json(c, 201, o) : web_reply_err(c, &err);
-	}
-out:
-	csv_report_release(&rep);
-	csv_batch_free(&cb);
-	state_batch_release(&b);
+	memset(&nb, 0, sizeof(nb));
+	nb.csv_name = "upload.csv";
+	nb.b.allow_incremental = 1;
+	nb.b.max_message_size = 35ull * 1024 * 1024;
+	nb.b.max_items = 500000;
+	if (read_fields(c, j, &nb, &ret) == 0)
+		ret = make_batch(w, c, st, &nb);
+	state_batch_release(&nb.b);
 	/* the CSV held passwords */
 	OPENSSL_cleanse(r->body.p, r->body.len);
 	json_decref(j);

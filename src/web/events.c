@@ -191,21 +191,19 @@ static void progress(struct web_events *ev, struct state *st)
 	pthread_mutex_lock(&w->jobs_lock);
 	for (i = 0; i < w->njobs; i++) {
 		const struct web_job *j = &w->jobs[i];
-		json_t *o = json_object();
-		json_object_set_new(o, "email", json_string(j->email));
-		json_object_set_new(o, "batch_id", json_integer(j->batch_id));
-		json_object_set_new(o, "folder", json_string(j->folder));
-		json_object_set_new(o, "items",
-				    json_integer((json_int_t)j->items_done));
-		json_object_set_new(o, "items_total",
-				    json_integer((json_int_t)j->items_total));
-		json_object_set_new(o, "bytes",
-				    json_integer((json_int_t)j->bytes_done));
-		json_object_set_new(o, "rate",
-				    json_integer((json_int_t)j->rate));
-		json_object_set_new(o, "incremental",
-				    json_boolean(j->incremental));
-		json_array_append_new(jobs, o);
+		/* o*: a name cut inside a UTF-8 sequence (the snapshot's
+		 * fixed buffers) is left out, the rest of the job stays */
+		json_array_append_new(
+			jobs,
+			json_pack("{s:o*,s:I,s:o*,s:I,s:I,s:I,s:I,s:b}",
+				  "email", json_string(j->email), "batch_id",
+				  (json_int_t)j->batch_id, "folder",
+				  json_string(j->folder), "items",
+				  (json_int_t)j->items_done, "items_total",
+				  (json_int_t)j->items_total, "bytes",
+				  (json_int_t)j->bytes_done, "rate",
+				  (json_int_t)j->rate, "incremental",
+				  j->incremental));
 	}
 	pthread_mutex_unlock(&w->jobs_lock);
 	/* the batch's name, for the page (outside the jobs lock) */

@@ -79,7 +79,7 @@ struct web_req {
 	int cookie_auth; /* authenticated by the session cookie */
 };
 
-/* ---- http.c ---- */
+/* ---- http_reply.c ---- */
 /* A state handle of the pool (opened when the pool is empty); NULL with
  * err when the state cannot be opened.  Give it back with web_state_put. */
 struct state *web_state_get(struct web *w, struct err *err);
@@ -87,9 +87,9 @@ void web_state_put(struct web *w, struct state *st);
 enum MHD_Result web_reply(struct MHD_Connection *c, unsigned status,
 			  const char *type, const void *data, size_t len,
 			  int copy);
-/* Takes the reference to j. */
 /* 405 with the Allow header. */
 enum MHD_Result web_reply_405(struct MHD_Connection *c, const char *allow);
+/* Takes the reference to j. */
 enum MHD_Result web_reply_json(struct MHD_Connection *c, unsigned status,
 			       json_t *j);
 enum MHD_Result web_reply_error(struct MHD_Connection *c, unsigned status,
@@ -98,6 +98,25 @@ enum MHD_Result web_reply_error(struct MHD_Connection *c, unsigned status,
 /* An error of the state or the sched layer: 404 for a name that is not
  * there, 400 for other usage errors, 500 for the rest. */
 enum MHD_Result web_reply_err(struct MHD_Connection *c, const struct err *e);
+/* The headers every answer carries: nothing cached, nothing sniffed,
+ * never in a frame, no referrer; a page's Content-Security-Policy. */
+void web_common_headers(struct MHD_Response *resp, const char *type);
+/* Queue resp (NULL: MHD_NO) and drop this reference to it. */
+enum MHD_Result web_queue(struct MHD_Connection *c, unsigned status,
+			  struct MHD_Response *resp);
+/* JSON text s (taken: MHD frees it; NULL answers MHD_NO) with one more
+ * header, name: value (none when name is NULL). */
+enum MHD_Result web_reply_json_text(struct MHD_Connection *c, unsigned status,
+				    char *s, const char *name,
+				    const char *value);
+
+/* ---- http_route.c ---- */
+/* A request header's value, or NULL. */
+const char *web_header(struct MHD_Connection *c, const char *name);
+/* A request whose body has arrived whole: checks, then its route. */
+enum MHD_Result web_dispatch(struct web *w, struct MHD_Connection *c,
+			     const char *url, const char *method,
+			     struct web_req *r);
 
 /* ---- token.c ---- */
 /* Read the token file (created with a new random token, 0600, when it is

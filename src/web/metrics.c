@@ -56,17 +56,6 @@ static void help(struct buf *b, const char *name, const char *type,
 	buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
-static const char *skipped_reason(const struct state_skipped *s)
-{
-	if (s->bad)
-		return "BadItem";
-	if (strncmp(s->reason, "large item", 10) == 0)
-		return "LargeItem";
-	if (strncmp(s->reason, "over the ", 9) == 0)
-		return "OverItemLimit";
-	return "Uncopyable";
-}
-
 static const char *const reasons[] = {"BadItem", "LargeItem", "OverItemLimit",
 				      "Uncopyable"};
 #define NREASONS 4
@@ -79,6 +68,158 @@ struct bstat {
 	uint64_t throttled;
 };
 
+/* User u's skipped items into s, by reason (view_skipped_kind()). */
+static void count_skipped(struct state *st, const struct state_user *u,
+			  struct bstat *s)
+{
+	struct state_skipped *sk = NULL;
+	struct err err = ERR_INIT;
+	size_t nsk = 0, m, r;
+
+	if (state_skipped_list(st, u->id, &sk, &nsk, &err) < 0)
+		return;
+	for (m = 0; m < nsk; m++)
+		for (r = 0; r < NREASONS; r++)
+			if (strcmp(view_skipped_kind(&sk[m]), reasons[r]) == 0)
+				s->skipped[r]++;
+	state_skipped_free(sk, nsk);
+}
+
+/* Batch s->b's counts, its users by status, their throttled seconds and
+ * skipped items; *queued_r counts its Queued users too.  A state that
+ * does not answer leaves zeros. */
+static void count_batch(struct state *st, struct bstat *s, unsigned *queued_r)
+{
+	struct state_user *u = NULL;
+	struct err err = ERR_INIT;
+	size_t nu = 0, k;
+
+	if (state_batch_counts(st, s->b.id, &s->c, &err) < 0)
+		err_clear(&err);
+	if (state_user_list(st, s->b.id, NULL, &u, &nu, &err) < 0)
+		return;
+	for (k = 0; k < nu; k++) {
+		int us = user_status_parse(u[k].status);
+		s->by_status[us < 0 ? USER_STATUS_N : us]++;
+		if (us == USER_QUEUED)
+			(*queued_r)++;
+		s->throttled += u[k].seconds_throttled;
+		if (u[k].items_skipped != 0 || u[k].bad_items != 0)
+			count_skipped(st, &u[k], s);
+	}
+	state_users_free(u, nu);
+}
+
+static uint64_t items_synced(const struct bstat *s)
+{
+	return s->c.items_synced;
+}
+
+static uint64_t bytes_synced(const struct bstat *s)
+{
+	return s->c.bytes_synced;
+}
+
+static uint64_t throttled(const struct bstat *s)
+{
+	return s->throttled;
+}
+
+/* One counter with a value per batch: NAME{batch="B"} get(batch). */
+static void per_batch(struct buf *b, const char *name, const struct bstat *bs,
+		      size_t nb, uint64_t (*get)(const struct bstat *))
+{
+	size_t i;
+
+	for (i = 0; i < nb; i++) {
+		buf_addf(b, "%s{batch=\"", name);
+		label(b, bs[i].b.name);
+		buf_addf(b, "\"} %llu\n", (unsigned long long)get(&bs[i]));
+	}
+}
+
+/* The users of each batch by status (Unknown only when there are some). */
+static void users_by_status(struct buf *b, const struct bstat *bs, size_t nb)
+{
+	size_t i, k;
+
+	help(b, "imapmig_users", "gauge",
+	     "Migration users by batch and status.");
+	for (i = 0; i < nb; i++)
+		for (k = 0; k <= USER_STATUS_N; k++) {
+			if (k == USER_STATUS_N && bs[i].by_status[k] == 0)
+				continue;
+			buf_addstr(b, "imapmig_users{batch=\"");
+			label(b, bs[i].b.name);
+			buf_addf(b, "\",status=\"%s\"} %u\n",
+				 k < USER_STATUS_N ? user_status_name(k)
+						   : "Unknown",
+				 bs[i].by_status[k]);
+		}
+}
+
+/* The counters of the batches' users. */
+static void batch_counters(struct buf *b, const struct bstat *bs, size_t nb)
+{
+	size_t i, k;
+
+	help(b, "imapmig_items_synced_total", "counter",
+	     "Items copied to the target (as batch get's items_synced).");
+	per_batch(b, "imapmig_items_synced_total", bs, nb, items_synced);
+	help(b, "imapmig_bytes_synced_total", "counter",
+	     "Bytes of the copies the target confirmed (as batch get's "
+	     "bytes_synced).");
+	per_batch(b, "imapmig_bytes_synced_total", bs, nb, bytes_synced);
+	help(b, "imapmig_items_skipped_total", "counter",
+	     "Items skipped, by reason (BadItem, LargeItem, OverItemLimit, "
+	     "Uncopyable).");
+	for (i = 0; i < nb; i++)
+		for (k = 0; k < NREASONS; k++) {
+			buf_addstr(b, "imapmig_items_skipped_total{batch=\"");
+			label(b, bs[i].b.name);
+			buf_addf(b, "\",reason=\"%s\"} %llu\n", reasons[k],
+				 (unsigned long long)bs[i].skipped[k]);
+		}
+	help(b, "imapmig_throttled_seconds_total", "counter",
+	     "Seconds the source kept the batch's users waiting.");
+	per_batch(b, "imapmig_throttled_seconds_total", bs, nb, throttled);
+}
+
+/* What this serve's jobs did and hold (web_tick's snapshot): failed
+ * passes by error class, connections by endpoint. */
+static void job_counters(struct web *w, struct buf *b, const struct bstat *bs,
+			 size_t nb, const struct state_endpoint *ev, size_t ne)
+{
+	size_t i, j, k;
+
+	help(b, "imapmig_errors_total", "counter",
+	     "Failed passes this serve ran, by error class.");
+	pthread_mutex_lock(&w->jobs_lock);
+	for (k = ERR_MESSAGE; k <= ERR_LOCAL; k++)
+		buf_addf(b, "imapmig_errors_total{class=\"%s\"} %llu\n",
+			 err_class_name((enum err_class)k),
+			 (unsigned long long)w->errors[k]);
+	help(b, "imapmig_connections_open", "gauge",
+	     "Connections the running jobs hold, by endpoint.");
+	for (k = 0; k < ne; k++) {
+		unsigned open = 0;
+		for (j = 0; j < w->njobs; j++) {
+			int64_t target = 0;
+			for (i = 0; i < nb; i++)
+				if (bs[i].b.id == w->jobs[j].batch_id)
+					target = bs[i].b.target_id;
+			if (w->jobs[j].source_id == ev[k].id ||
+			    (target == ev[k].id &&
+			     ev[k].kind == STATE_EP_TARGET_IMAP))
+				open++;
+		}
+		buf_addstr(b, "imapmig_connections_open{endpoint=\"");
+		label(b, ev[k].name);
+		buf_addf(b, "\"} %u\n", open);
+	}
+	pthread_mutex_unlock(&w->jobs_lock);
+}
+
 enum MHD_Result web_metrics(struct web *w, struct MHD_Connection *c)
 {
 	struct err err = ERR_INIT;
@@ -86,7 +227,7 @@ enum MHD_Result web_metrics(struct web *w, struct MHD_Connection *c)
 	struct state_batch *bv = NULL;
 	struct state_endpoint *ev = NULL;
 	struct bstat *bs = NULL;
-	size_t nb = 0, ne = 0, i, k;
+	size_t nb = 0, ne = 0, i;
 	struct buf b = BUF_INIT;
 	unsigned queued = 0;
 	char *text;
@@ -101,115 +242,13 @@ enum MHD_Result web_metrics(struct web *w, struct MHD_Connection *c)
 	}
 	bs = xcalloc(nb + 1, sizeof(*bs));
 	for (i = 0; i < nb; i++) {
-		struct state_user *u = NULL;
-		size_t nu = 0;
 		bs[i].b = bv[i];
-		if (state_batch_counts(st, bv[i].id, &bs[i].c, &err) < 0)
-			err_clear(&err);
-		if (state_user_list(st, bv[i].id, NULL, &u, &nu, &err) < 0) {
-			err_clear(&err);
-			continue;
-		}
-		for (k = 0; k < nu; k++) {
-			int s = user_status_parse(u[k].status);
-			struct state_skipped *sk = NULL;
-			size_t nsk = 0, m, r;
-			bs[i].by_status[s < 0 ? USER_STATUS_N : s]++;
-			if (s == USER_QUEUED)
-				queued++;
-			bs[i].throttled += u[k].seconds_throttled;
-			if (u[k].items_skipped == 0 && u[k].bad_items == 0)
-				continue;
-			if (state_skipped_list(st, u[k].id, &sk, &nsk, &err) <
-			    0) {
-				err_clear(&err);
-				continue;
-			}
-			for (m = 0; m < nsk; m++)
-				for (r = 0; r < NREASONS; r++)
-					if (strcmp(skipped_reason(&sk[m]),
-						   reasons[r]) == 0)
-						bs[i].skipped[r]++;
-			state_skipped_free(sk, nsk);
-		}
-		state_users_free(u, nu);
+		count_batch(st, &bs[i], &queued);
 	}
 	free(bv);
-
-	help(&b, "imapmig_users", "gauge",
-	     "Migration users by batch and status.");
-	for (i = 0; i < nb; i++)
-		for (k = 0; k <= USER_STATUS_N; k++) {
-			if (k == USER_STATUS_N && bs[i].by_status[k] == 0)
-				continue;
-			buf_addstr(&b, "imapmig_users{batch=\"");
-			label(&b, bs[i].b.name);
-			buf_addf(&b, "\",status=\"%s\"} %u\n",
-				 k < USER_STATUS_N ? user_status_name(k)
-						   : "Unknown",
-				 bs[i].by_status[k]);
-		}
-	help(&b, "imapmig_items_synced_total", "counter",
-	     "Items copied to the target (as batch get's items_synced).");
-	for (i = 0; i < nb; i++) {
-		buf_addstr(&b, "imapmig_items_synced_total{batch=\"");
-		label(&b, bs[i].b.name);
-		buf_addf(&b, "\"} %llu\n",
-			 (unsigned long long)bs[i].c.items_synced);
-	}
-	help(&b, "imapmig_bytes_synced_total", "counter",
-	     "Bytes of the copies the target confirmed (as batch get's "
-	     "bytes_synced).");
-	for (i = 0; i < nb; i++) {
-		buf_addstr(&b, "imapmig_bytes_synced_total{batch=\"");
-		label(&b, bs[i].b.name);
-		buf_addf(&b, "\"} %llu\n",
-			 (unsigned long long)bs[i].c.bytes_synced);
-	}
-	help(&b, "imapmig_items_skipped_total", "counter",
-	     "Items skipped, by reason (BadItem, LargeItem, OverItemLimit, "
-	     "Uncopyable).");
-	for (i = 0; i < nb; i++)
-		for (k = 0; k < NREASONS; k++) {
-			buf_addstr(&b, "imapmig_items_skipped_total{batch=\"");
-			label(&b, bs[i].b.name);
-			buf_addf(&b, "\",reason=\"%s\"} %llu\n", reasons[k],
-				 (unsigned long long)bs[i].skipped[k]);
-		}
-	help(&b, "imapmig_throttled_seconds_total", "counter",
-	     "Seconds the source kept the batch's users waiting.");
-	for (i = 0; i < nb; i++) {
-		buf_addstr(&b, "imapmig_throttled_seconds_total{batch=\"");
-		label(&b, bs[i].b.name);
-		buf_addf(&b, "\"} %llu\n", (unsigned long long)bs[i].throttled);
-	}
-	help(&b, "imapmig_errors_total", "counter",
-	     "Failed passes this serve ran, by error class.");
-	pthread_mutex_lock(&w->jobs_lock);
-	for (k = ERR_MESSAGE; k <= ERR_LOCAL; k++)
-		buf_addf(&b, "imapmig_errors_total{class=\"%s\"} %llu\n",
-			 err_class_name((enum err_class)k),
-			 (unsigned long long)w->errors[k]);
-	help(&b, "imapmig_connections_open", "gauge",
-	     "Connections the running jobs hold, by endpoint.");
-	for (k = 0; k < ne; k++) {
-		unsigned open = 0;
-		size_t j;
-		for (j = 0; j < w->njobs; j++) {
-			int64_t target = 0;
-			for (i = 0; i < nb; i++)
-				if (bs[i].b.id == w->jobs[j].batch_id)
-					target = bs[i].b.target_id;
-			if (w->jobs[j].source_id == ev[k].id ||
-			    (target == ev[k].id &&
-			     ev[k].kind == STATE_EP_TARGET_IMAP))
-				open++;
-		}
-		buf_addstr(&b, "imapmig_connections_open{endpoint=\"");
-		label(&b, ev[k].name);
-		buf_addf(&b, "\"} %u\n", open);
-	}
-	pthread_mutex_unlock(&w->jobs_lock);
+	users_by_status(&b, bs, nb);
+	batch_counters(&b, bs, nb);
+	job_counters(w, &b, bs, nb, ev, ne);
 	help(&b, "imapmig_queue_length", "gauge",
 	     "Users waiting for a free connection of their endpoint "
 	     "(Queued).");
@@ -218,8 +257,8 @@ enum MHD_Result web_metrics(struct web *w, struct MHD_Connection *c)
 	for (i = 0; i < nb; i++)
 		state_batch_release(&bs[i].b);
 	free(bs);
-	for (k = 0; k < ne; k++)
-		state_endpoint_release(&ev[k]);
+	for (i = 0; i < ne; i++)
+		state_endpoint_release(&ev[i]);
 	free(ev);
 	web_state_put(w, st);
 	text = buf_detach(&b, &len);
