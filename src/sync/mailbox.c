@@ -183,13 +183,23 @@ static int retryable(const struct err *err)
 		 err->code == EC_TIMEOUT));
 }
 
+/* The first back-off: 250 ms ($IMAPMIG_TEST_BACKOFF_MS, for tests only:
+ * a server that keeps failing costs a minute of waiting otherwise). */
+static unsigned first_delay_ms(void)
+{
+	const char *e = getenv("IMAPMIG_TEST_BACKOFF_MS");
+	long v = e ? strtol(e, NULL, 10) : 0;
+
+	return v > 0 && v <= 250 ? (unsigned)v : 250;
+}
+
 /* Back off: the server's hint if it gave one, else *delay_ms (doubled
  * for the next time), with jitter.  Never counted as bad items. */
 static void back_off(struct run *r, const struct err *err, unsigned *delay_ms)
 {
 	unsigned wait = err->retry_after_ms ? err->retry_after_ms : *delay_ms;
 
-	wait += (unsigned)(rand() % 250);
+	wait += (unsigned)rand() % first_delay_ms();
 	log_warn("user %lld: %s; retrying in %.1f s", (long long)r->user_id,
 		 err->msg, wait / 1000.0);
 	if (err->code == EC_THROTTLED)
@@ -207,7 +217,7 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 {
 	struct run r;
 	unsigned attempt, max = opt->max_attempts ? opt->max_attempts : 5;
-	unsigned delay_ms = 250, tries_with_progress = 0;
+	unsigned delay_ms = first_delay_ms(), tries_with_progress = 0;
 
 	memset(&r, 0, sizeof(r));
 	memset(res, 0, sizeof(*res));
@@ -246,7 +256,7 @@ int sync_mailbox_run(struct state *st, int64_t user_id,
 			/* The attempt got somewhere: a flaky link, not a dead
 			 * one.  Start counting afresh. */
 			attempt = 0;
-			delay_ms = 250;
+			delay_ms = first_delay_ms();
 		}
 		if (attempt >= max)
 			break;
