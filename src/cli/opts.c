@@ -57,7 +57,7 @@ static void default_bad(const struct opt *o, struct buf *b)
 		buf_addstr(b, ": use ");
 		for (k = 0; o->choices[k]; k++)
 			buf_addf(b, "%s%s",
-				 k == 0		       ? ""
+				 k == 0		     ? ""
 				 : o->choices[k + 1] ? ", "
 						     : " or ",
 				 o->choices[k]);
@@ -92,16 +92,14 @@ static long long parse_number(enum opt_kind kind, const char *value)
 }
 
 /* Store the value of option o: 0, or the exit code of the error. */
-static int take_value(const struct opts_cmd *c, const struct opt *o,
-		      void *base, const char *value)
+static int take_value(const struct opts_cmd *c, const struct opt *o, void *base,
+		      const char *value)
 {
 	long long v;
 	int k;
 
 	switch (o->kind) {
-	case OPT_KIND_STRING:
-		*(const char **)field(base, o) = value;
-		return 0;
+	case OPT_KIND_STRING: *(const char **)field(base, o) = value; return 0;
 	case OPT_KIND_CHOICE:
 		for (k = 0; o->choices[k]; k++)
 			if (strcasecmp(value, o->choices[k]) == 0) {
@@ -137,7 +135,7 @@ static int take_option(const struct opts_cmd *c, void *base, int argc,
 			return cli_usage_error("%s: --%s takes no value: see "
 					       "'%s'",
 					       c->name, o->name, help);
-		*(int *)field(base, o) = 1;
+		*(int *)field(base, o) = o->value ? o->value : 1;
 		return 0;
 	}
 	if (eq == NULL && *i + 1 >= argc)

@@ -30,7 +30,7 @@
 
 enum opt_kind {
 	OPT_KIND_END = 0,
-	OPT_KIND_FLAG,	   /* no value: int field set to 1 */
+	OPT_KIND_FLAG,	   /* no value: int field set to value (or 1) */
 	OPT_KIND_STRING,   /* const char * field: the value, borrowed */
 	OPT_KIND_COUNT,	   /* long long field: digits, in [min, max] */
 	OPT_KIND_SIZE,	   /* long long field: "35M", "1.5k", in [min, max] */
@@ -48,35 +48,55 @@ struct opt {
 	const char *name; /* long name, without "--"; NULL ends the table */
 	char short_name;  /* 'y' for -y, or 0 */
 	enum opt_kind kind;
-	size_t off;	  /* the field's offset in the subcommand's struct */
-	const char *argh; /* the value's name in the help: "N", "FILE" */
-	const char *help; /* one line for the help */
-	long long min, max;	    /* the numeric kinds: the range taken */
+	size_t off;	    /* the field's offset in the subcommand's struct */
+	const char *argh;   /* the value's name in the help: "N", "FILE" */
+	const char *help;   /* one line for the help */
+	long long min, max; /* the numeric kinds: the range taken */
 	const char *const *choices; /* OPT_KIND_CHOICE: NULL-terminated */
 	/* a value refused: "CMD: --NAME VALUE<bad>"; NULL for the kind's */
 	const char *bad;
 	opt_callback_fn *cb;
+	int value; /* OPT_KIND_FLAG: what it stores; 0 stores 1 */
 };
 
-#define OPT_FLAG(n, s, type, field, h)                                     \
-	{.name = (n), .short_name = (s), .kind = OPT_KIND_FLAG,            \
-	 .off = offsetof(type, field), .help = (h)}
-#define OPT_STRING(n, type, field, a, h)                                   \
-	{.name = (n), .kind = OPT_KIND_STRING, .off = offsetof(type, field), \
-	 .argh = (a), .help = (h)}
+#define OPT_FLAG(n, s, type, field, h)                                         \
+	{                                                                      \
+		.name = (n), .short_name = (s), .kind = OPT_KIND_FLAG,         \
+		.off = offsetof(type, field), .help = (h)                      \
+	}
+/* Several flags into one field, the last given counts: --json, --csv. */
+#define OPT_SET_INT(n, type, field, v, h)                                      \
+	{                                                                      \
+		.name = (n), .kind = OPT_KIND_FLAG,                            \
+		.off = offsetof(type, field), .value = (v), .help = (h)        \
+	}
+#define OPT_STRING(n, type, field, a, h)                                       \
+	{                                                                      \
+		.name = (n), .kind = OPT_KIND_STRING,                          \
+		.off = offsetof(type, field), .argh = (a), .help = (h)         \
+	}
 /* kind: COUNT, SIZE, DURATION or TIME; lo..hi the values taken. */
-#define OPT_NUMBER(n, k, type, field, a, lo, hi, b, h)                     \
-	{.name = (n), .kind = OPT_KIND_##k, .off = offsetof(type, field),  \
-	 .argh = (a), .min = (lo), .max = (hi), .bad = (b), .help = (h)}
-#define OPT_CHOICE(n, type, field, words, b, h)                            \
-	{.name = (n), .kind = OPT_KIND_CHOICE, .off = offsetof(type, field), \
-	 .choices = (words), .bad = (b), .help = (h)}
-#define OPT_CALLBACK(n, type, field, fn, a, h)                             \
-	{.name = (n), .kind = OPT_KIND_CALLBACK,                           \
-	 .off = offsetof(type, field), .cb = (fn), .argh = (a), .help = (h)}
-#define OPT_END()                                                          \
-	{                                                                  \
-		.name = NULL                                               \
+#define OPT_NUMBER(n, k, type, field, a, lo, hi, b, h)                         \
+	{                                                                      \
+		.name = (n), .kind = OPT_KIND_##k,                             \
+		.off = offsetof(type, field), .argh = (a), .min = (lo),        \
+		.max = (hi), .bad = (b), .help = (h)                           \
+	}
+#define OPT_CHOICE(n, type, field, words, b, h)                                \
+	{                                                                      \
+		.name = (n), .kind = OPT_KIND_CHOICE,                          \
+		.off = offsetof(type, field), .choices = (words), .bad = (b),  \
+		.help = (h)                                                    \
+	}
+#define OPT_CALLBACK(n, type, field, fn, a, h)                                 \
+	{                                                                      \
+		.name = (n), .kind = OPT_KIND_CALLBACK,                        \
+		.off = offsetof(type, field), .cb = (fn), .argh = (a),         \
+		.help = (h)                                                    \
+	}
+#define OPT_END()                                                              \
+	{                                                                      \
+		.name = NULL                                                   \
 	}
 
 /* One subcommand (or one action of it: "batch new"). */
