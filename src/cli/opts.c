@@ -220,12 +220,20 @@ void opts_help(FILE *f, const struct opts_cmd *const *cmds)
 			cmds[n]->usage);
 	for (k = 0; k < n; k++) {
 		const struct opts_cmd *c = cmds[k];
+		size_t j;
 		if (c->opts != NULL && c->opts[0].name != NULL) {
 			if (n > 1)
 				fprintf(f, "\n%s:\n", c->name);
 			else
 				fputs("\noptions:\n", f);
-			opts_print(f, c->opts);
+			/* a table two actions share is listed once */
+			for (j = 0; j < k && cmds[j]->opts != c->opts; j++)
+				;
+			if (j < k)
+				fprintf(f, "  the options of %s\n",
+					cmds[j]->name);
+			else
+				opts_print(f, c->opts);
 		}
 		if (c->notes != NULL)
 			fprintf(f, "\n%s\n", c->notes);
