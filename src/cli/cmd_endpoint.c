@@ -12,7 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "cli/cli.h"
-#include "cli/oauth_opts.h"
+#include "cli/server_opts.h"
 #include "cli/opts.h"
 #include "imap/client.h"
 #include "sched/endpoint.h"
@@ -31,7 +31,6 @@ struct ep_opts {
 	long long max_mig, max_incr; /* -1: not given */
 };
 
-static const char *const security_words[] = {"none", "ssl", "tls", NULL};
 static const char *const auth_words[] = {"basic", "plain", "xoauth2",
 					 "oauthbearer", NULL};
 
@@ -455,10 +454,7 @@ static int verify(const struct state_endpoint *e, struct err *err)
 	struct imap_client_settings set = {
 		.host = e->host,
 		.port = e->port,
-		.security = strcasecmp(e->security, "none") == 0 ? CONN_SEC_NONE
-			    : strcasecmp(e->security, "tls") == 0
-				    ? CONN_SEC_TLS
-				    : CONN_SEC_SSL,
+		.security = security_mode(e->security),
 		.tls = {e->ca_file, e->accept_untrusted},
 		.timeout_ms = 20000,
 		.label = "verify",
