@@ -107,7 +107,7 @@ static int take_value(const struct opts_cmd *c, const struct opt *o, void *base,
 				return 0;
 			}
 		return bad_value(c, o, value);
-	case OPT_KIND_CALLBACK: return o->cb(base, value, c->name);
+	case OPT_KIND_CALLBACK: return o->cb(field(base, o), value, c->name);
 	default:
 		v = parse_number(o->kind, value);
 		if (v < 0 || v < o->min || v > o->max)

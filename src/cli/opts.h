@@ -37,12 +37,13 @@ enum opt_kind {
 	OPT_KIND_DURATION, /* long long field: "24h", "90s": seconds */
 	OPT_KIND_TIME,	   /* long long field: "2026-11-25 10:00", "+2h" */
 	OPT_KIND_CHOICE,   /* int field: index in choices, any case */
-	OPT_KIND_CALLBACK, /* cb(base, value, cmd) takes the value */
+	OPT_KIND_CALLBACK, /* cb(field, value, cmd) takes the value */
 };
 
 /* A callback option: 0 if the value is taken, else the exit code of the
- * one-line error it printed.  base is the struct the table writes into. */
-typedef int opt_callback_fn(void *base, const char *value, const char *cmd);
+ * one-line error it printed.  field is the option's field in the struct
+ * the table writes into; cmd the command's name, for the error. */
+typedef int opt_callback_fn(void *field, const char *value, const char *cmd);
 
 struct opt {
 	const char *name; /* long name, without "--"; NULL ends the table */

@@ -20,13 +20,11 @@ struct t_opts {
 	long long size, count, dur;
 };
 
-static int t_cb(void *base, const char *value, const char *cmd)
+static int t_cb(void *field, const char *value, const char *cmd)
 {
-	struct t_opts *o = base;
-
 	if (strcmp(value, "bad") == 0)
 		return cli_usage_error("%s: --cb %s: not that", cmd, value);
-	o->cb = value;
+	*(const char **)field = value;
 	return 0;
 }
 
@@ -35,12 +33,12 @@ static const struct opt t_table[] = {
 	OPT_STRING("name", struct t_opts, name, "N", "the name"),
 	OPT_FLAG("json", 0, struct t_opts, json, "print JSON"),
 	OPT_FLAG("yes", 'y', struct t_opts, yes, "do not ask"),
-	OPT_NUMBER("max-size", SIZE, struct t_opts, size, "SIZE", 1,
-		   1000000000, NULL, "the largest message"),
+	OPT_NUMBER("max-size", SIZE, struct t_opts, size, "SIZE", 1, 1000000000,
+		   NULL, "the largest message"),
 	OPT_NUMBER("count", COUNT, struct t_opts, count, "N", 1, 10,
 		   ": give 1-10", "how many"),
-	OPT_NUMBER("every", DURATION, struct t_opts, dur, "TIME", 1,
-		   1000000, NULL, "how often"),
+	OPT_NUMBER("every", DURATION, struct t_opts, dur, "TIME", 1, 1000000,
+		   NULL, "how often"),
 	OPT_CHOICE("security", struct t_opts, sec, sec_words, NULL,
 		   "the connection's security"),
 	OPT_CALLBACK("cb", struct t_opts, cb, t_cb, "X", "a callback"),
@@ -203,17 +201,16 @@ static void test_password(void **state)
 
 	(void)state;
 	for (k = 0; k < sizeof(spellings) / sizeof(spellings[0]); k++) {
-		assert_int_equal(parse(&o, &n, NULL, "A", spellings[k],
-				       "S3cret", NULL),
-				 2);
+		assert_int_equal(
+			parse(&o, &n, NULL, "A", spellings[k], "S3cret", NULL),
+			2);
 		assert_non_null(strstr(err_text, "never taken on the command "
 						 "line"));
 		assert_null(strstr(err_text, "S3cret"));
 		assert_null(strstr(out_text, "S3cret"));
 	}
 	/* the option that is in the table still works */
-	assert_int_equal(parse(&o, &n, NULL, "A", "--password-file", "f",
-			       NULL),
+	assert_int_equal(parse(&o, &n, NULL, "A", "--password-file", "f", NULL),
 			 0);
 	assert_string_equal(o.name, "f");
 }
@@ -240,9 +237,8 @@ static void test_values(void **state)
 	assert_int_equal(parse(&o, &n, NULL, "A", "--max-size", "0", NULL), 2);
 	assert_string_equal(err_text, "imapmig: t run: --max-size 0: give a "
 				      "size such as 35M\n");
-	assert_int_equal(parse(&o, &n, NULL, "A", "--security", "starttls",
-			       NULL),
-			 2);
+	assert_int_equal(
+		parse(&o, &n, NULL, "A", "--security", "starttls", NULL), 2);
 	assert_string_equal(err_text, "imapmig: t run: --security starttls: "
 				      "use none, ssl or tls\n");
 	assert_int_equal(parse(&o, &n, NULL, "A", "--every", "5x", NULL), 2);
@@ -288,9 +284,12 @@ static void test_help(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spellings), cmocka_unit_test(test_repeated),
-		cmocka_unit_test(test_unknown),	  cmocka_unit_test(test_password),
-		cmocka_unit_test(test_values),	  cmocka_unit_test(test_help),
+		cmocka_unit_test(test_spellings),
+		cmocka_unit_test(test_repeated),
+		cmocka_unit_test(test_unknown),
+		cmocka_unit_test(test_password),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_help),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
