@@ -1,7 +1,6 @@
 /* cmd_endpoint.c - `imapmig endpoint new|get|set|remove`: the procedure's
  * Step 3 (New-MigrationEndpoint), for sources and for targets. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,10 +56,7 @@ static const struct opt ep_table[] = {
 	OPT_OAUTH(struct ep_opts, oa),
 	OPT_STRING("path-template", struct ep_opts, path_template, "PATH",
 		   "a Maildir target: '/srv/{domain}/{local}/Maildir'"),
-	OPT_STRING("ca-file", struct ep_opts, ca_file, "F",
-		   "CA certificates for the server"),
-	OPT_FLAG("accept-untrusted-certificates", 0, struct ep_opts,
-		 accept_untrusted, "do not check the server's certificate"),
+	OPT_SERVER_TLS(struct ep_opts),
 	OPT_FLAG("skip-verification", 0, struct ep_opts, skip_verification,
 		 "save without connecting first"),
 	OPT_NUMBER("max-concurrent-migrations", COUNT, struct ep_opts, max_mig,
@@ -167,50 +163,6 @@ static void clear_str(char **p)
 {
 	free(*p);
 	*p = NULL;
-}
-
-/* A service-account key file, whole (at most 64 KiB), read without
- * stdio so that no copy of the private key stays in a FILE buffer. */
-char *cli_read_key_file(const char *path, struct err *err)
-{
-	struct buf b = BUF_INIT;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0) {
-		err_set(err, ERR_USAGE, EC_IO,
-			"cannot read --oauth-service-account-file %s: %s: "
-			"give the key file (JSON) the Google Cloud console "
-			"created",
-			path, strerror(errno));
-		return NULL;
-	}
-	buf_grow(&b, 65536 + 1);
-	for (;;) {
-		n = read(fd, b.p + b.len, b.cap - b.len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		b.len += (size_t)n;
-		b.p[b.len] = '\0';
-		if (b.len >= 65536)
-			break;
-	}
-	close(fd);
-	if (n < 0 || b.len == 0 || b.len >= 65536) {
-		err_set(err, ERR_USAGE, EC_IO,
-			"--oauth-service-account-file %s: %s: give the key "
-			"file (JSON) the Google Cloud console created",
-			path,
-			n < 0	     ? strerror(errno)
-			: b.len == 0 ? "empty"
-				     : "larger than 64 KiB");
-		OPENSSL_cleanse(b.p, b.cap);
-		buf_release(&b);
-		return NULL;
-	}
-	return buf_detach(&b, NULL);
 }
 
 static int is_oauth(const char *auth)

@@ -61,7 +61,16 @@ struct oauth_args {
 		OPT_STRING("oauth-ca-file", type, m.ca_file, "F",              \
 			   "CA certificates for the token endpoint")
 
-/* 1 if any of the options is given. */
+/* --ca-file and --accept-untrusted-certificates, into the fields ca_file
+ * (const char *) and accept_untrusted (int) of type. */
+#define OPT_SERVER_TLS(type)                                                   \
+	OPT_STRING("ca-file", type, ca_file, "F",                              \
+		   "CA certificates for the server"),                          \
+		OPT_FLAG("accept-untrusted-certificates", 0, type,             \
+			 accept_untrusted,                                     \
+			 "do not check the server's certificate")
+
+/* 1 if any of the OAuth2 options is given. */
 static inline int oauth_args_given(const struct oauth_args *a)
 {
 	return a->token_command || a->token_url || a->client_id ||
