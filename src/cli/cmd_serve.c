@@ -231,7 +231,8 @@ static const struct opts_cmd serve_cmd = {
 	.opts = serve_table,
 };
 
-/* The options, checked together: 0 or the exit code. */
+/* The options, checked together: 0, or what opts_parse() returned, or
+ * the exit code (OPTS_EXIT() of the result is the exit code). */
 static int serve_parse(struct serve_args *a, int argc, char **argv)
 {
 	struct err err = ERR_INIT;
@@ -239,7 +240,7 @@ static int serve_parse(struct serve_args *a, int argc, char **argv)
 
 	rc = opts_parse(&serve_cmd, a, argc, argv, &nargs);
 	if (rc != 0)
-		return OPTS_EXIT(rc);
+		return rc;
 	if (a->wo.listen == NULL &&
 	    (a->wo.tls_cert || a->wo.tls_key || a->wo.token_file))
 		return cli_usage_error("serve: --tls-cert, --tls-key and "
@@ -383,7 +384,7 @@ int cmd_serve(int argc, char **argv)
 		rc = 1;
 	if (rc != 0) {
 		smtp_server_release(&a.smtp.server);
-		return rc;
+		return OPTS_EXIT(rc);
 	}
 	if (a.wo.listen != NULL) {
 		a.wo.state_path = cli_state_path();

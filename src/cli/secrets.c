@@ -143,7 +143,6 @@ char *cli_read_password(const char *path, struct err *err)
 	return buf_detach(&b, NULL);
 }
 
-
 void cli_password_free(char **pw)
 {
 	if (*pw == NULL)
