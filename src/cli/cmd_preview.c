@@ -12,11 +12,9 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "cli/users.h"
-#include "sched/runner.h"
 #include "state/state.h"
 #include "sync/preview.h"
 #include "util/escape.h"
-#include "util/xalloc.h"
 
 static json_t *preview_json(const struct state_user *u,
 			    const struct preview_report *rep)

@@ -12,10 +12,8 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "cli/users.h"
-#include "sched/runner.h"
 #include "state/state.h"
 #include "sync/verify.h"
-#include "util/xalloc.h"
 #include "util/escape.h"
 
 static json_t *report_json(const struct state_user *u,

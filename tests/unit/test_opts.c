@@ -16,7 +16,7 @@
 
 struct t_opts {
 	const char *name, *cb;
-	int json, yes, sec;
+	int json, yes, sec, format;
 	long long size, count, dur;
 };
 
@@ -33,6 +33,8 @@ static const struct opt t_table[] = {
 	OPT_STRING("name", struct t_opts, name, "N", "the name"),
 	OPT_FLAG("json", 0, struct t_opts, json, "print JSON"),
 	OPT_FLAG("yes", 'y', struct t_opts, yes, "do not ask"),
+	OPT_SET_INT("text", struct t_opts, format, 1, "as text"),
+	OPT_SET_INT("csv", struct t_opts, format, 2, "as CSV"),
 	OPT_NUMBER("max-size", SIZE, struct t_opts, size, "SIZE", 1, 1000000000,
 		   NULL, "the largest message"),
 	OPT_NUMBER("count", COUNT, struct t_opts, count, "N", 1, 10,
@@ -168,6 +170,11 @@ static void test_repeated(void **state)
 	assert_string_equal(o.name, "two");
 	assert_int_equal(o.count, 4);
 	assert_int_equal(o.json, 1);
+	/* flags into one field: the last one */
+	assert_int_equal(parse(&o, &n, NULL, "A", "--csv", "--text", NULL), 0);
+	assert_int_equal(o.format, 1);
+	assert_int_equal(parse(&o, &n, NULL, "A", "--text", "--csv", NULL), 0);
+	assert_int_equal(o.format, 2);
 }
 
 static void test_unknown(void **state)
