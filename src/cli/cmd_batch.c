@@ -344,27 +344,12 @@ static const struct opt b_remove_opts[] = {
 	OPT_END(),
 };
 
-static const struct opts_cmd b_start_cmd = {
-	.name = "batch start",
-	.group = "batch",
-	.usage = "batch start NAME",
-	.min_args = 1,
-	.max_args = 1,
-};
-static const struct opts_cmd b_stop_cmd = {
-	.name = "batch stop",
-	.group = "batch",
-	.usage = "batch stop NAME",
-	.min_args = 1,
-	.max_args = 1,
-};
-static const struct opts_cmd b_complete_cmd = {
-	.name = "batch complete",
-	.group = "batch",
-	.usage = "batch complete NAME",
-	.min_args = 1,
-	.max_args = 1,
-};
+static const struct opts_cmd b_start_cmd =
+	OPTS_CMD_ONE_ARG("batch start", "batch", "batch start NAME");
+static const struct opts_cmd b_stop_cmd =
+	OPTS_CMD_ONE_ARG("batch stop", "batch", "batch stop NAME");
+static const struct opts_cmd b_complete_cmd =
+	OPTS_CMD_ONE_ARG("batch complete", "batch", "batch complete NAME");
 static const struct opts_cmd b_remove_cmd = {
 	.name = "batch remove",
 	.group = "batch",

@@ -113,13 +113,8 @@ static const struct opts_cmd ep_set_cmd = {
 	.min_args = 1,
 	.max_args = 1,
 };
-static const struct opts_cmd ep_remove_cmd = {
-	.name = "endpoint remove",
-	.group = "endpoint",
-	.usage = "endpoint remove NAME",
-	.min_args = 1,
-	.max_args = 1,
-};
+static const struct opts_cmd ep_remove_cmd =
+	OPTS_CMD_ONE_ARG("endpoint remove", "endpoint", "endpoint remove NAME");
 
 /* The options of endpoint new or set into o: 0, or what opts_parse()
  * returned (OPTS_EXIT() of it is the exit code). */

@@ -332,20 +332,10 @@ static const struct opt u_remove_opts[] = {
 	OPT_END(),
 };
 
-static const struct opts_cmd u_start_cmd = {
-	.name = "user start",
-	.group = "user",
-	.usage = "user start EMAIL",
-	.min_args = 1,
-	.max_args = 1,
-};
-static const struct opts_cmd u_stop_cmd = {
-	.name = "user stop",
-	.group = "user",
-	.usage = "user stop EMAIL",
-	.min_args = 1,
-	.max_args = 1,
-};
+static const struct opts_cmd u_start_cmd =
+	OPTS_CMD_ONE_ARG("user start", "user", "user start EMAIL");
+static const struct opts_cmd u_stop_cmd =
+	OPTS_CMD_ONE_ARG("user stop", "user", "user stop EMAIL");
 static const struct opts_cmd u_remove_cmd = {
 	.name = "user remove",
 	.group = "user",

@@ -112,6 +112,13 @@ struct opts_cmd {
 	const char *notes;	/* printed after the options, or NULL */
 };
 
+/* An action of one argument and no option ("batch start NAME"). */
+#define OPTS_CMD_ONE_ARG(n, g, u)                                              \
+	{                                                                      \
+		.name = (n), .group = (g), .usage = (u), .min_args = 1,        \
+		.max_args = 1                                                  \
+	}
+
 /* The parser asked for the help and printed it: exit 0. */
 #define OPTS_HELP (-1)
 /* The exit code for a result of opts_parse() that is not 0. */
