@@ -101,8 +101,7 @@ static const struct opt b_new_opts[] = {
 static const struct opts_cmd b_new_cmd = {
 	.name = "batch new",
 	.group = "batch",
-	.usage = "batch new --name N --source-endpoint E [--target-endpoint T] "
-		 "--csv F [options]",
+	.usage = "batch new --name N --source-endpoint E --csv F [options]",
 	.opts = b_new_opts,
 };
 

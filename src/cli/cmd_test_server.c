@@ -340,12 +340,14 @@ static const struct opts_cmd ts_cmd = {
 		 "[options]",
 	.opts = ts_table,
 	.notes = "Without --password-file the password is read from standard "
-		 "input (not with OAuth2).\n--port defaults to 993 for ssl, "
-		 "143 otherwise.  With OAuth2 the token is for --email "
-		 "(default:\n--user), from one token source: --oauth-token-url "
-		 "URL --oauth-client-id ID\n--oauth-client-secret-file F "
-		 "--oauth-scope S | --oauth-service-account-file KEY.json\n"
-		 "--oauth-scope S | --token-command 'CMD {email}'.",
+		 "input (not with\nOAuth2).  --port defaults to 993 for ssl, "
+		 "143 otherwise.  With OAuth2 the\ntoken is for --email "
+		 "(default: --user), from one token source:\n"
+		 "  --oauth-token-url URL --oauth-client-id ID "
+		 "--oauth-client-secret-file F\n"
+		 "    --oauth-scope S\n"
+		 "  | --oauth-service-account-file KEY.json --oauth-scope S\n"
+		 "  | --token-command 'CMD {email}'",
 };
 
 /* What the options say, without a saved endpoint. */

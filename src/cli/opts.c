@@ -193,7 +193,31 @@ static void opt_left(const struct opt *o, struct buf *b)
 	}
 }
 
-#define HELP_COLUMN 36
+#define HELP_COLUMN 30
+#define HELP_WIDTH  80
+
+/* text from column col on, its words wrapped before HELP_WIDTH onto
+ * lines that begin at HELP_COLUMN. */
+static void help_wrap(FILE *f, const char *text, size_t col)
+{
+	const char *p = text;
+
+	while (*p) {
+		size_t n = strcspn(p, " ");
+		if (col > HELP_COLUMN && col + 1 + n >= HELP_WIDTH) {
+			fprintf(f, "\n%*s", HELP_COLUMN, "");
+			col = HELP_COLUMN;
+		} else if (col > HELP_COLUMN) {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(p, 1, n, f);
+		col += n;
+		p += n;
+		p += strspn(p, " ");
+	}
+	fputc('\n', f);
+}
 
 static void opts_print(FILE *f, const struct opt *opts)
 {
@@ -203,10 +227,10 @@ static void opts_print(FILE *f, const struct opt *opts)
 		struct buf b = BUF_INIT;
 		opt_left(o, &b);
 		if (b.len + 2 > HELP_COLUMN)
-			fprintf(f, "%s\n%*s%s\n", b.p, HELP_COLUMN, "",
-				o->help);
+			fprintf(f, "%s\n%*s", b.p, HELP_COLUMN, "");
 		else
-			fprintf(f, "%-*s%s\n", HELP_COLUMN, b.p, o->help);
+			fprintf(f, "%-*s", HELP_COLUMN, b.p);
+		help_wrap(f, o->help, HELP_COLUMN);
 		buf_release(&b);
 	}
 }
