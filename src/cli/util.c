@@ -324,11 +324,34 @@ long long cli_parse_size(const char *s)
 	return (long long)v;
 }
 
+/* Seconds in one unit of a suffix: h, m, s or none (seconds), and d if
+ * days is set; 0 for anything else. */
+static unsigned long long unit_seconds(const char *suffix, int days)
+{
+	if (strcmp(suffix, "h") == 0)
+		return 3600;
+	if (strcmp(suffix, "m") == 0)
+		return 60;
+	if (strcmp(suffix, "s") == 0 || *suffix == '\0')
+		return 1;
+	if (days && strcmp(suffix, "d") == 0)
+		return 86400;
+	return 0;
+}
+
 long long cli_parse_time(const char *s)
 {
+	static const char *const formats[] = {
+		"%Y-%m-%dT%H:%M:%S",
+		"%Y-%m-%d %H:%M:%S",
+		"%Y-%m-%d %H:%M",
+		"%Y-%m-%d",
+		NULL,
+	};
 	struct tm tm;
-	const char *end;
+	const char *end = NULL;
 	long long t;
+	size_t k;
 
 	if (strcmp(s, "now") == 0)
 		return (long long)time(NULL);
@@ -336,33 +359,16 @@ long long cli_parse_time(const char *s)
 		const char *e = s + 1;
 		unsigned long long v, mul;
 		long long now = (long long)time(NULL);
-		if (parse_digits(&e, LLONG_MAX, &v) < 0)
-			return -1;
-		if (strcmp(e, "h") == 0)
-			mul = 3600;
-		else if (strcmp(e, "m") == 0)
-			mul = 60;
-		else if (strcmp(e, "s") == 0 || *e == '\0')
-			mul = 1;
-		else
+		if (parse_digits(&e, LLONG_MAX, &v) < 0 ||
+		    (mul = unit_seconds(e, 0)) == 0)
 			return -1;
 		if (v > (unsigned long long)(LLONG_MAX - now) / mul)
 			return -1; /* past the end of time */
 		return now + (long long)(v * mul);
 	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL) {
+	for (k = 0; end == NULL && formats[k] != NULL; k++) {
 		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
-	}
-	if (end == NULL) {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d %H:%M", &tm);
-	}
-	if (end == NULL) {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d", &tm);
+		end = strptime(s, formats[k], &tm);
 	}
 	if (end == NULL || !(*end == '\0' || strcmp(end, "Z") == 0 ||
 			     strcmp(end, " UTC") == 0))
@@ -375,17 +381,8 @@ long long cli_parse_duration(const char *s)
 {
 	unsigned long long v, mul;
 
-	if (parse_digits(&s, UINT_MAX, &v) < 0 || v == 0)
-		return -1;
-	if (strcmp(s, "h") == 0)
-		mul = 3600;
-	else if (strcmp(s, "m") == 0)
-		mul = 60;
-	else if (strcmp(s, "s") == 0 || *s == '\0')
-		mul = 1;
-	else if (strcmp(s, "d") == 0)
-		mul = 86400;
-	else
+	if (parse_digits(&s, UINT_MAX, &v) < 0 || v == 0 ||
+	    (mul = unit_seconds(s, 1)) == 0)
 		return -1;
 	/* the scheduler holds seconds in an unsigned int */
 	if (v > UINT_MAX / mul)
