@@ -50,14 +50,18 @@ int cli_fail(const char *cmd, const struct err *err);
 /* Ask question on the terminal unless yes: 1 to go on, 0 if the answer was
  * no, -1 (with the one-line error printed) if no terminal can answer. */
 int cli_confirm(const char *cmd, int yes, const char *question);
-/* The error for an option getopt did not take (exit 2): names the option,
- * never its value; --password gets told where passwords go. */
+/* The error for an option the parser (cli/opts.h) does not know (exit
+ * 2): names the option, never its value; --password gets told where
+ * passwords go. */
 int cli_bad_option(const char *cmd, const char *arg, const char *help);
 /* s padded with spaces to width terminal columns (UTF-8 aware: a wide
  * character takes two, a combining mark none), into out; cut at a
  * character boundary if longer.  Returns out. */
 const char *cli_pad(const char *s, size_t width, char *out, size_t size);
 int cmd_user_preview(int argc, char **argv);
+struct opts_cmd;
+/* user preview's options (cmd_preview.c), for 'imapmig help user' */
+extern const struct opts_cmd cmd_user_preview_opts;
 /* Read a password: from file (first line, trailing CR/LF removed; "-"
  * means stdin) or, when path is NULL, one line from stdin; on a terminal
  * with a prompt on stderr and echo off (restored on SIGINT/TERM/HUP too).

@@ -1,6 +1,6 @@
 /* cmd_batch.c - `imapmig batch ...`: the procedure's Steps 4 and 6
  * (New-, Get-, Start-, Stop-, Complete-, Remove-, Set-MigrationBatch). */
-#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "sched/csv.h"
 #include "state/state.h"
 #include "sched/actions.h"
@@ -48,155 +49,154 @@ static struct csv_batch *load_csv(const char *cmd, const char *path,
 	return cb;
 }
 
+/* ---- batch new ---- */
+
+struct b_new_args {
+	const char *name, *src, *dst, *csv, *exclude, *include, *emails;
+	int autostart, allow_unknown;
+	int incremental; /* index in true_false; -1 not given */
+	long long bad_item_limit, max_message_size, max_items, start_after;
+	long long max_bps;
+};
+
+static const char *const true_false[] = {"true", "false", NULL};
+
+static const struct opt b_new_opts[] = {
+	OPT_STRING("name", struct b_new_args, name, "N", "the batch's name"),
+	OPT_STRING("source-endpoint", struct b_new_args, src, "E",
+		   "the source endpoint"),
+	OPT_STRING("target-endpoint", struct b_new_args, dst, "T",
+		   "the target endpoint (default: Maildir beside the state)"),
+	OPT_STRING("csv", struct b_new_args, csv, "F",
+		   "the users: EmailAddress,UserName,Password[,UserRoot]"),
+	OPT_FLAG("autostart", 0, struct b_new_args, autostart,
+		 "start the batch at once"),
+	OPT_STRING("exclude-folders", struct b_new_args, exclude, "LIST",
+		   "folders not to copy"),
+	OPT_STRING("include-folders", struct b_new_args, include, "LIST",
+		   "only these folders"),
+	OPT_CHOICE("allow-incremental-syncs", struct b_new_args, incremental,
+		   true_false, NULL, "incremental syncs after the initial one"),
+	OPT_FLAG("allow-unknown-columns", 0, struct b_new_args, allow_unknown,
+		 "ignore CSV columns imapmig does not know"),
+	OPT_NUMBER("bad-item-limit", COUNT, struct b_new_args, bad_item_limit,
+		   "N", 0, LLONG_MAX, NULL, "bad items a user may have (0)"),
+	OPT_NUMBER("max-message-size", SIZE, struct b_new_args,
+		   max_message_size, "SIZE", 1, LLONG_MAX, NULL,
+		   "larger messages are skipped (35M)"),
+	OPT_NUMBER("max-items", COUNT, struct b_new_args, max_items, "N", 1,
+		   LLONG_MAX, ": give a number above 0",
+		   "messages per user at most (500000)"),
+	OPT_NUMBER("start-after", TIME, struct b_new_args, start_after, "TIME",
+		   0, LLONG_MAX, NULL, "not before this time (UTC, or +2h)"),
+	OPT_STRING("notification-emails", struct b_new_args, emails, "LIST",
+		   "who gets the batch's reports"),
+	OPT_NUMBER("max-bytes-per-second", SIZE, struct b_new_args, max_bps,
+		   "RATE", 1, LLONG_MAX,
+		   ": give a rate such as 2M (bytes a second, per mailbox)",
+		   "bytes a second per mailbox, e.g. 2M (no limit)"),
+	OPT_END(),
+};
+
+static const struct opts_cmd b_new_cmd = {
+	.name = "batch new",
+	.group = "batch",
+	.usage = "batch new --name N --source-endpoint E --csv F [options]",
+	.opts = b_new_opts,
+};
+
+/* The batch as the options describe it. */
+static void b_new_fill(const struct b_new_args *a, struct state_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->allow_incremental = a->incremental != 1;
+	b->bad_item_limit = (uint64_t)a->bad_item_limit;
+	b->max_message_size = (uint64_t)a->max_message_size;
+	b->max_items = (uint64_t)a->max_items;
+	b->max_bytes_per_second = (uint64_t)a->max_bps;
+	b->start_after = (time_t)a->start_after;
+	if (a->exclude != NULL)
+		b->exclude_folders = xstrdup(a->exclude);
+	if (a->include != NULL)
+		b->include_folders = xstrdup(a->include);
+	if (a->emails != NULL)
+		b->notification_emails = xstrdup(a->emails);
+}
+
+/* Every input checked before anything is written: the folder filters,
+ * then the CSV (sched_batch_new checks the endpoints). */
+static struct csv_batch *b_new_check(const struct b_new_args *a,
+				     const struct state_batch *b,
+				     struct err *err)
+{
+	struct sync_filter f;
+
+	if (sync_filter_parse(b->exclude_folders, &f, err) < 0)
+		return NULL;
+	sync_filter_release(&f);
+	if (sync_filter_parse(b->include_folders, &f, err) < 0)
+		return NULL;
+	sync_filter_release(&f);
+	return load_csv("batch new", a->csv, a->allow_unknown, err);
+}
+
+/* What was made, and what to do next. */
+static void b_new_print(struct state *st, const struct b_new_args *a,
+			const struct state_batch *b, size_t nusers)
+{
+	struct err err = ERR_INIT;
+	struct state_endpoint e;
+
+	printf("Batch %s created with %zu users%s.\n", a->name, nusers,
+	       a->autostart ? " and started: 'imapmig sync --batch' it, "
+			      "or let a running 'imapmig serve' take it"
+			    : "; 'imapmig batch start' it when ready");
+	if (a->dst != NULL)
+		return;
+	if (state_endpoint_get_id(st, b->target_id, &e, &err) == 0) {
+		printf("No --target-endpoint: mail goes to Maildir under %s "
+		       "(endpoint %s).\n",
+		       e.path_template, e.name);
+		state_endpoint_release(&e);
+	}
+	err_clear(&err);
+}
+
 static int b_new(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"name", required_argument, NULL, 'n'},
-		{"source-endpoint", required_argument, NULL, 's'},
-		{"target-endpoint", required_argument, NULL, 't'},
-		{"csv", required_argument, NULL, 'c'},
-		{"autostart", no_argument, NULL, 'a'},
-		{"exclude-folders", required_argument, NULL, 'x'},
-		{"include-folders", required_argument, NULL, 'i'},
-		{"allow-incremental-syncs", required_argument, NULL, 'I'},
-		{"allow-unknown-columns", no_argument, NULL, 'u'},
-		{"bad-item-limit", required_argument, NULL, 'b'},
-		{"max-message-size", required_argument, NULL, 'm'},
-		{"max-items", required_argument, NULL, 'M'},
-		{"start-after", required_argument, NULL, 'S'},
-		{"notification-emails", required_argument, NULL, 'e'},
-		{"max-bytes-per-second", required_argument, NULL, 'R'},
-		{NULL, 0, NULL, 0},
+	struct b_new_args a = {
+		.incremental = -1,
+		.max_message_size = 35ll * 1024 * 1024,
+		.max_items = 500000,
 	};
-	const char *name = NULL, *src = NULL, *dst = NULL, *csv = NULL;
 	struct state_batch b;
 	struct csv_batch *cb = NULL;
 	struct err err = ERR_INIT;
-	struct sync_filter f;
 	struct state *st = NULL;
-	int ch, autostart = 0, allow_unknown = 0, ret = 1;
-	size_t nusers = 0;
+	int nargs, ret;
+	size_t nusers;
 
-	memset(&b, 0, sizeof(b));
-	b.allow_incremental = 1;
-	b.max_message_size = 35ull * 1024 * 1024;
-	b.max_items = 500000;
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		long long v;
-		switch (ch) {
-		case 'n': name = optarg; break;
-		case 's': src = optarg; break;
-		case 't': dst = optarg; break;
-		case 'c': csv = optarg; break;
-		case 'a': autostart = 1; break;
-		case 'x': b.exclude_folders = xstrdup(optarg); break;
-		case 'i': b.include_folders = xstrdup(optarg); break;
-		case 'I':
-			if (strcasecmp(optarg, "true") == 0)
-				b.allow_incremental = 1;
-			else if (strcasecmp(optarg, "false") == 0)
-				b.allow_incremental = 0;
-			else
-				return cli_usage_error("batch new: "
-						       "--allow-incremental-"
-						       "syncs %s: use true or "
-						       "false",
-						       optarg);
-			break;
-		case 'u': allow_unknown = 1; break;
-		case 'b':
-			if ((v = cli_parse_count(optarg)) < 0)
-				return cli_usage_error("batch new: "
-						       "--bad-item-limit %s: "
-						       "give a number",
-						       optarg);
-			b.bad_item_limit = (uint64_t)v;
-			break;
-		case 'm':
-			if ((v = cli_parse_size(optarg)) <= 0)
-				return cli_usage_error(
-					"batch new: "
-					"--max-message-size %s: "
-					"give a size such as 35M",
-					optarg);
-			b.max_message_size = (uint64_t)v;
-			break;
-		case 'M':
-			if ((v = cli_parse_count(optarg)) <= 0)
-				return cli_usage_error(
-					"batch new: --max-items "
-					"%s: give a number above "
-					"0",
-					optarg);
-			b.max_items = (uint64_t)v;
-			break;
-		case 'R':
-			if ((v = cli_parse_size(optarg)) <= 0)
-				return cli_usage_error(
-					"batch new: --max-bytes-per-second "
-					"%s: give a rate such as 2M (bytes a "
-					"second, per mailbox)",
-					optarg);
-			b.max_bytes_per_second = (uint64_t)v;
-			break;
-		case 'S':
-			if ((v = cli_parse_time(optarg)) < 0)
-				return cli_usage_error(
-					"batch new: --start-after "
-					"%s: give a time such as "
-					"'2026-11-30 22:00' (UTC) "
-					"or +2h",
-					optarg);
-			b.start_after = (time_t)v;
-			break;
-		case 'e': b.notification_emails = xstrdup(optarg); break;
-		default:
-			return cli_bad_option("batch new", argv[optind - 1],
-					      "imapmig batch --help");
-		}
-	}
-	if (name == NULL || src == NULL || csv == NULL)
+	ret = opts_parse(&b_new_cmd, &a, argc, argv, &nargs);
+	if (ret != 0)
+		return OPTS_EXIT(ret);
+	if (a.name == NULL || a.src == NULL || a.csv == NULL)
 		return cli_usage_error(
 			"batch new: --name, --source-endpoint and "
 			"--csv are required");
-	/* Check every input before anything is written: the folder
-	 * filters, the CSV, then (sched_batch_new) the endpoints. */
-	if (sync_filter_parse(b.exclude_folders, &f, &err) < 0)
-		goto fail;
-	sync_filter_release(&f);
-	if (sync_filter_parse(b.include_folders, &f, &err) < 0)
-		goto fail;
-	sync_filter_release(&f);
-	cb = load_csv("batch new", csv, allow_unknown, &err);
+	b_new_fill(&a, &b);
+	cb = b_new_check(&a, &b, &err);
 	if (cb == NULL)
 		goto fail;
 	st = cli_state_open("batch new", &ret);
 	if (st == NULL)
 		goto out;
-	b.name = xstrdup(name);
+	b.name = xstrdup(a.name);
 	nusers = cb->n;
-	if (sched_batch_new(st, &b, src, dst, autostart, cb, csv,
+	if (sched_batch_new(st, &b, a.src, a.dst, a.autostart, cb, a.csv,
 			    cli_state_path(), NULL, &err) < 0)
 		goto fail;
-	if (!cli_globals.quiet) {
-		printf("Batch %s created with %zu users%s.\n", name, nusers,
-		       autostart ? " and started: 'imapmig sync --batch' it, "
-				   "or let a running 'imapmig serve' take it"
-				 : "; 'imapmig batch start' it when ready");
-		if (dst == NULL) {
-			struct state_endpoint e;
-			if (state_endpoint_get_id(st, b.target_id, &e, &err) ==
-			    0) {
-				printf("No --target-endpoint: mail goes to "
-				       "Maildir under %s (endpoint %s).\n",
-				       e.path_template, e.name);
-				state_endpoint_release(&e);
-			}
-			err_clear(&err);
-		}
-	}
+	if (!cli_globals.quiet)
+		b_new_print(st, &a, &b, nusers);
 	ret = 0;
 	goto out;
 fail:
@@ -207,6 +207,8 @@ out:
 	state_close(&st);
 	return ret;
 }
+
+/* ---- batch get ---- */
 
 /* One batch as "field : value" lines, the JSON's names and values. */
 static void batch_print(json_t *o)
@@ -228,70 +230,91 @@ static void batch_print(json_t *o)
 	}
 }
 
+struct b_get_args {
+	int json;
+};
+
+static const struct opt b_get_opts[] = {
+	OPT_FLAG("json", 0, struct b_get_args, json, "print JSON"),
+	OPT_END(),
+};
+
+static const struct opts_cmd b_get_cmd = {
+	.name = "batch get",
+	.group = "batch",
+	.usage = "batch get [NAME] [--json]",
+	.opts = b_get_opts,
+	.max_args = 1,
+};
+
+/* The batch NAME (a list of one), or every batch. */
+static int b_get_load(struct state *st, const char *name,
+		      struct state_batch **v_r, size_t *n_r, struct err *err)
+{
+	if (name == NULL)
+		return state_batch_list(st, v_r, n_r, err);
+	*v_r = xcalloc(1, sizeof(**v_r));
+	if (state_batch_get(st, name, *v_r, err) < 0) {
+		free(*v_r);
+		*v_r = NULL;
+		return -1;
+	}
+	*n_r = 1;
+	return 0;
+}
+
+/* One line per batch, under a header before the first. */
+static void b_get_row(const struct state_batch *b,
+		      const struct state_batch_counts *c, int first)
+{
+	if (first)
+		printf("%-20s %-20s %11s %12s %12s %12s  %s\n", "name",
+		       "status", "total_count", "synced_count", "failed_count",
+		       "items_synced", "last_synced");
+	printf("%-20s %-20s %11u %12u %12u %12llu  %s\n", b->name, b->status,
+	       c->total, c->synced, c->failed,
+	       (unsigned long long)c->items_synced,
+	       cli_fmt_time(b->last_synced, 0));
+}
+
 static int b_get(int argc, char **argv)
 {
-	struct state_batch *v = NULL, one;
+	struct b_get_args a = {0};
+	struct state_batch *v = NULL;
 	struct err err = ERR_INIT;
 	struct state *st;
-	const char *name = NULL;
+	const char *name;
 	size_t n = 0, i;
-	int json = 0, ai, ret;
+	int nargs, ret;
 	json_t *arr;
 
-	for (ai = 1; ai < argc; ai++) {
-		if (strcmp(argv[ai], "--json") == 0)
-			json = 1;
-		else if (argv[ai][0] != '-' && name == NULL)
-			name = argv[ai];
-		else
-			return cli_usage_error("batch get: unexpected '%s'",
-					       argv[ai]);
-	}
+	ret = opts_parse(&b_get_cmd, &a, argc, argv, &nargs);
+	if (ret != 0)
+		return OPTS_EXIT(ret);
+	name = nargs > 0 ? argv[0] : NULL;
 	st = cli_state_open("batch get", &ret);
 	if (st == NULL)
 		return ret;
-	arr = json_array(); /* after the early returns: not leaked */
-	if (name != NULL) {
-		if (state_batch_get(st, name, &one, &err) < 0) {
-			state_close(&st);
-			json_decref(arr);
-			return cli_fail("batch get", &err);
-		}
-		v = xmalloc(sizeof(*v));
-		v[0] = one;
-		n = 1;
-	} else if (state_batch_list(st, &v, &n, &err) < 0) {
+	if (b_get_load(st, name, &v, &n, &err) < 0) {
 		state_close(&st);
-		json_decref(arr);
 		return cli_fail("batch get", &err);
 	}
+	arr = json_array();
 	for (i = 0; i < n; i++) {
 		struct state_batch_counts c;
 		json_t *o;
 		if (state_batch_counts(st, v[i].id, &c, &err) < 0)
 			continue;
 		o = view_batch(st, &v[i], &c);
-		if (json) {
-			json_array_append_new(arr, o);
-			continue;
-		}
-		if (name != NULL) {
+		if (a.json)
+			json_array_append_new(arr, json_incref(o));
+		else if (name != NULL)
 			batch_print(o);
-		} else {
-			/* one line per batch */
-			if (i == 0)
-				printf("%-20s %-20s %11s %12s %12s %12s  %s\n",
-				       "name", "status", "total_count",
-				       "synced_count", "failed_count",
-				       "items_synced", "last_synced");
-			printf("%-20s %-20s %11u %12u %12u %12llu  %s\n",
-			       v[i].name, v[i].status, c.total, c.synced,
-			       c.failed, (unsigned long long)c.items_synced,
-			       cli_fmt_time(v[i].last_synced, 0));
-		}
+		else
+			b_get_row(&v[i], &c, i == 0);
 		json_decref(o);
 	}
-	if (json) {
+	if (a.json) {
 		char *s = cli_json_dumps(name ? json_array_get(arr, 0) : arr);
 		puts(s ? s : "null");
 		free(s);
@@ -306,144 +329,211 @@ static int b_get(int argc, char **argv)
 	return 0;
 }
 
+/* ---- batch start, stop, complete, remove ---- */
+
+struct b_action_args {
+	int force, yes;
+};
+
+static const struct opt b_remove_opts[] = {
+	OPT_FLAG("force", 0, struct b_action_args, force,
+		 "even while users sync, or before the cutover catch-up"),
+	OPT_FLAG("yes", 'y', struct b_action_args, yes,
+		 "do not ask (for scripts)"),
+	OPT_END(),
+};
+
+static const struct opts_cmd b_start_cmd =
+	OPTS_CMD_ONE_ARG("batch start", "batch", "batch start NAME");
+static const struct opts_cmd b_stop_cmd =
+	OPTS_CMD_ONE_ARG("batch stop", "batch", "batch stop NAME");
+static const struct opts_cmd b_complete_cmd =
+	OPTS_CMD_ONE_ARG("batch complete", "batch", "batch complete NAME");
+static const struct opts_cmd b_remove_cmd = {
+	.name = "batch remove",
+	.group = "batch",
+	.usage = "batch remove NAME [--force] [--yes]",
+	.opts = b_remove_opts,
+	.min_args = 1,
+	.max_args = 1,
+};
+
+/* batch remove: the rules first, then the question, then the deed. */
+static int b_remove(struct state *st, const char *name,
+		    const struct b_action_args *a)
+{
+	const char *cmd = "batch remove";
+	struct sched_action_result res;
+	struct err err = ERR_INIT;
+	char q[300];
+	int ret, ok, force = a->force ? SCHED_FORCE : 0;
+
+	ret = sched_batch_act(st, name, SCHED_REMOVE, SCHED_CHECK_ONLY | force,
+			      &res, &err);
+	if (ret == 0) {
+		snprintf(q, sizeof(q),
+			 "Remove batch %s and its %u user(s) from the state? "
+			 "Mail on the target stays.",
+			 name, res.users);
+		ok = cli_confirm(cmd, a->yes, q);
+		if (ok <= 0)
+			return ok < 0 ? 2 : 1;
+		ret = sched_batch_act(st, name, SCHED_REMOVE, force, &res,
+				      &err);
+	}
+	if (ret == 0 && !cli_globals.quiet)
+		printf("Batch %s removed (mail on the target is kept).\n",
+		       name);
+	return ret < 0 ? cli_fail(cmd, &err) : 0;
+}
+
 static int b_action(const char *action, int argc, char **argv)
 {
+	static const struct opts_cmd *const cmds[] = {
+		[SCHED_START] = &b_start_cmd,
+		[SCHED_STOP] = &b_stop_cmd,
+		[SCHED_COMPLETE] = &b_complete_cmd,
+		[SCHED_REMOVE] = &b_remove_cmd,
+	};
+	enum sched_action act = (enum sched_action)sched_action_parse(action);
+	const struct opts_cmd *c = cmds[act];
+	struct b_action_args a = {0};
 	struct sched_action_result res;
 	struct err err = ERR_INIT;
 	struct state *st;
-	char cmd[32];
-	int force = 0, yes = 0, ai, ret = 0;
-	const char *name = NULL;
-	enum sched_action a = (enum sched_action)sched_action_parse(action);
+	const char *name;
+	int nargs, ret;
 
-	snprintf(cmd, sizeof(cmd), "batch %s", action);
-	for (ai = 1; ai < argc; ai++) {
-		if (strcmp(argv[ai], "--force") == 0 && a == SCHED_REMOVE)
-			force = 1;
-		else if ((strcmp(argv[ai], "--yes") == 0 ||
-			  strcmp(argv[ai], "-y") == 0) &&
-			 a == SCHED_REMOVE)
-			yes = 1;
-		else if (argv[ai][0] != '-' && name == NULL)
-			name = argv[ai];
-		else
-			return cli_usage_error("%s: unexpected '%s'", cmd,
-					       argv[ai]);
-	}
-	if (name == NULL)
-		return cli_usage_error("%s NAME", cmd);
-	st = cli_state_open(cmd, &ret);
+	ret = opts_parse(c, &a, argc, argv, &nargs);
+	if (ret != 0)
+		return OPTS_EXIT(ret);
+	name = argv[0];
+	st = cli_state_open(c->name, &ret);
 	if (st == NULL)
 		return ret;
-	if (a == SCHED_REMOVE) {
-		char q[300];
-		int ok;
-		/* the rules first, then the question, then the deed */
-		ret = sched_batch_act(st, name, a,
-				      SCHED_CHECK_ONLY |
-					      (force ? SCHED_FORCE : 0),
-				      &res, &err);
-		if (ret == 0) {
-			snprintf(q, sizeof(q),
-				 "Remove batch %s and its %u user(s) from the "
-				 "state? Mail on the target stays.",
-				 name, res.users);
-			ok = cli_confirm(cmd, yes, q);
-			if (ok <= 0) {
-				state_close(&st);
-				return ok < 0 ? 2 : 1;
-			}
-			ret = sched_batch_act(st, name, a,
-					      force ? SCHED_FORCE : 0, &res,
-					      &err);
-		}
-		if (ret == 0 && !cli_globals.quiet)
-			printf("Batch %s removed (mail on the target is "
-			       "kept).\n",
-			       name);
+	if (act == SCHED_REMOVE) {
+		ret = b_remove(st, name, &a);
 		state_close(&st);
-		return ret < 0 ? cli_fail(cmd, &err) : 0;
+		return ret;
 	}
-	ret = sched_batch_act(st, name, a, 0, &res, &err);
+	ret = sched_batch_act(st, name, act, 0, &res, &err);
 	if (ret == 0 && !cli_globals.quiet) {
-		if (a == SCHED_START)
+		if (act == SCHED_START)
 			printf("Batch %s started: its users are queued. "
 			       "'imapmig sync --batch %s' copies them now, or "
 			       "a running 'imapmig serve' within seconds.\n",
 			       name, name);
-		else if (a == SCHED_COMPLETE && !res.completed_now)
+		else if (act == SCHED_COMPLETE && !res.completed_now)
 			printf("Batch %s: a final incremental sync is queued; "
 			       "'imapmig sync' or 'imapmig serve' runs it and "
 			       "completes the batch.\n",
 			       name);
 	}
 	state_close(&st);
-	return ret < 0 ? cli_fail(cmd, &err) : 0;
+	return ret < 0 ? cli_fail(c->name, &err) : 0;
+}
+
+/* ---- batch set ---- */
+
+struct b_set_args {
+	const char *csv, *exclude;
+	int add, unknown, sync_now;
+	long long cutover, bad, bps; /* -1: not given */
+};
+
+static const struct opt b_set_opts[] = {
+	OPT_FLAG("add-users", 0, struct b_set_args, add,
+		 "add the users of --csv to the batch"),
+	OPT_STRING("csv", struct b_set_args, csv, "F",
+		   "the users to add (with --add-users)"),
+	OPT_FLAG("allow-unknown-columns", 0, struct b_set_args, unknown,
+		 "ignore CSV columns imapmig does not know"),
+	OPT_FLAG("sync-now", 0, struct b_set_args, sync_now,
+		 "queue an incremental sync of every synced user"),
+	OPT_NUMBER("cutover", TIME, struct b_set_args, cutover, "TIME", 0,
+		   LLONG_MAX, ": give a UTC time or now",
+		   "the cutover time (UTC, or now)"),
+	OPT_STRING("exclude-folders", struct b_set_args, exclude, "LIST",
+		   "folders not to copy"),
+	OPT_NUMBER("bad-item-limit", COUNT, struct b_set_args, bad, "N", 0,
+		   LLONG_MAX, "", "bad items a user may have"),
+	/* 0 lifts the limit */
+	OPT_NUMBER("max-bytes-per-second", SIZE, struct b_set_args, bps,
+		   "RATE|0", 0, LLONG_MAX,
+		   ": give a rate such as 2M, or 0 for none",
+		   "bytes a second per mailbox; 0: no limit"),
+	OPT_END(),
+};
+
+static const struct opts_cmd b_set_cmd = {
+	.name = "batch set",
+	.group = "batch",
+	.usage = "batch set NAME [--add-users --csv F] [--sync-now] "
+		 "[--cutover TIME]",
+	.opts = b_set_opts,
+	.min_args = 1,
+	.max_args = 1,
+};
+
+/* --add-users: the CSV's users join the batch; a batch that has started
+ * syncs again. */
+static int b_set_add_users(struct state *st, struct state_batch *b,
+			   const struct b_set_args *a, struct err *err)
+{
+	struct csv_batch *cb = load_csv("batch set", a->csv, a->unknown, err);
+	struct state_user *u;
+	size_t n;
+	int bs, ret;
+
+	if (cb == NULL)
+		return -1;
+	n = cb->n;
+	u = sched_users_from_csv(cb);
+	bs = batch_status_parse(b->status);
+	ret = state_users_add(st, b->id, u, n, a->csv, err);
+	if (ret == 0 && bs != BATCH_CREATED && bs != BATCH_STOPPED)
+		state_batch_set_status(b, BATCH_SYNCING);
+	state_users_free(u, n);
+	csv_batch_free(&cb);
+	return ret;
+}
+
+/* The settings given, onto b (in memory). */
+static int b_set_apply(struct state_batch *b, const struct b_set_args *a,
+		       struct err *err)
+{
+	if (a->exclude != NULL) {
+		struct sync_filter f;
+		int ret = sync_filter_parse(a->exclude, &f, err);
+		sync_filter_release(&f);
+		if (ret < 0)
+			return -1;
+		free(b->exclude_folders);
+		b->exclude_folders = xstrdup(a->exclude);
+	}
+	if (a->bad >= 0)
+		b->bad_item_limit = (uint64_t)a->bad;
+	if (a->cutover >= 0)
+		b->cutover = (time_t)a->cutover;
+	if (a->bps >= 0)
+		b->max_bytes_per_second = (uint64_t)a->bps;
+	return 0;
 }
 
 static int b_set(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"add-users", no_argument, NULL, 'A'},
-		{"csv", required_argument, NULL, 'c'},
-		{"allow-unknown-columns", no_argument, NULL, 'u'},
-		{"sync-now", no_argument, NULL, 'N'},
-		{"cutover", required_argument, NULL, 'C'},
-		{"exclude-folders", required_argument, NULL, 'x'},
-		{"bad-item-limit", required_argument, NULL, 'b'},
-		{"max-bytes-per-second", required_argument, NULL, 'R'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *name, *csv = NULL, *exclude = NULL;
+	struct b_set_args a = {.cutover = -1, .bad = -1, .bps = -1};
+	const char *name;
 	struct state_batch b;
 	struct err err = ERR_INIT;
 	struct state *st;
-	int ch, add = 0, unknown = 0, sync_now = 0, ret = 0;
-	long long cutover = -1, bad = -1, bps = -1;
+	int nargs, ret;
 
-	if (argc < 2 || argv[1][0] == '-')
-		return cli_usage_error("batch set NAME [--add-users --csv F] "
-				       "[--sync-now] [--cutover TIME]");
-	name = argv[1];
-	argc--;
-	argv++;
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'A': add = 1; break;
-		case 'c': csv = optarg; break;
-		case 'u': unknown = 1; break;
-		case 'N': sync_now = 1; break;
-		case 'C':
-			if ((cutover = cli_parse_time(optarg)) < 0)
-				return cli_usage_error(
-					"batch set: --cutover %s: "
-					"give a UTC time or now",
-					optarg);
-			break;
-		case 'x': exclude = optarg; break;
-		case 'b':
-			if ((bad = cli_parse_count(optarg)) < 0)
-				return cli_usage_error("batch set: "
-						       "--bad-item-limit %s",
-						       optarg);
-			break;
-		case 'R':
-			/* 0 lifts the limit */
-			if ((bps = cli_parse_size(optarg)) < 0)
-				return cli_usage_error(
-					"batch set: --max-bytes-per-second "
-					"%s: give a rate such as 2M, or 0 for "
-					"none",
-					optarg);
-			break;
-		default:
-			return cli_bad_option("batch set", argv[optind - 1],
-					      "imapmig batch --help");
-		}
-	}
-	if (add != (csv != NULL))
+	ret = opts_parse(&b_set_cmd, &a, argc, argv, &nargs);
+	if (ret != 0)
+		return OPTS_EXIT(ret);
+	name = argv[0];
+	if (a.add != (a.csv != NULL))
 		return cli_usage_error("batch set: --add-users and --csv go "
 				       "together");
 	st = cli_state_open("batch set", &ret);
@@ -453,43 +543,14 @@ static int b_set(int argc, char **argv)
 		state_close(&st);
 		return cli_fail("batch set", &err);
 	}
-	if (add) {
-		struct csv_batch *cb =
-			load_csv("batch set", csv, unknown, &err);
-		if (cb == NULL) {
-			ret = -1;
-		} else {
-			size_t n = cb->n;
-			struct state_user *u = sched_users_from_csv(cb);
-			int bs = batch_status_parse(b.status);
-			int started =
-				bs != BATCH_CREATED && bs != BATCH_STOPPED;
-			ret = state_users_add(st, b.id, u, n, csv, &err);
-			if (ret == 0 && started)
-				state_batch_set_status(&b, BATCH_SYNCING);
-			state_users_free(u, n);
-			csv_batch_free(&cb);
-		}
-	}
-	if (ret == 0 && exclude != NULL) {
-		struct sync_filter f;
-		ret = sync_filter_parse(exclude, &f, &err);
-		sync_filter_release(&f);
-		if (ret == 0) {
-			free(b.exclude_folders);
-			b.exclude_folders = xstrdup(exclude);
-		}
-	}
-	if (bad >= 0)
-		b.bad_item_limit = (uint64_t)bad;
-	if (cutover >= 0)
-		b.cutover = (time_t)cutover;
-	if (bps >= 0)
-		b.max_bytes_per_second = (uint64_t)bps;
+	if (a.add)
+		ret = b_set_add_users(st, &b, &a, &err);
+	if (ret == 0)
+		ret = b_set_apply(&b, &a, &err);
 	if (ret == 0)
 		ret = state_batch_update(st, &b, &err);
 	/* the same rule as the web's sync-now, after the other changes */
-	if (ret == 0 && sync_now) {
+	if (ret == 0 && a.sync_now) {
 		ret = sched_batch_act(st, name, SCHED_SYNC_NOW, 0, NULL, &err);
 		if (ret == 0 && !cli_globals.quiet)
 			puts("Every synced user is queued for an incremental "
@@ -503,23 +564,13 @@ static int b_set(int argc, char **argv)
 
 int cmd_batch(int argc, char **argv)
 {
+	static const struct opts_cmd *const actions[] = {
+		&b_new_cmd,	 &b_get_cmd,	&b_start_cmd, &b_stop_cmd,
+		&b_complete_cmd, &b_remove_cmd, &b_set_cmd,   NULL,
+	};
+
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-		puts("usage: imapmig batch new --name N --source-endpoint E "
-		     "[--target-endpoint T] --csv F [--autostart]\n"
-		     "           [--exclude-folders LIST] [--include-folders "
-		     "LIST] [--allow-incremental-syncs true|false]\n"
-		     "           [--allow-unknown-columns] [--bad-item-limit "
-		     "N] "
-		     "[--max-message-size 35M] [--max-items 500000]\n"
-		     "           [--start-after TIME] [--notification-emails "
-		     "LIST] [--max-bytes-per-second 2M]\n"
-		     "       imapmig batch get [NAME] [--json] | start NAME | "
-		     "stop NAME | complete NAME | remove NAME [--force] "
-		     "[--yes]\n"
-		     "       imapmig batch set NAME [--add-users --csv F] "
-		     "[--sync-now] [--cutover TIME]\n"
-		     "           [--exclude-folders LIST] [--bad-item-limit N] "
-		     "[--max-bytes-per-second RATE|0]");
+		opts_help(stdout, actions);
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "new") == 0)

@@ -1,8 +1,6 @@
 /* cmd_endpoint.c - `imapmig endpoint new|get|set|remove`: the procedure's
  * Step 3 (New-MigrationEndpoint), for sources and for targets. */
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +11,8 @@
 #include <openssl/crypto.h>
 
 #include "cli/cli.h"
+#include "cli/server_opts.h"
+#include "cli/opts.h"
 #include "imap/client.h"
 #include "sched/endpoint.h"
 #include "sched/views.h"
@@ -20,140 +20,122 @@
 #include "util/xalloc.h"
 
 struct ep_opts {
-	const char *name, *type, *host, *security, *auth, *login, *authzid;
-	const char *password_file, *token_command, *path_template, *ca_file;
-	const char *token_url, *client_id, *client_secret_file, *scope;
-	const char *service_account_file, *oauth_ca_file;
-	int port, accept_untrusted, skip_verification;
-	long long max_mig, max_incr;
-	int set_untrusted;
+	const char *name, *type, *host, *login, *authzid;
+	const char *password_file, *path_template, *ca_file;
+	const char *security, *auth; /* canonical words, or NULL */
+	int security_i, auth_i;	     /* their index in the table; -1 */
+	struct oauth_args oa;
+	long long port;
+	int accept_untrusted, skip_verification;
+	long long max_mig, max_incr; /* -1: not given */
 };
 
-static int parse_opts(const char *cmd, int argc, char **argv, struct ep_opts *o)
+static const char *const auth_words[] = {"basic", "plain", "xoauth2",
+					 "oauthbearer", NULL};
+
+/* endpoint new and endpoint set take the same options. */
+static const struct opt ep_table[] = {
+	OPT_STRING("name", struct ep_opts, name, "N",
+		   "the endpoint's name (set: a new name)"),
+	OPT_STRING("type", struct ep_opts, type, "imap|maildir",
+		   "a target endpoint (a source has no --type)"),
+	OPT_STRING("remote-server", struct ep_opts, host, "H",
+		   "the IMAP server's host name"),
+	OPT_NUMBER("port", COUNT, struct ep_opts, port, "P", 1, 65535,
+		   " is not a port number", "993 for ssl, 143 otherwise"),
+	OPT_CHOICE("security", struct ep_opts, security_i, security_words, NULL,
+		   "ssl (the default), STARTTLS, or none"),
+	OPT_CHOICE("authentication", struct ep_opts, auth_i, auth_words, NULL,
+		   "how to log in (basic: LOGIN)"),
+	OPT_STRING("target-login", struct ep_opts, login, "T",
+		   "a target's admin login, e.g. '{email}*migadmin'"),
+	OPT_STRING("target-authzid", struct ep_opts, authzid, "T",
+		   "a target's PLAIN authorization id, e.g. '{email}'"),
+	OPT_STRING("password-file", struct ep_opts, password_file, "F",
+		   "a target's admin password, first line (-: stdin)"),
+	OPT_OAUTH(struct ep_opts, oa),
+	OPT_STRING("path-template", struct ep_opts, path_template, "PATH",
+		   "a Maildir target: '/srv/{domain}/{local}/Maildir'"),
+	OPT_SERVER_TLS(struct ep_opts),
+	OPT_FLAG("skip-verification", 0, struct ep_opts, skip_verification,
+		 "save without connecting first"),
+	OPT_NUMBER("max-concurrent-migrations", COUNT, struct ep_opts, max_mig,
+		   "N", 1, 10000, ": give 1-10000", "mailboxes at once (100)"),
+	OPT_NUMBER("max-concurrent-incremental-syncs", COUNT, struct ep_opts,
+		   max_incr, "N", 1, 10000, ": give 1-10000",
+		   "incremental syncs at once (20)"),
+	OPT_END(),
+};
+
+struct ep_get_args {
+	int json;
+};
+
+static const struct opt ep_get_opts[] = {
+	OPT_FLAG("json", 0, struct ep_get_args, json, "print JSON"),
+	OPT_END(),
+};
+
+static const struct opts_cmd ep_new_cmd = {
+	.name = "endpoint new",
+	.group = "endpoint",
+	.usage = "endpoint new --name N --remote-server H [options]",
+	.opts = ep_table,
+	.notes =
+		"A source:  endpoint new --name N --remote-server H [--port P] "
+		"[--security S]\n"
+		"A target:  endpoint new --name N --type maildir\n"
+		"             --path-template '/srv/{domain}/{local}/Maildir'\n"
+		"           endpoint new --name N --type imap --remote-server "
+		"H\n"
+		"             --target-login '{email}*admin' --password-file "
+		"F\n"
+		"             [--authentication plain --target-authzid "
+		"'{email}']\n"
+		"OAuth2 (--authentication xoauth2|oauthbearer), one token "
+		"source:\n"
+		"  --oauth-token-url URL --oauth-client-id ID "
+		"--oauth-client-secret-file F\n"
+		"    --oauth-scope S\n"
+		"  | --oauth-service-account-file KEY.json --oauth-scope S\n"
+		"  | --token-command 'CMD {email}'        [--oauth-ca-file F]",
+};
+static const struct opts_cmd ep_get_cmd = {
+	.name = "endpoint get",
+	.group = "endpoint",
+	.usage = "endpoint get [NAME] [--json]",
+	.opts = ep_get_opts,
+	.max_args = 1,
+};
+static const struct opts_cmd ep_set_cmd = {
+	.name = "endpoint set",
+	.group = "endpoint",
+	.usage = "endpoint set NAME [options]",
+	.opts = ep_table,
+	.min_args = 1,
+	.max_args = 1,
+};
+static const struct opts_cmd ep_remove_cmd =
+	OPTS_CMD_ONE_ARG("endpoint remove", "endpoint", "endpoint remove NAME");
+
+/* The options of endpoint new or set into o: 0, or what opts_parse()
+ * returned (OPTS_EXIT() of it is the exit code). */
+static int parse_opts(const struct opts_cmd *c, int argc, char **argv,
+		      struct ep_opts *o)
 {
-	static const struct option longopts[] = {
-		{"name", required_argument, NULL, 'n'},
-		{"type", required_argument, NULL, 't'},
-		{"remote-server", required_argument, NULL, 'H'},
-		{"port", required_argument, NULL, 'p'},
-		{"security", required_argument, NULL, 's'},
-		{"authentication", required_argument, NULL, 'a'},
-		{"target-login", required_argument, NULL, 'l'},
-		{"target-authzid", required_argument, NULL, 'z'},
-		{"password-file", required_argument, NULL, 'P'},
-		{"password", required_argument, NULL, 'W'},
-		{"token-command", required_argument, NULL, 'T'},
-		{"oauth-token-url", required_argument, NULL, 'U'},
-		{"oauth-client-id", required_argument, NULL, 'C'},
-		{"oauth-client-secret-file", required_argument, NULL, 'S'},
-		{"oauth-scope", required_argument, NULL, 'O'},
-		{"oauth-service-account-file", required_argument, NULL, 'G'},
-		{"oauth-ca-file", required_argument, NULL, 'A'},
-		{"path-template", required_argument, NULL, 'm'},
-		{"ca-file", required_argument, NULL, 'c'},
-		{"accept-untrusted-certificates", no_argument, NULL, 'k'},
-		{"skip-verification", no_argument, NULL, 'V'},
-		{"max-concurrent-migrations", required_argument, NULL, 'M'},
-		{"max-concurrent-incremental-syncs", required_argument, NULL,
-		 'I'},
-		{NULL, 0, NULL, 0},
-	};
-	int ch;
+	int nargs, rc;
 
 	memset(o, 0, sizeof(*o));
+	o->security_i = o->auth_i = -1;
 	o->max_mig = o->max_incr = -1;
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'n': o->name = optarg; break;
-		case 't': o->type = optarg; break;
-		case 'H': o->host = optarg; break;
-		case 'p':
-			o->port = cli_parse_port(optarg);
-			if (o->port < 0)
-				return cli_usage_error("endpoint %s: --port %s "
-						       "is not a port number",
-						       cmd, optarg);
-			break;
-		case 's':
-			if (strcasecmp(optarg, "none") &&
-			    strcasecmp(optarg, "ssl") &&
-			    strcasecmp(optarg, "tls"))
-				return cli_usage_error(
-					"endpoint %s: --security "
-					"%s: use none, ssl or "
-					"tls",
-					cmd, optarg);
-			/* stored as the canonical lower-case word */
-			o->security = strcasecmp(optarg, "none") == 0  ? "none"
-				      : strcasecmp(optarg, "ssl") == 0 ? "ssl"
-								       : "tls";
-			break;
-		case 'a':
-			if (strcasecmp(optarg, "basic") &&
-			    strcasecmp(optarg, "plain") &&
-			    strcasecmp(optarg, "xoauth2") &&
-			    strcasecmp(optarg, "oauthbearer"))
-				return cli_usage_error(
-					"endpoint %s: "
-					"--authentication %s: use "
-					"basic, plain, xoauth2 or oauthbearer",
-					cmd, optarg);
-			o->auth = strcasecmp(optarg, "basic") == 0   ? "basic"
-				  : strcasecmp(optarg, "plain") == 0 ? "plain"
-				  : strcasecmp(optarg, "xoauth2") == 0
-					  ? "xoauth2"
-					  : "oauthbearer";
-			break;
-		case 'U': o->token_url = optarg; break;
-		case 'C': o->client_id = optarg; break;
-		case 'S': o->client_secret_file = optarg; break;
-		case 'O': o->scope = optarg; break;
-		case 'G': o->service_account_file = optarg; break;
-		case 'A': o->oauth_ca_file = optarg; break;
-		case 'l': o->login = optarg; break;
-		case 'z': o->authzid = optarg; break;
-		case 'P': o->password_file = optarg; break;
-		case 'T': o->token_command = optarg; break;
-		case 'm': o->path_template = optarg; break;
-		case 'c': o->ca_file = optarg; break;
-		case 'k':
-			o->accept_untrusted = 1;
-			o->set_untrusted = 1;
-			break;
-		case 'V': o->skip_verification = 1; break;
-		case 'M':
-		case 'I': {
-			long long v = cli_parse_count(optarg);
-			if (v < 1 || v > 10000)
-				return cli_usage_error(
-					"endpoint %s: --%s %s: "
-					"give 1-10000",
-					cmd,
-					ch == 'M' ? "max-concurrent-migrations"
-						  : "max-concurrent-"
-						    "incremental-syncs",
-					optarg);
-			if (ch == 'M')
-				o->max_mig = v;
-			else
-				o->max_incr = v;
-			break;
-		}
-		case 'W':
-		default: {
-			char c[32];
-			snprintf(c, sizeof(c), "endpoint %s", cmd);
-			if (ch == 'W')
-				return cli_bad_option(
-					c, "--password",
-					"imapmig endpoint --help");
-			return cli_bad_option(c, argv[optind - 1],
-					      "imapmig endpoint --help");
-		}
-		}
-	}
+	rc = opts_parse(c, o, argc, argv, &nargs);
+	if (rc != 0)
+		return rc;
+	/* stored as the canonical lower-case words */
+	if (o->security_i >= 0)
+		o->security = security_words[o->security_i];
+	if (o->auth_i >= 0)
+		o->auth = auth_words[o->auth_i];
 	return 0;
 }
 
@@ -180,117 +162,66 @@ static void clear_str(char **p)
 	*p = NULL;
 }
 
-/* A service-account key file, whole (at most 64 KiB), read without
- * stdio so that no copy of the private key stays in a FILE buffer. */
-char *cli_read_key_file(const char *path, struct err *err)
-{
-	struct buf b = BUF_INIT;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0) {
-		err_set(err, ERR_USAGE, EC_IO,
-			"cannot read --oauth-service-account-file %s: %s: "
-			"give the key file (JSON) the Google Cloud console "
-			"created",
-			path, strerror(errno));
-		return NULL;
-	}
-	buf_grow(&b, 65536 + 1);
-	for (;;) {
-		n = read(fd, b.p + b.len, b.cap - b.len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		b.len += (size_t)n;
-		b.p[b.len] = '\0';
-		if (b.len >= 65536)
-			break;
-	}
-	close(fd);
-	if (n < 0 || b.len == 0 || b.len >= 65536) {
-		err_set(err, ERR_USAGE, EC_IO,
-			"--oauth-service-account-file %s: %s: give the key "
-			"file (JSON) the Google Cloud console created",
-			path,
-			n < 0	     ? strerror(errno)
-			: b.len == 0 ? "empty"
-				     : "larger than 64 KiB");
-		OPENSSL_cleanse(b.p, b.cap);
-		buf_release(&b);
-		return NULL;
-	}
-	return buf_detach(&b, NULL);
-}
-
 static int is_oauth(const char *auth)
 {
 	return auth != NULL && (strcasecmp(auth, "xoauth2") == 0 ||
 				strcasecmp(auth, "oauthbearer") == 0);
 }
 
-/* The OAuth2 options onto e: a token source given replaces the one
- * stored; then exactly one source, complete, must remain. */
-static int apply_oauth(const struct ep_opts *o, struct state_endpoint *e,
-		       struct err *err)
+/* A password endpoint keeps no token source. */
+static void oauth_clear(struct state_endpoint *e)
 {
-	int cc_opt = o->client_id || o->client_secret_file;
-	int n;
+	clear_str(&e->token_command);
+	clear_str(&e->oauth_token_url);
+	clear_str(&e->oauth_client_id);
+	wipe_str(&e->oauth_client_secret);
+	clear_str(&e->oauth_scope);
+	wipe_str(&e->oauth_service_account);
+	clear_str(&e->oauth_ca_file);
+}
 
-	if (!is_oauth(e->authentication)) {
-		if (cc_opt || o->token_url || o->scope ||
-		    o->service_account_file || o->token_command ||
-		    o->oauth_ca_file)
-			return err_set(err, ERR_USAGE, EC_NONE,
-				       "the --oauth-* options and "
-				       "--token-command need --authentication "
-				       "xoauth2 or oauthbearer");
-		/* a password endpoint keeps no token source */
+/* A token source given replaces the one stored: what belongs only to
+ * the others goes. */
+static void oauth_replace_source(const struct oauth_args *oa,
+				 struct state_endpoint *e)
+{
+	int cc_opt = oa->client_id || oa->client_secret_file;
+
+	if (cc_opt || oa->service_account_file)
 		clear_str(&e->token_command);
-		clear_str(&e->oauth_token_url);
-		clear_str(&e->oauth_client_id);
-		wipe_str(&e->oauth_client_secret);
-		clear_str(&e->oauth_scope);
+	if (cc_opt)
 		wipe_str(&e->oauth_service_account);
-		clear_str(&e->oauth_ca_file);
-		return 0;
-	}
-	if (o->password_file != NULL)
-		return err_set(err, ERR_USAGE, EC_NONE,
-			       "an OAuth2 endpoint (--authentication %s) takes "
-			       "no --password-file: its token source logs in",
-			       e->authentication);
-	if (cc_opt || o->service_account_file) {
-		clear_str(&e->token_command);
-	}
-	if (cc_opt) {
-		wipe_str(&e->oauth_service_account);
-	}
-	if (o->service_account_file) {
+	if (oa->service_account_file) {
 		clear_str(&e->oauth_client_id);
 		wipe_str(&e->oauth_client_secret);
 	}
-	if (o->token_command) {
+	if (oa->token_command) {
 		clear_str(&e->oauth_client_id);
 		wipe_str(&e->oauth_client_secret);
 		wipe_str(&e->oauth_service_account);
 		clear_str(&e->oauth_token_url);
 		clear_str(&e->oauth_scope);
 	}
-	set_str(&e->token_command, o->token_command);
-	set_str(&e->oauth_token_url, o->token_url);
-	set_str(&e->oauth_client_id, o->client_id);
-	set_str(&e->oauth_scope, o->scope);
-	if (o->oauth_ca_file != NULL) {
-		if (access(o->oauth_ca_file, R_OK) != 0)
+	set_str(&e->token_command, oa->token_command);
+	set_str(&e->oauth_token_url, oa->token_url);
+	set_str(&e->oauth_client_id, oa->client_id);
+	set_str(&e->oauth_scope, oa->scope);
+}
+
+/* The files the options name, read into e: the CA file checked, the
+ * client secret and the service account's key. */
+static int oauth_read_files(const struct oauth_args *oa,
+			    struct state_endpoint *e, struct err *err)
+{
+	if (oa->ca_file != NULL) {
+		if (access(oa->ca_file, R_OK) != 0)
 			return err_set(err, ERR_USAGE, EC_IO,
 				       "cannot read --oauth-ca-file %s: %s",
-				       o->oauth_ca_file, strerror(errno));
-		set_str(&e->oauth_ca_file, o->oauth_ca_file);
+				       oa->ca_file, strerror(errno));
+		set_str(&e->oauth_ca_file, oa->ca_file);
 	}
-	if (o->client_secret_file != NULL) {
-		char *sec = cli_read_password(o->client_secret_file, err);
+	if (oa->client_secret_file != NULL) {
+		char *sec = cli_read_password(oa->client_secret_file, err);
 		if (sec == NULL) {
 			err_prefix(err, "--oauth-client-secret-file: ");
 			return -1;
@@ -298,15 +229,22 @@ static int apply_oauth(const struct ep_opts *o, struct state_endpoint *e,
 		wipe_str(&e->oauth_client_secret);
 		e->oauth_client_secret = sec;
 	}
-	if (o->service_account_file != NULL) {
-		char *key = cli_read_key_file(o->service_account_file, err);
+	if (oa->service_account_file != NULL) {
+		char *key = cli_read_key_file(oa->service_account_file, err);
 		if (key == NULL)
 			return -1;
 		wipe_str(&e->oauth_service_account);
 		e->oauth_service_account = key;
 	}
-	n = (e->oauth_client_id || e->oauth_client_secret) +
-	    (e->oauth_service_account != NULL) + (e->token_command != NULL);
+	return 0;
+}
+
+/* Exactly one token source, complete, must remain. */
+static int oauth_check_source(const struct state_endpoint *e, struct err *err)
+{
+	int n = (e->oauth_client_id || e->oauth_client_secret) +
+		(e->oauth_service_account != NULL) + (e->token_command != NULL);
+
 	if (n != 1)
 		return err_set(
 			err, ERR_USAGE, EC_NONE,
@@ -341,16 +279,43 @@ static int apply_oauth(const struct ep_opts *o, struct state_endpoint *e,
 			       "--token-command takes no --oauth-token-url or "
 			       "--oauth-scope: the command gets the token");
 	}
-	{
-		/* what the token source itself refuses (a key that does not
-		 * parse, a plain http:// URL off loopback), now */
-		struct endpoint *ep = endpoint_create(e, err);
-		if (ep == NULL) {
-			err->cls = ERR_USAGE;
-			return -1;
-		}
-		endpoint_destroy(&ep);
+	return 0;
+}
+
+/* The OAuth2 options onto e: a token source given replaces the one
+ * stored; then exactly one source, complete, must remain, and the token
+ * source itself must take it. */
+static int apply_oauth(const struct ep_opts *o, struct state_endpoint *e,
+		       struct err *err)
+{
+	struct endpoint *ep;
+
+	if (!is_oauth(e->authentication)) {
+		if (oauth_args_given(&o->oa))
+			return err_set(err, ERR_USAGE, EC_NONE,
+				       "the --oauth-* options and "
+				       "--token-command need --authentication "
+				       "xoauth2 or oauthbearer");
+		oauth_clear(e);
+		return 0;
 	}
+	if (o->password_file != NULL)
+		return err_set(err, ERR_USAGE, EC_NONE,
+			       "an OAuth2 endpoint (--authentication %s) takes "
+			       "no --password-file: its token source logs in",
+			       e->authentication);
+	oauth_replace_source(&o->oa, e);
+	if (oauth_read_files(&o->oa, e, err) < 0 ||
+	    oauth_check_source(e, err) < 0)
+		return -1;
+	/* what the token source itself refuses (a key that does not parse,
+	 * a plain http:// URL off loopback), now */
+	ep = endpoint_create(e, err);
+	if (ep == NULL) {
+		err->cls = ERR_USAGE;
+		return -1;
+	}
+	endpoint_destroy(&ep);
 	return 0;
 }
 
@@ -374,7 +339,7 @@ static int apply(struct ep_opts *o, struct state_endpoint *e, int creating,
 		set_str(&e->path_template, o->path_template);
 	if (o->ca_file)
 		set_str(&e->ca_file, o->ca_file);
-	if (o->set_untrusted)
+	if (o->accept_untrusted)
 		e->accept_untrusted = 1;
 	if (o->max_mig > 0)
 		e->max_migrations = (unsigned)o->max_mig;
@@ -438,10 +403,7 @@ static int verify(const struct state_endpoint *e, struct err *err)
 	struct imap_client_settings set = {
 		.host = e->host,
 		.port = e->port,
-		.security = strcasecmp(e->security, "none") == 0 ? CONN_SEC_NONE
-			    : strcasecmp(e->security, "tls") == 0
-				    ? CONN_SEC_TLS
-				    : CONN_SEC_SSL,
+		.security = security_mode(e->security),
 		.tls = {e->ca_file, e->accept_untrusted},
 		.timeout_ms = 20000,
 		.label = "verify",
@@ -537,8 +499,8 @@ static int ep_new(int argc, char **argv)
 	struct state *st;
 	int ret;
 
-	if ((ret = parse_opts("new", argc, argv, &o)) != 0)
-		return ret;
+	if ((ret = parse_opts(&ep_new_cmd, argc, argv, &o)) != 0)
+		return OPTS_EXIT(ret);
 	if (o.name == NULL)
 		return cli_usage_error("endpoint new: --name NAME is required");
 	memset(&e, 0, sizeof(e));
@@ -590,22 +552,18 @@ static int ep_new(int argc, char **argv)
 
 static int ep_get(int argc, char **argv)
 {
+	struct ep_get_args a = {0};
 	struct state_endpoint *v = NULL, one;
 	struct err err = ERR_INIT;
 	struct state *st;
 	size_t n = 0, i;
-	int json = 0, ai, ret;
-	const char *name = NULL;
+	int nargs, ret;
+	const char *name;
 
-	for (ai = 1; ai < argc; ai++) {
-		if (strcmp(argv[ai], "--json") == 0)
-			json = 1;
-		else if (argv[ai][0] != '-' && name == NULL)
-			name = argv[ai];
-		else
-			return cli_usage_error("endpoint get: unexpected '%s'",
-					       argv[ai]);
-	}
+	ret = opts_parse(&ep_get_cmd, &a, argc, argv, &nargs);
+	if (ret != 0)
+		return OPTS_EXIT(ret);
+	name = nargs > 0 ? argv[0] : NULL;
 	st = cli_state_open("endpoint get", &ret);
 	if (st == NULL)
 		return ret;
@@ -622,7 +580,7 @@ static int ep_get(int argc, char **argv)
 		return cli_fail("endpoint get", &err);
 	}
 	state_close(&st);
-	if (json) {
+	if (a.json) {
 		json_t *out = name ? view_endpoint(&v[0]) : json_array();
 		char *s;
 		for (i = 0; !name && i < n; i++)
@@ -653,11 +611,9 @@ static int ep_set(int argc, char **argv)
 	const char *name;
 	int ret;
 
-	if (argc < 2 || argv[1][0] == '-')
-		return cli_usage_error("endpoint set NAME [options]");
-	name = argv[1];
-	if ((ret = parse_opts("set", argc - 1, argv + 1, &o)) != 0)
-		return ret;
+	if ((ret = parse_opts(&ep_set_cmd, argc, argv, &o)) != 0)
+		return OPTS_EXIT(ret);
+	name = argv[0];
 	st = cli_state_open("endpoint set", &ret);
 	if (st == NULL)
 		return ret;
@@ -694,46 +650,27 @@ static int ep_remove(int argc, char **argv)
 {
 	struct err err = ERR_INIT;
 	struct state *st;
-	int ret;
+	int nargs, ret;
 
-	if (argc != 2 || argv[1][0] == '-')
-		return cli_usage_error("endpoint remove NAME");
+	ret = opts_parse(&ep_remove_cmd, NULL, argc, argv, &nargs);
+	if (ret != 0)
+		return OPTS_EXIT(ret);
 	st = cli_state_open("endpoint remove", &ret);
 	if (st == NULL)
 		return ret;
-	ret = state_endpoint_remove(st, argv[1], &err);
+	ret = state_endpoint_remove(st, argv[0], &err);
 	state_close(&st);
 	return ret < 0 ? cli_fail("endpoint remove", &err) : 0;
 }
 
 int cmd_endpoint(int argc, char **argv)
 {
+	static const struct opts_cmd *const actions[] = {
+		&ep_new_cmd, &ep_get_cmd, &ep_set_cmd, &ep_remove_cmd, NULL,
+	};
+
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-		puts("usage: imapmig endpoint new --name N --remote-server H "
-		     "[--port P] [--security none|ssl|tls]\n"
-		     "           [--authentication basic|plain|xoauth2|"
-		     "oauthbearer] "
-		     "[--max-concurrent-migrations N]\n"
-		     "           [--max-concurrent-incremental-syncs N] "
-		     "[--skip-verification] [--ca-file F]\n"
-		     "           [--accept-untrusted-certificates]      "
-		     "     (a source)\n"
-		     "       imapmig endpoint new --name N --type maildir "
-		     "--path-template '/srv/{domain}/{local}/Maildir'\n"
-		     "       imapmig endpoint new --name N --type imap "
-		     "--remote-server H --target-login '{email}*admin'\n"
-		     "           --password-file F [--authentication plain "
-		     "--target-authzid '{email}']\n"
-		     "       imapmig endpoint new ... --authentication "
-		     "xoauth2|oauthbearer [--target-login '{email}'] OAUTH2\n"
-		     "         OAUTH2: --oauth-token-url URL --oauth-client-id "
-		     "ID --oauth-client-secret-file F --oauth-scope S\n"
-		     "               | --oauth-service-account-file KEY.json "
-		     "--oauth-scope S\n"
-		     "               | --token-command 'CMD {email}'     "
-		     "[--oauth-ca-file F]\n"
-		     "       imapmig endpoint get [NAME] [--json] | set NAME "
-		     "[options] | remove NAME");
+		opts_help(stdout, actions);
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "new") == 0)

@@ -10,11 +10,11 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
-#include "sched/runner.h"
+#include "cli/opts.h"
+#include "cli/users.h"
 #include "state/state.h"
 #include "sync/preview.h"
 #include "util/escape.h"
-#include "util/xalloc.h"
 
 static json_t *preview_json(const struct state_user *u,
 			    const struct preview_report *rep)
@@ -81,79 +81,82 @@ static void preview_text(const struct state_user *u,
 	}
 }
 
+/* One user's preview, printed or added to the JSON array ctx. */
+static int preview_one(struct state *st, const struct state_user *u,
+		       const struct sync_endpoints *ep,
+		       const struct sync_options *opt, void *ctx,
+		       struct err *err)
+{
+	json_t *all = ctx;
+	struct preview_report rep;
+
+	(void)st;
+	memset(&rep, 0, sizeof(rep));
+	if (sync_preview(ep, opt, &rep, err) < 0) {
+		preview_report_release(&rep);
+		return -1;
+	}
+	if (all != NULL)
+		json_array_append_new(all, preview_json(u, &rep));
+	else
+		preview_text(u, &rep);
+	preview_report_release(&rep);
+	return 0;
+}
+
+struct preview_args {
+	const char *batch;
+	int json;
+};
+
+static const struct opt preview_opts[] = {
+	OPT_STRING("batch", struct preview_args, batch, "NAME",
+		   "every user of the batch"),
+	OPT_FLAG("json", 0, struct preview_args, json, "print JSON"),
+	OPT_END(),
+};
+
+const struct opts_cmd cmd_user_preview_opts = {
+	.name = "user preview",
+	.group = "user",
+	.usage = "user preview EMAIL|--batch NAME [--json]",
+	.opts = preview_opts,
+	.max_args = 1,
+	.notes =
+		"preview connects to both sides and shows, before a sync,\n"
+		"each source folder, the target folder it goes to (or that\n"
+		"it is excluded), whether that exists, and the message counts.",
+};
+
 int cmd_user_preview(int argc, char **argv)
 {
-	const char *batch = NULL, *email = NULL;
+	struct preview_args a = {0};
+	const char *email;
 	struct state_user *users = NULL;
 	struct err err = ERR_INIT;
 	struct state *st;
 	json_t *all = NULL;
-	size_t n = 0, i;
-	int json = 0, ai, ret = 0;
+	size_t n = 0;
+	int nargs, ret;
 
-	for (ai = 1; ai < argc; ai++) {
-		if (strcmp(argv[ai], "--json") == 0)
-			json = 1;
-		else if (strcmp(argv[ai], "--batch") == 0 && ai + 1 < argc)
-			batch = argv[++ai];
-		else if (argv[ai][0] != '-' && email == NULL)
-			email = argv[ai];
-		else
-			return cli_usage_error("user preview: unexpected '%s': "
-					       "give EMAIL or --batch NAME",
-					       argv[ai]);
-	}
-	if ((email == NULL) == (batch == NULL))
+	ret = opts_parse(&cmd_user_preview_opts, &a, argc, argv, &nargs);
+	if (ret != 0)
+		return OPTS_EXIT(ret);
+	email = nargs > 0 ? argv[0] : NULL;
+	if ((email == NULL) == (a.batch == NULL))
 		return cli_usage_error("user preview: give EMAIL or --batch "
 				       "NAME");
 	st = cli_state_open("user preview", &ret);
 	if (st == NULL)
 		return ret;
-	if (email != NULL) {
-		users = xcalloc(1, sizeof(*users));
-		if (state_user_get(st, email, users, &err) < 0) {
-			free(users);
-			state_close(&st);
-			return cli_fail("user preview", &err);
-		}
-		n = 1;
-	} else {
-		struct state_batch b;
-		if (state_batch_get(st, batch, &b, &err) < 0 ||
-		    state_user_list(st, b.id, NULL, &users, &n, &err) < 0) {
-			state_close(&st);
-			return cli_fail("user preview", &err);
-		}
-		state_batch_release(&b);
+	if (cli_users_load(st, email, a.batch, NULL, &users, &n, &err) < 0) {
+		state_close(&st);
+		return cli_fail("user preview", &err);
 	}
-	if (json)
+	if (a.json)
 		all = json_array();
-	for (i = 0; i < n; i++) {
-		struct sync_endpoints ep;
-		struct sync_options opt;
-		struct preview_report rep;
-		struct sched_sides *sd;
-
-		memset(&rep, 0, sizeof(rep));
-		sd = sched_sides_load(st, users[i].id, &ep, &opt, &err);
-		if (sd == NULL || sync_preview(&ep, &opt, &rep, &err) < 0) {
-			fprintf(stderr, "imapmig: user preview %s: %s\n",
-				esc(users[i].email), esc(err.msg));
-			err_clear(&err);
-			sched_sides_free(&sd);
-			preview_report_release(&rep);
-			ret = 1;
-			continue;
-		}
-		sched_sides_free(&sd);
-		if (json)
-			json_array_append_new(all,
-					      preview_json(&users[i], &rep));
-		else
-			preview_text(&users[i], &rep);
-		preview_report_release(&rep);
-	}
-	if (json) {
+	ret = cli_users_each("user preview", st, users, n, preview_one, all);
+	if (a.json) {
 		char *s = cli_json_dumps(email ? json_array_get(all, 0) : all);
 		puts(s ? s : "null");
 		free(s);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "cli/progress.h"
 #include "sched/runner.h"
 #include "util/xalloc.h"
@@ -40,26 +41,37 @@ static void tick(void *ctx, struct sched_job *jobs, size_t n, int final)
 	free(rows);
 }
 
+struct sync_args {
+	const char *batch;
+};
+
+static const struct opt sync_opts[] = {
+	OPT_STRING("batch", struct sync_args, batch, "NAME",
+		   "only this batch's users (default: every started batch)"),
+	OPT_END(),
+};
+
+static const struct opts_cmd sync_cmd = {
+	.name = "sync",
+	.group = "sync",
+	.usage = "sync [--batch NAME]",
+	.opts = sync_opts,
+};
+
 int cmd_sync(int argc, char **argv)
 {
 	struct sched_opts o;
+	struct sync_args a = {0};
 	struct view_ctx v;
 	struct err err = ERR_INIT;
 	unsigned synced = 0, failed = 0;
-	int ai;
+	int nargs, rc;
 
+	rc = opts_parse(&sync_cmd, &a, argc, argv, &nargs);
+	if (rc != 0)
+		return OPTS_EXIT(rc);
 	memset(&o, 0, sizeof(o));
-	for (ai = 1; ai < argc; ai++) {
-		if (strcmp(argv[ai], "--batch") == 0 && ai + 1 < argc)
-			o.batch = argv[++ai];
-		else if (strcmp(argv[ai], "--help") == 0) {
-			puts("usage: imapmig sync [--batch NAME]");
-			return 0;
-		} else
-			return cli_usage_error("sync: unexpected '%s': see "
-					       "'imapmig sync --help'",
-					       argv[ai]);
-	}
+	o.batch = a.batch;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	progress_view_init(&v.view, stdout);

@@ -1,7 +1,6 @@
 /* cmd_test_server.c - `imapmig test-server`: the procedure's Step 1
  * ("verify that you can connect to your IMAP server"), printing what a
  * person needs to fix a connection that does not work. */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,8 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
+#include "cli/server_opts.h"
 #include "imap/client.h"
 #include "sched/endpoint.h"
 #include "state/state.h"
@@ -148,17 +149,113 @@ static int ts_done(void)
 	return 0;
 }
 
+/* Connect: the address, TLS and certificate, greeting and capabilities
+ * reported.  NULL with err set if it fails. */
+static struct imap_client *ts_connect(const struct ts_opts *o,
+				      struct endpoint *ep, struct err *err)
+{
+	const struct conn_info *ci;
+	struct imap_client *c;
+
+	c = endpoint_connect(ep, "test", 0, o->timeout_ms, err);
+	if (c == NULL)
+		return NULL;
+	ci = imap_client_conn_info(c);
+	row("Connect", "ok: %s in %.1f ms", ci->addr, ci->connect_ms);
+	jset("address", json_string(ci->addr));
+	jset("connect_ms", json_real(ci->connect_ms));
+	print_tls(ci, o);
+	row("Greeting", "%s", imap_client_greeting(c));
+	row("Capabilities", "%s", imap_client_capabilities(c));
+	jset("greeting", json_string(imap_client_greeting(c)));
+	jset("capabilities", json_string(imap_client_capabilities(c)));
+	if (o->security == CONN_SEC_NONE)
+		fprintf(stderr, "imapmig: warning: --security none: the "
+				"connection is not encrypted; use it only on a "
+				"trusted network\n");
+	return c;
+}
+
+/* Which token source, and how long its token has left: a token that
+ * lives minutes is renewed many times in a migration. */
+static void ts_token_report(struct endpoint *ep,
+			    const struct endpoint_login_info *info)
+{
+	const char *kind = oauth_kind_name(endpoint_oauth_kind(ep));
+	long left = info->token_expires
+			    ? (long)(info->token_expires - time(NULL))
+			    : -1;
+
+	jset("token_source", json_string(kind));
+	jset("token_requests",
+	     json_integer((json_int_t)endpoint_token_requests(ep)));
+	jset("token_expires_in", left >= 0 ? json_integer(left) : json_null());
+	jset("token_refused", json_integer(info->token_refused));
+	if (left >= 0)
+		row("Token", "%s: %lu request(s), expires in %ld s", kind,
+		    endpoint_token_requests(ep), left);
+	else
+		row("Token", "%s: %lu request(s), lifetime not given", kind,
+		    endpoint_token_requests(ep));
+}
+
+/* Log in as --user, reported: 0, or -1 with err set. */
+static int ts_login(const struct ts_opts *o, struct endpoint *ep,
+		    struct imap_client *c, const char *password,
+		    struct err *err)
+{
+	struct endpoint_login_info info;
+	struct endpoint_creds cr = {
+		.user = o->user,
+		.authzid = o->auth_plain ? o->authzid : NULL,
+		.password = password,
+		.email = o->email ? o->email : o->user,
+	};
+	int ret = endpoint_login(ep, c, &cr, &info, err);
+
+	if (endpoint_oauth_kind(ep) != OAUTH_NONE)
+		ts_token_report(ep, &info);
+	if (ret < 0) {
+		if (err->code == EC_AUTHFAIL &&
+		    endpoint_oauth_kind(ep) == OAUTH_NONE)
+			err_suffix(err, ": check --user and the password "
+					"(for an admin login, the format the "
+					"server wants: user*admin, "
+					"user@domain\\admin, ...)");
+		return -1;
+	}
+	jset("login", json_string(o->user));
+	jset("login_method", json_string(info.method));
+	if (o->auth_plain && o->authzid)
+		row("Login", "ok: %s as %s (%s)", o->user, o->authzid,
+		    info.method);
+	else
+		row("Login", "ok: %s (%s)", o->user, info.method);
+	return 0;
+}
+
+/* The folders the login sees, counted. */
+static int ts_folders(struct imap_client *c, struct err *err)
+{
+	unsigned folders = 0;
+
+	imap_client_set_untagged(c, count_list, &folders);
+	if (imap_client_simple(c, "LIST \"\" \"*\"", err) < 0)
+		return -1;
+	imap_client_set_untagged(c, NULL, NULL);
+	row("Folders", "%u", folders);
+	jset("folders", json_integer(folders));
+	return 0;
+}
+
 /* The endpoint test-server talks to: a saved one, or one made of the
  * options, with the same connect and login code as a migration. */
-static int run(const struct ts_opts *o, const struct state_endpoint *se,
-	       const char *password)
+static int ts_run(const struct ts_opts *o, const struct state_endpoint *se,
+		  const char *password)
 {
 	struct endpoint *ep;
-	struct endpoint_login_info info;
 	struct imap_client *c;
 	struct err err = ERR_INIT;
-	unsigned folders = 0;
-	int ret;
 
 	row("Server", "%s:%d, security %s", o->host, o->port,
 	    security_name(o->security));
@@ -168,26 +265,11 @@ static int run(const struct ts_opts *o, const struct state_endpoint *se,
 	ep = endpoint_create(se, &err);
 	if (ep == NULL)
 		return ts_fail(&err);
-	c = endpoint_connect(ep, "test", 0, o->timeout_ms, &err);
+	c = ts_connect(o, ep, &err);
 	if (c == NULL) {
 		endpoint_destroy(&ep);
 		return ts_fail(&err);
 	}
-	{
-		const struct conn_info *ci = imap_client_conn_info(c);
-		row("Connect", "ok: %s in %.1f ms", ci->addr, ci->connect_ms);
-		jset("address", json_string(ci->addr));
-		jset("connect_ms", json_real(ci->connect_ms));
-		print_tls(ci, o);
-	}
-	row("Greeting", "%s", imap_client_greeting(c));
-	row("Capabilities", "%s", imap_client_capabilities(c));
-	jset("greeting", json_string(imap_client_greeting(c)));
-	jset("capabilities", json_string(imap_client_capabilities(c)));
-	if (o->security == CONN_SEC_NONE)
-		fprintf(stderr, "imapmig: warning: --security none: the "
-				"connection is not encrypted; use it only on a "
-				"trusted network\n");
 	if (o->user == NULL) {
 		imap_client_logout(&c);
 		endpoint_destroy(&ep);
@@ -195,355 +277,258 @@ static int run(const struct ts_opts *o, const struct state_endpoint *se,
 			      "to test one)");
 		return ts_done();
 	}
-	{
-		struct endpoint_creds cr = {
-			.user = o->user,
-			.authzid = o->auth_plain ? o->authzid : NULL,
-			.password = password,
-			.email = o->email ? o->email : o->user,
-		};
-		ret = endpoint_login(ep, c, &cr, &info, &err);
-	}
-	if (endpoint_oauth_kind(ep) != OAUTH_NONE) {
-		/* which source, and how long its token has left: a token
-		 * that lives minutes is renewed many times in a migration */
-		long left = info.token_expires
-				    ? (long)(info.token_expires - time(NULL))
-				    : -1;
-		jset("token_source",
-		     json_string(oauth_kind_name(endpoint_oauth_kind(ep))));
-		jset("token_requests",
-		     json_integer((json_int_t)endpoint_token_requests(ep)));
-		jset("token_expires_in",
-		     left >= 0 ? json_integer(left) : json_null());
-		jset("token_refused", json_integer(info.token_refused));
-		if (left >= 0)
-			row("Token", "%s: %lu request(s), expires in %ld s",
-			    oauth_kind_name(endpoint_oauth_kind(ep)),
-			    endpoint_token_requests(ep), left);
-		else
-			row("Token", "%s: %lu request(s), lifetime not given",
-			    oauth_kind_name(endpoint_oauth_kind(ep)),
-			    endpoint_token_requests(ep));
-	}
-	if (ret < 0) {
-		if (err.code == EC_AUTHFAIL &&
-		    endpoint_oauth_kind(ep) == OAUTH_NONE)
-			err_suffix(&err, ": check --user and the password "
-					 "(for an admin login, the format the "
-					 "server wants: user*admin, "
-					 "user@domain\\admin, ...)");
+	if (ts_login(o, ep, c, password, &err) < 0 || ts_folders(c, &err) < 0) {
 		imap_client_destroy(&c);
 		endpoint_destroy(&ep);
 		return ts_fail(&err);
 	}
-	jset("login", json_string(o->user));
-	jset("login_method", json_string(info.method));
-	if (o->auth_plain && o->authzid)
-		row("Login", "ok: %s as %s (%s)", o->user, o->authzid,
-		    info.method);
-	else
-		row("Login", "ok: %s (%s)", o->user, info.method);
-	imap_client_set_untagged(c, count_list, &folders);
-	if (imap_client_simple(c, "LIST \"\" \"*\"", &err) < 0) {
-		imap_client_destroy(&c);
-		endpoint_destroy(&ep);
-		return ts_fail(&err);
-	}
-	imap_client_set_untagged(c, NULL, NULL);
-	row("Folders", "%u", folders);
-	jset("folders", json_integer(folders));
 	imap_client_logout(&c);
 	endpoint_destroy(&ep);
 	row("Result", "all checks passed");
 	return ts_done();
 }
 
-static void help(void)
+/* ---- the options ---- */
+
+struct ts_args {
+	const char *host, *user, *password_file, *authzid, *email;
+	const char *ca_file, *endpoint;
+	long long port, timeout;
+	int security_i, auth_i, accept_untrusted, json;
+	struct oauth_args oa;
+};
+
+static const char *const ts_auth_words[] = {"basic", "plain", "xoauth2",
+					    "oauthbearer", NULL};
+
+static const struct opt ts_table[] = {
+	OPT_STRING("remote-server", struct ts_args, host, "HOST",
+		   "the server to test"),
+	OPT_NUMBER("port", COUNT, struct ts_args, port, "N", 1, 65535,
+		   " is not a port number (1-65535)",
+		   "993 for ssl, 143 otherwise"),
+	OPT_CHOICE("security", struct ts_args, security_i, security_words, NULL,
+		   "ssl (the default), STARTTLS, or none"),
+	OPT_STRING("user", struct ts_args, user, "USER",
+		   "log in as USER (else no login is tried)"),
+	OPT_STRING("password-file", struct ts_args, password_file, "F",
+		   "the password, first line (default: standard input)"),
+	OPT_CHOICE("authentication", struct ts_args, auth_i, ts_auth_words,
+		   NULL, "how to log in (basic: LOGIN)"),
+	OPT_STRING("authzid", struct ts_args, authzid, "ID",
+		   "PLAIN's authorization id (admin login as ID)"),
+	OPT_STRING("email", struct ts_args, email, "ADDRESS",
+		   "OAuth2: the mailbox the token is for (default: --user)"),
+	OPT_OAUTH(struct ts_args, oa),
+	OPT_STRING("endpoint", struct ts_args, endpoint, "NAME",
+		   "a saved endpoint instead of the options above"),
+	OPT_SERVER_TLS(struct ts_args),
+	OPT_NUMBER("timeout", COUNT, struct ts_args, timeout, "SECONDS", 1,
+		   3600, ": give seconds, 1-3600", "for each step (30)"),
+	OPT_FLAG("json", 0, struct ts_args, json,
+		 "the report as one JSON object"),
+	OPT_END(),
+};
+
+static const struct opts_cmd ts_cmd = {
+	.name = "test-server",
+	.group = "test-server",
+	.usage = "test-server --remote-server HOST [--port N] [--security "
+		 "none|ssl|tls]\n"
+		 "         [--user USER [--password-file F]] [options]\n"
+		 "       imapmig test-server --endpoint NAME [--user USER] "
+		 "[options]",
+	.opts = ts_table,
+	.notes = "Without --password-file the password is read from standard "
+		 "input (not with\nOAuth2).  --port defaults to 993 for ssl, "
+		 "143 otherwise.  With OAuth2 the\ntoken is for --email "
+		 "(default: --user), from one token source:\n"
+		 "  --oauth-token-url URL --oauth-client-id ID "
+		 "--oauth-client-secret-file F\n"
+		 "    --oauth-scope S\n"
+		 "  | --oauth-service-account-file KEY.json --oauth-scope S\n"
+		 "  | --token-command 'CMD {email}'",
+};
+
+/* What the options say, without a saved endpoint. */
+static void ts_opts_from_args(const struct ts_args *a, struct ts_opts *o)
 {
-	puts("usage: imapmig test-server --remote-server HOST [--port N]\n"
-	     "         [--security none|ssl|tls] [--user USER "
-	     "[--password-file F]]\n"
-	     "         [--authentication basic|plain [--authzid ID]]\n"
-	     "         [--authentication xoauth2|oauthbearer [--email "
-	     "ADDRESS] OAUTH2]\n"
-	     "           OAUTH2: --oauth-token-url URL --oauth-client-id ID "
-	     "--oauth-client-secret-file F\n"
-	     "                   --oauth-scope S | "
-	     "--oauth-service-account-file KEY.json --oauth-scope S\n"
-	     "                 | --token-command 'CMD {email}'   "
-	     "[--oauth-ca-file F]\n"
-	     "         [--endpoint NAME (a saved endpoint instead of the "
-	     "above)]\n"
-	     "         [--ca-file F] [--accept-untrusted-certificates] "
-	     "[--timeout SECONDS] [--json]\n\n"
-	     "Without --password-file the password is read from standard "
-	     "input (not with OAuth2).\n--port defaults to 993 for ssl, 143 "
-	     "otherwise.  With OAuth2 the token is for --email (default: "
-	     "--user).");
+	memset(o, 0, sizeof(*o));
+	o->host = a->host;
+	o->port = (int)a->port;
+	o->security = a->security_i >= 0 ? security_modes[a->security_i]
+					 : CONN_SEC_SSL;
+	o->user = a->user;
+	o->password_file = a->password_file;
+	o->authzid = a->authzid;
+	o->auth_plain = a->auth_i == 1;
+	o->oauth_mech = a->auth_i >= 2 ? ts_auth_words[a->auth_i] : NULL;
+	o->email = a->email;
+	o->tls.ca_file = a->ca_file;
+	o->tls.accept_untrusted = a->accept_untrusted;
+	o->timeout_ms = a->timeout > 0 ? (int)a->timeout * 1000 : 30000;
+}
+
+/* --endpoint NAME: its server, port, security, trust and login method
+ * (its token source too) into o and ep.  0, or the exit code. */
+static int ts_from_saved(const struct ts_args *a, struct ts_opts *o,
+			 struct state_endpoint *ep)
+{
+	struct err err = ERR_INIT;
+	struct state *st;
+	int ret;
+
+	if (a->host != NULL || oauth_args_given(&a->oa))
+		return cli_usage_error("test-server: give --endpoint or "
+				       "--remote-server (and the login "
+				       "options), not both");
+	st = cli_state_open("test-server", &ret);
+	if (st == NULL)
+		return ret;
+	if (state_endpoint_get(st, a->endpoint, ep, &err) < 0) {
+		state_close(&st);
+		return cli_fail("test-server", &err);
+	}
+	state_close(&st);
+	if (ep->kind == STATE_EP_TARGET_MAILDIR)
+		return cli_usage_error("test-server: endpoint %s is a Maildir "
+				       "target: there is no server to test",
+				       a->endpoint);
+	o->host = ep->host;
+	o->port = (int)ep->port;
+	o->security = security_mode(ep->security);
+	o->tls.ca_file = ep->ca_file;
+	o->tls.accept_untrusted = ep->accept_untrusted;
+	o->auth_plain = strcasecmp(ep->authentication, "plain") == 0;
+	o->oauth_mech = NULL;
+	if (strcasecmp(ep->authentication, "xoauth2") == 0 ||
+	    strcasecmp(ep->authentication, "oauthbearer") == 0)
+		o->oauth_mech = ep->authentication;
+	return 0;
+}
+
+/* The OAuth2 options into ep: one token source, complete, its secret or
+ * key read.  0, or the exit code. */
+static int ts_oauth_source(const struct ts_opts *o, const struct oauth_args *oa,
+			   struct state_endpoint *ep)
+{
+	struct err err = ERR_INIT;
+	int n = (oa->client_id || oa->client_secret_file) +
+		(oa->service_account_file != NULL) +
+		(oa->token_command != NULL);
+
+	if (o->oauth_mech != NULL && n != 1)
+		return cli_usage_error(
+			"test-server: --authentication %s needs exactly one "
+			"token source: client credentials (--oauth-token-url "
+			"--oauth-client-id --oauth-client-secret-file "
+			"--oauth-scope), --oauth-service-account-file or "
+			"--token-command",
+			o->oauth_mech);
+	if (oa->client_secret_file != NULL &&
+	    (ep->oauth_client_secret =
+		     cli_read_password(oa->client_secret_file, &err)) == NULL) {
+		err_prefix(&err, "--oauth-client-secret-file: ");
+		return cli_fail("test-server", &err);
+	}
+	if (oa->service_account_file != NULL &&
+	    (ep->oauth_service_account =
+		     cli_read_key_file(oa->service_account_file, &err)) == NULL)
+		return cli_fail("test-server", &err);
+	if (ep->oauth_client_id &&
+	    (!ep->oauth_token_url || !ep->oauth_client_secret ||
+	     !ep->oauth_scope))
+		return cli_usage_error(
+			"test-server: client credentials need all four of "
+			"--oauth-token-url, --oauth-client-id, "
+			"--oauth-client-secret-file and --oauth-scope");
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* The options as an endpoint, into ep.  0, or the exit code. */
+static int ts_from_options(const struct ts_args *a, struct ts_opts *o,
+			   struct state_endpoint *ep)
+{
+	if (oauth_args_given(&a->oa) && o->oauth_mech == NULL)
+		return cli_usage_error("test-server: the --oauth-* options and "
+				       "--token-command need --authentication "
+				       "xoauth2 or oauthbearer");
+	if (o->host == NULL)
+		return cli_usage_error("test-server: --remote-server HOST or "
+				       "--endpoint NAME is required");
+	if (o->port == 0)
+		o->port = o->security == CONN_SEC_SSL ? 993 : 143;
+	ep->name = xstrdup("(given options)");
+	ep->host = xstrdup(o->host);
+	ep->port = (unsigned)o->port;
+	ep->security = xstrdup(security_word(o->security));
+	ep->authentication = xstrdup(o->oauth_mech   ? o->oauth_mech
+				     : o->auth_plain ? "plain"
+						     : "basic");
+	ep->ca_file = dup_or_null(o->tls.ca_file);
+	ep->accept_untrusted = o->tls.accept_untrusted;
+	ep->token_command = dup_or_null(a->oa.token_command);
+	ep->oauth_token_url = dup_or_null(a->oa.token_url);
+	ep->oauth_client_id = dup_or_null(a->oa.client_id);
+	ep->oauth_scope = dup_or_null(a->oa.scope);
+	ep->oauth_ca_file = dup_or_null(a->oa.ca_file);
+	return ts_oauth_source(o, &a->oa, ep);
+}
+
+/* What the login needs, checked, and the password read (not for
+ * OAuth2).  0, or the exit code. */
+static int ts_login_check(const struct ts_opts *o, char **password)
+{
+	struct err err = ERR_INIT;
+
+	if (o->authzid && !o->auth_plain)
+		return cli_usage_error("test-server: --authzid needs "
+				       "--authentication plain");
+	if (o->tls.accept_untrusted)
+		fprintf(stderr, "imapmig: warning: "
+				"--accept-untrusted-certificates: the server's "
+				"identity is not checked\n");
+	if (o->user == NULL && o->oauth_mech != NULL)
+		return cli_usage_error("test-server: --authentication %s needs "
+				       "--user (the mailbox to log in as)",
+				       o->oauth_mech);
+	if (o->user != NULL && o->oauth_mech == NULL) {
+		*password = cli_read_password(o->password_file, &err);
+		if (*password == NULL)
+			return cli_fail("test-server", &err);
+	}
+	return 0;
 }
 
 int cmd_test_server(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"remote-server", required_argument, NULL, 'H'},
-		{"port", required_argument, NULL, 'p'},
-		{"security", required_argument, NULL, 's'},
-		{"user", required_argument, NULL, 'u'},
-		{"password-file", required_argument, NULL, 'P'},
-		{"password", required_argument, NULL, 'W'},
-		{"authentication", required_argument, NULL, 'a'},
-		{"authzid", required_argument, NULL, 'z'},
-		{"ca-file", required_argument, NULL, 'c'},
-		{"accept-untrusted-certificates", no_argument, NULL, 'k'},
-		{"timeout", required_argument, NULL, 't'},
-		{"endpoint", required_argument, NULL, 'e'},
-		{"email", required_argument, NULL, 'E'},
-		{"token-command", required_argument, NULL, 'T'},
-		{"oauth-token-url", required_argument, NULL, 'U'},
-		{"oauth-client-id", required_argument, NULL, 'C'},
-		{"oauth-client-secret-file", required_argument, NULL, 'S'},
-		{"oauth-scope", required_argument, NULL, 'O'},
-		{"oauth-service-account-file", required_argument, NULL, 'G'},
-		{"oauth-ca-file", required_argument, NULL, 'A'},
-		{"help", no_argument, NULL, 'h'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
-	};
-	struct ts_opts o = {.security = CONN_SEC_SSL, .timeout_ms = 30000};
-	char *password = NULL;
-	const char *endpoint = NULL;
+	struct ts_args a = {.security_i = -1, .auth_i = -1};
+	struct ts_opts o;
 	struct state_endpoint ep;
-	struct err err = ERR_INIT;
-	const char *secret_file = NULL, *key_file = NULL;
-	int ch, ret, oauth_opts = 0;
+	char *password = NULL;
+	int nargs, ret;
 
-	o.port = 0;
+	ret = opts_parse(&ts_cmd, &a, argc, argv, &nargs);
+	if (ret != 0)
+		return OPTS_EXIT(ret);
+	ts_opts_from_args(&a, &o);
 	memset(&ep, 0, sizeof(ep));
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'H': o.host = optarg; break;
-		case 'p':
-			o.port = cli_parse_port(optarg);
-			if (o.port < 0)
-				return cli_usage_error("test-server: --port "
-						       "%s is not a port "
-						       "number (1-65535)",
-						       optarg);
-			break;
-		case 's':
-			if (strcasecmp(optarg, "none") == 0)
-				o.security = CONN_SEC_NONE;
-			else if (strcasecmp(optarg, "ssl") == 0)
-				o.security = CONN_SEC_SSL;
-			else if (strcasecmp(optarg, "tls") == 0)
-				o.security = CONN_SEC_TLS;
-			else
-				return cli_usage_error("test-server: "
-						       "--security %s: use "
-						       "none, ssl or tls",
-						       optarg);
-			break;
-		case 'u': o.user = optarg; break;
-		case 'P': o.password_file = optarg; break;
-		case 'a':
-			if (strcasecmp(optarg, "plain") == 0)
-				o.auth_plain = 1;
-			else if (strcasecmp(optarg, "xoauth2") == 0)
-				o.oauth_mech = "xoauth2";
-			else if (strcasecmp(optarg, "oauthbearer") == 0)
-				o.oauth_mech = "oauthbearer";
-			else if (strcasecmp(optarg, "basic") != 0)
-				return cli_usage_error(
-					"test-server: "
-					"--authentication %s: "
-					"use basic, plain, xoauth2 or "
-					"oauthbearer",
-					optarg);
-			break;
-		case 'E': o.email = optarg; break;
-		case 'T':
-			ep.token_command = xstrdup(optarg);
-			oauth_opts = 1;
-			break;
-		case 'U':
-			ep.oauth_token_url = xstrdup(optarg);
-			oauth_opts = 1;
-			break;
-		case 'C':
-			ep.oauth_client_id = xstrdup(optarg);
-			oauth_opts = 1;
-			break;
-		case 'O':
-			ep.oauth_scope = xstrdup(optarg);
-			oauth_opts = 1;
-			break;
-		case 'A':
-			ep.oauth_ca_file = xstrdup(optarg);
-			oauth_opts = 1;
-			break;
-		case 'S':
-			secret_file = optarg;
-			oauth_opts = 1;
-			break;
-		case 'G':
-			key_file = optarg;
-			oauth_opts = 1;
-			break;
-		case 'z': o.authzid = optarg; break;
-		case 'c': o.tls.ca_file = optarg; break;
-		case 'k': o.tls.accept_untrusted = 1; break;
-		case 't': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 3600)
-				return cli_usage_error("test-server: "
-						       "--timeout %s: give "
-						       "seconds, 1-3600",
-						       optarg);
-			o.timeout_ms = (int)v * 1000;
-			break;
-		}
-		case 'e': endpoint = optarg; break;
-		case 'h': help(); return 0;
-		case 'j':
-			if (jout == NULL)
-				jout = json_object();
-			break;
-		case 'W':
-			return cli_bad_option("test-server", "--password",
-					      "imapmig test-server --help");
-		default:
-			return cli_bad_option("test-server", argv[optind - 1],
-					      "imapmig test-server --help");
-		}
+	if (a.endpoint != NULL)
+		ret = ts_from_saved(&a, &o, &ep);
+	else
+		ret = ts_from_options(&a, &o, &ep);
+	if (ret == 0)
+		ret = ts_login_check(&o, &password);
+	if (ret == 0) {
+		if (a.json)
+			jout = json_object();
+		ret = ts_run(&o, &ep, password);
 	}
-	if (optind < argc)
-		return cli_usage_error("test-server: unexpected argument '%s'",
-				       argv[optind]);
-	if (endpoint != NULL) {
-		/* A saved endpoint: its server, port, security, trust and
-		 * login method (its token source too). */
-		struct state *st;
-		if (o.host != NULL || oauth_opts)
-			return cli_usage_error(
-				"test-server: give --endpoint "
-				"or --remote-server (and the login options), "
-				"not both");
-		state_endpoint_release(&ep);
-		st = cli_state_open("test-server", &ret);
-		if (st == NULL)
-			return ret;
-		if (state_endpoint_get(st, endpoint, &ep, &err) < 0) {
-			state_close(&st);
-			return cli_fail("test-server", &err);
-		}
-		state_close(&st);
-		if (ep.kind == STATE_EP_TARGET_MAILDIR) {
-			state_endpoint_release(&ep);
-			return cli_usage_error("test-server: endpoint %s is a "
-					       "Maildir target: there is no "
-					       "server to test",
-					       endpoint);
-		}
-		o.host = ep.host;
-		o.port = (int)ep.port;
-		o.security =
-			strcasecmp(ep.security, "none") == 0  ? CONN_SEC_NONE
-			: strcasecmp(ep.security, "tls") == 0 ? CONN_SEC_TLS
-							      : CONN_SEC_SSL;
-		o.tls.ca_file = ep.ca_file;
-		o.tls.accept_untrusted = ep.accept_untrusted;
-		o.auth_plain = strcasecmp(ep.authentication, "plain") == 0;
-		if (strcasecmp(ep.authentication, "xoauth2") == 0 ||
-		    strcasecmp(ep.authentication, "oauthbearer") == 0)
-			o.oauth_mech = ep.authentication;
-	} else {
-		/* the options as an endpoint */
-		if (oauth_opts && o.oauth_mech == NULL) {
-			state_endpoint_release(&ep);
-			return cli_usage_error(
-				"test-server: the --oauth-* options and "
-				"--token-command need --authentication "
-				"xoauth2 or oauthbearer");
-		}
-		ep.name = xstrdup("(given options)");
-	}
-	if (o.host == NULL) {
-		state_endpoint_release(&ep);
-		return cli_usage_error("test-server: --remote-server HOST or "
-				       "--endpoint NAME is required");
-	}
-	if (o.port == 0)
-		o.port = o.security == CONN_SEC_SSL ? 993 : 143;
-	if (endpoint == NULL) {
-		int n = (ep.oauth_client_id || secret_file) +
-			(key_file != NULL) + (ep.token_command != NULL);
-		ep.host = xstrdup(o.host);
-		ep.port = (unsigned)o.port;
-		ep.security = xstrdup(o.security == CONN_SEC_NONE  ? "none"
-				      : o.security == CONN_SEC_TLS ? "tls"
-								   : "ssl");
-		ep.authentication = xstrdup(o.oauth_mech   ? o.oauth_mech
-					    : o.auth_plain ? "plain"
-							   : "basic");
-		ep.ca_file = o.tls.ca_file ? xstrdup(o.tls.ca_file) : NULL;
-		ep.accept_untrusted = o.tls.accept_untrusted;
-		if (o.oauth_mech != NULL && n != 1) {
-			state_endpoint_release(&ep);
-			return cli_usage_error(
-				"test-server: --authentication %s needs "
-				"exactly one token source: client credentials "
-				"(--oauth-token-url --oauth-client-id "
-				"--oauth-client-secret-file --oauth-scope), "
-				"--oauth-service-account-file or "
-				"--token-command",
-				o.oauth_mech);
-		}
-		if (secret_file != NULL &&
-		    (ep.oauth_client_secret =
-			     cli_read_password(secret_file, &err)) == NULL) {
-			state_endpoint_release(&ep);
-			err_prefix(&err, "--oauth-client-secret-file: ");
-			return cli_fail("test-server", &err);
-		}
-		if (key_file != NULL &&
-		    (ep.oauth_service_account =
-			     cli_read_key_file(key_file, &err)) == NULL) {
-			state_endpoint_release(&ep);
-			return cli_fail("test-server", &err);
-		}
-		if (ep.oauth_client_id &&
-		    (!ep.oauth_token_url || !ep.oauth_client_secret ||
-		     !ep.oauth_scope)) {
-			state_endpoint_release(&ep);
-			return cli_usage_error(
-				"test-server: client credentials need all "
-				"four of --oauth-token-url, --oauth-client-id, "
-				"--oauth-client-secret-file and --oauth-scope");
-		}
-	}
-	if (o.authzid && !o.auth_plain)
-		return cli_usage_error("test-server: --authzid needs "
-				       "--authentication plain");
-	if (o.tls.accept_untrusted)
-		fprintf(stderr, "imapmig: warning: "
-				"--accept-untrusted-certificates: the server's "
-				"identity is not checked\n");
-	if (o.user == NULL && o.oauth_mech != NULL)
-		return cli_usage_error("test-server: --authentication %s needs "
-				       "--user (the mailbox to log in as)",
-				       o.oauth_mech);
-	if (o.user != NULL && o.oauth_mech == NULL) {
-		password = cli_read_password(o.password_file, &err);
-		if (password == NULL) {
-			state_endpoint_release(&ep);
-			return cli_fail("test-server", &err);
-		}
-	}
-	ret = run(&o, &ep, password);
 	cli_password_free(&password);
 	state_endpoint_release(&ep);
 	return ret;

@@ -10,23 +10,11 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
-#include "sched/runner.h"
+#include "cli/opts.h"
+#include "cli/users.h"
 #include "state/state.h"
 #include "sync/verify.h"
-#include "util/xalloc.h"
 #include "util/escape.h"
-
-static const char usage_text[] =
-	"usage: imapmig verify [--batch NAME | EMAIL] [--deep] [--json]\n"
-	"  Compares each user's source and target afresh: every source "
-	"message\n"
-	"  (after the batch's folder filters) must be on the target with its "
-	"size\n"
-	"  and INTERNALDATE, or skipped for a reason; --deep also compares "
-	"the\n"
-	"  bytes (SHA-256 of both sides).  Exit 0 only when nothing is "
-	"missing\n"
-	"  or altered.\n";
 
 static json_t *report_json(const struct state_user *u,
 			   const struct verify_report *r)
@@ -97,123 +85,125 @@ static void report_text(const struct state_user *u,
 	       (unsigned long long)r->missing);
 }
 
+/* What verify adds up over its users. */
+struct verify_run {
+	int deep;
+	json_t *all; /* --json: the reports */
+	unsigned long long compared, differ, missing, skipped;
+	int differs; /* a message is missing or altered */
+};
+
+/* One user compared afresh, its result recorded in the state (a failure
+ * to record it is only said), printed or kept for the JSON. */
+static int verify_one(struct state *st, const struct state_user *u,
+		      const struct sync_endpoints *ep,
+		      const struct sync_options *opt, void *ctx,
+		      struct err *err)
+{
+	struct verify_run *run = ctx;
+	struct verify_report rep;
+	struct state_verify v;
+
+	memset(&rep, 0, sizeof(rep));
+	if (sync_verify(st, u->id, ep, opt, run->deep, &rep, err) < 0) {
+		verify_report_release(&rep);
+		return -1;
+	}
+	memset(&v, 0, sizeof(v));
+	v.at = time(NULL);
+	v.deep = run->deep;
+	v.compared = rep.copied + rep.altered;
+	v.missing = rep.missing;
+	v.altered = rep.altered;
+	if (state_verify_record(st, u->id, &v, err) < 0) {
+		fprintf(stderr, "imapmig: verify %s: %s\n", esc(u->email),
+			esc(err->msg));
+		err_clear(err);
+	}
+	if (run->all != NULL)
+		json_array_append_new(run->all, report_json(u, &rep));
+	else
+		report_text(u, &rep);
+	run->compared += rep.copied + rep.altered;
+	run->differ += rep.altered;
+	run->missing += rep.missing;
+	run->skipped += rep.skipped;
+	if (rep.missing > 0 || rep.altered > 0)
+		run->differs = 1;
+	verify_report_release(&rep);
+	return 0;
+}
+
+struct verify_args {
+	const char *batch;
+	int deep, json;
+};
+
+static const struct opt verify_opts[] = {
+	OPT_STRING("batch", struct verify_args, batch, "NAME",
+		   "every user of the batch (default: every user)"),
+	OPT_FLAG("deep", 0, struct verify_args, deep,
+		 "compare the bytes too (SHA-256 of both sides)"),
+	OPT_FLAG("json", 0, struct verify_args, json, "print JSON"),
+	OPT_END(),
+};
+
+static const struct opts_cmd verify_cmd = {
+	.name = "verify",
+	.group = "verify",
+	.usage = "verify [--batch NAME | EMAIL] [--deep] [--json]",
+	.opts = verify_opts,
+	.max_args = 1,
+	.notes = "Compares each user's source and target afresh: every source "
+		 "message\n(after the batch's folder filters) must be on the "
+		 "target with its size\nand INTERNALDATE, or skipped for a "
+		 "reason; --deep also compares the\nbytes (SHA-256 of both "
+		 "sides).  Exit 0 only when nothing is missing\nor altered.",
+};
+
 int cmd_verify(int argc, char **argv)
 {
-	const char *batch = NULL, *email = NULL;
+	struct verify_args a = {0};
+	struct verify_run run;
+	const char *email;
 	struct state_user *users = NULL;
 	struct state *st;
 	struct err err = ERR_INIT;
-	json_t *all = NULL;
-	size_t n = 0, i;
-	int deep = 0, json = 0, ai, ret = 0;
-	unsigned long long compared = 0, differ = 0, missing = 0, skipped = 0;
+	size_t n = 0;
+	int nargs, ret;
 
-	for (ai = 1; ai < argc; ai++) {
-		if (strcmp(argv[ai], "--deep") == 0)
-			deep = 1;
-		else if (strcmp(argv[ai], "--json") == 0)
-			json = 1;
-		else if (strcmp(argv[ai], "--batch") == 0 && ai + 1 < argc)
-			batch = argv[++ai];
-		else if (strcmp(argv[ai], "--help") == 0) {
-			fputs(usage_text, stdout);
-			return 0;
-		} else if (argv[ai][0] != '-' && email == NULL)
-			email = argv[ai];
-		else
-			return cli_usage_error(
-				"verify: unexpected argument \"%s\": see "
-				"'imapmig verify --help'",
-				argv[ai]);
-	}
-	if (batch != NULL && email != NULL)
+	ret = opts_parse(&verify_cmd, &a, argc, argv, &nargs);
+	if (ret != 0)
+		return OPTS_EXIT(ret);
+	email = nargs > 0 ? argv[0] : NULL;
+	if (a.batch != NULL && email != NULL)
 		return cli_usage_error("verify: give --batch NAME or EMAIL, "
 				       "not both");
 	st = cli_state_open("verify", &ret);
 	if (st == NULL)
 		return ret;
-	if (email != NULL) {
-		users = xcalloc(1, sizeof(*users));
-		if (state_user_get(st, email, users, &err) < 0) {
-			free(users);
-			state_close(&st);
-			return cli_fail("verify", &err);
-		}
-		n = 1;
-	} else {
-		int64_t batch_id = 0;
-		if (batch != NULL) {
-			struct state_batch b;
-			if (state_batch_get(st, batch, &b, &err) < 0) {
-				state_close(&st);
-				return cli_fail("verify", &err);
-			}
-			batch_id = b.id;
-			state_batch_release(&b);
-		}
-		if (state_user_list(st, batch_id, NULL, &users, &n, &err) < 0) {
-			state_close(&st);
-			return cli_fail("verify", &err);
-		}
+	if (cli_users_load(st, email, a.batch, NULL, &users, &n, &err) < 0) {
+		state_close(&st);
+		return cli_fail("verify", &err);
 	}
-	if (json)
-		all = json_array();
-	for (i = 0; i < n; i++) {
-		struct sync_endpoints ep;
-		struct sync_options opt;
-		struct verify_report rep;
-		struct sched_sides *sd;
-		struct state_verify v;
-
-		memset(&rep, 0, sizeof(rep));
-		sd = sched_sides_load(st, users[i].id, &ep, &opt, &err);
-		if (sd == NULL || sync_verify(st, users[i].id, &ep, &opt, deep,
-					      &rep, &err) < 0) {
-			fprintf(stderr, "imapmig: verify %s: %s\n",
-				esc(users[i].email), esc(err.msg));
-			err_clear(&err);
-			sched_sides_free(&sd);
-			verify_report_release(&rep);
-			ret = 1;
-			continue;
-		}
-		sched_sides_free(&sd);
-		memset(&v, 0, sizeof(v));
-		v.at = time(NULL);
-		v.deep = deep;
-		v.compared = rep.copied + rep.altered;
-		v.missing = rep.missing;
-		v.altered = rep.altered;
-		if (state_verify_record(st, users[i].id, &v, &err) < 0) {
-			fprintf(stderr, "imapmig: verify %s: %s\n",
-				esc(users[i].email), esc(err.msg));
-			err_clear(&err);
-		}
-		if (json)
-			json_array_append_new(all,
-					      report_json(&users[i], &rep));
-		else
-			report_text(&users[i], &rep);
-		compared += rep.copied + rep.altered;
-		differ += rep.altered;
-		missing += rep.missing;
-		skipped += rep.skipped;
-		if (rep.missing > 0 || rep.altered > 0)
-			ret = 1;
-		verify_report_release(&rep);
-	}
-	if (json) {
-		char *s = cli_json_dumps(all);
+	memset(&run, 0, sizeof(run));
+	run.deep = a.deep;
+	if (a.json)
+		run.all = json_array();
+	ret = cli_users_each("verify", st, users, n, verify_one, &run);
+	if (run.all != NULL) {
+		char *s = cli_json_dumps(run.all);
 		puts(s);
 		free(s);
-		json_decref(all);
+		json_decref(run.all);
 	} else if (n > 1) {
 		printf("verify: %zu users, %llu messages compared %s, %llu "
 		       "differ; %llu skipped with a reason; %llu missing\n",
-		       n, compared, deep ? "byte for byte" : "by size and date",
-		       differ, skipped, missing);
+		       n, run.compared,
+		       a.deep ? "byte for byte" : "by size and date",
+		       run.differ, run.skipped, run.missing);
 	}
 	state_users_free(users, n);
 	state_close(&st);
-	return ret;
+	return ret || run.differs ? 1 : 0;
 }

@@ -1,18 +1,14 @@
 /* util.c - helpers shared by the subcommands. */
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/crypto.h>
 
 #include "cli/cli.h"
 #include "sched/views.h"
@@ -200,134 +196,6 @@ int cli_fail(const char *cmd, const struct err *err)
 	return err_exit_code(err);
 }
 
-/* The terminal's settings while the password is typed with echo off,
- * restored on every way out, a signal included. */
-static struct termios tty_saved;
-static volatile sig_atomic_t tty_echo_off;
-static struct sigaction old_int, old_term, old_hup;
-
-static void tty_restore(void)
-{
-	if (tty_echo_off) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_saved);
-		tty_echo_off = 0;
-	}
-}
-
-static void tty_on_signal(int sig)
-{
-	tty_restore();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void tty_echo(int on)
-{
-	struct sigaction sa;
-	struct termios t;
-
-	if (on) {
-		tty_restore();
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-		sigaction(SIGHUP, &old_hup, NULL);
-		return;
-	}
-	if (tcgetattr(STDIN_FILENO, &tty_saved) < 0)
-		return;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = tty_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGHUP, &sa, &old_hup);
-	t = tty_saved;
-	t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK);
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0)
-		tty_echo_off = 1;
-}
-
-#define PASSWORD_MAX 4096
-
-char *cli_read_password(const char *path, struct err *err)
-{
-	const char *from = "standard input";
-	struct buf b = BUF_INIT_MAX(PASSWORD_MAX);
-	int fd = STDIN_FILENO, tty = 0, ret = 0;
-	char ch;
-
-	if (path != NULL && strcmp(path, "-") != 0) {
-		from = path;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			err_set(err, ERR_USAGE, EC_IO,
-				"cannot read password file %s: %s: give a "
-				"readable file with the password on its first "
-				"line",
-				path, strerror(errno));
-			return NULL;
-		}
-	} else if (isatty(STDIN_FILENO)) {
-		tty = 1;
-		tty_echo(0);
-		fputs("Password: ", stderr);
-		fflush(stderr);
-	} else if (isatty(STDERR_FILENO)) {
-		/* someone watches, but cannot type here: say why it waits */
-		fputs("imapmig: reading the password from standard input (its "
-		      "first line)\n",
-		      stderr);
-	}
-	/* All the room at once, and no stdio: no copy of the password is
-	 * left behind in a freed block or a FILE buffer. */
-	buf_grow(&b, PASSWORD_MAX);
-	for (;;) {
-		ssize_t n = read(fd, &ch, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(err, ERR_USAGE, EC_IO,
-				"cannot read the password from %s: %s", from,
-				strerror(errno));
-			ret = -1;
-			break;
-		}
-		if (n == 0 || ch == '\n')
-			break;
-		if (b.len == PASSWORD_MAX) {
-			err_set(err, ERR_USAGE, EC_TOO_BIG,
-				"password in %s is longer than %d bytes: give "
-				"the password alone on the first line",
-				from, PASSWORD_MAX);
-			ret = -1;
-			break;
-		}
-		buf_addch(&b, ch);
-	}
-	ch = 0;
-	if (tty) {
-		tty_echo(1);
-		fputc('\n', stderr);
-	}
-	if (fd != STDIN_FILENO)
-		close(fd);
-	if (ret == 0 && b.len > 0 && b.p[b.len - 1] == '\r')
-		buf_setlen(&b, b.len - 1);
-	if (ret == 0 && b.len == 0) {
-		err_set(err, ERR_USAGE, EC_IO,
-			"empty password from %s: give the password on the "
-			"first line (--password-file F or standard input)",
-			from);
-		ret = -1;
-	}
-	if (ret < 0) {
-		OPENSSL_cleanse(b.p, b.cap);
-		buf_release(&b);
-		return NULL;
-	}
-	return buf_detach(&b, NULL);
-}
-
 char *cli_json_dumps(const struct json_t *j)
 {
 	char *s = json_dumps(j, JSON_INDENT(2));
@@ -353,15 +221,6 @@ char *cli_json_dumps(const struct json_t *j)
 	}
 	free(s);
 	return buf_detach(&b, NULL);
-}
-
-void cli_password_free(char **pw)
-{
-	if (*pw == NULL)
-		return;
-	OPENSSL_cleanse(*pw, strlen(*pw));
-	free(*pw);
-	*pw = NULL;
 }
 
 /* Leading decimal digits of *s as a number no greater than max, *s moved
@@ -394,10 +253,6 @@ int cli_parse_port(const char *s)
 		return -1;
 	return (int)v;
 }
-
-#include <time.h>
-
-#include "state/state.h"
 
 const char *cli_state_path(void)
 {
@@ -469,11 +324,34 @@ long long cli_parse_size(const char *s)
 	return (long long)v;
 }
 
+/* Seconds in one unit of a suffix: h, m, s or none (seconds), and d if
+ * days is set; 0 for anything else. */
+static unsigned long long unit_seconds(const char *suffix, int days)
+{
+	if (strcmp(suffix, "h") == 0)
+		return 3600;
+	if (strcmp(suffix, "m") == 0)
+		return 60;
+	if (strcmp(suffix, "s") == 0 || *suffix == '\0')
+		return 1;
+	if (days && strcmp(suffix, "d") == 0)
+		return 86400;
+	return 0;
+}
+
 long long cli_parse_time(const char *s)
 {
+	static const char *const formats[] = {
+		"%Y-%m-%dT%H:%M:%S",
+		"%Y-%m-%d %H:%M:%S",
+		"%Y-%m-%d %H:%M",
+		"%Y-%m-%d",
+		NULL,
+	};
 	struct tm tm;
-	const char *end;
+	const char *end = NULL;
 	long long t;
+	size_t k;
 
 	if (strcmp(s, "now") == 0)
 		return (long long)time(NULL);
@@ -481,33 +359,16 @@ long long cli_parse_time(const char *s)
 		const char *e = s + 1;
 		unsigned long long v, mul;
 		long long now = (long long)time(NULL);
-		if (parse_digits(&e, LLONG_MAX, &v) < 0)
-			return -1;
-		if (strcmp(e, "h") == 0)
-			mul = 3600;
-		else if (strcmp(e, "m") == 0)
-			mul = 60;
-		else if (strcmp(e, "s") == 0 || *e == '\0')
-			mul = 1;
-		else
+		if (parse_digits(&e, LLONG_MAX, &v) < 0 ||
+		    (mul = unit_seconds(e, 0)) == 0)
 			return -1;
 		if (v > (unsigned long long)(LLONG_MAX - now) / mul)
 			return -1; /* past the end of time */
 		return now + (long long)(v * mul);
 	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL) {
+	for (k = 0; end == NULL && formats[k] != NULL; k++) {
 		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
-	}
-	if (end == NULL) {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d %H:%M", &tm);
-	}
-	if (end == NULL) {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d", &tm);
+		end = strptime(s, formats[k], &tm);
 	}
 	if (end == NULL || !(*end == '\0' || strcmp(end, "Z") == 0 ||
 			     strcmp(end, " UTC") == 0))
@@ -520,17 +381,8 @@ long long cli_parse_duration(const char *s)
 {
 	unsigned long long v, mul;
 
-	if (parse_digits(&s, UINT_MAX, &v) < 0 || v == 0)
-		return -1;
-	if (strcmp(s, "h") == 0)
-		mul = 3600;
-	else if (strcmp(s, "m") == 0)
-		mul = 60;
-	else if (strcmp(s, "s") == 0 || *s == '\0')
-		mul = 1;
-	else if (strcmp(s, "d") == 0)
-		mul = 86400;
-	else
+	if (parse_digits(&s, UINT_MAX, &v) < 0 || v == 0 ||
+	    (mul = unit_seconds(s, 1)) == 0)
 		return -1;
 	/* the scheduler holds seconds in an unsigned int */
 	if (v > UINT_MAX / mul)
