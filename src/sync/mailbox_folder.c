@@ -363,6 +363,9 @@ int mailbox_sync_folder(struct run *r, const struct sync_plan_entry *fe,
 
 	memset(&fp, 0, sizeof(fp));
 	r->fe = fe;
+	/* counted per folder: an empty or unchanged folder must not carry
+	 * the previous folder's count into its own end */
+	r->undelivered_now = 0;
 	sync_progress_set_folder(r->prog, fe->src);
 	free(r->dst_name);
 	r->dst_name = xstrdup(fe->dst);
@@ -374,7 +377,6 @@ int mailbox_sync_folder(struct run *r, const struct sync_plan_entry *fe,
 	/* an empty folder goes straight to the end: that records its new
 	 * UIDVALIDITY */
 	if (fp.fs.messages > 0) {
-		r->undelivered_now = 0;
 		if (fp.renumbered || fp.first_contact)
 			ret = mailbox_mark_pass(r, &fp.fs, &fp.jf,
 						fp.renumbered, err);
