@@ -36,6 +36,94 @@
 #include "util/strset.h"
 #include "util/xalloc.h"
 
+/* ---- one way to run a command ---- */
+
+/* Run the command cb (isync's imap_exec(), Dovecot's
+ * imapc_command_sendf()): its untagged responses go to fn(ctx) (fn may be
+ * NULL: none wanted), and whatever happens the handler is unset and cb is
+ * released.  -1: the command failed with the connection (err set); else
+ * 0, and *res holds the tagged result, NO and BAD included: ims_check()
+ * turns it into an error. */
+static int ims_exec(struct imap_client *c, struct imap_cmdbuf *cb,
+		    imap_untagged_callback *fn, void *ctx,
+		    struct imap_result *res, struct err *err)
+{
+	int ret;
+
+	imap_client_set_untagged(c, fn, ctx);
+	ret = imap_client_run(c, cb, res, err);
+	imap_client_set_untagged(c, NULL, NULL);
+	imap_cmdbuf_release(cb);
+	return ret;
+}
+
+/* The one conversion of a command's outcome: ret (ims_exec()'s) < 0
+ * stays -1; a command never answered (cancelled: the connection went) is
+ * ERR_TRANSIENT; NO and BAD become an error of class cls about what
+ * (imap_result_to_err(): a busy or throttling server is ERR_TRANSIENT);
+ * OK is 0. */
+static int ims_check(int ret, const struct imap_result *res, enum err_class cls,
+		     const char *what, struct err *err)
+{
+	if (ret < 0)
+		return -1;
+	if (res->status == IMAP_STATUS_NONE)
+		return err_set(err, ERR_TRANSIENT, EC_RESET, "%s", res->text);
+	return imap_result_to_err(res, cls, what, err);
+}
+
+/* A command of plain text, failing unless it says OK (ERR_FOLDER, as
+ * imap_client_simple()). */
+static int ims_simple(struct imap_client *c, const char *text,
+		      imap_untagged_callback *fn, void *ctx, struct err *err)
+{
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+
+	imap_client_cmdbuf_init(c, &cb);
+	imap_cmd_raw(&cb, text);
+	return ims_check(ims_exec(c, &cb, fn, ctx, &res, err), &res, ERR_FOLDER,
+			 text, err);
+}
+
+/* "VERB mailbox" in a new cmdbuf for c; server_name is the server's
+ * spelling in UTF-8 (imap_cmd_mailbox() encodes it). */
+static void ims_cmd_mailbox(struct imap_client *c, struct imap_cmdbuf *cb,
+			    const char *verb, const char *server_name)
+{
+	imap_client_cmdbuf_init(c, cb);
+	imap_cmd_rawf(cb, "%s ", verb);
+	imap_cmd_mailbox(cb, server_name);
+}
+
+/* Queue cb in the pipeline, done(ctx) (may be NULL) gets its result; cb
+ * is released. */
+static int ims_submit(struct imap_client *c, struct imap_cmdbuf *cb,
+		      imap_cmd_callback *done, void *ctx, struct err *err)
+{
+	int ret = imap_client_submit(c, cb, done, ctx, err);
+
+	imap_cmdbuf_release(cb);
+	return ret;
+}
+
+/* A pipeline of commands: submit(sctx) queues them with ims_submit(),
+ * then every answer is read.  Their untagged responses go to fn(ctx); the
+ * handler is unset whatever happened. */
+static int ims_pipeline(struct imap_client *c, imap_untagged_callback *fn,
+			void *ctx, int (*submit)(void *sctx, struct err *err),
+			void *sctx, struct err *err)
+{
+	int ret;
+
+	imap_client_set_untagged(c, fn, ctx);
+	ret = submit(sctx, err);
+	if (ret == 0)
+		ret = imap_client_drain(c, 0, err);
+	imap_client_set_untagged(c, NULL, NULL);
+	return ret;
+}
+
 /* ---- names ---- */
 
 struct imap_ns {
@@ -123,15 +211,10 @@ static int names_load(struct imap_client *c, struct imap_names *nm,
 	int ret = 0;
 
 	nm->delim = '/';
-	if (imap_client_has_cap(c, "NAMESPACE")) {
-		imap_client_set_untagged(c, ns_untagged, nm);
-		ret = imap_client_simple(c, "NAMESPACE", err);
-	}
-	if (ret == 0) {
-		imap_client_set_untagged(c, delim_untagged, nm);
-		ret = imap_client_simple(c, "LIST \"\" \"\"", err);
-	}
-	imap_client_set_untagged(c, NULL, NULL);
+	if (imap_client_has_cap(c, "NAMESPACE"))
+		ret = ims_simple(c, "NAMESPACE", ns_untagged, nm, err);
+	if (ret == 0)
+		ret = ims_simple(c, "LIST \"\" \"\"", delim_untagged, nm, err);
 	if (nm->personal.prefix == NULL) {
 		nm->personal.prefix = xstrdup("");
 		nm->personal.delim = nm->delim;
@@ -192,120 +275,6 @@ static void name_to_server(const char *name, const char *prefix, char delim,
 			buf_addch(out, *p);
 		}
 	}
-}
-
-static int mailbox_arg(struct imap_cmdbuf *cb, const char *server_name)
-{
-	/* server_name is UTF-8 here; imap_cmd_mailbox encodes it. */
-	return imap_cmd_mailbox(cb, server_name);
-}
-
-/* ---- dates and flags ---- */
-
-static void parse_flags(const struct imap_arg *list, struct store_msg *m)
-{
-	struct buf kw = BUF_INIT;
-	size_t i;
-
-	m->flags = 0;
-	for (i = 0; i < list->list_count; i++) {
-		const char *f = imap_arg_str(&list->list[i]);
-		if (f == NULL)
-			continue;
-		if (strcasecmp(f, "\\Seen") == 0)
-			m->flags |= STORE_SEEN;
-		else if (strcasecmp(f, "\\Answered") == 0)
-			m->flags |= STORE_ANSWERED;
-		else if (strcasecmp(f, "\\Flagged") == 0)
-			m->flags |= STORE_FLAGGED;
-		else if (strcasecmp(f, "\\Draft") == 0)
-			m->flags |= STORE_DRAFT;
-		else if (strcasecmp(f, "\\Deleted") == 0)
-			m->flags |= STORE_DELETED;
-		else if (f[0] != '\\') {
-			if (kw.len)
-				buf_addch(&kw, ' ');
-			buf_addstr(&kw, f);
-		}
-	}
-	free(m->keywords);
-	m->keywords = kw.len ? buf_detach(&kw, NULL) : NULL;
-	buf_release(&kw);
-}
-
-/* Does the space-separated list have the word p[0..n)? */
-static int word_in(const char *list, const char *p, size_t n)
-{
-	const char *w = list;
-
-	while (w != NULL && *w) {
-		const char *e = strchr(w, ' ');
-		size_t len = e ? (size_t)(e - w) : strlen(w);
-		if (len == n && strncasecmp(w, p, n) == 0)
-			return 1;
-		w = e ? e + 1 : NULL;
-	}
-	return 0;
-}
-
-/* The flags of m as a parenthesised list.  keep: the keywords the target
- * folder stores (PERMANENTFLAGS without \*), NULL for any; the others are
- * left out, and named in *dropped_r (may be NULL) for a warning. */
-static void flags_to_cmd_kw(const struct store_msg *m, struct imap_cmdbuf *cb,
-			    const char *keep, struct buf *dropped_r)
-{
-	static const struct {
-		unsigned bit;
-		const char *name;
-	} sys[] = {{STORE_SEEN, "\\Seen"},
-		   {STORE_ANSWERED, "\\Answered"},
-		   {STORE_FLAGGED, "\\Flagged"},
-		   {STORE_DRAFT, "\\Draft"},
-		   {STORE_DELETED, "\\Deleted"}};
-	int first = 1;
-	size_t i;
-
-	imap_cmd_raw(cb, "(");
-	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
-		if (!(m->flags & sys[i].bit))
-			continue;
-		imap_cmd_rawf(cb, "%s%s", first ? "" : " ", sys[i].name);
-		first = 0;
-	}
-	if (m->keywords != NULL) {
-		const char *p = m->keywords;
-		while (*p) {
-			const char *e = strchr(p, ' ');
-			size_t n = e ? (size_t)(e - p) : strlen(p);
-			size_t j;
-			int ok = n > 0;
-			/* A keyword is an atom; anything else cannot be
-			 * sent and is dropped. */
-			for (j = 0; j < n && ok; j++)
-				ok = (unsigned char)p[j] > 0x20 &&
-				     (unsigned char)p[j] < 0x7f &&
-				     !strchr("(){%*\"\\]", p[j]);
-			if (ok && keep != NULL && !word_in(keep, p, n)) {
-				/* the target would refuse or drop it */
-				if (dropped_r != NULL &&
-				    !word_in(dropped_r->p, p, n)) {
-					if (dropped_r->len)
-						buf_addch(dropped_r, ' ');
-					buf_add(dropped_r, p, n);
-				}
-				ok = 0;
-			}
-			if (ok) {
-				imap_cmd_rawf(cb, "%s%.*s", first ? "" : " ",
-					      (int)n, p);
-				first = 0;
-			}
-			p += n;
-			while (*p == ' ')
-				p++;
-		}
-	}
-	imap_cmd_raw(cb, ")");
 }
 
 /* ---- source ---- */
@@ -598,10 +567,7 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 	} else {
 		imap_cmd_raw(&cb, "LIST \"\" \"*\"");
 	}
-	imap_client_set_untagged(is->c, source_list_untagged, is);
-	ret = imap_client_run(is->c, &cb, &res, err);
-	imap_client_set_untagged(is->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
+	ret = ims_exec(is->c, &cb, source_list_untagged, is, &res, err);
 	strset_free(&is->list_names);
 	if (out->n > 0 && is->list_cap > out->n) {
 		/* the doubling's slack back (a quarter of the array, on
@@ -609,9 +575,7 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 		out->v = xrealloc(out->v, out->n * sizeof(*out->v));
 		is->list_cap = out->n;
 	}
-	if (ret < 0)
-		return -1;
-	if (imap_result_to_err(&res, ERR_AUTH, "LIST", err) < 0)
+	if (ims_check(ret, &res, ERR_AUTH, "LIST", err) < 0)
 		return -1;
 	if (is->root_n > 0)
 		root_self_name(is, out);
@@ -704,16 +668,10 @@ static int source_select(struct store_source *s, const char *folder,
 
 	memset(st, 0, sizeof(*st));
 	source_server_name(is, folder, &name);
-	imap_client_cmdbuf_init(is->c, &cb);
-	imap_cmd_raw(&cb, "EXAMINE ");
-	mailbox_arg(&cb, name.p);
+	ims_cmd_mailbox(is->c, &cb, "EXAMINE", name.p);
 	is->st = st;
-	imap_client_set_untagged(is->c, select_untagged, is);
-	ret = imap_client_run(is->c, &cb, &res, err);
-	imap_client_set_untagged(is->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
-	if (ret == 0 &&
-	    imap_result_to_err(&res, ERR_FOLDER, "EXAMINE", err) < 0) {
+	ret = ims_exec(is->c, &cb, select_untagged, is, &res, err);
+	if (ret == 0 && ims_check(ret, &res, ERR_FOLDER, "EXAMINE", err) < 0) {
 		err_prefix(err, "folder \"%s\": ", folder);
 		ret = -1;
 	}
@@ -794,7 +752,7 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 			have_size = 1;
 		} else if (strcasecmp(key, "FLAGS") == 0 &&
 			   v->type == IMAP_ARG_LIST) {
-			parse_flags(v, &m);
+			imap_flags_parse(v, &m);
 		} else if (strcasecmp(key, "BINARY.SIZE[]") == 0 &&
 			   imap_arg_u64(v, &n) == 0) {
 			m.binary_size = n;
@@ -866,12 +824,9 @@ again:
 			      "UID FETCH %u:* (UID FLAGS INTERNALDATE "
 			      "RFC822.SIZE%s)",
 			      is->min_uid, binsize ? " BINARY.SIZE[]" : "");
-	imap_client_set_untagged(is->c, meta_untagged, is);
 	is->want_meta = 1;
-	ret = imap_client_run(is->c, &cb, &res, err);
+	ret = ims_exec(is->c, &cb, meta_untagged, is, &res, err);
 	is->want_meta = 0;
-	imap_client_set_untagged(is->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
 	if (ret == 0 && binsize && res.status != IMAP_STATUS_OK) {
 		/* e.g. NO [UNKNOWN-CTE] for one message: ask again without
 		 * BINARY.SIZE[], and fetch every body with BODY[]. */
@@ -893,9 +848,7 @@ again:
 	is->meta_max = 0;
 	is->max_uid = 0;
 	is->meta_ceiling = 0;
-	if (ret < 0)
-		return -1;
-	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err);
+	return ims_check(ret, &res, ERR_FOLDER, "UID FETCH", err);
 }
 
 static int source_fetch_flags(struct store_source *s, uint32_t min_uid,
@@ -925,10 +878,7 @@ static int source_fetch_flags(struct store_source *s, uint32_t min_uid,
 	if (changedsince > 0 && imap_client_has_cap(is->c, "CONDSTORE"))
 		imap_cmd_rawf(&cb, " (CHANGEDSINCE %llu)",
 			      (unsigned long long)changedsince);
-	imap_client_set_untagged(is->c, meta_untagged, is);
-	ret = imap_client_run(is->c, &cb, &res, err);
-	imap_client_set_untagged(is->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
+	ret = ims_exec(is->c, &cb, meta_untagged, is, &res, err);
 	if (ret == 0 && max_n != 0)
 		meta_cut(is);
 	if (covered_r != NULL && is->meta_ceiling != 0)
@@ -936,12 +886,11 @@ static int source_fetch_flags(struct store_source *s, uint32_t min_uid,
 	is->max_uid = 0;
 	is->meta_max = 0;
 	is->meta_ceiling = 0;
-	if (ret < 0)
-		return -1;
-	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH FLAGS", err);
+	return ims_check(ret, &res, ERR_FOLDER, "UID FETCH FLAGS", err);
 }
 
 struct nulcheck {
+	struct imap_source *is;
 	const uint32_t *uids; /* sorted */
 	size_t n;
 	struct buf *parts; /* per UID: "PART:SIZE PART:SIZE ..." */
@@ -1137,8 +1086,7 @@ static int fetch_group(struct imap_source *is, const uint32_t *uids, size_t n,
 		imap_client_cmdbuf_init(is->c, &cb);
 		imap_cmd_rawf(&cb, "UID FETCH %s (UID %s)", set.p, item);
 		buf_release(&set);
-		ret = imap_client_submit(is->c, &cb, body_fetch_done, is, err);
-		imap_cmdbuf_release(&cb);
+		ret = ims_submit(is->c, &cb, body_fetch_done, is, err);
 		if (ret < 0)
 			return -1;
 		(*submitted)++;
@@ -1147,10 +1095,28 @@ static int fetch_group(struct imap_source *is, const uint32_t *uids, size_t n,
 	return 0;
 }
 
-struct fetch_result_ctx {
-	int failed;
-	struct imap_result res;
+/* The body FETCHes of one fetch_bodies(): BINARY.PEEK[] for the messages
+ * whose BINARY[] is their stored bytes, BODY.PEEK[] for the others. */
+struct body_groups {
+	struct imap_source *is;
+	const uint32_t *bin, *raw;
+	size_t nb, nr;
 };
+
+static int submit_body_groups(void *ctx, struct err *err)
+{
+	struct body_groups *g = ctx;
+	unsigned submitted = 0;
+	int ret = 0;
+
+	if (g->nb > 0)
+		ret = fetch_group(g->is, g->bin, g->nb, "BINARY.PEEK[]",
+				  &submitted, err);
+	if (ret == 0 && g->nr > 0)
+		ret = fetch_group(g->is, g->raw, g->nr, "BODY.PEEK[]",
+				  &submitted, err);
+	return ret;
+}
 
 static int source_fetch_bodies(struct store_source *s,
 			       const struct store_msg *const *msgs, size_t n,
@@ -1162,8 +1128,8 @@ static int source_fetch_bodies(struct store_source *s,
 	uint32_t *raw = xmalloc(n * sizeof(*raw) + 1);
 	size_t nb = 0, nr = 0, i;
 	int has_binary = imap_client_has_cap(is->c, "BINARY");
-	unsigned submitted = 0;
-	int ret = 0;
+	struct body_groups g;
+	int ret;
 
 	for (i = 0; i < n; i++) {
 		if (has_binary && msgs[i]->binary_size != 0 &&
@@ -1176,14 +1142,9 @@ static int source_fetch_bodies(struct store_source *s,
 	is->sink_failed = 0;
 	is->in_body = 0;
 	is->body_refused = 0;
-	imap_client_set_untagged(is->c, body_untagged, is);
-	if (nb > 0)
-		ret = fetch_group(is, bin, nb, "BINARY.PEEK[]", &submitted,
-				  err);
-	if (ret == 0 && nr > 0)
-		ret = fetch_group(is, raw, nr, "BODY.PEEK[]", &submitted, err);
-	if (ret == 0)
-		ret = imap_client_drain(is->c, 0, err);
+	g = (struct body_groups){is, bin, raw, nb, nr};
+	ret = ims_pipeline(is->c, body_untagged, is, submit_body_groups, &g,
+			   err);
 	if (ret < 0 && is->sink_failed) {
 		/* The sink's own error (target side) is the caller's to
 		 * report; say that the source stream was cut. */
@@ -1193,7 +1154,6 @@ static int source_fetch_bodies(struct store_source *s,
 	if (ret == 0 && is->sink_failed)
 		ret = err_set(err, ERR_TRANSIENT, EC_IO,
 			      "copy interrupted while delivering a message");
-	imap_client_set_untagged(is->c, NULL, NULL);
 	is->sink = NULL;
 	free(bin);
 	free(raw);
@@ -1224,37 +1184,7 @@ static void summary_untagged(void *ctx, const struct imap_resp *r)
 		} else {
 			continue;
 		}
-		while (h < end) {
-			const char *eol = memchr(h, '\n', (size_t)(end - h));
-			const char *colon;
-			size_t len =
-				eol ? (size_t)(eol - h) : (size_t)(end - h);
-			int idx = -1;
-			colon = memchr(h, ':', len);
-			if (colon != NULL) {
-				size_t kl = (size_t)(colon - h);
-				if (kl == 7 &&
-				    strncasecmp(h, "Subject", 7) == 0)
-					idx = 0;
-				else if (kl == 4 &&
-					 strncasecmp(h, "From", 4) == 0)
-					idx = 1;
-				else if (kl == 4 &&
-					 strncasecmp(h, "Date", 4) == 0)
-					idx = 2;
-			}
-			if (idx >= 0 && is->summary[idx] == NULL) {
-				const char *vs = colon + 1;
-				size_t vl = len - (size_t)(vs - h);
-				while (vl && (*vs == ' ' || *vs == '\t'))
-					vs++, vl--;
-				while (vl && (vs[vl - 1] == '\r' ||
-					      vs[vl - 1] == ' '))
-					vl--;
-				is->summary[idx] = xstrndup(vs, vl);
-			}
-			h = eol ? eol + 1 : end;
-		}
+		imap_header_summary(h, (size_t)(end - h), is->summary);
 	}
 }
 
@@ -1274,17 +1204,12 @@ static int source_fetch_summary(struct store_source *s, uint32_t uid,
 		      "UID FETCH %u (BODY.PEEK[HEADER.FIELDS (SUBJECT "
 		      "FROM DATE)])",
 		      uid);
-	imap_client_set_untagged(is->c, summary_untagged, is);
-	ret = imap_client_run(is->c, &cb, &res, err);
-	imap_client_set_untagged(is->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
+	ret = ims_exec(is->c, &cb, summary_untagged, is, &res, err);
 	is->summary = NULL;
 	*subject_r = vals[0];
 	*from_r = vals[1];
 	*date_r = vals[2];
-	if (ret < 0)
-		return -1;
-	return imap_result_to_err(&res, ERR_MESSAGE, "UID FETCH", err);
+	return ims_check(ret, &res, ERR_MESSAGE, "UID FETCH", err);
 }
 
 /* ---- NUL bytes that BODY[] hides ---- */
@@ -1416,12 +1341,25 @@ static int submit_binary_parts(struct imap_source *is, uint32_t uid,
 				p++;
 		}
 		imap_cmd_raw(&cb, ")");
-		if (count > 0)
-			ret = imap_client_submit(is->c, &cb, NULL, NULL, err);
-		imap_cmdbuf_release(&cb);
-		if (count == 0)
+		if (count == 0) {
+			imap_cmdbuf_release(&cb);
 			break;
+		}
+		ret = ims_submit(is->c, &cb, NULL, NULL, err);
 	}
+	return ret;
+}
+
+/* For ims_pipeline(): every message's parts. */
+static int submit_nul_parts(void *ctx, struct err *err)
+{
+	struct nulcheck *nc = ctx;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; ret == 0 && i < nc->n; i++)
+		ret = submit_binary_parts(nc->is, nc->uids[i], nc->parts[i].p,
+					  err);
 	return ret;
 }
 
@@ -1440,6 +1378,7 @@ static int source_nul_check(struct store_source *s, const uint32_t *uids,
 	if (n == 0 || !imap_client_has_cap(is->c, "BINARY"))
 		return 0; /* no way to tell */
 	memset(&nc, 0, sizeof(nc));
+	nc.is = is;
 	nc.uids = uids;
 	nc.n = n;
 	nc.has_nul = has_nul_r;
@@ -1448,24 +1387,18 @@ static int source_nul_check(struct store_source *s, const uint32_t *uids,
 	for (i = 0; i < n; i++)
 		buf_init(&nc.parts[i], 2 * 1024 * 1024);
 	is->nc = &nc;
-	imap_client_set_untagged(is->c, bs_untagged, is);
 	/* One command for every structure, then one per message for its
 	 * parts, pipelined. */
 	seqset_build(uids, n, (size_t)-1, &set);
 	imap_client_cmdbuf_init(is->c, &cb);
 	imap_cmd_rawf(&cb, "UID FETCH %s (UID BODYSTRUCTURE)", set.p);
-	ret = imap_client_run(is->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0 || res.status != IMAP_STATUS_OK)
-		goto out;
-	for (i = 0; ret == 0 && i < n; i++)
-		ret = submit_binary_parts(is, uids[i], nc.parts[i].p, err);
-	is->nul_scan = 1;
-	if (ret == 0)
-		ret = imap_client_drain(is->c, 0, err);
-	is->nul_scan = 0;
-out:
-	imap_client_set_untagged(is->c, NULL, NULL);
+	ret = ims_exec(is->c, &cb, bs_untagged, is, &res, err);
+	if (ret == 0 && res.status == IMAP_STATUS_OK) {
+		is->nul_scan = 1;
+		ret = ims_pipeline(is->c, bs_untagged, is, submit_nul_parts,
+				   &nc, err);
+		is->nul_scan = 0;
+	}
 	is->nc = NULL;
 	for (i = 0; i < n; i++)
 		buf_release(&nc.parts[i]);
@@ -1521,14 +1454,9 @@ static int source_size_over(struct store_source *s, const uint32_t *uids,
 	imap_client_cmdbuf_init(is->c, &cb);
 	imap_cmd_rawf(&cb, "UID FETCH %s (UID BODY.PEEK[]<%llu.1>)", set.p,
 		      (unsigned long long)limit);
-	imap_client_set_untagged(is->c, probe_untagged, &sp);
-	ret = imap_client_run(is->c, &cb, &res, err);
-	imap_client_set_untagged(is->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
+	ret = ims_exec(is->c, &cb, probe_untagged, &sp, &res, err);
 	buf_release(&set);
-	if (ret < 0)
-		return -1;
-	return imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err);
+	return ims_check(ret, &res, ERR_FOLDER, "UID FETCH", err);
 }
 
 static void source_close(struct store_source *s)
@@ -1704,13 +1632,8 @@ static int target_list(struct store_target *t, struct store_folder_list *out,
 		imap_cmd_raw(&cb, "LIST \"\" \"*\" RETURN (SPECIAL-USE)");
 	else
 		imap_cmd_raw(&cb, "LIST \"\" \"*\"");
-	imap_client_set_untagged(it->c, target_list_untagged, it);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_client_set_untagged(it->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0)
-		return -1;
-	return imap_result_to_err(&res, ERR_AUTH, "LIST on the target", err);
+	ret = ims_exec(it->c, &cb, target_list_untagged, it, &res, err);
+	return ims_check(ret, &res, ERR_AUTH, "LIST on the target", err);
 }
 
 static void target_box_release(struct target_box *b)
@@ -1739,28 +1662,10 @@ static void box_untagged(void *ctx, const struct imap_resp *r)
 		b->last_uid = (uint32_t)(v - 1);
 	else if (slice_ieq(r->code, "PERMANENTFLAGS")) {
 		/* "(\Seen \Answered $Label1 \*)": keywords, and \* */
-		struct buf kw = BUF_INIT;
-		const char *p = r->code_args.p, *e = p + r->code_args.len;
 		b->saw_permanent = 1;
-		b->kw_any = 0;
-		while (p < e) {
-			const char *w;
-			while (p < e && (*p == ' ' || *p == '(' || *p == ')'))
-				p++;
-			w = p;
-			while (p < e && *p != ' ' && *p != ')')
-				p++;
-			if (p - w == 2 && w[0] == '\\' && w[1] == '*')
-				b->kw_any = 1;
-			else if (p > w && w[0] != '\\') {
-				if (kw.len)
-					buf_addch(&kw, ' ');
-				buf_add(&kw, w, (size_t)(p - w));
-			}
-		}
 		free(b->kw_keep);
-		b->kw_keep = buf_detach(&kw, NULL);
-		buf_release(&kw);
+		imap_permanentflags_parse(r->code_args.p, r->code_args.len,
+					  &b->kw_any, &b->kw_keep);
 	}
 }
 
@@ -1780,13 +1685,8 @@ static int target_box_load(struct imap_target *it, const char *name,
 	target_box_release(&it->box);
 	it->box.name = xstrdup(name);
 	it->box.kw_any = 1; /* no PERMANENTFLAGS: any (RFC 3501) */
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_raw(&cb, "SELECT ");
-	mailbox_arg(&cb, name);
-	imap_client_set_untagged(it->c, box_untagged, &it->box);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_client_set_untagged(it->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
+	ims_cmd_mailbox(it->c, &cb, "SELECT", name);
+	ret = ims_exec(it->c, &cb, box_untagged, &it->box, &res, err);
 	free(it->selected);
 	it->selected = NULL;
 	if (ret < 0)
@@ -1817,11 +1717,8 @@ static int target_create(struct store_target *t, const char *folder,
 	if (strcasecmp(folder, "INBOX") == 0)
 		return 0;
 	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_raw(&cb, "CREATE ");
-	mailbox_arg(&cb, name.p);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
+	ims_cmd_mailbox(it->c, &cb, "CREATE", name.p);
+	ret = ims_exec(it->c, &cb, NULL, NULL, &res, err);
 	buf_release(&name);
 	if (ret < 0)
 		return -1;
@@ -1829,7 +1726,7 @@ static int target_create(struct store_target *t, const char *folder,
 	    strcasecmp(res.code, "ALREADYEXISTS") == 0 ||
 	    strcasestr(res.text, "exists") != NULL)
 		return 0;
-	ret = imap_result_to_err(&res, ERR_FOLDER, "CREATE", err);
+	ret = ims_check(ret, &res, ERR_FOLDER, "CREATE", err);
 	err_prefix(err, "target folder \"%s\": ", folder);
 	return ret;
 }
@@ -1890,6 +1787,17 @@ static int appenduid_ok(struct imap_target *it, const char *args,
 	return 0;
 }
 
+/* The flags of m into cb (imap_flags_format()). */
+static void cmd_flags(struct imap_cmdbuf *cb, const struct store_msg *m,
+		      const char *keep, struct buf *dropped_r)
+{
+	struct buf fl = BUF_INIT;
+
+	imap_flags_format(m, keep, &fl, dropped_r);
+	imap_cmd_raw(cb, fl.p);
+	buf_release(&fl);
+}
+
 static void append_done(void *ctx, const struct imap_result *res)
 {
 	struct append_ctx *ac = ctx;
@@ -1899,7 +1807,7 @@ static void append_done(void *ctx, const struct imap_result *res)
 	if (ac->cb == NULL) {
 		/* Refused before the literal went out: begin reports it. */
 		ac->early = 1;
-		imap_result_to_err(res, ERR_MESSAGE, "APPEND", &ac->early_err);
+		ims_check(0, res, ERR_MESSAGE, "APPEND", &ac->early_err);
 		return;
 	}
 	if (res->status == IMAP_STATUS_OK) {
@@ -1908,11 +1816,8 @@ static void append_done(void *ctx, const struct imap_result *res)
 		    appenduid_ok(ac->it, res->code_args, &uv, &uid))
 			snprintf(ref, sizeof(ref), "%u:%u", uv, uid);
 		ac->cb(ac->ctx, ref, NULL);
-	} else if (res->status == IMAP_STATUS_NONE) {
-		err_set(&err, ERR_TRANSIENT, EC_RESET, "%s", res->text);
-		ac->cb(ac->ctx, NULL, &err);
 	} else {
-		imap_result_to_err(res, ERR_MESSAGE, "APPEND", &err);
+		ims_check(0, res, ERR_MESSAGE, "APPEND", &err);
 		ac->cb(ac->ctx, NULL, &err);
 	}
 	free(ac);
@@ -1936,14 +1841,12 @@ static int target_append_begin(struct store_target *t, const char *folder,
 			return -1;
 		}
 	}
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_raw(&cb, "APPEND ");
-	mailbox_arg(&cb, name.p);
+	ims_cmd_mailbox(it->c, &cb, "APPEND", name.p);
 	imap_cmd_raw(&cb, " ");
 	{
 		size_t before = it->box.dropped.len;
-		flags_to_cmd_kw(m, &cb, it->box.kw_any ? NULL : it->box.kw_keep,
-				&it->box.dropped);
+		cmd_flags(&cb, m, it->box.kw_any ? NULL : it->box.kw_keep,
+			  &it->box.dropped);
 		if (it->box.dropped.len > before)
 			log_warn("target folder \"%s\" keeps no keyword %s "
 				 "(PERMANENTFLAGS): copying without it",
@@ -2174,6 +2077,25 @@ static int claimed_has(const char *const *claimed, size_t n, const char *ref)
 	return 0;
 }
 
+/* UID FETCH set (UID BODY.PEEK[]) of the EXAMINEd folder: bodies
+ * small enough to come inline go to fn(ctx), the others are streamed to
+ * sink, which is unset afterwards. */
+static int tfetch_bodies(struct imap_target *it, const char *set,
+			 imap_untagged_callback *fn, void *ctx,
+			 const struct imap_literal_sink *sink, struct err *err)
+{
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	int ret;
+
+	imap_client_set_sink(it->c, sink);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_rawf(&cb, "UID FETCH %s (UID BODY.PEEK[])", set);
+	ret = ims_exec(it->c, &cb, fn, ctx, &res, err);
+	imap_client_set_sink(it->c, NULL);
+	return ims_check(ret, &res, ERR_FOLDER, "UID FETCH", err);
+}
+
 /* EXAMINE folder into f (UIDVALIDITY); 1 if it exists. */
 static int tfind_examine(struct imap_target *it, const char *folder,
 			 struct tfind *f, struct err *err)
@@ -2184,16 +2106,11 @@ static int tfind_examine(struct imap_target *it, const char *folder,
 	int ret;
 
 	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_raw(&cb, "EXAMINE ");
-	mailbox_arg(&cb, name.p);
+	ims_cmd_mailbox(it->c, &cb, "EXAMINE", name.p);
 	buf_release(&name);
 	free(it->selected);
 	it->selected = NULL;
-	imap_client_set_untagged(it->c, tfind_untagged, f);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_client_set_untagged(it->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
+	ret = ims_exec(it->c, &cb, tfind_untagged, f, &res, err);
 	if (ret < 0)
 		return -1;
 	return res.status == IMAP_STATUS_OK;
@@ -2217,16 +2134,13 @@ static int tfind_candidates(struct imap_target *it, struct tfind *f,
 	size_t i, k;
 	int ret;
 
-	imap_client_set_untagged(it->c, tfind_untagged, f);
 	imap_client_cmdbuf_init(it->c, &cb);
 	imap_cmd_rawf(&cb, "UID SEARCH LARGER %llu SMALLER %llu",
 		      (unsigned long long)(min ? min - 1 : 0),
 		      (unsigned long long)max + 1);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0 ||
-	    (ret = imap_result_to_err(&res, ERR_FOLDER, "UID SEARCH", err)) < 0)
-		goto out;
+	ret = ims_exec(it->c, &cb, tfind_untagged, f, &res, err);
+	if (ims_check(ret, &res, ERR_FOLDER, "UID SEARCH", err) < 0)
+		return -1;
 	for (i = 0, k = 0; i < f->n; i++) {
 		snprintf(ref, sizeof(ref), "%u:%u", f->uidvalidity, f->uids[i]);
 		if (f->uids[i] > floor && !claimed_has(claimed, n_claimed, ref))
@@ -2237,28 +2151,19 @@ static int tfind_candidates(struct imap_target *it, struct tfind *f,
 		qsort(f->uids, f->n, sizeof(*f->uids), uid_cmp);
 		seqset_build(f->uids, f->n, 100000, &set);
 		f->md = EVP_MD_CTX_new();
-		imap_client_set_sink(it->c, &sink);
-		imap_client_cmdbuf_init(it->c, &cb);
-		imap_cmd_rawf(&cb, "UID FETCH %s (UID BODY.PEEK[])", set.p);
-		ret = imap_client_run(it->c, &cb, &res, err);
-		imap_cmdbuf_release(&cb);
-		imap_client_set_sink(it->c, NULL);
+		ret = tfetch_bodies(it, set.p, tfind_untagged, f, &sink, err);
 		EVP_MD_CTX_free(f->md);
 		f->md = NULL;
-		if (ret < 0 || (ret = imap_result_to_err(&res, ERR_FOLDER,
-							 "UID FETCH", err)) < 0)
-			goto out;
+		buf_release(&set);
+		if (ret < 0)
+			return -1;
 	}
 	if (f->match != 0) {
 		snprintf(ref, sizeof(ref), "%u:%u", f->uidvalidity, f->match);
 		*ref_r = xstrdup(ref);
 		*found_r = 1;
 	}
-	ret = imap_client_simple(it->c, "CLOSE", err);
-out:
-	imap_client_set_untagged(it->c, NULL, NULL);
-	buf_release(&set);
-	return ret;
+	return ims_simple(it->c, "CLOSE", NULL, NULL, err);
 }
 
 static int target_find(struct store_target *t, const char *folder,
@@ -2339,10 +2244,9 @@ static int target_check(struct store_target *t, const char *folder,
 	struct imap_target *it = (struct imap_target *)t;
 	struct imap_literal_sink sink = {tfind_lit_begin, tfind_lit_data,
 					 tfind_lit_end, NULL};
-	struct imap_cmdbuf cb;
-	struct imap_result res;
 	struct tfind f;
 	unsigned long uv, uid;
+	char set[32];
 	int ret;
 
 	(void)size; /* the digest covers it */
@@ -2356,22 +2260,26 @@ static int target_check(struct store_target *t, const char *folder,
 	if (ret <= 0)
 		return ret;
 	if (f.uidvalidity != uv)
-		return imap_client_simple(it->c, "CLOSE", err);
+		return ims_simple(it->c, "CLOSE", NULL, NULL, err);
 	f.md = EVP_MD_CTX_new();
-	imap_client_set_sink(it->c, &sink);
-	imap_client_set_untagged(it->c, tfind_untagged, &f);
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_rawf(&cb, "UID FETCH %lu (UID BODY.PEEK[])", uid);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
-	imap_client_set_sink(it->c, NULL);
-	imap_client_set_untagged(it->c, NULL, NULL);
+	snprintf(set, sizeof(set), "%lu", uid);
+	ret = tfetch_bodies(it, set, tfind_untagged, &f, &sink, err);
 	EVP_MD_CTX_free(f.md);
-	if (ret < 0 ||
-	    imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err) < 0)
+	if (ret < 0)
 		return -1;
 	*same_r = f.match == uid;
-	return imap_client_simple(it->c, "CLOSE", err);
+	return ims_simple(it->c, "CLOSE", NULL, NULL, err);
+}
+
+/* Leave the selected folder without CLOSE, which would expunge every
+ * \Deleted message, others' included. */
+static int target_leave(struct imap_target *it, struct err *err)
+{
+	return ims_simple(it->c,
+			  imap_client_has_cap(it->c, "UNSELECT")
+				  ? "UNSELECT"
+				  : "EXAMINE INBOX",
+			  NULL, NULL, err);
 }
 
 static int target_withdraw(struct store_target *t, const char *folder,
@@ -2391,56 +2299,36 @@ static int target_withdraw(struct store_target *t, const char *folder,
 			       "cannot take the copy back (no UIDPLUS)");
 	memset(&f, 0, sizeof(f));
 	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_raw(&cb, "SELECT ");
-	mailbox_arg(&cb, name.p);
+	ims_cmd_mailbox(it->c, &cb, "SELECT", name.p);
 	buf_release(&name);
 	free(it->selected);
 	it->selected = NULL;
-	imap_client_set_untagged(it->c, tfind_untagged, &f);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_client_set_untagged(it->c, NULL, NULL);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0 || imap_result_to_err(&res, ERR_FOLDER, "SELECT", err) < 0)
+	ret = ims_exec(it->c, &cb, tfind_untagged, &f, &res, err);
+	if (ims_check(ret, &res, ERR_FOLDER, "SELECT", err) < 0)
 		return -1;
+	free(f.uids);
 	/* The UID names the copy only under the UIDVALIDITY it was given
 	 * with: under another it could be anybody's message. */
 	if (f.uidvalidity != uv) {
-		free(f.uids);
-		/* not CLOSE, which would expunge others' \Deleted mail */
-		if (imap_client_simple(it->c,
-				       imap_client_has_cap(it->c, "UNSELECT")
-					       ? "UNSELECT"
-					       : "EXAMINE INBOX",
-				       err) < 0)
+		if (target_leave(it, err) < 0)
 			return -1;
 		return err_set(err, ERR_MESSAGE, EC_NO,
 			       "cannot take the copy back: the target "
 			       "folder was renumbered");
 	}
-	free(f.uids);
 	/* Only this UID: UID EXPUNGE (UIDPLUS) never touches the other
 	 * \Deleted messages of the folder. */
 	imap_client_cmdbuf_init(it->c, &cb);
 	imap_cmd_rawf(&cb, "UID STORE %lu +FLAGS.SILENT (\\Deleted)", uid);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0 ||
-	    imap_result_to_err(&res, ERR_MESSAGE, "UID STORE", err) < 0)
+	ret = ims_exec(it->c, &cb, NULL, NULL, &res, err);
+	if (ims_check(ret, &res, ERR_MESSAGE, "UID STORE", err) < 0)
 		return -1;
 	imap_client_cmdbuf_init(it->c, &cb);
 	imap_cmd_rawf(&cb, "UID EXPUNGE %lu", uid);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
-	if (ret < 0 ||
-	    imap_result_to_err(&res, ERR_MESSAGE, "UID EXPUNGE", err) < 0)
+	ret = ims_exec(it->c, &cb, NULL, NULL, &res, err);
+	if (ims_check(ret, &res, ERR_MESSAGE, "UID EXPUNGE", err) < 0)
 		return -1;
-	/* leave without CLOSE, which would expunge every \Deleted one */
-	return imap_client_simple(it->c,
-				  imap_client_has_cap(it->c, "UNSELECT")
-					  ? "UNSELECT"
-					  : "EXAMINE INBOX",
-				  err);
+	return target_leave(it, err);
 }
 
 struct tlist {
@@ -2500,17 +2388,13 @@ static int target_list_copies(struct store_target *t, const char *folder,
 	ret = tfind_examine(it, folder, &tl.f, err);
 	if (ret <= 0)
 		return ret;
-	imap_client_set_untagged(it->c, tlist_untagged, &tl);
 	imap_client_cmdbuf_init(it->c, &cb);
 	imap_cmd_raw(&cb, "UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE)");
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
-	imap_client_set_untagged(it->c, NULL, NULL);
+	ret = ims_exec(it->c, &cb, tlist_untagged, &tl, &res, err);
 	free(tl.f.uids);
-	if (ret < 0 ||
-	    imap_result_to_err(&res, ERR_FOLDER, "UID FETCH", err) < 0)
+	if (ims_check(ret, &res, ERR_FOLDER, "UID FETCH", err) < 0)
 		return -1;
-	return imap_client_simple(it->c, "CLOSE", err);
+	return ims_simple(it->c, "CLOSE", NULL, NULL, err);
 }
 
 /* Many copies hashed with one FETCH. */
@@ -2612,8 +2496,6 @@ static int target_hash_copies(struct store_target *t, const char *folder,
 	struct imap_target *it = (struct imap_target *)t;
 	struct imap_literal_sink sink = {thash_begin, thash_data, thash_end,
 					 NULL};
-	struct imap_cmdbuf cb;
-	struct imap_result res;
 	struct thash h;
 	struct buf set = BUF_INIT;
 	uint32_t *raw;
@@ -2652,18 +2534,8 @@ static int target_hash_copies(struct store_target *t, const char *folder,
 		h.md = EVP_MD_CTX_new();
 		sink.ctx = &h;
 		seqset_build(h.uids, m, (size_t)-1, &set);
-		imap_client_set_sink(it->c, &sink);
-		imap_client_set_untagged(it->c, thash_untagged, &h);
-		imap_client_cmdbuf_init(it->c, &cb);
-		imap_cmd_rawf(&cb, "UID FETCH %s (UID BODY.PEEK[])", set.p);
-		ret = imap_client_run(it->c, &cb, &res, err);
-		imap_cmdbuf_release(&cb);
-		imap_client_set_sink(it->c, NULL);
-		imap_client_set_untagged(it->c, NULL, NULL);
+		ret = tfetch_bodies(it, set.p, thash_untagged, &h, &sink, err);
 		EVP_MD_CTX_free(h.md);
-		if (ret == 0)
-			ret = imap_result_to_err(&res, ERR_FOLDER, "UID FETCH",
-						 err);
 	}
 	buf_release(&set);
 	free(h.uids);
@@ -2671,7 +2543,7 @@ static int target_hash_copies(struct store_target *t, const char *folder,
 	free(h.f.uids);
 	if (ret < 0)
 		return -1;
-	return imap_client_simple(it->c, "CLOSE", err);
+	return ims_simple(it->c, "CLOSE", NULL, NULL, err);
 }
 
 static int target_takes_nul(struct store_target *t)
@@ -2702,14 +2574,9 @@ static int target_set_flags(struct store_target *t, const char *folder,
 		return 0; /* no UIDPLUS when it was copied: cannot address it */
 	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
 	if (it->selected == NULL || strcmp(it->selected, name.p) != 0) {
-		imap_client_cmdbuf_init(it->c, &cb);
-		imap_cmd_raw(&cb, "SELECT ");
-		mailbox_arg(&cb, name.p);
-		ret = imap_client_run(it->c, &cb, &res, err);
-		imap_cmdbuf_release(&cb);
-		if (ret == 0)
-			ret = imap_result_to_err(&res, ERR_FOLDER, "SELECT",
-						 err);
+		ims_cmd_mailbox(it->c, &cb, "SELECT", name.p);
+		ret = ims_exec(it->c, &cb, NULL, NULL, &res, err);
+		ret = ims_check(ret, &res, ERR_FOLDER, "SELECT", err);
 		free(it->selected);
 		it->selected = ret == 0 ? xstrdup(name.p) : NULL;
 		if (ret < 0) {
@@ -2720,18 +2587,17 @@ static int target_set_flags(struct store_target *t, const char *folder,
 	buf_release(&name);
 	imap_client_cmdbuf_init(it->c, &cb);
 	imap_cmd_rawf(&cb, "UID STORE %lu FLAGS.SILENT ", uid);
-	flags_to_cmd_kw(m, &cb,
-			it->box.name != NULL && !it->box.kw_any &&
-					strcmp(it->box.name, it->selected) == 0
-				? it->box.kw_keep
-				: NULL,
-			NULL);
-	ret = imap_client_run(it->c, &cb, &res, err);
-	imap_cmdbuf_release(&cb);
+	cmd_flags(&cb, m,
+		  it->box.name != NULL && !it->box.kw_any &&
+				  strcmp(it->box.name, it->selected) == 0
+			  ? it->box.kw_keep
+			  : NULL,
+		  NULL);
+	ret = ims_exec(it->c, &cb, NULL, NULL, &res, err);
 	if (ret < 0)
 		return -1;
 	*new_ref_r = xstrdup(ref);
-	return imap_result_to_err(&res, ERR_MESSAGE, "UID STORE", err);
+	return ims_check(ret, &res, ERR_MESSAGE, "UID STORE", err);
 }
 
 static char target_delimiter(struct store_target *t)
