@@ -1,52 +1,28 @@
-/* imap_store.c - IMAP as a source and as a target store (store.h).
- *
- * Source: folders from LIST (SPECIAL-USE when offered) limited to the
- * personal namespace or to the user's root; metadata from one pipelined
- * UID FETCH per folder; bodies from one UID FETCH per batch of messages,
- * streamed literal chunk by literal chunk into the caller's sink.  Bodies
- * are fetched with BODY.PEEK[], the stored bytes -- except that an IMAP4rev1
- * literal cannot carry NUL, and Dovecot serves NUL as 0x80 there.
- * BINARY.PEEK[] is not a raw fetch: RFC 3516 has the server undo every
- * part's Content-Transfer-Encoding.  So BINARY.PEEK[] is used only for a
- * message whose BINARY.SIZE[] equals its RFC822.SIZE: decoding base64
- * always shrinks a part and decoding quoted-printable never grows one, so
- * equal sizes mean nothing was decoded and BINARY[] is the stored bytes,
- * NUL included.  The metadata FETCH asks for BINARY.SIZE[] to know.
- *
- * Target: CREATE, and APPEND with flags and INTERNALDATE, pipelined with
- * LITERAL+, always as a plain literal: literal8 would let Dovecot re-encode
- * binary parts as base64.  A message with NUL bytes is never sent
- * (takes_nul() is 0): the sync engine reports it instead.  APPENDUID
- * (UIDPLUS) names the copy. */
-#include <ctype.h>
+/* imap_store.c - IMAP as a source and as a target store (store.h): the
+ * part both sides share.  One way to run a command: every command of the
+ * store goes through ims_exec() (untagged handler set, run, handler unset,
+ * cmdbuf released) and its outcome through ims_check(); body fetches are
+ * pipelined through ims_submit() and ims_pipeline().  Then the helpers
+ * that read FETCH responses.  imap_priv.h lists the other files. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <openssl/evp.h>
 
-#include "imap/client.h"
 #include "imap/seqset.h"
 #include "store/identity_parts.h"
 #include "store/imap_format.h"
-#include "store/store.h"
+#include "store/imap_priv.h"
 #include "util/log.h"
-#include "util/strset.h"
 #include "util/xalloc.h"
 
 /* ---- one way to run a command ---- */
 
-/* Run the command cb (isync's imap_exec(), Dovecot's
- * imapc_command_sendf()): its untagged responses go to fn(ctx) (fn may be
- * NULL: none wanted), and whatever happens the handler is unset and cb is
- * released.  -1: the command failed with the connection (err set); else
- * 0, and *res holds the tagged result, NO and BAD included: ims_check()
- * turns it into an error. */
-static int ims_exec(struct imap_client *c, struct imap_cmdbuf *cb,
-		    imap_untagged_callback *fn, void *ctx,
-		    struct imap_result *res, struct err *err)
+int ims_exec(struct imap_client *c, struct imap_cmdbuf *cb,
+	     imap_untagged_callback *fn, void *ctx, struct imap_result *res,
+	     struct err *err)
 {
 	int ret;
 
@@ -57,13 +33,8 @@ static int ims_exec(struct imap_client *c, struct imap_cmdbuf *cb,
 	return ret;
 }
 
-/* The one conversion of a command's outcome: ret (ims_exec()'s) < 0
- * stays -1; a command never answered (cancelled: the connection went) is
- * ERR_TRANSIENT; NO and BAD become an error of class cls about what
- * (imap_result_to_err(): a busy or throttling server is ERR_TRANSIENT);
- * OK is 0. */
-static int ims_check(int ret, const struct imap_result *res, enum err_class cls,
-		     const char *what, struct err *err)
+int ims_check(int ret, const struct imap_result *res, enum err_class cls,
+	      const char *what, struct err *err)
 {
 	if (ret < 0)
 		return -1;
@@ -72,10 +43,8 @@ static int ims_check(int ret, const struct imap_result *res, enum err_class cls,
 	return imap_result_to_err(res, cls, what, err);
 }
 
-/* A command of plain text, failing unless it says OK (ERR_FOLDER, as
- * imap_client_simple()). */
-static int ims_simple(struct imap_client *c, const char *text,
-		      imap_untagged_callback *fn, void *ctx, struct err *err)
+int ims_simple(struct imap_client *c, const char *text,
+	       imap_untagged_callback *fn, void *ctx, struct err *err)
 {
 	struct imap_cmdbuf cb;
 	struct imap_result res;
@@ -86,20 +55,16 @@ static int ims_simple(struct imap_client *c, const char *text,
 			 text, err);
 }
 
-/* "VERB mailbox" in a new cmdbuf for c; server_name is the server's
- * spelling in UTF-8 (imap_cmd_mailbox() encodes it). */
-static void ims_cmd_mailbox(struct imap_client *c, struct imap_cmdbuf *cb,
-			    const char *verb, const char *server_name)
+void ims_cmd_mailbox(struct imap_client *c, struct imap_cmdbuf *cb,
+		     const char *verb, const char *server_name)
 {
 	imap_client_cmdbuf_init(c, cb);
 	imap_cmd_rawf(cb, "%s ", verb);
 	imap_cmd_mailbox(cb, server_name);
 }
 
-/* Queue cb in the pipeline, done(ctx) (may be NULL) gets its result; cb
- * is released. */
-static int ims_submit(struct imap_client *c, struct imap_cmdbuf *cb,
-		      imap_cmd_callback *done, void *ctx, struct err *err)
+int ims_submit(struct imap_client *c, struct imap_cmdbuf *cb,
+	       imap_cmd_callback *done, void *ctx, struct err *err)
 {
 	int ret = imap_client_submit(c, cb, done, ctx, err);
 
@@ -107,12 +72,9 @@ static int ims_submit(struct imap_client *c, struct imap_cmdbuf *cb,
 	return ret;
 }
 
-/* A pipeline of commands: submit(sctx) queues them with ims_submit(),
- * then every answer is read.  Their untagged responses go to fn(ctx); the
- * handler is unset whatever happened. */
-static int ims_pipeline(struct imap_client *c, imap_untagged_callback *fn,
-			void *ctx, int (*submit)(void *sctx, struct err *err),
-			void *sctx, struct err *err)
+int ims_pipeline(struct imap_client *c, imap_untagged_callback *fn, void *ctx,
+		 int (*submit)(void *sctx, struct err *err), void *sctx,
+		 struct err *err)
 {
 	int ret;
 
@@ -124,263 +86,51 @@ static int ims_pipeline(struct imap_client *c, imap_untagged_callback *fn,
 	return ret;
 }
 
-/* ---- names ---- */
+/* ---- FETCH responses ---- */
 
-struct imap_ns {
-	char *prefix; /* e.g. "" or "INBOX." */
-	char delim;
-};
-
-struct imap_names {
-	struct imap_ns personal;
-	struct imap_ns *others; /* other users' and shared prefixes */
-	size_t n_others;
-	char delim; /* hierarchy delimiter of the root */
-};
-
-static void names_release(struct imap_names *nm)
+const struct imap_arg *ims_fetch_items(const struct imap_resp *r)
 {
-	size_t i;
-
-	free(nm->personal.prefix);
-	for (i = 0; i < nm->n_others; i++)
-		free(nm->others[i].prefix);
-	free(nm->others);
-	memset(nm, 0, sizeof(*nm));
+	if (r->status != IMAP_STATUS_NONE || r->arg_count < 3 ||
+	    !imap_arg_is_atom(&r->args[1], "FETCH") ||
+	    r->args[2].type != IMAP_ARG_LIST)
+		return NULL;
+	return &r->args[2];
 }
 
-/* "* NAMESPACE (("" "/")) (("Other Users/" "/")) NIL" */
-static void ns_collect(struct imap_names *nm, const struct imap_arg *a,
-		       int personal)
+size_t ims_uid_index(const uint32_t *v, size_t n, uint32_t uid)
 {
-	size_t i;
+	size_t lo = 0, hi = n;
 
-	if (a->type != IMAP_ARG_LIST)
-		return;
-	for (i = 0; i < a->list_count; i++) {
-		const struct imap_arg *d = &a->list[i];
-		const char *pfx, *del;
-		if (d->type != IMAP_ARG_LIST || d->list_count < 2)
-			continue;
-		pfx = imap_arg_str(&d->list[0]);
-		del = imap_arg_str(&d->list[1]);
-		if (pfx == NULL)
-			continue;
-		if (personal && nm->personal.prefix == NULL) {
-			nm->personal.prefix = xstrdup(pfx);
-			nm->personal.delim = del ? del[0] : '/';
-		} else if (!personal && pfx[0]) {
-			nm->others = xrealloc(nm->others,
-					      (nm->n_others + 1) *
-						      sizeof(*nm->others));
-			nm->others[nm->n_others].prefix = xstrdup(pfx);
-			nm->others[nm->n_others].delim = del ? del[0] : '/';
-			nm->n_others++;
-		}
-	}
-}
-
-static void ns_untagged(void *ctx, const struct imap_resp *r)
-{
-	struct imap_names *nm = ctx;
-
-	if (r->status != IMAP_STATUS_NONE || r->arg_count < 4 ||
-	    !imap_arg_is_atom(&r->args[0], "NAMESPACE"))
-		return;
-	ns_collect(nm, &r->args[1], 1);
-	ns_collect(nm, &r->args[2], 0);
-	ns_collect(nm, &r->args[3], 0);
-}
-
-static void delim_untagged(void *ctx, const struct imap_resp *r)
-{
-	struct imap_names *nm = ctx;
-	const char *d;
-
-	if (r->status != IMAP_STATUS_NONE || r->arg_count < 4 ||
-	    !imap_arg_is_atom(&r->args[0], "LIST"))
-		return;
-	d = imap_arg_str(&r->args[2]);
-	if (d != NULL && d[0])
-		nm->delim = d[0];
-}
-
-static int names_load(struct imap_client *c, struct imap_names *nm,
-		      struct err *err)
-{
-	int ret = 0;
-
-	nm->delim = '/';
-	if (imap_client_has_cap(c, "NAMESPACE"))
-		ret = ims_simple(c, "NAMESPACE", ns_untagged, nm, err);
-	if (ret == 0)
-		ret = ims_simple(c, "LIST \"\" \"\"", delim_untagged, nm, err);
-	if (nm->personal.prefix == NULL) {
-		nm->personal.prefix = xstrdup("");
-		nm->personal.delim = nm->delim;
-	}
-	return ret;
-}
-
-/* Convert a server's mailbox name (modified UTF-7, levels separated by
- * delim) into ours: UTF-8 with '/' between levels; a '/' inside a level
- * becomes U+2215 DIVISION SLASH, so it can never split the name. */
-static int name_from_server(const char *raw, char delim, struct buf *out)
-{
-	struct buf utf8 = BUF_INIT;
-	size_t i;
-	int ret = 0;
-
-	if (imap_mutf7_to_utf8(raw, strlen(raw), &utf8) < 0) {
-		/* Not valid modified UTF-7: keep the bytes as they are. */
-		buf_reset(&utf8);
-		buf_addstr(&utf8, raw);
-		ret = 1;
-	}
-	for (i = 0; i < utf8.len; i++) {
-		char ch = utf8.p[i];
-		if (delim && ch == delim)
-			buf_addch(out, '/');
-		else if (ch == '/')
-			buf_addstr(out, "\xe2\x88\x95");
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid] == uid)
+			return mid;
+		if (v[mid] < uid)
+			lo = mid + 1;
 		else
-			buf_addch(out, ch);
+			hi = mid;
 	}
-	buf_release(&utf8);
-	return ret;
+	return n;
 }
 
-/* Ours to the server's: '/' to delim (a level holding delim has it
- * replaced by '_' -- the planner normally prevents this), U+2215 back to
- * '/' when the server's delimiter is not '/'. */
-static void name_to_server(const char *name, const char *prefix, char delim,
-			   struct buf *out)
+uint32_t ims_resp_uid(const struct imap_arg *items)
 {
-	const char *p;
-
-	if (strcasecmp(name, "INBOX") == 0) {
-		buf_addstr(out, "INBOX");
-		return;
-	}
-	buf_addstr(out, prefix);
-	for (p = name; *p; p++) {
-		if (*p == '/') {
-			buf_addch(out, delim ? delim : '/');
-		} else if (delim != '/' && strncmp(p, "\xe2\x88\x95", 3) == 0) {
-			buf_addch(out, '/');
-			p += 2;
-		} else if (*p == delim) {
-			buf_addch(out, '_');
-		} else {
-			buf_addch(out, *p);
-		}
-	}
-}
-
-/* ---- source ---- */
-
-struct imap_source {
-	struct store_source s;
-	struct imap_client *c;
-	struct imap_names nm;
-	char **root; /* user root levels, server spelling */
-	size_t root_n;
-	/* Under a UserRoot: our name for the root folder itself ("INBOX"
-	 * unless the root has an INBOX child, NULL if not selectable), and
-	 * the server's spelling of that child ("INBOX", "Inbox"...). */
-	char *root_self;
-	char *root_inbox;
-	char *selected; /* server name of the open folder */
-	/* fetch state */
-	struct store_folder_list *list_out;
-	struct strset list_names; /* list_out's names: index = position */
-	size_t list_cap;
-	struct store_folder_status *st;
-	struct store_msg_list *meta_out;
-	uint32_t min_uid, max_uid; /* answers outside are strays */
-	size_t meta_from;	   /* meta_out's entries from this call */
-	size_t meta_max;	   /* keep at most this many (0: all) */
-	uint32_t meta_ceiling;	   /* after a cut: only UIDs below count */
-	const struct store_body_sink *sink;
-	int sink_failed;
-	int in_body; /* a streamed literal is in progress */
-	uint32_t body_uid;
-	int body_refused;      /* a body FETCH was answered NO */
-	int no_binary_size;    /* BINARY.SIZE[] refused: BODY[] only */
-	int want_meta;	       /* fetch_meta: answers need size and date */
-	char **summary;	       /* subject, from, date */
-	struct buf big_header; /* a header literal too big to be inline */
-	int in_header;
-	struct imap_literal_sink lsink;
-	struct nulcheck *nc; /* nul_check in progress */
-	int nul_scan, in_scan;
-};
-
-static int root_strip(struct imap_source *is, const char *name, char delim,
-		      const char **rest_r)
-{
-	const char *p = name;
 	size_t i;
+	uint64_t n;
 
-	for (i = 0; i < is->root_n; i++) {
-		size_t n = strlen(is->root[i]);
-		if (strncmp(p, is->root[i], n) != 0)
-			return 0;
-		p += n;
-		if (i + 1 < is->root_n) {
-			if (*p != delim)
-				return 0;
-			p++;
-		}
-	}
-	if (*p == '\0') {
-		*rest_r = ""; /* the root itself: named after the listing */
-		return 1;
-	}
-	if (*p != delim)
-		return 0;
-	*rest_r = p + 1;
-	return 1;
+	for (i = 0; items != NULL && i + 1 < items->list_count; i += 2)
+		if (imap_arg_is_atom(&items->list[i], "UID") &&
+		    imap_arg_u64(&items->list[i + 1], &n) == 0 &&
+		    n <= UINT32_MAX)
+			return (uint32_t)n;
+	return 0;
 }
 
-/* The source's raw name to ours, relative to the user's root; 0 if the
- * folder is not this user's (another namespace, outside the root). */
-static int source_rel_name(struct imap_source *is, const char *raw, char delim,
-			   struct buf *name)
+int ims_uid_cmp(const void *a, const void *b)
 {
-	const char *rel = raw;
-	size_t i;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
-	if (is->root_n > 0) {
-		if (!root_strip(is, raw, delim, &rel))
-			return 0;
-		if (rel[0] == '\0')
-			return 1; /* the root itself: the empty name for now */
-	} else {
-		size_t plen = strlen(is->nm.personal.prefix);
-		for (i = 0; i < is->nm.n_others; i++) {
-			const char *op = is->nm.others[i].prefix;
-			size_t ol = strlen(op);
-			/* "Other Users/" also matches "Other Users" */
-			if (strncmp(raw, op, ol) == 0 ||
-			    (ol > 0 && strlen(raw) == ol - 1 &&
-			     strncmp(raw, op, ol - 1) == 0))
-				return 0;
-		}
-		if (plen > 0 && strncmp(raw, is->nm.personal.prefix, plen) == 0)
-			rel = raw + plen;
-		else if (plen > 0 && strcasecmp(raw, "INBOX") != 0 &&
-			 strncmp(raw, is->nm.personal.prefix, plen - 1) == 0 &&
-			 raw[plen - 1] == '\0')
-			return 0; /* "INBOX" as the namespace's parent */
-	}
-	if (rel[0] == '\0')
-		return 0;
-	if (strcasecmp(rel, "INBOX") == 0)
-		buf_addstr(name, "INBOX");
-	else
-		name_from_server(rel, delim, name);
-	return 1;
+	return x < y ? -1 : x > y;
 }
 
 /* "* STATUS name (MESSAGES n UIDNEXT n UIDVALIDITY n HIGHESTMODSEQ n)" */
@@ -404,32 +154,6 @@ static void parse_status(const struct imap_arg *l,
 	}
 }
 
-/* LIST attributes: \Noselect and the RFC 6154 special uses. */
-static void list_attrs(const struct imap_arg *attrs, struct store_folder *f)
-{
-	static const struct {
-		const char *name;
-		enum store_special sp;
-	} uses[] = {{"\\Sent", STORE_SPECIAL_SENT},
-		    {"\\Drafts", STORE_SPECIAL_DRAFTS},
-		    {"\\Trash", STORE_SPECIAL_TRASH},
-		    {"\\Junk", STORE_SPECIAL_JUNK},
-		    {"\\Archive", STORE_SPECIAL_ARCHIVE}};
-	size_t i, k;
-
-	for (i = 0; i < attrs->list_count; i++) {
-		const char *a = imap_arg_str(&attrs->list[i]);
-		if (a == NULL)
-			continue;
-		if (strcasecmp(a, "\\Noselect") == 0 ||
-		    strcasecmp(a, "\\NonExistent") == 0)
-			f->noselect = 1;
-		for (k = 0; k < sizeof(uses) / sizeof(uses[0]); k++)
-			if (strcasecmp(a, uses[k].name) == 0)
-				f->special = uses[k].sp;
-	}
-}
-
 static void source_list_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct imap_source *is = ctx;
@@ -445,7 +169,7 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 	    r->args[2].type == IMAP_ARG_LIST) {
 		raw = imap_arg_str(&r->args[1]);
 		if (raw == NULL ||
-		    !source_rel_name(is, raw, is->nm.delim, &name)) {
+		    !ims_source_rel_name(is, raw, is->nm.delim, &name)) {
 			buf_release(&name);
 			return;
 		}
@@ -466,11 +190,11 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 	raw = imap_arg_str(&r->args[3]);
 	if (raw == NULL || attrs->type != IMAP_ARG_LIST)
 		return;
-	if (!source_rel_name(is, raw, delim, &name)) {
+	if (!ims_source_rel_name(is, raw, delim, &name)) {
 		buf_release(&name);
 		return;
 	}
-	list_attrs(attrs, &f);
+	ims_list_attrs(attrs, &f);
 	if (strcmp(name.p, "INBOX") == 0) {
 		f.special = STORE_SPECIAL_INBOX;
 		if (is->root_n > 0 && is->root_inbox == NULL)
@@ -497,45 +221,6 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 			xrealloc(is->list_out->v, is->list_cap * sizeof(f));
 	}
 	is->list_out->v[is->list_out->n++] = f;
-}
-
-/* The root folder itself was listed under the empty name.  It is the
- * user's INBOX (Courier's shared tree keeps the inbox there) unless the
- * root also has an INBOX child, as Dovecot's fs layout does; then the
- * root, if it can hold mail, keeps its own last level as a name so that
- * neither folder is lost. */
-static void root_self_name(struct imap_source *is,
-			   struct store_folder_list *out)
-{
-	struct buf name = BUF_INIT;
-	size_t i, k;
-
-	for (i = 0; i < out->n && out->v[i].name[0] != '\0'; i++)
-		;
-	if (i == out->n)
-		return;
-	if (is->root_inbox == NULL) {
-		buf_addstr(&name, "INBOX");
-		out->v[i].special = STORE_SPECIAL_INBOX;
-	} else if (out->v[i].noselect) {
-		free(out->v[i].name);
-		out->v[i] = out->v[--out->n];
-		return;
-	} else {
-		name_from_server(is->root[is->root_n - 1], '\0', &name);
-		out->v[i].special = STORE_SPECIAL_NONE;
-		/* a child of the same name: "terry.adams (root)" */
-		for (k = 0; k < out->n; k++) {
-			if (k != i && strcmp(out->v[k].name, name.p) == 0) {
-				buf_addstr(&name, " (root)");
-				k = (size_t)-1;
-			}
-		}
-	}
-	free(out->v[i].name);
-	out->v[i].name = buf_detach(&name, NULL);
-	buf_release(&name);
-	is->root_self = xstrdup(out->v[i].name);
 }
 
 static int source_list(struct store_source *s, struct store_folder_list *out,
@@ -578,7 +263,7 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 	if (ims_check(ret, &res, ERR_AUTH, "LIST", err) < 0)
 		return -1;
 	if (is->root_n > 0)
-		root_self_name(is, out);
+		ims_root_self_name(is, out);
 	if (is->root_n > 0 && out->n == 0)
 		return err_set(err, ERR_AUTH, EC_NO,
 			       "no folder found under UserRoot \"%s\": check "
@@ -601,34 +286,6 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 		}
 	}
 	return 0;
-}
-
-/* Our folder name back to the source's spelling. */
-static void source_server_name(struct imap_source *is, const char *folder,
-			       struct buf *out)
-{
-	char delim = is->nm.delim ? is->nm.delim : '/';
-	size_t i;
-
-	if (is->root_n > 0) {
-		if (strcmp(folder, "INBOX") == 0 && is->root_inbox != NULL) {
-			buf_addstr(out, is->root_inbox);
-			return;
-		}
-		for (i = 0; i < is->root_n; i++) {
-			if (i)
-				buf_addch(out, delim);
-			buf_addstr(out, is->root[i]);
-		}
-		if (is->root_self != NULL && strcmp(folder, is->root_self) == 0)
-			return;
-		if (is->root_self == NULL && strcmp(folder, "INBOX") == 0)
-			return;
-		buf_addch(out, delim);
-		name_to_server(folder, "", delim, out);
-		return;
-	}
-	name_to_server(folder, is->nm.personal.prefix, delim, out);
 }
 
 static void select_untagged(void *ctx, const struct imap_resp *r)
@@ -667,7 +324,7 @@ static int source_select(struct store_source *s, const char *folder,
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	source_server_name(is, folder, &name);
+	ims_source_server_name(is, folder, &name);
 	ims_cmd_mailbox(is->c, &cb, "EXAMINE", name.p);
 	is->st = st;
 	ret = ims_exec(is->c, &cb, select_untagged, is, &res, err);
@@ -679,16 +336,6 @@ static int source_select(struct store_source *s, const char *folder,
 	is->selected = ret == 0 ? buf_detach(&name, NULL) : NULL;
 	buf_release(&name);
 	return ret;
-}
-
-/* The FETCH response's key/value list, or NULL. */
-static const struct imap_arg *fetch_items(const struct imap_resp *r)
-{
-	if (r->status != IMAP_STATUS_NONE || r->arg_count < 3 ||
-	    !imap_arg_is_atom(&r->args[1], "FETCH") ||
-	    r->args[2].type != IMAP_ARG_LIST)
-		return NULL;
-	return &r->args[2];
 }
 
 static int meta_cmp_uid(const void *a, const void *b)
@@ -728,7 +375,7 @@ static void meta_cut(struct imap_source *is)
 static void meta_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct imap_source *is = ctx;
-	const struct imap_arg *items = fetch_items(r);
+	const struct imap_arg *items = ims_fetch_items(r);
 	struct store_msg m;
 	size_t i;
 	int have_uid = 0, have_size = 0, have_date = 0;
@@ -889,6 +536,54 @@ static int source_fetch_flags(struct store_source *s, uint32_t min_uid,
 	return ims_check(ret, &res, ERR_FOLDER, "UID FETCH FLAGS", err);
 }
 
+static void source_close(struct store_source *s)
+{
+	struct imap_source *is = (struct imap_source *)s;
+	size_t i;
+
+	imap_client_logout(&is->c);
+	ims_names_release(&is->nm);
+	for (i = 0; i < is->root_n; i++)
+		free(is->root[i]);
+	free(is->root);
+	free(is->root_self);
+	free(is->root_inbox);
+	free(is->selected);
+	buf_release(&is->big_header);
+	free(is);
+}
+
+static const struct store_source_ops imap_source_ops = {
+	.list = source_list,
+	.select = source_select,
+	.fetch_meta = source_fetch_meta,
+	.fetch_bodies = ims_source_fetch_bodies,
+	.fetch_flags = source_fetch_flags,
+	.fetch_summary = ims_source_fetch_summary,
+	.nul_check = ims_source_nul_check,
+	.size_over = ims_source_size_over,
+	.close = source_close,
+};
+
+struct store_source *store_imap_source_create(struct imap_client *client,
+					      const char *user_root,
+					      struct err *err)
+{
+	struct imap_source *is = xcalloc(1, sizeof(*is));
+
+	is->s.ops = &imap_source_ops;
+	is->c = client;
+	buf_init(&is->big_header, 65536);
+	ims_source_sink_init(is);
+	if (ims_names_load(client, &is->nm, err) < 0 ||
+	    (user_root != NULL && user_root[0] != '\0' &&
+	     ims_root_parse(is, user_root, err) < 0)) {
+		source_close(&is->s);
+		return NULL;
+	}
+	return &is->s;
+}
+
 struct nulcheck {
 	struct imap_source *is;
 	const uint32_t *uids; /* sorted */
@@ -897,35 +592,6 @@ struct nulcheck {
 	unsigned char *has_nul;
 	size_t cur; /* streamed literal's index, or n */
 };
-
-static size_t uid_index(const uint32_t *v, size_t n, uint32_t uid)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v[mid] == uid)
-			return mid;
-		if (v[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return n;
-}
-
-static uint32_t resp_uid(const struct imap_arg *items)
-{
-	size_t i;
-	uint64_t n;
-
-	for (i = 0; items != NULL && i + 1 < items->list_count; i += 2)
-		if (imap_arg_is_atom(&items->list[i], "UID") &&
-		    imap_arg_u64(&items->list[i + 1], &n) == 0 &&
-		    n <= UINT32_MAX)
-			return (uint32_t)n;
-	return 0;
-}
 
 /* Big literals: straight from the parser into the caller's sink. */
 static int body_lit_begin(void *ctx, const struct imap_resp *partial,
@@ -951,11 +617,11 @@ static int body_lit_begin(void *ctx, const struct imap_resp *partial,
 		}
 		if (is->nul_scan && is->nc != NULL && key.len > 7 &&
 		    strncasecmp(key.p, "BINARY[", 7) == 0) {
-			is->nc->cur =
-				uid_index(is->nc->uids, is->nc->n,
-					  resp_uid(partial->arg_count >= 3
-							   ? &partial->args[2]
-							   : NULL));
+			is->nc->cur = ims_uid_index(
+				is->nc->uids, is->nc->n,
+				ims_resp_uid(partial->arg_count >= 3
+						     ? &partial->args[2]
+						     : NULL));
 			is->in_scan = is->nc->cur < is->nc->n;
 		}
 		return 0;
@@ -1018,11 +684,22 @@ static int body_lit_end(void *ctx)
 	return 0;
 }
 
+void ims_source_sink_init(struct imap_source *is)
+{
+	/* Big literals go to the body sink, or are kept (a header's start)
+	 * or dropped: never an error that would break the session. */
+	is->lsink.begin = body_lit_begin;
+	is->lsink.data = body_lit_data;
+	is->lsink.end = body_lit_end;
+	is->lsink.ctx = is;
+	imap_client_set_sink(is->c, &is->lsink);
+}
+
 /* Small literals arrive whole in the response. */
 static void body_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct imap_source *is = ctx;
-	const struct imap_arg *items = fetch_items(r);
+	const struct imap_arg *items = ims_fetch_items(r);
 	const struct imap_arg *body = NULL;
 	uint32_t uid = 0;
 	size_t i;
@@ -1073,7 +750,7 @@ static void body_fetch_done(void *ctx, const struct imap_result *res)
 }
 
 static int fetch_group(struct imap_source *is, const uint32_t *uids, size_t n,
-		       const char *item, unsigned *submitted, struct err *err)
+		       const char *item, struct err *err)
 {
 	size_t done = 0;
 
@@ -1089,7 +766,6 @@ static int fetch_group(struct imap_source *is, const uint32_t *uids, size_t n,
 		ret = ims_submit(is->c, &cb, body_fetch_done, is, err);
 		if (ret < 0)
 			return -1;
-		(*submitted)++;
 		done += used;
 	}
 	return 0;
@@ -1106,22 +782,18 @@ struct body_groups {
 static int submit_body_groups(void *ctx, struct err *err)
 {
 	struct body_groups *g = ctx;
-	unsigned submitted = 0;
 	int ret = 0;
 
 	if (g->nb > 0)
-		ret = fetch_group(g->is, g->bin, g->nb, "BINARY.PEEK[]",
-				  &submitted, err);
+		ret = fetch_group(g->is, g->bin, g->nb, "BINARY.PEEK[]", err);
 	if (ret == 0 && g->nr > 0)
-		ret = fetch_group(g->is, g->raw, g->nr, "BODY.PEEK[]",
-				  &submitted, err);
+		ret = fetch_group(g->is, g->raw, g->nr, "BODY.PEEK[]", err);
 	return ret;
 }
 
-static int source_fetch_bodies(struct store_source *s,
-			       const struct store_msg *const *msgs, size_t n,
-			       const struct store_body_sink *sink,
-			       struct err *err)
+int ims_source_fetch_bodies(struct store_source *s,
+			    const struct store_msg *const *msgs, size_t n,
+			    const struct store_body_sink *sink, struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
 	uint32_t *bin = xmalloc(n * sizeof(*bin) + 1);
@@ -1163,7 +835,7 @@ static int source_fetch_bodies(struct store_source *s,
 static void summary_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct imap_source *is = ctx;
-	const struct imap_arg *items = fetch_items(r);
+	const struct imap_arg *items = ims_fetch_items(r);
 	size_t i;
 
 	if (items == NULL)
@@ -1188,9 +860,9 @@ static void summary_untagged(void *ctx, const struct imap_resp *r)
 	}
 }
 
-static int source_fetch_summary(struct store_source *s, uint32_t uid,
-				char **subject_r, char **from_r, char **date_r,
-				struct err *err)
+int ims_source_fetch_summary(struct store_source *s, uint32_t uid,
+			     char **subject_r, char **from_r, char **date_r,
+			     struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
 	char *vals[3] = {NULL, NULL, NULL};
@@ -1211,8 +883,6 @@ static int source_fetch_summary(struct store_source *s, uint32_t uid,
 	*date_r = vals[2];
 	return ims_check(ret, &res, ERR_MESSAGE, "UID FETCH", err);
 }
-
-/* ---- NUL bytes that BODY[] hides ---- */
 
 /* Part numbers and sizes ("1.2:3000") of the leaf parts of a
  * BODYSTRUCTURE whose transfer encoding BINARY[] leaves as it is (none,
@@ -1278,12 +948,12 @@ static void bs_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct imap_source *is = ctx;
 	struct nulcheck *nc = is->nc;
-	const struct imap_arg *items = fetch_items(r);
+	const struct imap_arg *items = ims_fetch_items(r);
 	size_t i, k;
 
 	if (items == NULL || nc == NULL)
 		return;
-	k = uid_index(nc->uids, nc->n, resp_uid(items));
+	k = ims_uid_index(nc->uids, nc->n, ims_resp_uid(items));
 	if (k == nc->n)
 		return;
 	for (i = 0; i + 1 < items->list_count; i += 2) {
@@ -1363,8 +1033,8 @@ static int submit_nul_parts(void *ctx, struct err *err)
 	return ret;
 }
 
-static int source_nul_check(struct store_source *s, const uint32_t *uids,
-			    size_t n, unsigned char *has_nul_r, struct err *err)
+int ims_source_nul_check(struct store_source *s, const uint32_t *uids, size_t n,
+			 unsigned char *has_nul_r, struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
 	struct nulcheck nc;
@@ -1416,12 +1086,12 @@ struct sizeprobe {
 static void probe_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct sizeprobe *sp = ctx;
-	const struct imap_arg *items = fetch_items(r);
+	const struct imap_arg *items = ims_fetch_items(r);
 	size_t i, k;
 
 	if (items == NULL)
 		return;
-	k = uid_index(sp->uids, sp->n, resp_uid(items));
+	k = ims_uid_index(sp->uids, sp->n, ims_resp_uid(items));
 	if (k == sp->n)
 		return;
 	for (i = 0; i + 1 < items->list_count; i += 2) {
@@ -1436,9 +1106,8 @@ static void probe_untagged(void *ctx, const struct imap_resp *r)
 	}
 }
 
-static int source_size_over(struct store_source *s, const uint32_t *uids,
-			    size_t n, uint64_t limit, unsigned char *over_r,
-			    struct err *err)
+int ims_source_size_over(struct store_source *s, const uint32_t *uids, size_t n,
+			 uint64_t limit, unsigned char *over_r, struct err *err)
 {
 	struct imap_source *is = (struct imap_source *)s;
 	struct sizeprobe sp = {uids, n, over_r};
@@ -1458,121 +1127,6 @@ static int source_size_over(struct store_source *s, const uint32_t *uids,
 	buf_release(&set);
 	return ims_check(ret, &res, ERR_FOLDER, "UID FETCH", err);
 }
-
-static void source_close(struct store_source *s)
-{
-	struct imap_source *is = (struct imap_source *)s;
-	size_t i;
-
-	imap_client_logout(&is->c);
-	names_release(&is->nm);
-	for (i = 0; i < is->root_n; i++)
-		free(is->root[i]);
-	free(is->root);
-	free(is->root_self);
-	free(is->root_inbox);
-	free(is->selected);
-	buf_release(&is->big_header);
-	free(is);
-}
-
-static const struct store_source_ops imap_source_ops = {
-	.list = source_list,
-	.select = source_select,
-	.fetch_meta = source_fetch_meta,
-	.fetch_bodies = source_fetch_bodies,
-	.fetch_flags = source_fetch_flags,
-	.fetch_summary = source_fetch_summary,
-	.nul_check = source_nul_check,
-	.size_over = source_size_over,
-	.close = source_close,
-};
-
-struct store_source *store_imap_source_create(struct imap_client *client,
-					      const char *user_root,
-					      struct err *err)
-{
-	struct imap_source *is = xcalloc(1, sizeof(*is));
-
-	is->s.ops = &imap_source_ops;
-	is->c = client;
-	buf_init(&is->big_header, 65536);
-	/* Big literals go to the body sink, or are kept (a header's start)
-	 * or dropped: never an error that would break the session. */
-	is->lsink.begin = body_lit_begin;
-	is->lsink.data = body_lit_data;
-	is->lsink.end = body_lit_end;
-	is->lsink.ctx = is;
-	imap_client_set_sink(client, &is->lsink);
-	if (names_load(client, &is->nm, err) < 0) {
-		source_close(&is->s);
-		return NULL;
-	}
-	if (user_root != NULL && user_root[0] != '\0') {
-		/* "/users/terry.adams": levels in '/' notation, each
-		 * encoded to modified UTF-7 as the server spells it. */
-		const char *p = user_root;
-		while (*p) {
-			const char *e;
-			struct buf enc = BUF_INIT;
-			while (*p == '/')
-				p++;
-			if (*p == '\0')
-				break;
-			e = strchr(p, '/');
-			if (e == NULL)
-				e = p + strlen(p);
-			if (imap_utf8_to_mutf7(p, (size_t)(e - p), &enc) < 0) {
-				buf_release(&enc);
-				err_set(err, ERR_USAGE, EC_NONE,
-					"UserRoot \"%s\" is not valid UTF-8",
-					user_root);
-				source_close(&is->s);
-				return NULL;
-			}
-			is->root = xrealloc(is->root,
-					    (is->root_n + 1) * sizeof(char *));
-			is->root[is->root_n++] = buf_detach(&enc, NULL);
-			p = e;
-		}
-	}
-	return &is->s;
-}
-
-static int uid_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* ---- target ---- */
-
-/* What SELECT said of the target folder being appended to: APPENDUID
- * answers are checked against it, keywords sent only where it keeps
- * them. */
-struct target_box {
-	char *name; /* server name; NULL: none yet */
-	uint32_t uidvalidity;
-	uint32_t last_uid;  /* UIDNEXT - 1, then the last APPENDUID */
-	int kw_any;	    /* PERMANENTFLAGS has \* (or was not given) */
-	char *kw_keep;	    /* else: the keywords it lists */
-	int bogus;	    /* an APPENDUID was garbage: none trusted now */
-	struct buf dropped; /* keywords left out, warned about once */
-	/* scratch for select_untagged */
-	int saw_permanent;
-};
-
-struct imap_target {
-	struct store_target t;
-	struct imap_client *c;
-	struct imap_names nm;
-	uint64_t stream_left;
-	struct append_ctx *pending; /* the message being streamed */
-	char *selected;		    /* folder selected for flag updates */
-	struct store_folder_list *list_out;
-	struct target_box box;
-};
 
 struct append_ctx {
 	store_append_cb *cb;
@@ -1603,12 +1157,12 @@ static void target_list_untagged(void *ctx, const struct imap_resp *r)
 	rel = raw;
 	if (plen && strncmp(raw, it->nm.personal.prefix, plen) == 0)
 		rel = raw + plen;
-	list_attrs(&r->args[1], &f);
+	ims_list_attrs(&r->args[1], &f);
 	if (strcasecmp(rel, "INBOX") == 0) {
 		buf_addstr(&name, "INBOX");
 		f.special = STORE_SPECIAL_INBOX;
 	} else {
-		name_from_server(rel, delim_s ? delim_s[0] : '\0', &name);
+		ims_name_from_server(rel, delim_s ? delim_s[0] : '\0', &name);
 	}
 	f.name = buf_detach(&name, NULL);
 	buf_release(&name);
@@ -1716,7 +1270,7 @@ static int target_create(struct store_target *t, const char *folder,
 
 	if (strcasecmp(folder, "INBOX") == 0)
 		return 0;
-	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	ims_name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
 	ims_cmd_mailbox(it->c, &cb, "CREATE", name.p);
 	ret = ims_exec(it->c, &cb, NULL, NULL, &res, err);
 	buf_release(&name);
@@ -1834,7 +1388,7 @@ static int target_append_begin(struct store_target *t, const char *folder,
 	int ret;
 
 	(void)tag;
-	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	ims_name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
 	if (it->box.name == NULL || strcmp(it->box.name, name.p) != 0) {
 		if (target_box_load(it, name.p, err) < 0) {
 			buf_release(&name);
@@ -1929,7 +1483,114 @@ static int target_flush(struct store_target *t, unsigned max_pending,
 	return imap_client_drain(it->c, max_pending, err);
 }
 
-/* ---- finding a copy on the target, by content ---- */
+static int target_takes_nul(struct store_target *t)
+{
+	(void)t;
+	return 0;
+}
+
+static int target_keeps_bytes(struct store_target *t)
+{
+	(void)t;
+	return 0;
+}
+
+static int target_set_flags(struct store_target *t, const char *folder,
+			    const char *ref, const struct store_msg *m,
+			    char **new_ref_r, struct err *err)
+{
+	struct imap_target *it = (struct imap_target *)t;
+	struct buf name = BUF_INIT;
+	struct imap_cmdbuf cb;
+	struct imap_result res;
+	unsigned long uv, uid;
+	int ret;
+
+	*new_ref_r = NULL;
+	if (ref == NULL || sscanf(ref, "%lu:%lu", &uv, &uid) != 2)
+		return 0; /* no UIDPLUS when it was copied: cannot address it */
+	ims_name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	if (it->selected == NULL || strcmp(it->selected, name.p) != 0) {
+		ims_cmd_mailbox(it->c, &cb, "SELECT", name.p);
+		ret = ims_exec(it->c, &cb, NULL, NULL, &res, err);
+		ret = ims_check(ret, &res, ERR_FOLDER, "SELECT", err);
+		free(it->selected);
+		it->selected = ret == 0 ? xstrdup(name.p) : NULL;
+		if (ret < 0) {
+			buf_release(&name);
+			return -1;
+		}
+	}
+	buf_release(&name);
+	imap_client_cmdbuf_init(it->c, &cb);
+	imap_cmd_rawf(&cb, "UID STORE %lu FLAGS.SILENT ", uid);
+	cmd_flags(&cb, m,
+		  it->box.name != NULL && !it->box.kw_any &&
+				  strcmp(it->box.name, it->selected) == 0
+			  ? it->box.kw_keep
+			  : NULL,
+		  NULL);
+	ret = ims_exec(it->c, &cb, NULL, NULL, &res, err);
+	if (ret < 0)
+		return -1;
+	*new_ref_r = xstrdup(ref);
+	return ims_check(ret, &res, ERR_MESSAGE, "UID STORE", err);
+}
+
+static char target_delimiter(struct store_target *t)
+{
+	return ((struct imap_target *)t)->nm.delim;
+}
+
+static void target_close(struct store_target *t)
+{
+	struct imap_target *it = (struct imap_target *)t;
+
+	imap_client_logout(&it->c);
+	free(it->selected);
+	free(it->pending);
+	ims_names_release(&it->nm);
+	target_box_release(&it->box);
+	buf_release(&it->box.dropped);
+	free(it);
+}
+
+static const struct store_target_ops imap_target_ops = {
+	.list = target_list,
+	.create = target_create,
+	.append_begin = target_append_begin,
+	.append_data = target_append_data,
+	.append_end = target_append_end,
+	.append_abort = target_append_abort,
+	.flush = target_flush,
+	.find = ims_target_find,
+	.find_altered = ims_target_find_altered,
+	.takes_nul = target_takes_nul,
+	.keeps_bytes = target_keeps_bytes,
+	.set_flags = target_set_flags,
+	.check = ims_target_check,
+	.list_copies = ims_target_list_copies,
+	.hash_copies = ims_target_hash_copies,
+	.withdraw = ims_target_withdraw,
+	.close = target_close,
+	.delimiter = target_delimiter,
+};
+
+struct store_target *store_imap_target_create(struct imap_client *client,
+					      struct err *err)
+{
+	struct imap_target *it = xcalloc(1, sizeof(*it));
+
+	buf_init(&it->box.dropped, 4096);
+
+	it->t.ops = &imap_target_ops;
+	it->c = client;
+	if (ims_names_load(client, &it->nm, err) < 0) {
+		target_close(&it->t);
+		return NULL;
+	}
+	return &it->t;
+}
 
 struct tfind {
 	uint32_t uidvalidity;
@@ -1973,7 +1634,7 @@ static void tfind_untagged(void *ctx, const struct imap_resp *r)
 		return;
 	}
 	{
-		const struct imap_arg *items = fetch_items(r);
+		const struct imap_arg *items = ims_fetch_items(r);
 		const struct imap_arg *body = NULL;
 		uint32_t uid = 0;
 		unsigned char d[EVP_MAX_MD_SIZE];
@@ -2105,7 +1766,7 @@ static int tfind_examine(struct imap_target *it, const char *folder,
 	struct imap_result res;
 	int ret;
 
-	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	ims_name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
 	ims_cmd_mailbox(it->c, &cb, "EXAMINE", name.p);
 	buf_release(&name);
 	free(it->selected);
@@ -2148,7 +1809,7 @@ static int tfind_candidates(struct imap_target *it, struct tfind *f,
 	}
 	f->n = k;
 	if (f->n > 0) {
-		qsort(f->uids, f->n, sizeof(*f->uids), uid_cmp);
+		qsort(f->uids, f->n, sizeof(*f->uids), ims_uid_cmp);
 		seqset_build(f->uids, f->n, 100000, &set);
 		f->md = EVP_MD_CTX_new();
 		ret = tfetch_bodies(it, set.p, tfind_untagged, f, &sink, err);
@@ -2166,11 +1827,10 @@ static int tfind_candidates(struct imap_target *it, struct tfind *f,
 	return ims_simple(it->c, "CLOSE", NULL, NULL, err);
 }
 
-static int target_find(struct store_target *t, const char *folder,
-		       const char *tag, uint64_t size,
-		       const unsigned char *sha256, const char *const *claimed,
-		       size_t n_claimed, char **ref_r, int *found_r,
-		       struct err *err)
+int ims_target_find(struct store_target *t, const char *folder, const char *tag,
+		    uint64_t size, const unsigned char *sha256,
+		    const char *const *claimed, size_t n_claimed, char **ref_r,
+		    int *found_r, struct err *err)
 {
 	struct imap_target *it = (struct imap_target *)t;
 	struct tfind f;
@@ -2213,9 +1873,9 @@ static uint32_t newest_ref(const char *const *refs, size_t n, uint32_t uv)
 	return top;
 }
 
-static int target_find_altered(struct store_target *t, const char *folder,
-			       const struct store_altered_query *q,
-			       char **ref_r, int *found_r, struct err *err)
+int ims_target_find_altered(struct store_target *t, const char *folder,
+			    const struct store_altered_query *q, char **ref_r,
+			    int *found_r, struct err *err)
 {
 	struct imap_target *it = (struct imap_target *)t;
 	struct tfind f;
@@ -2236,10 +1896,9 @@ static int target_find_altered(struct store_target *t, const char *folder,
 	return ret < 0 ? -1 : 0;
 }
 
-static int target_check(struct store_target *t, const char *folder,
-			const char *ref, uint64_t size,
-			const unsigned char *sha256, int *same_r,
-			struct err *err)
+int ims_target_check(struct store_target *t, const char *folder,
+		     const char *ref, uint64_t size,
+		     const unsigned char *sha256, int *same_r, struct err *err)
 {
 	struct imap_target *it = (struct imap_target *)t;
 	struct imap_literal_sink sink = {tfind_lit_begin, tfind_lit_data,
@@ -2282,8 +1941,8 @@ static int target_leave(struct imap_target *it, struct err *err)
 			  NULL, NULL, err);
 }
 
-static int target_withdraw(struct store_target *t, const char *folder,
-			   const char *ref, struct err *err)
+int ims_target_withdraw(struct store_target *t, const char *folder,
+			const char *ref, struct err *err)
 {
 	struct imap_target *it = (struct imap_target *)t;
 	struct buf name = BUF_INIT;
@@ -2298,7 +1957,7 @@ static int target_withdraw(struct store_target *t, const char *folder,
 		return err_set(err, ERR_MESSAGE, EC_NO,
 			       "cannot take the copy back (no UIDPLUS)");
 	memset(&f, 0, sizeof(f));
-	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
+	ims_name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
 	ims_cmd_mailbox(it->c, &cb, "SELECT", name.p);
 	buf_release(&name);
 	free(it->selected);
@@ -2348,7 +2007,7 @@ static void tlist_untagged(void *ctx, const struct imap_resp *r)
 	char ref[64];
 
 	tfind_untagged(&tl->f, r); /* UIDVALIDITY */
-	items = fetch_items(r);
+	items = ims_fetch_items(r);
 	if (items == NULL)
 		return;
 	for (i = 0; i + 1 < items->list_count; i += 2) {
@@ -2373,8 +2032,8 @@ static void tlist_untagged(void *ctx, const struct imap_resp *r)
 	store_copy_list_add(tl->out, ref, size, date);
 }
 
-static int target_list_copies(struct store_target *t, const char *folder,
-			      struct store_copy_list *out, struct err *err)
+int ims_target_list_copies(struct store_target *t, const char *folder,
+			   struct store_copy_list *out, struct err *err)
 {
 	struct imap_target *it = (struct imap_target *)t;
 	struct imap_cmdbuf cb;
@@ -2417,13 +2076,13 @@ static void thash_put(struct thash *h, size_t k, const unsigned char *d)
 static void thash_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct thash *h = ctx;
-	const struct imap_arg *items = fetch_items(r);
+	const struct imap_arg *items = ims_fetch_items(r);
 	size_t i, k;
 
 	tfind_untagged(&h->f, r);
 	if (items == NULL)
 		return;
-	k = uid_index(h->uids, h->n, resp_uid(items));
+	k = ims_uid_index(h->uids, h->n, ims_resp_uid(items));
 	if (k == h->n)
 		return;
 	for (i = 0; i + 1 < items->list_count; i += 2) {
@@ -2449,9 +2108,10 @@ static int thash_begin(void *ctx, const struct imap_resp *partial,
 	h->cur = h->n;
 	if (!(key.len == 6 && strncasecmp(key.p, "BODY[]", 6) == 0))
 		return 0;
-	h->cur = uid_index(
-		h->uids, h->n,
-		resp_uid(partial->arg_count >= 3 ? &partial->args[2] : NULL));
+	h->cur = ims_uid_index(h->uids, h->n,
+			       ims_resp_uid(partial->arg_count >= 3
+						    ? &partial->args[2]
+						    : NULL));
 	if (h->cur < h->n)
 		EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
 	return 0;
@@ -2488,10 +2148,10 @@ static int thash_cmp(const void *a, const void *b, void *ctx)
 	return x < y ? -1 : x > y;
 }
 
-static int target_hash_copies(struct store_target *t, const char *folder,
-			      const char *const *refs, size_t n,
-			      unsigned char (*sha_r)[32], unsigned char *have_r,
-			      struct err *err)
+int ims_target_hash_copies(struct store_target *t, const char *folder,
+			   const char *const *refs, size_t n,
+			   unsigned char (*sha_r)[32], unsigned char *have_r,
+			   struct err *err)
 {
 	struct imap_target *it = (struct imap_target *)t;
 	struct imap_literal_sink sink = {thash_begin, thash_data, thash_end,
@@ -2544,113 +2204,4 @@ static int target_hash_copies(struct store_target *t, const char *folder,
 	if (ret < 0)
 		return -1;
 	return ims_simple(it->c, "CLOSE", NULL, NULL, err);
-}
-
-static int target_takes_nul(struct store_target *t)
-{
-	(void)t;
-	return 0;
-}
-
-static int target_keeps_bytes(struct store_target *t)
-{
-	(void)t;
-	return 0;
-}
-
-static int target_set_flags(struct store_target *t, const char *folder,
-			    const char *ref, const struct store_msg *m,
-			    char **new_ref_r, struct err *err)
-{
-	struct imap_target *it = (struct imap_target *)t;
-	struct buf name = BUF_INIT;
-	struct imap_cmdbuf cb;
-	struct imap_result res;
-	unsigned long uv, uid;
-	int ret;
-
-	*new_ref_r = NULL;
-	if (ref == NULL || sscanf(ref, "%lu:%lu", &uv, &uid) != 2)
-		return 0; /* no UIDPLUS when it was copied: cannot address it */
-	name_to_server(folder, it->nm.personal.prefix, it->nm.delim, &name);
-	if (it->selected == NULL || strcmp(it->selected, name.p) != 0) {
-		ims_cmd_mailbox(it->c, &cb, "SELECT", name.p);
-		ret = ims_exec(it->c, &cb, NULL, NULL, &res, err);
-		ret = ims_check(ret, &res, ERR_FOLDER, "SELECT", err);
-		free(it->selected);
-		it->selected = ret == 0 ? xstrdup(name.p) : NULL;
-		if (ret < 0) {
-			buf_release(&name);
-			return -1;
-		}
-	}
-	buf_release(&name);
-	imap_client_cmdbuf_init(it->c, &cb);
-	imap_cmd_rawf(&cb, "UID STORE %lu FLAGS.SILENT ", uid);
-	cmd_flags(&cb, m,
-		  it->box.name != NULL && !it->box.kw_any &&
-				  strcmp(it->box.name, it->selected) == 0
-			  ? it->box.kw_keep
-			  : NULL,
-		  NULL);
-	ret = ims_exec(it->c, &cb, NULL, NULL, &res, err);
-	if (ret < 0)
-		return -1;
-	*new_ref_r = xstrdup(ref);
-	return ims_check(ret, &res, ERR_MESSAGE, "UID STORE", err);
-}
-
-static char target_delimiter(struct store_target *t)
-{
-	return ((struct imap_target *)t)->nm.delim;
-}
-
-static void target_close(struct store_target *t)
-{
-	struct imap_target *it = (struct imap_target *)t;
-
-	imap_client_logout(&it->c);
-	free(it->selected);
-	free(it->pending);
-	names_release(&it->nm);
-	target_box_release(&it->box);
-	buf_release(&it->box.dropped);
-	free(it);
-}
-
-static const struct store_target_ops imap_target_ops = {
-	.list = target_list,
-	.create = target_create,
-	.append_begin = target_append_begin,
-	.append_data = target_append_data,
-	.append_end = target_append_end,
-	.append_abort = target_append_abort,
-	.flush = target_flush,
-	.find = target_find,
-	.find_altered = target_find_altered,
-	.takes_nul = target_takes_nul,
-	.keeps_bytes = target_keeps_bytes,
-	.set_flags = target_set_flags,
-	.check = target_check,
-	.list_copies = target_list_copies,
-	.hash_copies = target_hash_copies,
-	.withdraw = target_withdraw,
-	.close = target_close,
-	.delimiter = target_delimiter,
-};
-
-struct store_target *store_imap_target_create(struct imap_client *client,
-					      struct err *err)
-{
-	struct imap_target *it = xcalloc(1, sizeof(*it));
-
-	buf_init(&it->box.dropped, 4096);
-
-	it->t.ops = &imap_target_ops;
-	it->c = client;
-	if (names_load(client, &it->nm, err) < 0) {
-		target_close(&it->t);
-		return NULL;
-	}
-	return &it->t;
 }
