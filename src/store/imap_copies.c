@@ -25,11 +25,69 @@ struct tfind {
 	int loose; /* compare loose digests (store_loose_update) */
 };
 
+/* "* SEARCH 3 5 8": the candidates' UIDs, into f->uids. */
+static void tfind_search_result(struct tfind *f, const struct imap_resp *r)
+{
+	uint64_t v;
+	size_t i;
+
+	for (i = 1; i < r->arg_count; i++) {
+		if (imap_arg_u64(&r->args[i], &v) < 0 || v == 0 ||
+		    v > UINT32_MAX)
+			continue;
+		if (f->n == f->cap) {
+			f->cap = f->cap ? f->cap * 2 : 16;
+			f->uids = xrealloc(f->uids, f->cap * sizeof(*f->uids));
+		}
+		f->uids[f->n++] = (uint32_t)v;
+	}
+}
+
+/* A body small enough to come inline: digested here (a streamed one is
+ * digested by the literal sink, tfind_lit_*). */
+static void tfind_inline_body(struct tfind *f, const struct imap_resp *r)
+{
+	const struct imap_arg *items = ims_fetch_items(r);
+	const struct imap_arg *body = NULL;
+	uint32_t uid = 0;
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned dl = 0;
+	uint64_t v;
+	size_t i;
+
+	if (items == NULL || f->want == NULL)
+		return;
+	for (i = 0; i + 1 < items->list_count; i += 2) {
+		const char *key = imap_arg_str(&items->list[i]);
+		if (key == NULL)
+			continue;
+		if (strcasecmp(key, "UID") == 0 &&
+		    imap_arg_u64(&items->list[i + 1], &v) == 0)
+			uid = (uint32_t)v;
+		else if (strcasecmp(key, "BODY[]") == 0)
+			body = &items->list[i + 1];
+	}
+	if (body == NULL || uid == 0 ||
+	    (body->type != IMAP_ARG_LITERAL && body->type != IMAP_ARG_STRING))
+		return; /* streamed: hashed by the sink */
+	if (f->loose) {
+		uint64_t kept = 0;
+		EVP_DigestInit_ex(f->md, EVP_sha256(), NULL);
+		store_loose_update(f->md, body->str.p, body->str.len, &kept);
+		EVP_DigestFinal_ex(f->md, d, &dl);
+	} else {
+		EVP_Digest(body->str.p, body->str.len, d, &dl, EVP_sha256(),
+			   NULL);
+	}
+	if (f->match == 0 && memcmp(d, f->want, 32) == 0)
+		f->match = uid;
+}
+
+/* The answers of the commands that look for a copy: EXAMINE's
+ * UIDVALIDITY, SEARCH's UIDs, FETCH's inline bodies. */
 static void tfind_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct tfind *f = ctx;
-	uint64_t v;
-	size_t i;
 
 	if (r->kind != IMAP_RESP_UNTAGGED)
 		return;
@@ -41,76 +99,23 @@ static void tfind_untagged(void *ctx, const struct imap_resp *r)
 	}
 	if (r->status != IMAP_STATUS_NONE || r->arg_count < 1)
 		return;
-	if (imap_arg_is_atom(&r->args[0], "SEARCH")) {
-		for (i = 1; i < r->arg_count; i++) {
-			if (imap_arg_u64(&r->args[i], &v) < 0 || v == 0 ||
-			    v > UINT32_MAX)
-				continue;
-			if (f->n == f->cap) {
-				f->cap = f->cap ? f->cap * 2 : 16;
-				f->uids = xrealloc(f->uids,
-						   f->cap * sizeof(*f->uids));
-			}
-			f->uids[f->n++] = (uint32_t)v;
-		}
-		return;
-	}
-	{
-		const struct imap_arg *items = ims_fetch_items(r);
-		const struct imap_arg *body = NULL;
-		uint32_t uid = 0;
-		unsigned char d[EVP_MAX_MD_SIZE];
-		unsigned dl = 0;
-		if (items == NULL || f->want == NULL)
-			return;
-		for (i = 0; i + 1 < items->list_count; i += 2) {
-			const char *key = imap_arg_str(&items->list[i]);
-			if (key == NULL)
-				continue;
-			if (strcasecmp(key, "UID") == 0 &&
-			    imap_arg_u64(&items->list[i + 1], &v) == 0)
-				uid = (uint32_t)v;
-			else if (strcasecmp(key, "BODY[]") == 0)
-				body = &items->list[i + 1];
-		}
-		if (body == NULL || uid == 0 ||
-		    (body->type != IMAP_ARG_LITERAL &&
-		     body->type != IMAP_ARG_STRING))
-			return; /* streamed: hashed by the sink */
-		if (f->loose) {
-			uint64_t kept = 0;
-			EVP_DigestInit_ex(f->md, EVP_sha256(), NULL);
-			store_loose_update(f->md, body->str.p, body->str.len,
-					   &kept);
-			EVP_DigestFinal_ex(f->md, d, &dl);
-		} else {
-			EVP_Digest(body->str.p, body->str.len, d, &dl,
-				   EVP_sha256(), NULL);
-		}
-		if (f->match == 0 && memcmp(d, f->want, 32) == 0)
-			f->match = uid;
-	}
+	if (imap_arg_is_atom(&r->args[0], "SEARCH"))
+		tfind_search_result(f, r);
+	else
+		tfind_inline_body(f, r);
 }
 
 static int tfind_lit_begin(void *ctx, const struct imap_resp *partial,
 			   struct slice key, uint64_t size, int literal8)
 {
 	struct tfind *f = ctx;
-	const struct imap_arg *items;
-	size_t i;
 
 	(void)size;
 	(void)literal8;
 	f->cur = 0;
-	if (!(key.len == 6 && strncasecmp(key.p, "BODY[]", 6) == 0))
+	if (!slice_ieq(key, "BODY[]"))
 		return 0;
-	items = partial->arg_count >= 3 ? &partial->args[2] : NULL;
-	for (i = 0; items != NULL && i + 1 < items->list_count; i += 2) {
-		uint64_t n;
-		if (imap_arg_is_atom(&items->list[i], "UID") &&
-		    imap_arg_u64(&items->list[i + 1], &n) == 0)
-			f->cur = (uint32_t)n;
-	}
+	f->cur = ims_partial_uid(partial);
 	if (f->cur != 0)
 		EVP_DigestInit_ex(f->md, EVP_sha256(), NULL);
 	return 0;
@@ -528,12 +533,10 @@ static int thash_begin(void *ctx, const struct imap_resp *partial,
 	(void)size;
 	(void)literal8;
 	h->cur = h->n;
-	if (!(key.len == 6 && strncasecmp(key.p, "BODY[]", 6) == 0))
+	if (!slice_ieq(key, "BODY[]"))
 		return 0;
 	h->cur = ims_uid_index(h->uids, h->n,
-			       ims_resp_uid(partial->arg_count >= 3
-						    ? &partial->args[2]
-						    : NULL));
+			       ims_resp_uid(ims_partial_items(partial)));
 	if (h->cur < h->n)
 		EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
 	return 0;

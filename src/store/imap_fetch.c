@@ -38,16 +38,13 @@ static int body_lit_begin(void *ctx, const struct imap_resp *partial,
 			  struct slice key, uint64_t size, int literal8)
 {
 	struct imap_source *is = ctx;
-	const struct imap_arg *items;
-	size_t i;
 
 	(void)literal8;
 	is->in_body = 0;
 	is->in_header = 0;
 	is->in_scan = 0;
 	if (is->sink == NULL ||
-	    !((key.len == 6 && strncasecmp(key.p, "BODY[]", 6) == 0) ||
-	      (key.len == 8 && strncasecmp(key.p, "BINARY[]", 8) == 0))) {
+	    !(slice_ieq(key, "BODY[]") || slice_ieq(key, "BINARY[]"))) {
 		/* Some other big literal: a header (keep its start for a
 		 * report), a name: never a body. */
 		if (key.len >= 11 &&
@@ -59,21 +56,12 @@ static int body_lit_begin(void *ctx, const struct imap_resp *partial,
 		    strncasecmp(key.p, "BINARY[", 7) == 0) {
 			is->nc->cur = ims_uid_index(
 				is->nc->uids, is->nc->n,
-				ims_resp_uid(partial->arg_count >= 3
-						     ? &partial->args[2]
-						     : NULL));
+				ims_resp_uid(ims_partial_items(partial)));
 			is->in_scan = is->nc->cur < is->nc->n;
 		}
 		return 0;
 	}
-	items = partial->arg_count >= 3 ? &partial->args[2] : NULL;
-	is->body_uid = 0;
-	for (i = 0; items != NULL && i + 1 < items->list_count; i += 2) {
-		uint64_t n;
-		if (imap_arg_is_atom(&items->list[i], "UID") &&
-		    imap_arg_u64(&items->list[i + 1], &n) == 0)
-			is->body_uid = (uint32_t)n;
-	}
+	is->body_uid = ims_partial_uid(partial);
 	if (is->body_uid == 0) {
 		log_error("server sent a message body before its UID");
 		is->sink_failed = 1;

@@ -70,6 +70,13 @@ int ims_pipeline(struct imap_client *c, imap_untagged_callback *fn, void *ctx,
 const struct imap_arg *ims_fetch_items(const struct imap_resp *r);
 /* The UID in a FETCH's key/value list, 0 if none. */
 uint32_t ims_resp_uid(const struct imap_arg *items);
+/* The key/value list of a FETCH response cut short before a big literal
+ * (partial: what a literal sink's begin() gets), or NULL. */
+const struct imap_arg *ims_partial_items(const struct imap_resp *partial);
+/* The UID that such a response gave before its body: the last UID item,
+ * 0 if none.  (ims_resp_uid() takes the first that fits 32 bits: the body
+ * sinks have always taken the last.) */
+uint32_t ims_partial_uid(const struct imap_resp *partial);
 /* uid's index in v[0..n) (sorted), n if not there. */
 size_t ims_uid_index(const uint32_t *v, size_t n, uint32_t uid);
 /* qsort() of uint32_t, ascending. */

@@ -33,6 +33,23 @@ static void parse_status(const struct imap_arg *l,
 	}
 }
 
+/* LIST-STATUS's "* STATUS name (...)": the counters of a folder listed
+ * before it. */
+static void list_status(struct imap_source *is, const struct imap_resp *r)
+{
+	struct buf name = BUF_INIT;
+	const char *raw = imap_arg_str(&r->args[1]);
+	size_t i;
+
+	if (raw != NULL && ims_source_rel_name(is, raw, is->nm.delim, &name) &&
+	    strset_find(&is->list_names, name.p, &i)) {
+		struct store_folder *lf = &is->list_out->v[i];
+		parse_status(&r->args[2], &lf->status);
+		lf->has_status = 1;
+	}
+	buf_release(&name);
+}
+
 static void source_list_untagged(void *ctx, const struct imap_resp *r)
 {
 	struct imap_source *is = ctx;
@@ -41,23 +58,11 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 	struct store_folder f = {0};
 	struct buf name = BUF_INIT;
 	char delim;
-	size_t i;
 
 	if (r->status == IMAP_STATUS_NONE && r->arg_count >= 3 &&
 	    imap_arg_is_atom(&r->args[0], "STATUS") &&
 	    r->args[2].type == IMAP_ARG_LIST) {
-		raw = imap_arg_str(&r->args[1]);
-		if (raw == NULL ||
-		    !ims_source_rel_name(is, raw, is->nm.delim, &name)) {
-			buf_release(&name);
-			return;
-		}
-		if (strset_find(&is->list_names, name.p, &i)) {
-			struct store_folder *lf = &is->list_out->v[i];
-			parse_status(&r->args[2], &lf->status);
-			lf->has_status = 1;
-		}
-		buf_release(&name);
+		list_status(is, r);
 		return;
 	}
 	if (r->status != IMAP_STATUS_NONE || r->arg_count < 4 ||
@@ -100,6 +105,21 @@ static void source_list_untagged(void *ctx, const struct imap_resp *r)
 			xrealloc(is->list_out->v, is->list_cap * sizeof(f));
 	}
 	is->list_out->v[is->list_out->n++] = f;
+}
+
+/* INBOX always exists for a personal mailbox, listed or not. */
+static void list_add_inbox(struct store_folder_list *out)
+{
+	size_t i;
+
+	for (i = 0; i < out->n; i++)
+		if (strcmp(out->v[i].name, "INBOX") == 0)
+			return;
+	out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+	memset(&out->v[out->n], 0, sizeof(*out->v));
+	out->v[out->n].name = xstrdup("INBOX");
+	out->v[out->n].special = STORE_SPECIAL_INBOX;
+	out->n++;
 }
 
 static int source_list(struct store_source *s, struct store_folder_list *out,
@@ -149,21 +169,8 @@ static int source_list(struct store_source *s, struct store_folder_list *out,
 			       "the UserRoot column and that the login may "
 			       "read it",
 			       is->root[0]);
-	/* INBOX always exists for a personal mailbox, listed or not. */
-	if (is->root_n == 0) {
-		size_t i;
-		for (i = 0; i < out->n; i++)
-			if (strcmp(out->v[i].name, "INBOX") == 0)
-				break;
-		if (i == out->n) {
-			out->v = xrealloc(out->v,
-					  (out->n + 1) * sizeof(*out->v));
-			memset(&out->v[out->n], 0, sizeof(*out->v));
-			out->v[out->n].name = xstrdup("INBOX");
-			out->v[out->n].special = STORE_SPECIAL_INBOX;
-			out->n++;
-		}
-	}
+	if (is->root_n == 0)
+		list_add_inbox(out);
 	return 0;
 }
 
@@ -313,6 +320,21 @@ static void meta_untagged(void *ctx, const struct imap_resp *r)
 		meta_cut(is);
 }
 
+/* A window's FETCH is over (ret: ims_exec()'s): at most max_n answers
+ * kept (meta_cut()), *covered_r (may be NULL) says up to which UID they
+ * are whole, and the window is forgotten. */
+static void meta_window_end(struct imap_source *is, int ret, size_t max_n,
+			    uint32_t *covered_r)
+{
+	if (ret == 0 && max_n != 0)
+		meta_cut(is);
+	if (covered_r != NULL && is->meta_ceiling != 0)
+		*covered_r = is->meta_ceiling - 1;
+	is->meta_max = 0;
+	is->max_uid = 0;
+	is->meta_ceiling = 0;
+}
+
 static int source_fetch_meta(struct store_source *s, uint32_t min_uid,
 			     uint32_t max_uid, size_t max_n,
 			     struct store_msg_list *out, uint32_t *covered_r,
@@ -367,13 +389,7 @@ again:
 		is->no_binary_size = 1;
 		goto again;
 	}
-	if (ret == 0 && max_n != 0)
-		meta_cut(is);
-	if (covered_r != NULL && is->meta_ceiling != 0)
-		*covered_r = is->meta_ceiling - 1;
-	is->meta_max = 0;
-	is->max_uid = 0;
-	is->meta_ceiling = 0;
+	meta_window_end(is, ret, max_n, covered_r);
 	return ims_check(ret, &res, ERR_FOLDER, "UID FETCH", err);
 }
 
@@ -405,13 +421,7 @@ static int source_fetch_flags(struct store_source *s, uint32_t min_uid,
 		imap_cmd_rawf(&cb, " (CHANGEDSINCE %llu)",
 			      (unsigned long long)changedsince);
 	ret = ims_exec(is->c, &cb, meta_untagged, is, &res, err);
-	if (ret == 0 && max_n != 0)
-		meta_cut(is);
-	if (covered_r != NULL && is->meta_ceiling != 0)
-		*covered_r = is->meta_ceiling - 1;
-	is->max_uid = 0;
-	is->meta_max = 0;
-	is->meta_ceiling = 0;
+	meta_window_end(is, ret, max_n, covered_r);
 	return ims_check(ret, &res, ERR_FOLDER, "UID FETCH FLAGS", err);
 }
 

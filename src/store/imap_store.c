@@ -118,6 +118,26 @@ uint32_t ims_resp_uid(const struct imap_arg *items)
 	return 0;
 }
 
+const struct imap_arg *ims_partial_items(const struct imap_resp *partial)
+{
+	return partial->arg_count >= 3 ? &partial->args[2] : NULL;
+}
+
+uint32_t ims_partial_uid(const struct imap_resp *partial)
+{
+	const struct imap_arg *items = ims_partial_items(partial);
+	uint32_t uid = 0;
+	size_t i;
+
+	for (i = 0; items != NULL && i + 1 < items->list_count; i += 2) {
+		uint64_t n;
+		if (imap_arg_is_atom(&items->list[i], "UID") &&
+		    imap_arg_u64(&items->list[i + 1], &n) == 0)
+			uid = (uint32_t)n;
+	}
+	return uid;
+}
+
 int ims_uid_cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
