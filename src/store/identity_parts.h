@@ -1,4 +1,4 @@
-/* identity_parts.h - the BODYSTRUCTURE walker of store/imap_store.c,
+/* identity_parts.h - the BODYSTRUCTURE walker of store/imap_fetch.c,
  * exposed for the unit tests and fuzz/fuzz_bodystructure.c. */
 #ifndef STORE_IDENTITY_PARTS_H
 #define STORE_IDENTITY_PARTS_H

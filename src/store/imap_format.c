@@ -1,10 +1,15 @@
-/* imap_format.c - INTERNALDATE parsing and formatting; see imap_format.h. */
+/* imap_format.c - IMAP values the store reads and writes, pure: the
+ * date-time of INTERNALDATE, FLAGS, PERMANENTFLAGS, header fields; see
+ * imap_format.h. */
 #include "store/imap_format.h"
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "util/xalloc.h"
 
 static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 				   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -124,4 +129,170 @@ void imap_format_internaldate(time_t t, int tz_min, char *out, size_t size)
 	snprintf(out, size, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d",
 		 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
 		 tm.tm_min, tm.tm_sec, tz_min < 0 ? '-' : '+', a / 60, a % 60);
+}
+
+/* ---- flags ---- */
+
+void imap_flags_parse(const struct imap_arg *list, struct store_msg *m)
+{
+	struct buf kw = BUF_INIT;
+	size_t i;
+
+	m->flags = 0;
+	for (i = 0; i < list->list_count; i++) {
+		const char *f = imap_arg_str(&list->list[i]);
+		if (f == NULL)
+			continue;
+		if (strcasecmp(f, "\\Seen") == 0)
+			m->flags |= STORE_SEEN;
+		else if (strcasecmp(f, "\\Answered") == 0)
+			m->flags |= STORE_ANSWERED;
+		else if (strcasecmp(f, "\\Flagged") == 0)
+			m->flags |= STORE_FLAGGED;
+		else if (strcasecmp(f, "\\Draft") == 0)
+			m->flags |= STORE_DRAFT;
+		else if (strcasecmp(f, "\\Deleted") == 0)
+			m->flags |= STORE_DELETED;
+		else if (f[0] != '\\') {
+			if (kw.len)
+				buf_addch(&kw, ' ');
+			buf_addstr(&kw, f);
+		}
+	}
+	free(m->keywords);
+	m->keywords = kw.len ? buf_detach(&kw, NULL) : NULL;
+	buf_release(&kw);
+}
+
+/* Does the space-separated list have the word p[0..n)? */
+static int word_in(const char *list, const char *p, size_t n)
+{
+	const char *w = list;
+
+	while (w != NULL && *w) {
+		const char *e = strchr(w, ' ');
+		size_t len = e ? (size_t)(e - w) : strlen(w);
+		if (len == n && strncasecmp(w, p, n) == 0)
+			return 1;
+		w = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+/* A keyword is an atom; anything else cannot be sent. */
+static int keyword_ok(const char *p, size_t n)
+{
+	size_t j;
+	int ok = n > 0;
+
+	for (j = 0; j < n && ok; j++)
+		ok = (unsigned char)p[j] > 0x20 && (unsigned char)p[j] < 0x7f &&
+		     !strchr("(){%*\"\\]", p[j]);
+	return ok;
+}
+
+void imap_flags_format(const struct store_msg *m, const char *keep,
+		       struct buf *out, struct buf *dropped_r)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} sys[] = {{STORE_SEEN, "\\Seen"},
+		   {STORE_ANSWERED, "\\Answered"},
+		   {STORE_FLAGGED, "\\Flagged"},
+		   {STORE_DRAFT, "\\Draft"},
+		   {STORE_DELETED, "\\Deleted"}};
+	const char *p = m->keywords != NULL ? m->keywords : "";
+	int first = 1;
+	size_t i;
+
+	buf_addch(out, '(');
+	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+		if (!(m->flags & sys[i].bit))
+			continue;
+		buf_addf(out, "%s%s", first ? "" : " ", sys[i].name);
+		first = 0;
+	}
+	while (*p) {
+		const char *e = strchr(p, ' ');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		int ok = keyword_ok(p, n);
+		if (ok && keep != NULL && !word_in(keep, p, n)) {
+			/* the target would refuse or drop it */
+			if (dropped_r != NULL && !word_in(dropped_r->p, p, n)) {
+				if (dropped_r->len)
+					buf_addch(dropped_r, ' ');
+				buf_add(dropped_r, p, n);
+			}
+			ok = 0;
+		}
+		if (ok) {
+			buf_addf(out, "%s%.*s", first ? "" : " ", (int)n, p);
+			first = 0;
+		}
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	buf_addch(out, ')');
+}
+
+void imap_permanentflags_parse(const char *p, size_t len, int *any_r,
+			       char **keywords_r)
+{
+	struct buf kw = BUF_INIT;
+	const char *e = p + len;
+
+	*any_r = 0;
+	while (p < e) {
+		const char *w;
+		while (p < e && (*p == ' ' || *p == '(' || *p == ')'))
+			p++;
+		w = p;
+		while (p < e && *p != ' ' && *p != ')')
+			p++;
+		if (p - w == 2 && w[0] == '\\' && w[1] == '*')
+			*any_r = 1;
+		else if (p > w && w[0] != '\\') {
+			if (kw.len)
+				buf_addch(&kw, ' ');
+			buf_add(&kw, w, (size_t)(p - w));
+		}
+	}
+	*keywords_r = buf_detach(&kw, NULL);
+	buf_release(&kw);
+}
+
+/* ---- header fields ---- */
+
+void imap_header_summary(const char *h, size_t len, char *vals[3])
+{
+	const char *end = h + len;
+
+	while (h < end) {
+		const char *eol = memchr(h, '\n', (size_t)(end - h));
+		const char *colon;
+		size_t n = eol ? (size_t)(eol - h) : (size_t)(end - h);
+		int idx = -1;
+		colon = memchr(h, ':', n);
+		if (colon != NULL) {
+			size_t kl = (size_t)(colon - h);
+			if (kl == 7 && strncasecmp(h, "Subject", 7) == 0)
+				idx = 0;
+			else if (kl == 4 && strncasecmp(h, "From", 4) == 0)
+				idx = 1;
+			else if (kl == 4 && strncasecmp(h, "Date", 4) == 0)
+				idx = 2;
+		}
+		if (idx >= 0 && vals[idx] == NULL) {
+			const char *vs = colon + 1;
+			size_t vl = n - (size_t)(vs - h);
+			while (vl && (*vs == ' ' || *vs == '\t'))
+				vs++, vl--;
+			while (vl && (vs[vl - 1] == '\r' || vs[vl - 1] == ' '))
+				vl--;
+			vals[idx] = xstrndup(vs, vl);
+		}
+		h = eol ? eol + 1 : end;
+	}
 }
