@@ -1,5 +1,5 @@
 /* fuzz_bodystructure.c - libFuzzer target for the BODYSTRUCTURE walker
- * of store/imap_store.c (store/identity_parts.h), fed through the
+ * of store/imap_fetch.c (store/identity_parts.h), fed through the
  * response parser: the input is wrapped as
  * "* 1 FETCH (UID 7 BODYSTRUCTURE <input>)\r\n".
  *

@@ -3,7 +3,7 @@
 # One list for every target; as non-root it prints the apt-get line and stops.
 set -eu
 PKGS="build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
-libssl-dev libsqlite3-dev libjansson-dev zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev
+libssl-dev libsqlite3-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
 libcmocka-dev dovecot-imapd isync openssl python3 procps sqlite3 git clang-format time
 groff-base python3-cryptography python3-aiosmtpd python3-prometheus-client"
 # isync (mbsync) is a benchmark peer; dovecot-imapd the real test server.

@@ -52,7 +52,7 @@ int cli_fail(const char *cmd, const struct err *err);
 int cli_confirm(const char *cmd, int yes, const char *question);
 /* The error for an option the parser (cli/opts.h) does not know (exit
  * 2): names the option, never its value; --password gets told where
- * passwords go. */
+ * passwords go.  cmd NULL: an option before the command. */
 int cli_bad_option(const char *cmd, const char *arg, const char *help);
 /* s padded with spaces to width terminal columns (UTF-8 aware: a wide
  * character takes two, a combining mark none), into out; cut at a

@@ -94,9 +94,9 @@ int main(int argc, char **argv)
 			puts("imapmig 0.1.0");
 			return 0;
 		} else {
-			return cli_usage_error("unknown option %s: see "
-					       "'imapmig --help'",
-					       argv[i]);
+			/* never the value of "--x=value": it could be a
+			 * password */
+			return cli_bad_option(NULL, argv[i], "imapmig --help");
 		}
 	}
 	if (cli_globals.quiet)

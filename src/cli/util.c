@@ -150,22 +150,26 @@ void cli_print_csv(FILE *out, const json_t *rows)
 
 int cli_bad_option(const char *cmd, const char *arg, const char *help)
 {
+	/* cmd NULL: the options before the command, said with no prefix */
+	const char *sep = cmd != NULL ? ": " : "";
 	size_t n;
 
+	if (cmd == NULL)
+		cmd = "";
 	/* never an option's value: it could be a password */
 	if (arg == NULL || arg[0] != '-')
-		return cli_usage_error("%s: unknown option: see '%s'", cmd,
+		return cli_usage_error("%s%sunknown option: see '%s'", cmd, sep,
 				       help);
 	n = strcspn(arg, "=");
 	if (strncmp(arg, "--pass", n < 6 ? 6 : n) == 0 ||
 	    (n > 2 && strncmp(arg, "--password", n) == 0))
 		return cli_usage_error(
-			"%s: %.*s: a password is never taken on the command "
+			"%s%s%.*s: a password is never taken on the command "
 			"line (every user can read it in /proc): give "
 			"--password-file F, or type it when asked",
-			cmd, (int)n, arg);
-	return cli_usage_error("%s: unknown option %.*s: see '%s'", cmd, (int)n,
-			       arg, help);
+			cmd, sep, (int)n, arg);
+	return cli_usage_error("%s%sunknown option %.*s: see '%s'", cmd, sep,
+			       (int)n, arg, help);
 }
 
 int cli_confirm(const char *cmd, int yes, const char *question)

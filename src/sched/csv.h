@@ -1,4 +1,4 @@
-/* csv.h - the migration batch CSV (design.md, "The CSV").
+/* csv.h - the migration batch CSV (README, "batch"; docs/internals/csv.md).
  *
  * Header row (names case-insensitive, any order), RFC 4180 quoting, UTF-8
  * with or without BOM, CRLF or LF.  Required EmailAddress, UserName,

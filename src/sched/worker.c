@@ -390,7 +390,7 @@ void *sched_worker_main(void *arg)
 		ret = worker_pass(&w, job, &opt, t0, &err, &interrupted);
 		if (ret < 0 && w.u.id != 0)
 			move_user(w.st, &w.u, USER_RUN_FAILED, err.msg);
-		state_user_release_claim(w.st, job->user_id, &e2);
+		state_user_drop_claim(w.st, job->user_id, &e2);
 	}
 	worker_end(job, &w, &opt, ret, interrupted, &err);
 	return NULL;

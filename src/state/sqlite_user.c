@@ -343,7 +343,7 @@ int state_user_claim(struct state *st, int64_t user_id, const char *owner,
 	return sq_changes(&q) > 0 ? 1 : 0;
 }
 
-int state_user_release_claim(struct state *st, int64_t user_id, struct err *err)
+int state_user_drop_claim(struct state *st, int64_t user_id, struct err *err)
 {
 	struct sq_stmt q;
 

@@ -177,8 +177,7 @@ void state_users_free(struct state_user *v, size_t n);
  * not expired) holds it. 1 claimed, 0 held elsewhere, -1 error. */
 int state_user_claim(struct state *st, int64_t user_id, const char *owner,
 		     unsigned lease_seconds, struct err *err);
-int state_user_release_claim(struct state *st, int64_t user_id,
-			     struct err *err);
+int state_user_drop_claim(struct state *st, int64_t user_id, struct err *err);
 /* A user's status alone (one indexed read, for polling): into buf, "" for
  * a user that is gone.  0 or -1. */
 int state_user_status_get(struct state *st, int64_t user_id, char *buf,

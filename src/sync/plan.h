@@ -2,8 +2,8 @@
  *
  * Pure logic, no I/O: given the source's folders, the target's existing
  * folders and the batch's filters, decide for each source folder its
- * target name or that it is excluded.  Rules (design.md, "Rules of a
- * migration"):
+ * target name or that it is excluded.  Rules (docs/internals/sync.md,
+ * "plan.c"):
  *  - INBOX goes to INBOX;
  *  - special-use folders (Sent, Drafts, Trash, Junk, Archive, from RFC
  *    6154 attributes or well-known names) go to the target's own folder

@@ -51,6 +51,7 @@ printf 'x\n' >"$T/x.pw"
 
 kill_loop() { # BATCH
 	local i delay pid killed=0
+	"$IMAPMIG" -q endpoint set src --port "$PROXY_PORT" --skip-verification || fail "endpoint set src --port (proxy)"
 	for i in $(seq 1 "$KILLS"); do
 		"$IMAPMIG" -q sync --batch "$1" >/dev/null 2>>"$T/sync.err" &
 		pid=$!
@@ -61,6 +62,9 @@ kill_loop() { # BATCH
 	done
 	echo "$1: killed $killed times in the middle of the work" >&2
 	[ "$killed" -ge 20 ] || fail "$1: only $killed kills landed while imapmig ran"
+	# the run that resumes after the kills need not crawl: straight to
+	# the server
+	"$IMAPMIG" -q endpoint set src --port "$IMAPFIX_PORT" --skip-verification || fail "endpoint set src --port"
 	"$IMAPMIG" sync --batch "$1" >"$T/final.out" 2>"$T/final.err" ||
 		fail "$1: the final run failed: $(cat "$T/final.err")"
 }

@@ -164,6 +164,14 @@ for how in '--password' '--password=' '--passw'; do
 	[ "$?" = 2 ] && grep -q 'never taken on the command line' "$T/err" || fail "endpoint new $how: $(cat "$T/err")"
 	grep -q 'Cmdline-S3cret' "$T/out" "$T/err" && fail "endpoint new $how: the value was printed"
 done
+# before the command too, where the global options are read: an unknown
+# "--x=value" is named without its value
+for arg in --password=Cmdline-S3cret --secret=Cmdline-S3cret; do
+	"$IMAPMIG" "$arg" batch get >"$T/out" 2>"$T/err"
+	[ "$?" = 2 ] || fail "imapmig $arg: exit $?, want 2"
+	grep -q 'Cmdline-S3cret' "$T/out" "$T/err" && fail "imapmig ${arg%%=*}=...: the value was printed: $(cat "$T/err")"
+	[ "$(wc -l <"$T/err")" = 1 ] || fail "imapmig ${arg%%=*}=...: not one line: $(cat "$T/err")"
+done
 
 # 3b. On a terminal the prompt goes to stderr and the typed password is
 #     not echoed; it still reaches the server intact.

@@ -359,7 +359,7 @@ static void test_claims(void **state)
 	assert_int_equal(state_user_claim(f->st, alice, "w1", 60, &err), 1);
 	assert_int_equal(state_user_claim(f->st, alice, "w2", 60, &err), 0);
 	assert_int_equal(state_user_claim(f->st, alice, "w1", 60, &err), 1);
-	assert_int_equal(state_user_release_claim(f->st, alice, &err), 0);
+	assert_int_equal(state_user_drop_claim(f->st, alice, &err), 0);
 	assert_int_equal(state_user_claim(f->st, alice, "w2", 60, &err), 1);
 
 	/* a lease that ran out is anybody's */
