@@ -2,7 +2,6 @@
 # `make bench`, `make format-check`.
 BUILD   ?= build
 ASAN    ?= build-asan
-FUZZB   ?= build-fuzz
 FUZZ_SECONDS ?= 600
 CHECK_FUZZ_SECONDS ?= 60
 JOBS    ?= $(shell nproc)
@@ -28,7 +27,7 @@ SANITIZER_CTEST = ctest --output-on-failure -j $(JOBS) -L 'unit|integration' -LE
 # (their time is mostly spent waiting on servers, slowed links and
 # back-offs, so two suites on two cores take little longer than one; the
 # sanitizer suite's output comes when it ends), then the fuzz smoke run.
-check: build asan-build fuzz-build
+check: build asan-build
 	@log=$$(mktemp); \
 	( cd $(ASAN) && $(SANITIZER_ENV) $(SANITIZER_CTEST) ) >$$log 2>&1 & apid=$$!; \
 	( cd $(BUILD) && ctest --output-on-failure -j $(JOBS) ); rrc=$$?; \
@@ -37,26 +36,26 @@ check: build asan-build fuzz-build
 	[ $$rrc = 0 ] || echo "make check: the release suite failed" >&2; \
 	[ $$arc = 0 ] || echo "make check: the sanitizer suite failed" >&2; \
 	[ $$rrc = 0 ] && [ $$arc = 0 ]
-	scripts/fuzz.sh $(FUZZB) $(CHECK_FUZZ_SECONDS)
+	scripts/fuzz.sh $(ASAN) $(CHECK_FUZZ_SECONDS)
 	@echo "make check: all passed"
 
+# One sanitizer tree for the suites and the fuzz targets: the code is built
+# once with ASan, UBSan and the fuzzers' coverage instrumentation.
 asan-build: deps
-	cmake -S . -B $(ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIMAPMIG_SANITIZE=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	cmake -S . -B $(ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIMAPMIG_SANITIZE=ON -DIMAPMIG_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
 	cmake --build $(ASAN) -j $(JOBS)
 
 check-asan: asan-build
 	cd $(ASAN) && $(SANITIZER_ENV) $(SANITIZER_CTEST)
 
-fuzz-build: deps
-	cmake -S . -B $(FUZZB) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIMAPMIG_SANITIZE=ON -DIMAPMIG_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
-	cmake --build $(FUZZB) -j $(JOBS)
+fuzz-build: asan-build
 
 # Runs every fuzz target for FUZZ_SECONDS each (default 10 minutes).
 fuzz: fuzz-build
-	FUZZ_PER_TARGET=1 scripts/fuzz.sh $(FUZZB) $(FUZZ_SECONDS)
+	FUZZ_PER_TARGET=1 scripts/fuzz.sh $(ASAN) $(FUZZ_SECONDS)
 
 fuzz-smoke: fuzz-build
-	scripts/fuzz.sh $(FUZZB) $(FUZZ_SECONDS)
+	scripts/fuzz.sh $(ASAN) $(FUZZ_SECONDS)
 
 demo: build
 	scripts/demo.sh $(BUILD)/imapmig
@@ -71,4 +70,4 @@ format-check:
 	clang-format --dry-run -Werror $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'fuzz/*.c')
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZB)
+	rm -rf $(BUILD) $(ASAN) build-fuzz
